@@ -1,0 +1,1 @@
+"""One ComponentResource per platform capability; all share `PlatformContext` (see context.py)."""

@@ -1,0 +1,59 @@
+"""The training cluster: scales to zero, identity-only, no public node IPs unless a stack allows them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+from pulumi_azure_native import machinelearningservices as ml
+
+from components.context import PlatformComponent, PlatformContext
+
+
+@dataclass(frozen=True)
+class ComputeClusterArgs:
+    workspace_name: pulumi.Input[str]
+    vm_size: str = "Standard_DS3_v2"
+    vm_priority: str = "Dedicated"
+    min_nodes: int = 0
+    max_nodes: int = 4
+    idle_minutes_before_scale_down: int = 15
+    node_public_ip: bool = False
+
+
+class ComputeCluster(PlatformComponent):
+    TYPE = "mlops:ml:ComputeCluster"
+    OUTPUTS = ("compute_id", "compute_name", "principal_id")
+
+    def __init__(self, name: str, ctx: PlatformContext, args: ComputeClusterArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(name, ctx, opts)
+        cluster = ml.Compute(
+            f"{name}-mlc",
+            compute_name=ctx.naming.name("mlc", "cpu"),
+            workspace_name=args.workspace_name,
+            resource_group_name=ctx.resource_group_name,
+            location=ctx.location,
+            identity=ml.ManagedServiceIdentityArgs(type="SystemAssigned"),
+            properties=ml.AmlComputeArgs(
+                compute_type="AmlCompute",
+                disable_local_auth=True,
+                properties=ml.AmlComputePropertiesArgs(
+                    vm_size=args.vm_size,
+                    vm_priority=args.vm_priority,
+                    os_type="Linux",
+                    enable_node_public_ip=args.node_public_ip,
+                    remote_login_port_public_access="Disabled",
+                    scale_settings=ml.ScaleSettingsArgs(
+                        min_node_count=args.min_nodes,
+                        max_node_count=args.max_nodes,
+                        node_idle_time_before_scale_down=f"PT{args.idle_minutes_before_scale_down}M",
+                    ),
+                ),
+            ),
+            tags=ctx.tags,
+            opts=self.child(),
+        )
+        self.compute_id: pulumi.Output[str] = cluster.id
+        self.compute_name: pulumi.Output[str] = cluster.name
+        self.principal_id: pulumi.Output[str] = cluster.identity.apply(lambda i: i.principal_id)
+        self._register()

@@ -1,0 +1,117 @@
+"""The data lake: ADLS Gen2 with raw / curated / features zones, identity-only access and soft delete."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+from pulumi_azure_native import storage
+
+from components.context import PlatformComponent, PlatformContext
+from components.diagnostics import send_diagnostics
+from components.monitoring import enabled
+
+ZONES = ("raw", "curated", "features")
+
+
+@dataclass(frozen=True)
+class DataLakeArgs:
+    sku: str = "Standard_LRS"
+    public_network_access: bool = False
+    blob_soft_delete_days: int = 7
+    container_soft_delete_days: int = 7
+    raw_to_cool_after_days: int = 30
+
+
+class DataLake(PlatformComponent):
+    TYPE = "mlops:data:DataLake"
+    OUTPUTS = ("storage_account_id", "storage_account_name", "dfs_endpoint", "container_urls")
+
+    def __init__(self, name: str, ctx: PlatformContext, args: DataLakeArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(name, ctx, opts)
+        account = storage.StorageAccount(
+            f"{name}-st",
+            account_name=ctx.naming.name("st"),
+            resource_group_name=ctx.resource_group_name,
+            location=ctx.location,
+            kind="StorageV2",
+            sku=storage.SkuArgs(name=args.sku),
+            access_tier="Hot",
+            is_hns_enabled=True,
+            allow_blob_public_access=False,
+            allow_shared_key_access=False,
+            default_to_o_auth_authentication=True,
+            enable_https_traffic_only=True,
+            minimum_tls_version="TLS1_2",
+            allow_cross_tenant_replication=False,
+            public_network_access=enabled(args.public_network_access),
+            network_rule_set=storage.NetworkRuleSetArgs(
+                default_action="Allow" if args.public_network_access else "Deny",
+                bypass="AzureServices",
+            ),
+            tags=ctx.tags,
+            opts=self.child(stateful=True),
+        )
+        blob_service = storage.BlobServiceProperties(
+            f"{name}-blob",
+            account_name=account.name,
+            resource_group_name=ctx.resource_group_name,
+            blob_services_name="default",
+            delete_retention_policy=storage.DeleteRetentionPolicyArgs(enabled=True, days=args.blob_soft_delete_days),
+            container_delete_retention_policy=storage.DeleteRetentionPolicyArgs(
+                enabled=True, days=args.container_soft_delete_days
+            ),
+            opts=self.child(),
+        )
+        containers = {
+            zone: storage.BlobContainer(
+                f"{name}-{zone}",
+                container_name=zone,
+                account_name=account.name,
+                resource_group_name=ctx.resource_group_name,
+                public_access="None",
+                opts=self.child(depends_on=[blob_service]),
+            )
+            for zone in ZONES
+        }
+        storage.ManagementPolicy(
+            f"{name}-lifecycle",
+            account_name=account.name,
+            resource_group_name=ctx.resource_group_name,
+            management_policy_name="default",
+            policy=storage.ManagementPolicySchemaArgs(
+                rules=[
+                    storage.ManagementPolicyRuleArgs(
+                        name="raw-to-cool",
+                        enabled=True,
+                        type="Lifecycle",
+                        definition=storage.ManagementPolicyDefinitionArgs(
+                            filters=storage.ManagementPolicyFilterArgs(blob_types=["blockBlob"], prefix_match=["raw/"]),
+                            actions=storage.ManagementPolicyActionArgs(
+                                base_blob=storage.ManagementPolicyBaseBlobArgs(
+                                    tier_to_cool=storage.DateAfterModificationArgs(
+                                        days_after_modification_greater_than=args.raw_to_cool_after_days
+                                    )
+                                )
+                            ),
+                        ),
+                    )
+                ]
+            ),
+            opts=self.child(),
+        )
+        send_diagnostics(
+            name,
+            ctx,
+            account.id.apply(lambda account_id: f"{account_id}/blobServices/default"),
+            self.child(depends_on=[blob_service]),
+            metric_categories=("Transaction",),
+        )
+        self.storage_account_id: pulumi.Output[str] = account.id
+        self.storage_account_name: pulumi.Output[str] = account.name
+        self.dfs_endpoint: pulumi.Output[str] = account.primary_endpoints.dfs
+        self.container_urls: pulumi.Output[dict[str, str]] = pulumi.Output.all(
+            account.primary_endpoints.blob, *(c.name for c in containers.values())
+        ).apply(lambda v: {zone: f"{v[0].rstrip('/')}/{container}" for zone, container in zip(ZONES, v[1:])})
+        self.containers = containers
+        self._register()

@@ -1,0 +1,43 @@
+"""The command table: one typer app, one module per command under mlops/commands/.
+
+Every command exits 0 on success, 1 when a check refuses, 2 on bad input or usage (one line, no traceback).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from mlops.commands import preview
+from mlops.errors import EXIT_BAD_INPUT, EXIT_REFUSED, BadInput, Refused
+from stacks.config import ConfigError
+
+app = typer.Typer(
+    name="mlops",
+    help="The mlops-platform command line: preview stacks, run pipelines, promote models, check drift, serve.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+@app.callback()
+def _root() -> None:
+    """Keep `mlops` a command group even while it has one command."""
+
+
+app.command("preview", help=preview.HELP, epilog=preview.EXAMPLES)(preview.preview)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the app, turning known errors into one line on stderr and the documented exit code."""
+    try:
+        app(args=argv, prog_name="python -m mlops", standalone_mode=True)
+    except (ConfigError, BadInput) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(EXIT_BAD_INPUT)
+    except Refused as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        sys.exit(EXIT_REFUSED)

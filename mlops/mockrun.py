@@ -1,0 +1,333 @@
+"""Run the Pulumi program offline under mocks and record the desired state of each stack.
+
+`Recorder` is the monitor: it records every RegisterResource (URN, type, name, parent, inputs, protect,
+dependencies, aliases). `PlatformMocks` plays the provider: it returns the outputs Azure would compute and
+the program reads (ids, names, endpoints, identities), so no input built from them is silently dropped.
+Several stacks run one after another in one process; each run gets a fresh monitor and root stack.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc, settings
+from pulumi.runtime.stack import wait_for_rpcs
+from pulumi.runtime.sync_await import _sync_await
+
+from stacks.config import PROJECT, engine_values, read_stack_file, stack_file
+
+ROOT_DIR = Path(__file__).resolve().parent.parent
+PROGRAM = ROOT_DIR / "__main__.py"
+
+SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000000"
+TENANT_ID = "11111111-1111-1111-1111-111111111111"
+CLIENT_OBJECT_ID = "22222222-2222-2222-2222-222222222222"
+_SECRET_SIG = rpc._special_sig_key  # noqa: SLF001  the engine's marker for secret values
+_RG = "/subscriptions/{sub}/resourceGroups/{resourceGroupName}"
+_MLW = _RG + "/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}"
+_EVH = _RG + "/providers/Microsoft.EventHub/namespaces/{namespaceName}"
+_ST = _RG + "/providers/Microsoft.Storage/storageAccounts/{accountName}"
+
+# ARM id templates per resource type; placeholders are input keys ({sub} and {name} are filled in).
+ARM_IDS: dict[str, str] = {
+    "azure-native:resources:ResourceGroup": _RG,
+    "azure-native:operationalinsights:Workspace": _RG + "/providers/Microsoft.OperationalInsights/workspaces/{workspaceName}",
+    "azure-native:applicationinsights:Component": _RG + "/providers/Microsoft.Insights/components/{resourceName}",
+    "azure-native:storage:StorageAccount": _ST,
+    "azure-native:storage:BlobServiceProperties": _ST + "/blobServices/default",
+    "azure-native:storage:BlobContainer": _ST + "/blobServices/default/containers/{containerName}",
+    "azure-native:storage:ManagementPolicy": _ST + "/managementPolicies/default",
+    "azure-native:keyvault:Vault": _RG + "/providers/Microsoft.KeyVault/vaults/{vaultName}",
+    "azure-native:containerregistry:Registry": _RG + "/providers/Microsoft.ContainerRegistry/registries/{registryName}",
+    "azure-native:machinelearningservices:Workspace": _MLW,
+    "azure-native:machinelearningservices:Compute": _MLW + "/computes/{computeName}",
+    "azure-native:machinelearningservices:OnlineEndpoint": _MLW + "/onlineEndpoints/{endpointName}",
+    "azure-native:machinelearningservices:OnlineDeployment": _MLW
+    + "/onlineEndpoints/{endpointName}/deployments/{deploymentName}",
+    "azure-native:machinelearningservices:BatchEndpoint": _MLW + "/batchEndpoints/{endpointName}",
+    "azure-native:machinelearningservices:BatchDeployment": _MLW
+    + "/batchEndpoints/{endpointName}/deployments/{deploymentName}",
+    "azure-native:eventhub:Namespace": _EVH,
+    "azure-native:eventhub:EventHub": _EVH + "/eventhubs/{eventHubName}",
+    "azure-native:eventhub:ConsumerGroup": _EVH + "/eventhubs/{eventHubName}/consumergroups/{consumerGroupName}",
+    "azure-native:iothub:IotHubResource": _RG + "/providers/Microsoft.Devices/IotHubs/{resourceName}",
+    "azure-native:managedidentity:UserAssignedIdentity": _RG
+    + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{resourceName}",
+    "azure-native:authorization:RoleAssignment": "{scope}/providers/Microsoft.Authorization/roleAssignments/{roleAssignmentName}",
+    "azure-native:monitor:ActionGroup": _RG + "/providers/Microsoft.Insights/actionGroups/{actionGroupName}",
+    "azure-native:monitor:MetricAlert": _RG + "/providers/Microsoft.Insights/metricAlerts/{ruleName}",
+    "azure-native:monitor:ScheduledQueryRule": _RG + "/providers/Microsoft.Insights/scheduledQueryRules/{ruleName}",
+    "azure-native:monitor:DiagnosticSetting": "{resourceUri}/providers/Microsoft.Insights/diagnosticSettings/{name}",
+    "azure-native:web:WebApp": _RG + "/providers/Microsoft.Web/sites/{name}",
+    "azure-native:web:AppServicePlan": _RG + "/providers/Microsoft.Web/serverfarms/{name}",
+}
+
+
+class Secret:
+    """A secret input value: shown as [secret] everywhere; the value is kept for policies only."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any):
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "[secret]"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other.value == self.value
+
+    def __hash__(self) -> int:
+        return hash(json.dumps(self.value, sort_keys=True, default=str))
+
+
+def _unwrap(value: Any) -> Any:
+    """Turn the engine's secret wrappers into Secret, recursively."""
+    if isinstance(value, dict):
+        if value.get(_SECRET_SIG) == rpc._special_secret_sig:  # noqa: SLF001
+            return Secret(_unwrap(value.get("value")))
+        return {k: _unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrap(v) for v in value]
+    return value
+
+
+@dataclass
+class RecordedResource:
+    urn: str
+    type: str
+    name: str
+    parent: str
+    custom: bool
+    inputs: dict[str, Any]
+    protect: bool = False
+    retain_on_delete: bool = False
+    dependencies: list[str] = field(default_factory=list)
+    aliases: list[str] = field(default_factory=list)
+    delete_before_replace: bool = False
+    ignore_changes: list[str] = field(default_factory=list)
+    replace_on_changes: list[str] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StackRecord:
+    """The desired state of one stack: every registered resource, in registration order, and the exports."""
+
+    environment: str
+    resources: list[RecordedResource]
+    outputs: dict[str, Any]
+
+    def of_type(self, type_: str) -> list[RecordedResource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def one(self, type_: str) -> RecordedResource:
+        found = self.of_type(type_)
+        if len(found) != 1:
+            raise AssertionError(f"expected one {type_}, found {len(found)}: {[r.name for r in found]}")
+        return found[0]
+
+    def by_urn(self) -> dict[str, RecordedResource]:
+        return {r.urn: r for r in self.resources}
+
+
+class PlatformMocks(pulumi_mocks.Mocks):
+    """Answers the engine's provider calls with what Azure would compute."""
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict]:
+        inputs = _plain(args.inputs)
+        azure_name = _azure_name(args.typ, args.name, inputs)
+        resource_id = _arm_id(args.typ, azure_name, inputs)
+        outputs: dict[str, Any] = {**args.inputs, "name": azure_name, "id": resource_id}
+        identity = inputs.get("identity")
+        if isinstance(identity, dict) and "SystemAssigned" in str(identity.get("type", "")):
+            outputs["identity"] = {
+                **identity,
+                "principalId": _uuid("principal", resource_id),
+                "tenantId": TENANT_ID,
+            }
+        outputs.update(_computed_outputs(args.typ, azure_name, inputs, resource_id))
+        return resource_id, outputs
+
+    def call(self, args: pulumi_mocks.MockCallArgs) -> dict:
+        if args.token == "azure-native:authorization:getClientConfig":
+            return {
+                "clientId": CLIENT_OBJECT_ID,
+                "objectId": CLIENT_OBJECT_ID,
+                "subscriptionId": SUBSCRIPTION_ID,
+                "tenantId": TENANT_ID,
+            }
+        return {}
+
+
+def _plain(value: Any) -> Any:
+    unwrapped = _unwrap(value)
+    return json.loads(json.dumps(unwrapped, default=lambda v: v.value if isinstance(v, Secret) else str(v)))
+
+
+# Name arguments that are not the last segment of the ARM id template.
+_OWN_NAME_KEY = {
+    "azure-native:storage:BlobServiceProperties": "blobServicesName",
+    "azure-native:storage:ManagementPolicy": "managementPolicyName",
+}
+
+
+def _azure_name(type_: str, logical_name: str, inputs: dict) -> str:
+    """The Azure name the provider would report: the resource's own name argument, else the logical name."""
+    key = _OWN_NAME_KEY.get(type_) or _ARM_LAST_KEY.get(type_) or "name"
+    value = inputs.get(key)
+    return str(value) if isinstance(value, str) and value else logical_name
+
+
+def _last_placeholder(template: str) -> str | None:
+    tail = template.rsplit("/", 1)[-1]
+    return tail[1:-1] if tail.startswith("{") and tail.endswith("}") else None
+
+
+_ARM_LAST_KEY = {type_: _last_placeholder(template) for type_, template in ARM_IDS.items()}
+
+
+def _arm_id(type_: str, azure_name: str, inputs: dict) -> str:
+    template = ARM_IDS.get(type_)
+    if template is None:
+        return f"/subscriptions/{SUBSCRIPTION_ID}/providers/mock/{type_.replace(':', '/')}/{azure_name}"
+    values: dict[str, str] = defaultdict(lambda: azure_name)
+    values.update({k: str(v) for k, v in inputs.items() if isinstance(v, (str, int, float))})
+    values["sub"] = SUBSCRIPTION_ID
+    last = _ARM_LAST_KEY.get(type_)
+    if last:
+        values[last] = azure_name
+    return template.format_map(values)
+
+
+def _uuid(kind: str, seed: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{kind}:{seed}"))
+
+
+def _computed_outputs(type_: str, name: str, inputs: dict, resource_id: str) -> dict[str, Any]:
+    """Outputs the provider computes that the program reads (beyond name, id and identity)."""
+    location = inputs.get("location", "westeurope")
+    if type_ == "azure-native:applicationinsights:Component":
+        key = _uuid("ikey", resource_id)
+        return {
+            "instrumentationKey": key,
+            "connectionString": f"InstrumentationKey={key};IngestionEndpoint=https://{location}.in.applicationinsights.azure.com/",
+        }
+    if type_ == "azure-native:operationalinsights:Workspace":
+        return {"customerId": _uuid("customer", resource_id)}
+    if type_ == "azure-native:storage:StorageAccount":
+        return {
+            "primaryEndpoints": {
+                service: f"https://{name}.{service}.core.windows.net/" for service in ("blob", "dfs", "queue", "table", "file", "web")
+            }
+        }
+    if type_ == "azure-native:keyvault:Vault":
+        return {"properties": {**inputs.get("properties", {}), "vaultUri": f"https://{name}.vault.azure.net/"}}
+    if type_ == "azure-native:containerregistry:Registry":
+        return {"loginServer": f"{name.lower()}.azurecr.io"}
+    if type_ == "azure-native:machinelearningservices:Workspace":
+        return {
+            "mlFlowTrackingUri": f"azureml://{location}.api.azureml.ms/mlflow/v1.0{resource_id}",
+            "workspaceId": _uuid("workspace", resource_id),
+        }
+    if type_ == "azure-native:machinelearningservices:OnlineEndpoint":
+        return {
+            "properties": {
+                **inputs.get("properties", {}),
+                "scoringUri": f"https://{name}.{location}.inference.ml.azure.com/score",
+                "swaggerUri": f"https://{name}.{location}.inference.ml.azure.com/swagger.json",
+            }
+        }
+    if type_ == "azure-native:machinelearningservices:BatchEndpoint":
+        return {"properties": {**inputs.get("properties", {}), "scoringUri": f"https://{name}.{location}.inference.ml.azure.com/jobs"}}
+    if type_ == "azure-native:eventhub:Namespace":
+        return {"serviceBusEndpoint": f"https://{name}.servicebus.windows.net:443/"}
+    if type_ == "azure-native:iothub:IotHubResource":
+        return {"properties": {**inputs.get("properties", {}), "hostName": f"{name}.azure-devices.net"}}
+    if type_ == "azure-native:managedidentity:UserAssignedIdentity":
+        return {"principalId": _uuid("principal", resource_id), "clientId": _uuid("client", resource_id), "tenantId": TENANT_ID}
+    if type_ == "azure-native:web:WebApp":
+        return {"defaultHostName": f"{name}.azurewebsites.net"}
+    return {}
+
+
+class Recorder(pulumi_mocks.MockMonitor):
+    """A mock monitor that keeps the full registration request of every resource."""
+
+    def __init__(self, mocks: pulumi_mocks.Mocks):
+        super().__init__(mocks)
+        self.recorded: list[RecordedResource] = []
+
+    def RegisterResource(self, request):  # noqa: N802  (gRPC method name)
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        registration = self.resources.get(response.urn)
+        self.recorded.append(
+            RecordedResource(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                parent=request.parent,
+                custom=request.custom,
+                inputs=_unwrap(rpc.deserialize_properties(request.object)) if request.custom else {},
+                protect=bool(request.protect),
+                retain_on_delete=bool(request.retainOnDelete),
+                dependencies=list(request.dependencies),
+                aliases=[a.urn for a in request.aliases if a.urn] + list(request.aliasURNs),
+                delete_before_replace=bool(request.deleteBeforeReplace),
+                ignore_changes=list(request.ignoreChanges),
+                replace_on_changes=list(request.replaceOnChanges),
+                outputs=_unwrap(registration.state) if registration else {},
+            )
+        )
+        return response
+
+
+def stack_config_values(environment: str, path: Path | None = None) -> tuple[dict[str, str], set[str]]:
+    """Engine-style config values and secret keys of a stack file (validated by the program itself)."""
+    read_stack_file(environment, path)  # raises ConfigError for a missing or unreadable file
+    from ruamel.yaml import YAML
+
+    document = YAML(typ="safe").load((path or stack_file(environment)).read_text())
+    return engine_values(document)
+
+
+def run_stack(
+    environment: str,
+    config: dict[str, str] | None = None,
+    secret_keys: set[str] | None = None,
+    program: Path = PROGRAM,
+) -> StackRecord:
+    """Run the program for one stack under mocks; raises ConfigError for bad config."""
+    if config is None:
+        config, secret_keys = stack_config_values(environment)
+    mocks = PlatformMocks()
+    monitor = Recorder(mocks)
+    settings.ROOT.set(None)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=environment, preview=False, monitor=monitor)
+    pulumi.runtime.set_all_config(dict(config), sorted(secret_keys or ()))
+    try:
+        runpy.run_path(str(program), run_name="__main__")
+        _sync_await(wait_for_rpcs())
+        root = settings.get_root_resource()
+        exported = dict(getattr(root, "outputs", {}) or {})
+        outputs = {key: _resolve(value) for key, value in exported.items()}
+    finally:
+        settings.ROOT.set(None)
+    return StackRecord(environment=environment, resources=monitor.recorded, outputs=outputs)
+
+
+def _resolve(value: Any) -> Any:
+    output = pulumi.Output.from_input(value)
+    resolved = _sync_await(output.future())
+    is_secret = _sync_await(output.is_secret())
+    return Secret(resolved) if is_secret else resolved

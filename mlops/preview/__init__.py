@@ -1,0 +1,1 @@
+"""The offline preview: desired state under mocks, policy verdicts over the Analyzer protocol, diff, report."""

@@ -1,0 +1,136 @@
+"""The preview report: the documented JSON shape, built once and rendered as text, Markdown or JSON."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from mlops.mockrun import RecordedResource, Secret
+
+# Key properties shown per type in text and Markdown (dotted paths into the inputs); JSON has all inputs.
+KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
+    "azure-native:resources:ResourceGroup": ("resourceGroupName", "location"),
+    "azure-native:operationalinsights:Workspace": ("workspaceName", "retentionInDays", "features.disableLocalAuth"),
+    "azure-native:applicationinsights:Component": ("resourceName", "disableLocalAuth", "ingestionMode"),
+    "azure-native:storage:StorageAccount": (
+        "accountName",
+        "sku.name",
+        "isHnsEnabled",
+        "publicNetworkAccess",
+        "allowSharedKeyAccess",
+        "networkRuleSet.defaultAction",
+    ),
+    "azure-native:storage:BlobContainer": ("containerName", "publicAccess"),
+    "azure-native:keyvault:Vault": (
+        "vaultName",
+        "properties.enablePurgeProtection",
+        "properties.enableRbacAuthorization",
+        "properties.publicNetworkAccess",
+    ),
+    "azure-native:containerregistry:Registry": ("registryName", "sku.name", "adminUserEnabled", "publicNetworkAccess"),
+    "azure-native:machinelearningservices:Workspace": (
+        "workspaceName",
+        "publicNetworkAccess",
+        "managedNetwork.isolationMode",
+        "systemDatastoresAuthMode",
+    ),
+    "azure-native:machinelearningservices:Compute": (
+        "computeName",
+        "properties.properties.vmSize",
+        "properties.properties.scaleSettings.maxNodeCount",
+        "properties.properties.enableNodePublicIp",
+    ),
+    "azure-native:monitor:DiagnosticSetting": ("name",),
+}
+
+
+def masked(value: Any) -> Any:
+    """A copy of an input value with every secret replaced by '[secret]'."""
+    if isinstance(value, Secret):
+        return "[secret]"
+    if isinstance(value, dict):
+        return {k: masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [masked(v) for v in value]
+    return value
+
+
+def lookup(inputs: dict[str, Any], path: str) -> Any:
+    value: Any = inputs
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return masked(value)
+
+
+@dataclass
+class ResourceEntry:
+    urn: str
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    protect: bool
+
+    @classmethod
+    def of(cls, resource: RecordedResource) -> ResourceEntry:
+        return cls(resource.urn, resource.type, resource.name, masked(resource.inputs), resource.protect)
+
+    def key_properties(self) -> dict[str, Any]:
+        paths = KEY_PROPERTIES.get(self.type, ())
+        return {path: value for path in paths if (value := lookup(self.inputs, path)) is not None}
+
+
+@dataclass
+class Violation:
+    policy: str
+    urn: str
+    enforcement: str  # mandatory | advisory | remediate | disabled | not-evaluated
+    message: str
+
+
+@dataclass
+class Change:
+    op: str  # create | update | replace | delete | same
+    urn: str
+    type: str
+    name: str
+    changed: list[str] = field(default_factory=list)
+    old: dict[str, Any] = field(default_factory=dict)
+    new: dict[str, Any] = field(default_factory=dict)
+    replace_reasons: list[str] = field(default_factory=list)
+    blocked: str | None = None
+
+
+@dataclass
+class StackReport:
+    stack: str
+    resources: list[ResourceEntry]
+    violations: list[Violation] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def summary(self) -> dict[str, int]:
+        counts = {"resources": len(self.resources)}
+        for op in ("create", "update", "replace", "delete", "same"):
+            counts[op] = sum(1 for c in self.changes if c.op == op)
+        counts["mandatory"] = sum(1 for v in self.violations if v.enforcement == "mandatory")
+        counts["advisory"] = sum(1 for v in self.violations if v.enforcement == "advisory")
+        counts["blocked"] = sum(1 for c in self.changes if c.blocked)
+        return counts
+
+    @property
+    def failed(self) -> bool:
+        summary = self.summary
+        return bool(summary["mandatory"] or summary["blocked"])
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "summary": self.summary,
+            "resources": [asdict(r) for r in self.resources],
+            "violations": [asdict(v) for v in self.violations],
+            "changes": [asdict(c) for c in self.changes],
+            "outputs": masked(self.outputs),
+        }

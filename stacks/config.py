@@ -1,0 +1,303 @@
+"""The typed stack configuration: every key, its default, its allowed values, and cross-key rules.
+
+Values arrive as the Pulumi engine hands them to a program (scalars as strings, objects as JSON strings),
+whether they come from the engine (`pulumi up`) or from reading `stacks/Pulumi.<env>.yaml` offline, so the
+two paths validate identically. Defaults are the secure, production-grade values; a stack file writes only
+what differs. A bad value raises ConfigError naming the stack file and the key, never a traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import pulumi
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from components.naming import REGION_CODES, NameRuleError, Naming
+
+PROJECT = "mlops-platform"
+STACKS_DIR = Path(__file__).resolve().parent
+RESERVED_KEYS = {"environment": "the environment is the stack name"}
+SECRET_PLACEHOLDER = "[secret]"
+
+
+def stack_file(environment: str) -> Path:
+    return STACKS_DIR / f"Pulumi.{environment}.yaml"
+
+
+def display_path(path: Path) -> str:
+    """A path as users type it: relative to the project when inside it."""
+    try:
+        return str(path.relative_to(STACKS_DIR.parent))
+    except ValueError:
+        return str(path)
+
+
+class ConfigError(pulumi.RunError):
+    """A stack configuration problem. Pulumi prints a RunError without a traceback."""
+
+    def __init__(self, source: str, key: str, message: str):
+        self.source, self.key, self.message = source, key, message
+        super().__init__(f"{source}: {key}: {message}")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+
+Days = Annotated[int, Field(ge=1, le=365)]
+
+
+class NetworkConfig(_Section):
+    """Public network access of every service; off unless a stack relaxes it (dev)."""
+
+    public_network_access: bool = False
+
+
+class StorageConfig(_Section):
+    sku: Literal["Standard_LRS", "Standard_ZRS", "Standard_GRS", "Standard_GZRS", "Standard_RAGZRS"] = "Standard_LRS"
+    blob_soft_delete_days: Days = 7
+    container_soft_delete_days: Days = 7
+    raw_to_cool_after_days: Annotated[int, Field(ge=1, le=3650)] = 30
+
+
+class KeyVaultConfig(_Section):
+    sku: Literal["standard", "premium"] = "standard"
+    soft_delete_retention_days: Annotated[int, Field(ge=7, le=90)] = 90
+
+
+class RegistryConfig(_Section):
+    sku: Literal["Basic", "Standard", "Premium"] = "Premium"
+
+
+class WorkspaceConfig(_Section):
+    isolation_mode: Literal["Disabled", "AllowInternetOutbound", "AllowOnlyApprovedOutbound"] = (
+        "AllowOnlyApprovedOutbound"
+    )
+
+
+class ComputeConfig(_Section):
+    vm_size: Annotated[str, Field(pattern=r"^Standard_[A-Za-z0-9_]+$")] = "Standard_DS3_v2"
+    vm_priority: Literal["Dedicated", "LowPriority"] = "Dedicated"
+    min_nodes: Annotated[int, Field(ge=0, le=100)] = 0
+    max_nodes: Annotated[int, Field(ge=1, le=100)] = 4
+    idle_minutes_before_scale_down: Annotated[int, Field(ge=1, le=1440)] = 15
+    node_public_ip: bool = False
+
+    @model_validator(mode="after")
+    def _min_not_above_max(self) -> ComputeConfig:
+        if self.min_nodes > self.max_nodes:
+            raise _KeyError("minNodes", f"{self.min_nodes} is above maxNodes ({self.max_nodes})")
+        return self
+
+
+class MonitoringConfig(_Section):
+    log_retention_days: Annotated[int, Field(ge=30, le=730)] = 90
+
+
+class TrainingConfig(_Section):
+    """Hyper-parameters and the evaluation gate of the training pipeline."""
+
+    n_estimators: Annotated[int, Field(ge=10, le=2000)] = 200
+    max_depth: Annotated[int, Field(ge=1, le=64)] = 8
+    min_auc: Annotated[float, Field(ge=0.5, le=1.0)] = 0.80
+    max_auc_regression: Annotated[float, Field(ge=0.0, le=0.5)] = 0.02
+
+
+class DriftConfig(_Section):
+    """Per-feature thresholds and the dataset verdict of drift monitoring."""
+
+    psi_threshold: Annotated[float, Field(gt=0, le=10)] = 0.2
+    ks_p_value: Annotated[float, Field(gt=0, lt=1)] = 0.01
+    jensen_shannon_threshold: Annotated[float, Field(gt=0, le=1)] = 0.1
+    wasserstein_threshold: Annotated[float, Field(gt=0, le=10)] = 0.1
+    drift_share: Annotated[float, Field(gt=0, le=1)] = 0.3
+
+
+class PlatformConfig(_Section):
+    """One stack's configuration. `environment` is the stack name, not a key."""
+
+    environment: Annotated[str, Field(pattern=r"^[a-z][a-z0-9]{1,9}$")]
+    location: str
+    owner: Annotated[str, Field(min_length=1)]
+    cost_center: Annotated[str, Field(min_length=1)]
+    workload: Annotated[str, Field(pattern=r"^[a-z][a-z0-9]*$")] = "mlops"
+    name_suffix: Annotated[str, Field(pattern=r"^[a-z0-9]{0,6}$")] = ""
+    protect: bool = True
+    extra_tags: dict[str, str] = {}
+    network: NetworkConfig = NetworkConfig()
+    storage: StorageConfig = StorageConfig()
+    key_vault: KeyVaultConfig = KeyVaultConfig()
+    registry: RegistryConfig = RegistryConfig()
+    workspace: WorkspaceConfig = WorkspaceConfig()
+    compute: ComputeConfig = ComputeConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
+    training: TrainingConfig = TrainingConfig()
+    drift: DriftConfig = DriftConfig()
+
+    @field_validator("location")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        if value not in REGION_CODES:
+            close = difflib.get_close_matches(value, REGION_CODES, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ValueError(f"'{value}' is not a supported Azure region{hint}; allowed: {', '.join(REGION_CODES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _cross_key_rules(self) -> PlatformConfig:
+        if not self.network.public_network_access and self.registry.sku != "Premium":
+            raise _KeyError(
+                "registry.sku",
+                f"'{self.registry.sku}' cannot disable public network access; use Premium "
+                "or set network.publicNetworkAccess: true",
+            )
+        if not self.compute.node_public_ip and self.workspace.isolation_mode == "Disabled":
+            raise _KeyError(
+                "compute.nodePublicIp",
+                "false needs a managed network: set workspace.isolationMode to AllowInternetOutbound "
+                "or AllowOnlyApprovedOutbound",
+            )
+        try:
+            self.naming.check_all()
+        except NameRuleError as exc:
+            key = "nameSuffix" if self.name_suffix else "workload"
+            raise _KeyError(key, f"{exc}; shorten {key}") from None
+        return self
+
+    @property
+    def naming(self) -> Naming:
+        return Naming(self.workload, self.environment, self.location, self.name_suffix)
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "prod"
+
+
+class _KeyError(ValueError):
+    """Raised inside validators to point at a key other than the one being validated."""
+
+    def __init__(self, key: str, message: str):
+        self.key, self.message = key, message
+        super().__init__(message)
+
+
+# --- reading -------------------------------------------------------------------------------------------------
+
+
+def engine_values(stack_yaml: dict[str, Any]) -> tuple[dict[str, str], set[str]]:
+    """Turn a stack file's `config` map into what the engine hands the program, plus the secret keys.
+
+    Secure values are ciphertext only the engine can decrypt; offline they become a placeholder.
+    """
+    values: dict[str, str] = {}
+    secrets: set[str] = set()
+    for key, value in (stack_yaml.get("config") or {}).items():
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            values[key], _ = SECRET_PLACEHOLDER, secrets.add(key)
+        elif isinstance(value, (dict, list)):
+            values[key] = json.dumps(value)
+        elif isinstance(value, bool):
+            values[key] = "true" if value else "false"
+        else:
+            values[key] = "" if value is None else str(value)
+    return values, secrets
+
+
+def read_stack_file(environment: str, path: Path | None = None) -> dict[str, str]:
+    """Engine-style config values of one stack file; ConfigError when missing or not YAML."""
+    from ruamel.yaml import YAML, YAMLError
+
+    path = path or stack_file(environment)
+    source = display_path(path)
+    if not re.fullmatch(r"[a-z][a-z0-9]{1,9}", environment):
+        raise ConfigError(source, "stack", f"'{environment}' is not a valid stack name (lowercase, 2-10 characters)")
+    try:
+        document = YAML(typ="safe").load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(source, "stack", f"no stack file for '{environment}'") from None
+    except YAMLError as exc:
+        raise ConfigError(source, "config", f"not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):
+        raise ConfigError(source, "config", "the file must be a map with a 'config' map")
+    return engine_values(document)[0]
+
+
+def parse_config(environment: str, values: dict[str, str], source: str) -> PlatformConfig:
+    """Validate engine-style values of the `mlops-platform:` namespace into a PlatformConfig."""
+    data: dict[str, Any] = {}
+    prefix = f"{PROJECT}:"
+    for full_key, raw in values.items():
+        if not full_key.startswith(prefix):
+            continue  # other namespaces (azure-native:*) belong to their providers
+        key = full_key[len(prefix) :]
+        if key in RESERVED_KEYS:
+            raise ConfigError(source, full_key, f"reserved: {RESERVED_KEYS[key]}")
+        data[key] = _decode(raw)
+    data["environment"] = environment
+    try:
+        return PlatformConfig.model_validate(data)
+    except ValidationError as exc:
+        raise _to_config_error(exc, source) from None
+
+
+def load_stack_config(environment: str, path: Path | None = None) -> PlatformConfig:
+    """Read and validate `stacks/Pulumi.<environment>.yaml` (the offline path)."""
+    path = path or stack_file(environment)
+    return parse_config(environment, read_stack_file(environment, path), display_path(path))
+
+
+def load_program_config() -> PlatformConfig:
+    """Validate the config the engine (or the mock harness) gave this program run."""
+    from pulumi.runtime.config import CONFIG, get_config_env
+
+    environment = pulumi.get_stack()
+    values = {**get_config_env(), **CONFIG.get()}
+    return parse_config(environment, values, display_path(stack_file(environment)))
+
+
+def _decode(raw: str) -> Any:
+    if raw[:1] in "{[":
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError:
+            return raw
+    return raw
+
+
+def _to_config_error(exc: ValidationError, source: str) -> ConfigError:
+    error = exc.errors()[0]
+    location = [str(part) for part in error["loc"]]
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, _KeyError):
+        key = ".".join([*location, cause.key]) if location else cause.key
+        return ConfigError(source, f"{PROJECT}:{key}", cause.message)
+    if location == ["environment"]:
+        return ConfigError(source, "stack", f"stack name: {error['msg']}")
+    key = f"{PROJECT}:{'.'.join(location)}"
+    if error["type"] == "extra_forbidden":
+        allowed = _allowed_keys(location[:-1])
+        close = difflib.get_close_matches(location[-1], allowed, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        return ConfigError(source, key, f"unknown key; {hint}allowed: {', '.join(allowed)}")
+    if error["type"] == "missing":
+        return ConfigError(source, key, "required, and not set")
+    message = error["msg"].removeprefix("Value error, ")
+    if "input" in error and not isinstance(error["input"], dict):
+        message += f" (got {error['input']!r})"
+    return ConfigError(source, key, message)
+
+
+def _allowed_keys(location: list[str]) -> list[str]:
+    model: type[BaseModel] = PlatformConfig
+    for part in location:
+        field = next((f for name, f in model.model_fields.items() if part in (name, f.alias)), None)
+        if field is None or not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)):
+            return []
+        model = field.annotation
+    return [field.alias or name for name, field in model.model_fields.items() if name != "environment"]

@@ -1,0 +1,72 @@
+"""The stack-outputs contract: every output name in one place, typed.
+
+The program exports exactly these keys; pipelines, the CLI and workflows read them through
+`StackOutputs` (from `pulumi stack output --json --show-secrets` or from the offline mock run), so no
+other code repeats a resource name.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic.alias_generators import to_camel
+
+
+class ContainerUrls(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    raw: str
+    curated: str
+    features: str
+
+
+class StackOutputs(BaseModel):
+    """Field names are the Python names; aliases (camelCase) are the exported output keys."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+    environment: str
+    resource_group_name: str
+    location: str
+    workspace_name: str
+    compute_name: str
+    storage_account_name: str
+    container_urls: ContainerUrls
+    key_vault_uri: str
+    registry_login_server: str
+    log_analytics_workspace_id: str
+    application_insights_connection_string: SecretStr = Field(json_schema_extra={"secret": True})
+    mlflow_tracking_uri: str
+
+    @classmethod
+    def output_keys(cls) -> list[str]:
+        return [field.alias for field in cls.model_fields.values()]
+
+    @classmethod
+    def secret_keys(cls) -> set[str]:
+        return {
+            field.alias
+            for field in cls.model_fields.values()
+            if (field.json_schema_extra or {}).get("secret")  # type: ignore[union-attr]
+        }
+
+    @classmethod
+    def from_stack_output_json(cls, text: str) -> StackOutputs:
+        """Parse `pulumi stack output --json --show-secrets`."""
+        return cls.model_validate(json.loads(text))
+
+
+def export_outputs(values: dict[str, Any]) -> None:
+    """Export exactly the contract's keys (given by Python field name); secrets stay secret."""
+    import pulumi
+
+    expected = set(StackOutputs.model_fields)
+    if set(values) != expected:
+        missing, extra = sorted(expected - set(values)), sorted(set(values) - expected)
+        raise ValueError(f"stack outputs differ from the contract: missing {missing}, unexpected {extra}")
+    secret_keys = StackOutputs.secret_keys()
+    for name, field in StackOutputs.model_fields.items():
+        value = values[name]
+        pulumi.export(field.alias, pulumi.Output.secret(value) if field.alias in secret_keys else value)
