@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from mlops.commands import preview
+from mlops.commands import drift, pipeline, preview, promote, serve
 from mlops.errors import EXIT_BAD_INPUT, EXIT_REFUSED, BadInput, Refused
 from stacks.config import ConfigError
 
@@ -29,6 +29,10 @@ def _root() -> None:
 
 
 app.command("preview", help=preview.HELP, epilog=preview.EXAMPLES)(preview.preview)
+app.add_typer(pipeline.app, name="pipeline")
+app.add_typer(promote.app, name="promote")
+app.add_typer(drift.app, name="drift")
+app.add_typer(serve.app, name="serve")
 
 
 def main(argv: list[str] | None = None) -> None:

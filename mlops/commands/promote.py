@@ -1,0 +1,14 @@
+"""`python -m mlops promote`: placeholder until its issue lands (being written now)."""
+
+from __future__ import annotations
+
+import typer
+
+from mlops.errors import BadInput
+
+app = typer.Typer(help="promote (not available yet)", no_args_is_help=True)
+
+
+@app.callback(invoke_without_command=True)
+def promote() -> None:
+    raise BadInput("'promote' is not available yet")
