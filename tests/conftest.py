@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
+from mlops.mockrun import ROOT_DIR as ROOT
 from mlops.mockrun import StackRecord, run_stack, stack_config_values
 
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -14,8 +21,42 @@ def stacks() -> dict[str, StackRecord]:
     return {environment: run_stack(environment) for environment in ENVIRONMENTS}
 
 
-def run_with(environment: str, **overrides: str) -> StackRecord:
+@pytest.fixture
+def run_stack_with():
     """Run a stack with some config values replaced (keys without the `mlops-platform:` prefix)."""
-    values, secrets = stack_config_values(environment)
-    values.update({f"mlops-platform:{key}": value for key, value in overrides.items()})
-    return run_stack(environment, values, secrets)
+
+    def run(environment: str, **overrides: str) -> StackRecord:
+        values, secrets = stack_config_values(environment)
+        values.update({f"mlops-platform:{key}": value for key, value in overrides.items()})
+        return run_stack(environment, values, secrets)
+
+    return run
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Path:
+    """A throw-away copy of the project's sources (no venv, no git) to break or edit in a test."""
+    target = tmp_path / "project"
+    shutil.copytree(
+        ROOT,
+        target,
+        ignore=shutil.ignore_patterns(".venv", ".git", ".mlops", "__pycache__", ".pytest_cache", "bench", "tests", ".readme-parts"),
+    )
+    return target
+
+
+def run_cli(args: list[str], cwd: Path = ROOT, **env: str) -> subprocess.CompletedProcess:
+    """`python -m mlops ...` in a subprocess, as users run it."""
+    return subprocess.run(
+        [sys.executable, "-m", "mlops", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=300,
+    )
+
+
+@pytest.fixture
+def cli():
+    return run_cli

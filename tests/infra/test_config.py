@@ -1,0 +1,111 @@
+"""Bad stack config: every kind fails with one line naming the stack file and the key, exit 2, no traceback."""
+
+from __future__ import annotations
+
+import pytest
+
+from stacks.config import ConfigError, load_stack_config
+
+BASE = """config:
+  mlops-platform:location: westeurope
+  mlops-platform:owner: team
+  mlops-platform:costCenter: cc-1
+"""
+
+
+def config_error(tmp_path, environment: str, extra: str, base: str = BASE) -> ConfigError:
+    path = tmp_path / f"Pulumi.{environment}.yaml"
+    path.write_text(base + extra)
+    with pytest.raises(ConfigError) as info:
+        load_stack_config(environment, path)
+    return info.value
+
+
+@pytest.mark.parametrize(
+    ("extra", "key", "fragment"),
+    [
+        ("  mlops-platform:storag:\n    sku: Standard_LRS\n", "mlops-platform:storag", "did you mean 'storage'"),
+        ("  mlops-platform:storage:\n    skuu: Standard_LRS\n", "mlops-platform:storage.skuu", "did you mean 'sku'"),
+        ("  mlops-platform:compute:\n    maxNodes: lots\n", "mlops-platform:compute.maxNodes", "valid integer"),
+        ("  mlops-platform:protect: maybe\n", "mlops-platform:protect", "valid boolean"),
+        ("  mlops-platform:monitoring:\n    logRetentionDays: 5\n", "mlops-platform:monitoring.logRetentionDays", "greater than or equal to 30"),
+        ("  mlops-platform:keyVault:\n    softDeleteRetentionDays: 120\n", "mlops-platform:keyVault.softDeleteRetentionDays", "less than or equal to 90"),
+        ("  mlops-platform:compute:\n    minNodes: 5\n    maxNodes: 2\n", "mlops-platform:compute.minNodes", "above maxNodes"),
+        ("  mlops-platform:storage:\n    sku: Premium_XYZ\n", "mlops-platform:storage.sku", "'Standard_LRS'"),
+        ("  mlops-platform:workload: averyveryverylongworkloadname\n", "mlops-platform:workload", "shorten workload"),
+        ("  mlops-platform:nameSuffix: Bad!\n", "mlops-platform:nameSuffix", "should match pattern"),
+        ("  mlops-platform:registry:\n    sku: Standard\n", "mlops-platform:registry.sku", "cannot disable public network access"),
+        ("  mlops-platform:environment: prod\n", "mlops-platform:environment", "reserved"),
+    ],
+)
+def test_bad_value_names_file_and_key(tmp_path, extra, key, fragment):
+    error = config_error(tmp_path, "staging", extra)
+    assert error.key == key
+    assert fragment in error.message
+    assert str(error).startswith(f"{tmp_path / 'Pulumi.staging.yaml'}: {key}: ")
+
+
+def test_invalid_region_suggests_a_close_one(tmp_path):
+    error = config_error(tmp_path, "dev", "", base=BASE.replace("westeurope", "westeurop"))
+    assert error.key == "mlops-platform:location"
+    assert "did you mean 'westeurope'" in error.message
+
+
+@pytest.mark.parametrize("missing", ["owner", "costCenter", "location"])
+def test_missing_required_value(tmp_path, missing):
+    base = "\n".join(line for line in BASE.splitlines() if f":{missing}:" not in line) + "\n"
+    error = config_error(tmp_path, "dev", "", base=base)
+    assert error.key == f"mlops-platform:{missing}"
+    assert error.message == "required, and not set"
+
+
+def test_name_too_long_through_suffix(tmp_path):
+    error = config_error(tmp_path, "staging", "  mlops-platform:workload: mlopsplatfo\n  mlops-platform:nameSuffix: abcdef\n")
+    assert error.key == "mlops-platform:nameSuffix"
+    assert "characters; allowed" in error.message
+
+
+def test_not_yaml_and_not_a_map(tmp_path):
+    assert "not valid YAML" in config_error(tmp_path, "dev", "  bad: [unclosed\n").message
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_text("- just a list\n")
+    with pytest.raises(ConfigError, match="must be a map"):
+        load_stack_config("dev", path)
+
+
+def test_other_namespaces_are_left_to_their_providers(tmp_path):
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_text(BASE + "  azure-native:location: westeurope\n")
+    assert load_stack_config("dev", path).location == "westeurope"
+
+
+def test_defaults_are_secure_and_stack_files_only_write_differences():
+    staging = load_stack_config("staging")
+    assert staging.network.public_network_access is False
+    assert staging.protect is True
+    assert staging.registry.sku == "Premium"
+    assert staging.workspace.isolation_mode == "AllowOnlyApprovedOutbound"
+    dev = load_stack_config("dev")
+    assert dev.network.public_network_access is True and dev.protect is False
+
+
+@pytest.mark.parametrize(
+    ("stack_file_edit", "key"),
+    [
+        ("  mlops-platform:compute:\n    maxNodes: -1\n", "mlops-platform:compute.maxNodes"),
+        ("  mlops-platform:storag: {}\n", "mlops-platform:storag"),
+    ],
+)
+def test_cli_exits_2_with_one_line(project_copy, cli, stack_file_edit, key):
+    stack_file = project_copy / "stacks" / "Pulumi.staging.yaml"
+    stack_file.write_text(stack_file.read_text() + stack_file_edit)
+    result = cli(["preview", "--stack", "staging"], cwd=project_copy)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: stacks/Pulumi.staging.yaml: {key}: ")
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_cli_unknown_stack_exits_2(cli):
+    result = cli(["preview", "--stack", "qa"])
+    assert result.returncode == 2
+    assert "no stack 'qa'" in result.stderr
