@@ -25,7 +25,7 @@ class DataLakeArgs:
 
 class DataLake(PlatformComponent):
     TYPE = "mlops:data:DataLake"
-    OUTPUTS = ("storage_account_id", "storage_account_name", "dfs_endpoint", "container_urls")
+    OUTPUTS = ("storage_account_id", "storage_account_name", "blob_endpoint", "dfs_endpoint", "container_urls", "container_ids")
 
     def __init__(self, name: str, ctx: PlatformContext, args: DataLakeArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(name, ctx, opts)
@@ -109,9 +109,10 @@ class DataLake(PlatformComponent):
         )
         self.storage_account_id: pulumi.Output[str] = account.id
         self.storage_account_name: pulumi.Output[str] = account.name
+        self.blob_endpoint: pulumi.Output[str] = account.primary_endpoints.blob
         self.dfs_endpoint: pulumi.Output[str] = account.primary_endpoints.dfs
         self.container_urls: pulumi.Output[dict[str, str]] = pulumi.Output.all(
             account.primary_endpoints.blob, *(c.name for c in containers.values())
         ).apply(lambda v: {zone: f"{v[0].rstrip('/')}/{container}" for zone, container in zip(ZONES, v[1:])})
-        self.containers = containers
+        self.container_ids: dict[str, pulumi.Output[str]] = {zone: c.id for zone, c in containers.items()}
         self._register()

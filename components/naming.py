@@ -88,6 +88,7 @@ RULES: dict[str, NameRule] = {
         NameRule("online endpoint", "mloe", 3, 32, _DASHED, False, True),
         NameRule("batch endpoint", "mlbe", 3, 32, _DASHED, False, True),
         NameRule("action group", "ag", 1, 260, _DASHED, False, False),
+        NameRule("alert rule", "alrt", 1, 260, _DASHED, False, False),
         NameRule("Function App", "func", 2, 60, _DASHED, False, True),
     )
 }

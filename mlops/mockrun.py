@@ -49,6 +49,7 @@ ARM_IDS: dict[str, str] = {
     "azure-native:containerregistry:Registry": _RG + "/providers/Microsoft.ContainerRegistry/registries/{registryName}",
     "azure-native:machinelearningservices:Workspace": _MLW,
     "azure-native:machinelearningservices:Compute": _MLW + "/computes/{computeName}",
+    "azure-native:machinelearningservices:EnvironmentVersion": _MLW + "/environments/{name}/versions/{version}",
     "azure-native:machinelearningservices:OnlineEndpoint": _MLW + "/onlineEndpoints/{endpointName}",
     "azure-native:machinelearningservices:OnlineDeployment": _MLW
     + "/onlineEndpoints/{endpointName}/deployments/{deploymentName}",
@@ -148,12 +149,8 @@ class PlatformMocks(pulumi_mocks.Mocks):
         resource_id = _arm_id(args.typ, azure_name, inputs)
         outputs: dict[str, Any] = {**args.inputs, "name": azure_name, "id": resource_id}
         identity = inputs.get("identity")
-        if isinstance(identity, dict) and "SystemAssigned" in str(identity.get("type", "")):
-            outputs["identity"] = {
-                **identity,
-                "principalId": _uuid("principal", resource_id),
-                "tenantId": TENANT_ID,
-            }
+        if isinstance(identity, dict):
+            outputs["identity"] = _identity_outputs(identity, resource_id)
         outputs.update(_computed_outputs(args.typ, azure_name, inputs, resource_id))
         return resource_id, outputs
 
@@ -166,6 +163,19 @@ class PlatformMocks(pulumi_mocks.Mocks):
                 "tenantId": TENANT_ID,
             }
         return {}
+
+
+def _identity_outputs(identity: dict, resource_id: str) -> dict:
+    """Azure answers a list of user-assigned identity ids with a map id -> {principalId, clientId}."""
+    outputs = dict(identity)
+    if "SystemAssigned" in str(identity.get("type", "")):
+        outputs.update(principalId=_uuid("principal", resource_id), tenantId=TENANT_ID)
+    assigned = identity.get("userAssignedIdentities")
+    if isinstance(assigned, list):
+        outputs["userAssignedIdentities"] = {
+            uid: {"principalId": _uuid("principal", uid), "clientId": _uuid("client", uid)} for uid in assigned
+        }
+    return outputs
 
 
 def _plain(value: Any) -> Any:
@@ -278,7 +288,7 @@ class Recorder(pulumi_mocks.MockMonitor):
                 name=request.name,
                 parent=request.parent,
                 custom=request.custom,
-                inputs=_unwrap(rpc.deserialize_properties(request.object)) if request.custom else {},
+                inputs=_recorded_inputs(request) if request.custom else {},
                 protect=bool(request.protect),
                 retain_on_delete=bool(request.retainOnDelete),
                 dependencies=list(request.dependencies),
@@ -290,6 +300,14 @@ class Recorder(pulumi_mocks.MockMonitor):
             )
         )
         return response
+
+
+def _recorded_inputs(request) -> dict[str, Any]:
+    """The inputs as sent; a dynamic resource's pickled provider is replaced by its module-level class path."""
+    inputs = _unwrap(rpc.deserialize_properties(request.object))
+    if "__provider" in inputs:
+        inputs["__provider"] = "<pickled dynamic provider>"
+    return inputs
 
 
 def stack_config_values(environment: str, path: Path | None = None) -> tuple[dict[str, str], set[str]]:

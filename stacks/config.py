@@ -119,6 +119,157 @@ class DriftConfig(_Section):
     drift_share: Annotated[float, Field(gt=0, le=1)] = 0.3
 
 
+ModelRef = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}:[0-9]+$")]
+InstanceType = Annotated[str, Field(pattern=r"^Standard_[A-Z][A-Za-z0-9_]*$")]
+Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")]
+
+
+class EventHubConfig(_Section):
+    partitions: Annotated[int, Field(ge=1, le=32)] = 2
+    retention_hours: Annotated[int, Field(ge=1, le=168)] = 24
+    consumer_groups: list[Name] = []
+
+
+def _default_hubs() -> dict[str, EventHubConfig]:
+    return {
+        "telemetry": EventHubConfig(partitions=4, consumer_groups=["drift-monitor", "feature-builder"]),
+        "predictions": EventHubConfig(partitions=2, consumer_groups=["drift-monitor"]),
+    }
+
+
+class CaptureConfig(_Section):
+    """Event Hubs Capture of telemetry into the lake's raw zone (Avro)."""
+
+    enabled: bool = True
+    interval_seconds: Annotated[int, Field(ge=60, le=900)] = 300
+    size_limit_mb: Annotated[int, Field(ge=10, le=500)] = 300
+
+
+class EventHubsConfig(_Section):
+    sku: Literal["Basic", "Standard", "Premium"] = "Standard"
+    capacity: Annotated[int, Field(ge=1, le=40)] = 1
+    hubs: dict[Name, EventHubConfig] = Field(default_factory=_default_hubs)
+    capture: CaptureConfig = CaptureConfig()
+
+    @model_validator(mode="after")
+    def _hubs_and_tier(self) -> EventHubsConfig:
+        missing = {"telemetry", "predictions"} - set(self.hubs)
+        if missing:
+            raise _KeyError("hubs", f"must include {', '.join(sorted(missing))}")
+        if self.sku == "Basic" and self.capture.enabled:
+            raise _KeyError("sku", "Basic cannot capture; use Standard or set capture.enabled: false")
+        for name, hub in self.hubs.items():
+            if self.sku == "Basic" and hub.retention_hours > 24:
+                raise _KeyError(f"hubs.{name}.retentionHours", "Basic keeps events at most 24 hours")
+            if self.sku == "Basic" and hub.consumer_groups:
+                raise _KeyError(f"hubs.{name}.consumerGroups", "Basic has only the $Default consumer group")
+        return self
+
+
+class IotHubConfig(_Section):
+    sku: Literal["B1", "B2", "B3", "S1", "S2", "S3"] = "S1"
+    units: Annotated[int, Field(ge=1, le=200)] = 1
+    cold_path_batch_seconds: Annotated[int, Field(ge=60, le=720)] = 300
+
+
+class ProbeConfig(_Section):
+    initial_delay_seconds: Annotated[int, Field(ge=1, le=600)] = 10
+    period_seconds: Annotated[int, Field(ge=1, le=300)] = 10
+    timeout_seconds: Annotated[int, Field(ge=1, le=60)] = 2
+    failure_threshold: Annotated[int, Field(ge=1, le=30)] = 30
+
+
+class DeploymentConfig(_Section):
+    """One online deployment (blue/green slot) serving a registered model version."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")]
+    model: ModelRef
+    instance_type: InstanceType = "Standard_DS3_v2"
+    instance_count: Annotated[int, Field(ge=1, le=50)] = 1
+    request_timeout_ms: Annotated[int, Field(ge=100, le=180_000)] = 5000
+    max_concurrent_requests_per_instance: Annotated[int, Field(ge=1, le=1000)] = 2
+    liveness_probe: ProbeConfig = ProbeConfig()
+    readiness_probe: ProbeConfig = ProbeConfig(failure_threshold=3)
+
+    @property
+    def model_name(self) -> str:
+        return self.model.split(":")[0]
+
+    @property
+    def model_version(self) -> str:
+        return self.model.split(":")[1]
+
+
+class ServingConfig(_Section):
+    """The serving state: which model versions are deployed and how traffic is split. Edited by `mlops promote`."""
+
+    auth_mode: Literal["AADToken", "AMLToken", "Key"] = "AADToken"
+    environment_image: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9/._-]*:[A-Za-z0-9._-]+$")] = "mlops-serving:1"
+    deployments: list[DeploymentConfig] = []
+    traffic: dict[str, Annotated[int, Field(ge=0, le=100)]] = {}
+    mirror_traffic: dict[str, Annotated[int, Field(ge=0, le=50)]] = {}
+
+    @model_validator(mode="after")
+    def _traffic_matches_deployments(self) -> ServingConfig:
+        names = [d.name for d in self.deployments]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise _KeyError("deployments", f"duplicate deployment names: {', '.join(duplicates)}")
+        for key, split in (("traffic", self.traffic), ("mirrorTraffic", self.mirror_traffic)):
+            unknown = sorted(set(split) - set(names))
+            if unknown:
+                raise _KeyError(key, f"names undeclared deployments {', '.join(unknown)}; declared: {', '.join(names) or 'none'}")
+        total, expected = sum(self.traffic.values()), 100 if self.deployments else 0
+        if total != expected:
+            raise _KeyError("traffic", f"sums to {total}; it must sum to {expected}" + (" (no deployments)" if not expected else ""))
+        for name in self.mirror_traffic:
+            if self.traffic.get(name):
+                raise _KeyError("mirrorTraffic", f"'{name}' already receives live traffic; mirror only to a deployment at 0%")
+        return self
+
+
+class BatchConfig(_Section):
+    """The batch endpoint's deployment; without a model only the endpoint exists."""
+
+    model: ModelRef | None = None
+    mini_batch_size: Annotated[int, Field(ge=1, le=1000)] = 10
+    max_retries: Annotated[int, Field(ge=0, le=10)] = 3
+    retry_timeout_seconds: Annotated[int, Field(ge=30, le=3600)] = 300
+    max_concurrency_per_instance: Annotated[int, Field(ge=1, le=16)] = 1
+    instance_count: Annotated[int, Field(ge=1, le=100)] = 1
+    error_threshold: Annotated[int, Field(ge=-1)] = -1
+
+
+class EmailReceiverConfig(_Section):
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    address: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+
+
+PositiveFloat = Annotated[float, Field(gt=0)]
+Percent = Annotated[float, Field(gt=0, le=100)]
+
+
+class AlertsConfig(_Section):
+    """Receivers, severities and thresholds of the platform's alert rules."""
+
+    email_receivers: list[EmailReceiverConfig] = []
+    webhook_url: Annotated[str, Field(pattern=r"^https://")] | None = None
+    severity: Annotated[int, Field(ge=0, le=4)] = 2
+    latency_ms: PositiveFloat = 1000
+    http_5xx_per_minute: PositiveFloat = 5
+    cpu_percent: Percent = 85
+    memory_percent: Percent = 85
+    throttled_requests: PositiveFloat = 10
+    routing_failures: PositiveFloat = 1
+    storage_availability_percent: Percent = 99.0
+
+    @model_validator(mode="after")
+    def _has_receiver(self) -> AlertsConfig:
+        if not self.email_receivers and not self.webhook_url:
+            raise _KeyError("emailReceivers", "the action group needs at least one receiver (emailReceivers or webhookUrl)")
+        return self
+
+
 class PlatformConfig(_Section):
     """One stack's configuration. `environment` is the stack name, not a key."""
 
@@ -139,6 +290,11 @@ class PlatformConfig(_Section):
     monitoring: MonitoringConfig = MonitoringConfig()
     training: TrainingConfig = TrainingConfig()
     drift: DriftConfig = DriftConfig()
+    event_hubs: EventHubsConfig = EventHubsConfig()
+    iot_hub: IotHubConfig = IotHubConfig()
+    serving: ServingConfig = ServingConfig()
+    batch: BatchConfig = BatchConfig()
+    alerts: AlertsConfig
 
     @field_validator("location")
     @classmethod
@@ -163,6 +319,13 @@ class PlatformConfig(_Section):
                 "false needs a managed network: set workspace.isolationMode to AllowInternetOutbound "
                 "or AllowOnlyApprovedOutbound",
             )
+        if self.is_production:
+            for index, deployment in enumerate(self.serving.deployments):
+                if deployment.instance_count < 2:
+                    raise _KeyError(
+                        f"serving.deployments.{index}.instanceCount",
+                        f"{deployment.instance_count} for '{deployment.name}'; prod needs at least 2 instances",
+                    )
         try:
             self.naming.check_all()
         except NameRuleError as exc:

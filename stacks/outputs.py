@@ -39,6 +39,13 @@ class StackOutputs(BaseModel):
     log_analytics_workspace_id: str
     application_insights_connection_string: SecretStr = Field(json_schema_extra={"secret": True})
     mlflow_tracking_uri: str
+    online_endpoint_name: str
+    scoring_uri: str
+    batch_endpoint_name: str
+    eventhubs_namespace_fqdn: str
+    event_hub_names: list[str]
+    iot_hub_hostname: str
+    action_group_id: str
 
     @classmethod
     def output_keys(cls) -> list[str]:

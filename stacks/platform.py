@@ -5,15 +5,40 @@ from __future__ import annotations
 import pulumi
 from pulumi_azure_native import authorization, resources
 
+from components.alerts import ENDPOINTS_NS, DEPLOYMENTS_NS, Alerts, AlertsArgs, MetricRule
+from components.batch import BatchScoring, BatchScoringArgs
 from components.compute import ComputeCluster, ComputeClusterArgs
-from components.context import PlatformContext, standard_tags
+from components.context import PlatformComponent, PlatformContext, standard_tags
 from components.datalake import DataLake, DataLakeArgs
+from components.eventhubs import EventHubs, EventHubsArgs, HubArgs
+from components.iothub import IotHub, IotHubArgs
 from components.keyvault import KeyVault, KeyVaultArgs
 from components.mlworkspace import MlWorkspace, MlWorkspaceArgs
 from components.monitoring import Monitoring, MonitoringArgs
 from components.registry import ContainerRegistry, RegistryArgs
-from stacks.config import PlatformConfig, load_program_config
+from components.roles import Grant, grant
+from components.serving import OnlineServing, OnlineServingArgs
+from stacks.config import AlertsConfig, PlatformConfig, load_program_config
 from stacks.outputs import export_outputs
+
+DRIFT_METRIC = "mlops_drift_share"
+
+
+class WorkloadAccess(PlatformComponent):
+    """Data-plane roles of the workspace and training identities, least privilege, narrowest scope.
+
+    Grants that gate a resource's creation (capture, IoT routing, endpoint image pulls) live in the
+    component that needs them; these are only needed at run time.
+    """
+
+    TYPE = "mlops:security:WorkloadAccess"
+    OUTPUTS = ()
+
+    def __init__(self, name: str, ctx: PlatformContext, subscription_id: pulumi.Input[str], grants: list[Grant]):
+        super().__init__(name, ctx)
+        for item in grants:
+            grant(name, subscription_id, item, self.child())
+        self._register()
 
 
 def build_platform(cfg: PlatformConfig | None = None) -> None:
@@ -94,6 +119,100 @@ def build_platform(cfg: PlatformConfig | None = None) -> None:
         ),
     )
 
+    access_grants = [
+        Grant("workspace-lake", workspace.principal_id, "Storage Blob Data Contributor", lake.storage_account_id),
+        Grant("workspace-secrets", workspace.principal_id, "Key Vault Secrets User", vault.key_vault_id),
+        Grant("workspace-push-images", workspace.principal_id, "AcrPush", registry.registry_id),
+        Grant("compute-read-raw", compute.principal_id, "Storage Blob Data Reader", lake.container_ids["raw"]),
+        Grant("compute-write-curated", compute.principal_id, "Storage Blob Data Contributor", lake.container_ids["curated"]),
+        Grant("compute-write-features", compute.principal_id, "Storage Blob Data Contributor", lake.container_ids["features"]),
+        Grant("compute-secrets", compute.principal_id, "Key Vault Secrets User", vault.key_vault_id),
+        Grant("compute-pull-images", compute.principal_id, "AcrPull", registry.registry_id),
+    ]
+    WorkloadAccess("access", ctx, client.subscription_id, access_grants)
+
+    hubs = cfg.event_hubs
+    events = EventHubs(
+        "events",
+        ctx,
+        EventHubsArgs(
+            subscription_id=client.subscription_id,
+            capture_account_id=lake.storage_account_id,
+            capture_container_name="raw",
+            capture_container_id=lake.container_ids["raw"],
+            hubs={
+                hub: HubArgs(h.partitions, h.retention_hours, tuple(h.consumer_groups)) for hub, h in hubs.hubs.items()
+            },
+            sku=hubs.sku,
+            capacity=hubs.capacity,
+            public_network_access=public,
+            zone_redundant=cfg.is_production,
+            capture_enabled=hubs.capture.enabled,
+            capture_interval_seconds=hubs.capture.interval_seconds,
+            capture_size_limit_mb=hubs.capture.size_limit_mb,
+        ),
+    )
+    iot = IotHub(
+        "iot",
+        ctx,
+        IotHubArgs(
+            subscription_id=client.subscription_id,
+            eventhubs_namespace_fqdn=events.namespace_fqdn,
+            telemetry_hub_name="telemetry",
+            telemetry_hub_id=events.hub_ids.apply(lambda ids: ids["telemetry"]),
+            storage_blob_endpoint=lake.blob_endpoint,
+            raw_container_name="raw",
+            raw_container_id=lake.container_ids["raw"],
+            sku=cfg.iot_hub.sku,
+            units=cfg.iot_hub.units,
+            public_network_access=public,
+            cold_path_batch_seconds=cfg.iot_hub.cold_path_batch_seconds,
+        ),
+    )
+    serving = OnlineServing(
+        "online",
+        ctx,
+        OnlineServingArgs(
+            subscription_id=client.subscription_id,
+            workspace_id=workspace.workspace_id,
+            workspace_name=workspace.workspace_name,
+            registry_id=registry.registry_id,
+            registry_login_server=registry.login_server,
+            storage_account_id=lake.storage_account_id,
+            environment_image=cfg.serving.environment_image,
+            deployments=cfg.serving.deployments,
+            traffic=cfg.serving.traffic,
+            mirror_traffic=cfg.serving.mirror_traffic,
+            auth_mode=cfg.serving.auth_mode,
+            public_network_access=public,
+            egress_public_network_access=public,
+        ),
+    )
+    batch = BatchScoring(
+        "batch",
+        ctx,
+        BatchScoringArgs(
+            workspace_id=workspace.workspace_id,
+            workspace_name=workspace.workspace_name,
+            compute_id=compute.compute_id,
+            output_uri=lake.container_urls.apply(lambda urls: urls["curated"] + "/batch-scoring"),
+            settings=cfg.batch,
+        ),
+    )
+    alerts = Alerts(
+        "alerts",
+        ctx,
+        AlertsArgs(
+            email_receivers=[(r.name, r.address) for r in cfg.alerts.email_receivers],
+            webhook_urls={"webhook": pulumi.Output.secret(cfg.alerts.webhook_url)} if cfg.alerts.webhook_url else {},
+            severity=cfg.alerts.severity,
+            metric_rules=metric_rules(cfg.alerts, serving, events, iot, lake),
+            drift_scope=monitoring.application_insights_id,
+            drift_metric=DRIFT_METRIC,
+            drift_threshold=cfg.drift.drift_share,
+        ),
+    )
+
     export_outputs(
         {
             "environment": cfg.environment,
@@ -108,5 +227,42 @@ def build_platform(cfg: PlatformConfig | None = None) -> None:
             "log_analytics_workspace_id": monitoring.log_analytics_workspace_id,
             "application_insights_connection_string": monitoring.application_insights_connection_string,
             "mlflow_tracking_uri": workspace.mlflow_tracking_uri,
+            "online_endpoint_name": serving.endpoint_name,
+            "scoring_uri": serving.scoring_uri,
+            "batch_endpoint_name": batch.endpoint_name,
+            "eventhubs_namespace_fqdn": events.namespace_fqdn,
+            "event_hub_names": events.hub_names,
+            "iot_hub_hostname": iot.hostname,
+            "action_group_id": alerts.action_group_id,
         }
     )
+
+
+def metric_rules(
+    thresholds: AlertsConfig, serving: OnlineServing, events: EventHubs, iot: IotHub, lake: DataLake
+) -> list[MetricRule]:
+    """The metric alerts per stack: serving latency and errors, deployment saturation, ingestion, storage."""
+    rules = [
+        MetricRule("latency", "Online endpoint latency above threshold (ms)", serving.endpoint_id, ENDPOINTS_NS,
+                   "RequestLatency", "GreaterThan", thresholds.latency_ms),
+        MetricRule("http-5xx", "Online endpoint 5xx responses per minute", serving.endpoint_id, ENDPOINTS_NS,
+                   "RequestsPerMinute", "GreaterThan", thresholds.http_5xx_per_minute, "Total",
+                   {"statusCodeClass": ["5xx"]}),
+        MetricRule("eventhubs-throttled", "Event Hubs throttled requests", events.namespace_id,
+                   "Microsoft.EventHub/namespaces", "ThrottledRequests", "GreaterThan", thresholds.throttled_requests,
+                   "Total"),
+        MetricRule("iot-routing-dropped", "IoT Hub telemetry dropped by routing", iot.hub_id, "Microsoft.Devices/IotHubs",
+                   "d2c.telemetry.egress.dropped", "GreaterThanOrEqual", thresholds.routing_failures, "Total"),
+        MetricRule("storage-availability", "Data lake availability below threshold (%)", lake.storage_account_id,
+                   "Microsoft.Storage/storageAccounts", "Availability", "LessThan",
+                   thresholds.storage_availability_percent),
+    ]
+    for deployment in serving.deployment_names:
+        scope = serving.deployment_ids.apply(lambda ids, d=deployment: ids[d])
+        rules += [
+            MetricRule(f"{deployment}-cpu", f"Deployment {deployment} CPU utilization (%)", scope, DEPLOYMENTS_NS,
+                       "CpuUtilizationPercentage", "GreaterThan", thresholds.cpu_percent),
+            MetricRule(f"{deployment}-memory", f"Deployment {deployment} memory utilization (%)", scope,
+                       DEPLOYMENTS_NS, "MemoryUtilizationPercentage", "GreaterThan", thresholds.memory_percent),
+        ]
+    return rules

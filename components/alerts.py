@@ -1,0 +1,139 @@
+"""Alerts as code: one action group and the metric and log alerts that watch serving, ingestion and data."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+from pulumi_azure_native import monitor
+
+from components.context import PlatformComponent, PlatformContext
+
+ENDPOINTS_NS = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"
+DEPLOYMENTS_NS = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments"
+
+
+@dataclass(frozen=True)
+class MetricRule:
+    """One static-threshold metric alert on one resource."""
+
+    label: str
+    description: str
+    scope: pulumi.Input[str]
+    namespace: str
+    metric: str
+    operator: str
+    threshold: float
+    aggregation: str = "Average"
+    dimensions: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AlertsArgs:
+    email_receivers: Sequence[tuple[str, str]]
+    webhook_urls: Mapping[str, pulumi.Input[str]]
+    severity: int
+    metric_rules: Sequence[MetricRule]
+    drift_scope: pulumi.Input[str]  # Application Insights, where the drift metric lands
+    drift_metric: str
+    drift_threshold: float
+
+
+class Alerts(PlatformComponent):
+    TYPE = "mlops:monitoring:Alerts"
+    OUTPUTS = ("action_group_id", "alert_ids")
+
+    def __init__(self, name: str, ctx: PlatformContext, args: AlertsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(name, ctx, opts)
+        group = monitor.ActionGroup(
+            f"{name}-ag",
+            action_group_name=ctx.naming.name("ag"),
+            group_short_name=f"mlops{ctx.naming.environment_code}"[:12],
+            resource_group_name=ctx.resource_group_name,
+            location="global",
+            enabled=True,
+            email_receivers=[
+                monitor.MicrosoftCommonEmailReceiverArgs(name=receiver, email_address=address, use_common_alert_schema=True)
+                for receiver, address in args.email_receivers
+            ],
+            webhook_receivers=[
+                monitor.WebhookReceiverArgs(name=receiver, service_uri=url, use_common_alert_schema=True)
+                for receiver, url in args.webhook_urls.items()
+            ],
+            tags=ctx.tags,
+            opts=self.child(),
+        )
+        actions = [monitor.MetricAlertActionArgs(action_group_id=group.id)]
+        alerts = [
+            monitor.MetricAlert(
+                f"{name}-{rule.label}",
+                rule_name=ctx.naming.name("alrt", rule.label),
+                resource_group_name=ctx.resource_group_name,
+                location="global",
+                description=rule.description,
+                enabled=True,
+                severity=args.severity,
+                scopes=[rule.scope],
+                evaluation_frequency="PT1M",
+                window_size="PT5M",
+                auto_mitigate=True,
+                criteria=monitor.MetricAlertSingleResourceMultipleMetricCriteriaArgs(
+                    odata_type="Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria",
+                    all_of=[
+                        monitor.MetricCriteriaArgs(
+                            criterion_type="StaticThresholdCriterion",
+                            name=rule.label,
+                            metric_namespace=rule.namespace,
+                            metric_name=rule.metric,
+                            operator=rule.operator,
+                            threshold=rule.threshold,
+                            time_aggregation=rule.aggregation,
+                            dimensions=[
+                                monitor.MetricDimensionArgs(name=dim, operator="Include", values=list(values))
+                                for dim, values in rule.dimensions.items()
+                            ]
+                            or None,
+                        )
+                    ],
+                ),
+                actions=actions,
+                tags=ctx.tags,
+                opts=self.child(),
+            )
+            for rule in args.metric_rules
+        ]
+        drift = monitor.ScheduledQueryRule(
+            f"{name}-drift",
+            rule_name=ctx.naming.name("alrt", "drift"),
+            resource_group_name=ctx.resource_group_name,
+            location=ctx.location,
+            kind="LogAlert",
+            description="Share of drifted features above the stack's drift.driftShare; triggers retraining",
+            enabled=True,
+            severity=args.severity,
+            scopes=[args.drift_scope],
+            evaluation_frequency="PT15M",
+            window_size="PT1H",
+            criteria=monitor.ScheduledQueryRuleCriteriaArgs(
+                all_of=[
+                    monitor.ConditionArgs(
+                        query=f"customMetrics | where name == '{args.drift_metric}' | project TimeGenerated = timestamp, value",
+                        time_aggregation="Maximum",
+                        metric_measure_column="value",
+                        operator="GreaterThan",
+                        threshold=args.drift_threshold,
+                        failing_periods=monitor.ConditionFailingPeriodsArgs(
+                            number_of_evaluation_periods=1, min_failing_periods_to_alert=1
+                        ),
+                    )
+                ]
+            ),
+            actions=monitor.ActionsArgs(action_groups=[group.id]),
+            auto_mitigate=True,
+            tags=ctx.tags,
+            opts=self.child(),
+        )
+        self.action_group_id: pulumi.Output[str] = group.id
+        self.alert_ids: pulumi.Output[list[str]] = pulumi.Output.all(*(a.id for a in [*alerts, drift]))
+        self._register()
