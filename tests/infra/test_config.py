@@ -10,6 +10,7 @@ BASE = """config:
   mlops-platform:location: westeurope
   mlops-platform:owner: team
   mlops-platform:costCenter: cc-1
+  mlops-platform:alerts: {emailReceivers: [{name: team, address: team@example.com}]}
 """
 
 
@@ -109,3 +110,44 @@ def test_cli_unknown_stack_exits_2(cli):
     result = cli(["preview", "--stack", "qa"])
     assert result.returncode == 2
     assert "no stack 'qa'" in result.stderr
+
+
+BLUE = '{name: blue, model: "machine-failure-classifier:1"}'
+
+
+@pytest.mark.parametrize(
+    ("environment", "extra", "key", "fragment"),
+    [
+        ("staging", f"  mlops-platform:serving: {{deployments: [{BLUE}], traffic: {{blue: 90}}}}\n", "mlops-platform:serving.traffic", "sums to 90; it must sum to 100"),
+        ("staging", f"  mlops-platform:serving: {{deployments: [{BLUE}], traffic: {{}}}}\n", "mlops-platform:serving.traffic", "sums to 0; it must sum to 100"),
+        ("staging", "  mlops-platform:serving: {deployments: [], traffic: {blue: 100}}\n", "mlops-platform:serving.traffic", "undeclared deployments blue"),
+        ("staging", f"  mlops-platform:serving: {{deployments: [{BLUE}], traffic: {{blue: 50, green: 50}}}}\n", "mlops-platform:serving.traffic", "undeclared deployments green"),
+        ("staging", f"  mlops-platform:serving: {{deployments: [{BLUE}, {BLUE}], traffic: {{blue: 100}}}}\n", "mlops-platform:serving.deployments", "duplicate deployment names: blue"),
+        ("staging", "  mlops-platform:serving: {deployments: [{name: blue, model: 'm:1', instanceCount: 0}], traffic: {blue: 100}}\n", "mlops-platform:serving.deployments.0.instanceCount", "greater than or equal to 1"),
+        ("prod", "  mlops-platform:serving: {deployments: [{name: blue, model: 'm:1', instanceCount: 1}], traffic: {blue: 100}}\n", "mlops-platform:serving.deployments.0.instanceCount", "prod needs at least 2 instances"),
+        ("staging", "  mlops-platform:serving: {deployments: [{name: blue, model: classifier}], traffic: {blue: 100}}\n", "mlops-platform:serving.deployments.0.model", "should match pattern"),
+        ("staging", "  mlops-platform:serving: {deployments: [{name: blue, model: 'm:1', instanceType: DS3}], traffic: {blue: 100}}\n", "mlops-platform:serving.deployments.0.instanceType", "should match pattern"),
+        ("staging", f"  mlops-platform:serving: {{deployments: [{BLUE}], traffic: {{blue: 100}}, mirrorTraffic: {{blue: 60}}}}\n", "mlops-platform:serving.mirrorTraffic.blue", "less than or equal to 50"),
+        ("staging", "  mlops-platform:eventHubs: {hubs: {telemetry: {partitions: 64}, predictions: {}}}\n", "mlops-platform:eventHubs.hubs.telemetry.partitions", "less than or equal to 32"),
+        ("staging", "  mlops-platform:eventHubs: {hubs: {telemetry: {}}}\n", "mlops-platform:eventHubs.hubs", "must include predictions"),
+        ("staging", "  mlops-platform:eventHubs: {sku: Basic}\n", "mlops-platform:eventHubs.sku", "Basic cannot capture"),
+    ],
+)
+def test_bad_serving_and_ingestion_values(tmp_path, environment, extra, key, fragment):
+    error = config_error(tmp_path, environment, extra)
+    assert (error.key, fragment in error.message) == (key, True), error
+
+
+@pytest.mark.parametrize(
+    ("alerts", "key", "fragment"),
+    [
+        ("{emailReceivers: [{name: a, address: a@example.com}], latencyMs: -5}", "mlops-platform:alerts.latencyMs", "greater than 0"),
+        ("{emailReceivers: [{name: a, address: a@example.com}], cpuPercent: high}", "mlops-platform:alerts.cpuPercent", "valid number"),
+        ("{emailReceivers: []}", "mlops-platform:alerts.emailReceivers", "at least one receiver"),
+        ("{emailReceivers: [{name: a, address: not-an-email}]}", "mlops-platform:alerts.emailReceivers.0.address", "should match pattern"),
+    ],
+)
+def test_bad_alert_values(tmp_path, alerts, key, fragment):
+    base = BASE.replace("  mlops-platform:alerts: {emailReceivers: [{name: team, address: team@example.com}]}\n", "")
+    error = config_error(tmp_path, "staging", f"  mlops-platform:alerts: {alerts}\n", base=base)
+    assert (error.key, fragment in error.message) == (key, True), error
