@@ -31,7 +31,7 @@ def _root() -> None:
 app.command("preview", help=preview.HELP, epilog=preview.EXAMPLES)(preview.preview)
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(promote.app, name="promote")
-app.add_typer(drift.app, name="drift")
+app.command("drift", help=drift.HELP, epilog=drift.EXAMPLES)(drift.drift)
 app.add_typer(serve.app, name="serve")
 
 

@@ -276,6 +276,12 @@ class Recorder(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self.recorded: list[RecordedResource] = []
 
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """URNs as the engine makes them: children of the root stack carry no parent type."""
+        if parent and parent.split("::")[2] == "pulumi:pulumi:Stack":
+            parent = ""
+        return super().make_urn(parent, type_, name)
+
     def RegisterResource(self, request):  # noqa: N802  (gRPC method name)
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
@@ -349,3 +355,30 @@ def _resolve(value: Any) -> Any:
     resolved = _sync_await(output.future())
     is_secret = _sync_await(output.is_secret())
     return Secret(resolved) if is_secret else resolved
+
+
+def main(stacks: list[str]) -> None:
+    """`python -m mlops.mockrun STACK...`: the recorded desired state as JSON (the `--base` evaluation)."""
+    import sys
+    from dataclasses import asdict
+
+    from mlops.preview.diff import from_recorded
+    from stacks.config import ConfigError
+
+    document = {}
+    for environment in stacks:
+        if not stack_file(environment).exists():
+            document[environment] = []  # the stack is new since this ref
+            continue
+        try:
+            document[environment] = [asdict(r) for r in from_recorded(run_stack(environment).resources)]
+        except ConfigError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            sys.exit(2)
+    json.dump(document, sys.stdout)
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])

@@ -1,14 +1,70 @@
-"""`python -m mlops drift`: placeholder until its issue lands (being written now)."""
+"""`python -m mlops drift`: compare current data with the reference, write reports, emit the drift metric."""
 
 from __future__ import annotations
 
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
 import typer
 
-from mlops.errors import BadInput
+from mlops.errors import BadInput, Refused
+from mlops.options import StackOption
+from pipelines import drift as core
+from pipelines.drift_report import write_reports
+from stacks.config import DriftConfig, load_stack_config
 
-app = typer.Typer(help="drift (not available yet)", no_args_is_help=True)
+HELP = (
+    "Compare current data with the reference per feature (PSI, KS, Jensen-Shannon, Wasserstein); write drift.json "
+    "and drift.html; emit the drift metric. Exit 0: no dataset drift, 1: drift found, 2: bad input."
+)
+EXAMPLES = (
+    "Examples: python -m mlops drift --reference train.parquet --current today.parquet --out .mlops/drift "
+    "| python -m mlops drift -r profile.npz -c today.csv --stack prod --exclude failure"
+)
+
+Names = Annotated[Optional[str], typer.Option(help="Comma-separated column names.", show_default=False)]
 
 
-@app.callback(invoke_without_command=True)
-def drift() -> None:
-    raise BadInput("'drift' is not available yet")
+def _names(value: str | None) -> list[str]:
+    return [name.strip() for name in (value or "").split(",") if name.strip()]
+
+
+def drift(
+    reference: Annotated[Path, typer.Option("--reference", "-r", help="Reference data (.parquet, .csv) or a saved profile (.npz).")],
+    current: Annotated[Path, typer.Option("--current", "-c", help="Current data (.parquet or .csv), read in chunks.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for drift.json and drift.html.")] = Path(".mlops/drift"),
+    stack: StackOption = None,  # type: ignore[assignment]  thresholds from the stack's `drift` config; defaults otherwise
+    features: Names = None,
+    exclude: Names = None,
+    bins: Annotated[int, typer.Option(min=2, max=100, help="PSI bins (reference quantiles).")] = core.DEFAULT_BINS,
+    sample_size: Annotated[int, typer.Option(min=100, help="Reference values kept per feature for KS and Wasserstein.")] = core.DEFAULT_SAMPLE_SIZE,
+    chunk_rows: Annotated[int, typer.Option(min=1, help="Rows per chunk of current data.")] = core.DEFAULT_CHUNK_ROWS,
+    save_profile: Annotated[Optional[Path], typer.Option(help="Also save the reference profile (.npz) for later runs.")] = None,
+) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    limits = load_stack_config(stack).drift if stack else DriftConfig()
+    try:
+        if reference.suffix == ".npz":
+            profile = core.ReferenceProfile.load(reference)
+        else:
+            profile = core.build_profile(reference, _names(features), _names(exclude), bins, sample_size)
+        if save_profile:
+            profile.save(save_profile)
+        result = core.compare_files(profile, current, limits, chunk_rows)
+    except core.DriftInputError as exc:
+        raise BadInput(str(exc)) from None
+    try:
+        json_path, html_path = write_reports(result, out)
+    except OSError as exc:
+        raise BadInput(f"--out: cannot write {out}: {exc.strerror}") from None
+    sink = core.emit_drift_metric(result, {"stack": stack or "local", "reference": str(reference), "current": str(current)})
+    for feature in result.features:
+        typer.echo(f"{'DRIFT' if feature.drifted else 'ok   '} {feature.name}")
+    typer.echo(f"{core.DRIFT_METRIC}={result.drift_share:.3f} (sent to {sink}); reports: {json_path}, {html_path}")
+    if result.dataset_drift:
+        raise Refused(
+            f"drift found in {', '.join(result.drifted_features)} "
+            f"(share {result.drift_share:.2f} >= {limits.drift_share})"
+        )

@@ -1,21 +1,38 @@
-"""`python -m mlops preview`: what each stack would deploy, offline."""
+"""`python -m mlops preview`: what each stack would change, with policy verdicts, offline.
+
+Desired state comes from the program under mocks, verdicts from the policy pack over the Analyzer protocol,
+changes from a diff against `--base GIT_REF` or `--state EXPORT.json`. With `--engine pulumi` the same report
+is rendered from the real engine's `pulumi preview --json`.
+"""
 
 from __future__ import annotations
 
 import sys
+from enum import Enum
 from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 
 from mlops.errors import EXIT_REFUSED, BadInput
 from mlops.mockrun import run_stack
 from mlops.options import FormatOption, OutOption, OutputFormat, StackOption
+from mlops.preview.diff import diff_states, from_recorded, state_from_export, state_from_ref
 from mlops.preview.render import render_json, render_markdown, render_text
 from mlops.preview.report import ResourceEntry, StackReport
 from stacks.config import STACKS_DIR, load_stack_config
 
-HELP = "Preview stacks offline: the resources each stack would deploy (under Pulumi mocks)."
-EXAMPLES = "Examples: python -m mlops preview --stack all | python -m mlops preview -s prod --format json --out prod.json"
+HELP = "Preview stacks offline: resources, changes against a base, and policy verdicts (exit 1 blocks)."
+EXAMPLES = (
+    "Examples: python -m mlops preview --stack all | "
+    "python -m mlops preview --stack all --base origin/main --format markdown --out preview.md | "
+    "python -m mlops preview -s prod --state prod-export.json --format json"
+)
+
+
+class Engine(str, Enum):
+    mocks = "mocks"
+    pulumi = "pulumi"
 
 
 def stack_names(selection: str) -> list[str]:
@@ -28,23 +45,68 @@ def stack_names(selection: str) -> list[str]:
     return [selection]
 
 
-def build_reports(stacks: list[str]) -> list[StackReport]:
+def build_reports(
+    stacks: list[str],
+    base: str | None = None,
+    state: Path | None = None,
+    acknowledged: set[str] = frozenset(),
+    policies: bool = True,
+) -> list[StackReport]:
+    configs = {environment: load_stack_config(environment) for environment in stacks}  # exit 2 before any run
+    base_states = state_from_ref(base, stacks) if base else state_from_export(state) if state else None
+    records = {environment: run_stack(environment) for environment in stacks}
+    verdicts = check_policies(records) if policies else {}
     reports = []
-    for environment in stacks:
-        load_stack_config(environment)  # validate first: exit 2 with file and key, before any resource runs
-        record = run_stack(environment)
+    for environment, record in records.items():
+        changes = []
+        if base_states is not None:
+            changes = diff_states(
+                base_states.get(environment, []),
+                from_recorded(record.resources),
+                guard_data=configs[environment].protect,
+                acknowledged=acknowledged,
+            )
         reports.append(
             StackReport(
                 stack=environment,
                 resources=[ResourceEntry.of(r) for r in sorted(record.resources, key=lambda r: r.urn)],
+                violations=verdicts.get(environment, []),
+                changes=changes,
                 outputs=record.outputs,
             )
         )
     return reports
 
 
-def preview(stack: StackOption = "all", format: FormatOption = OutputFormat.text, out: OutOption = None) -> None:
-    reports = build_reports(stack_names(stack))
+def check_policies(records) -> dict:
+    """Every resource and each whole stack through the pack, one pack process for the run."""
+    from mlops.analyzer import PolicyAnalyzer
+
+    with PolicyAnalyzer() as analyzer:
+        return {environment: analyzer.check_stack(record, environment) for environment, record in records.items()}
+
+
+def preview(
+    stack: StackOption = "all",
+    base: Annotated[Optional[str], typer.Option(help="Git ref to diff against (e.g. the merge base with main).")] = None,
+    state: Annotated[Optional[Path], typer.Option(help="A `pulumi stack export` file to diff against.")] = None,
+    format: FormatOption = OutputFormat.text,
+    out: OutOption = None,
+    acknowledge_data_loss: Annotated[
+        Optional[list[str]],
+        typer.Option("--acknowledge-data-loss", help="Logical name or URN of a stateful resource whose replace/delete is intended."),
+    ] = None,
+    engine: Annotated[Engine, typer.Option(help="mocks: offline; pulumi: the real CLI (needs credentials).")] = Engine.mocks,
+) -> None:
+    if base and state:
+        raise BadInput("--base and --state are alternatives; give one")
+    stacks = stack_names(stack)
+    if engine is Engine.pulumi:
+        from mlops.preview.engine import reports_from_pulumi
+
+        reports = reports_from_pulumi(stacks)
+    else:
+        reports = build_reports(stacks, base, state, set(acknowledge_data_loss or ()))
     if format is OutputFormat.json:
         text = render_json(reports)
     elif format is OutputFormat.markdown:

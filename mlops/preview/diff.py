@@ -1,0 +1,283 @@
+"""Classify each resource against a base state: create, update, replace, delete or same, and guard data.
+
+The base comes from the program at another git ref (evaluated in a subprocess inside a temporary worktree, so
+its `components/` and `stacks/` never mix with the current ones) or from a `pulumi stack export` file.
+Replacement follows Pulumi: a URN that changes without an alias is a delete plus a create (a rename), and a
+change to a property the provider cannot update in place forces a new resource.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlops.errors import BadInput
+from mlops.mockrun import ROOT_DIR, RecordedResource, Secret
+from mlops.preview.report import Change, masked
+
+# Types whose replacement or deletion loses data; guarded outside unprotected (dev) stacks.
+STATEFUL_TYPES = frozenset(
+    {
+        "azure-native:storage:StorageAccount",
+        "azure-native:keyvault:Vault",
+        "azure-native:containerregistry:Registry",
+        "azure-native:machinelearningservices:Workspace",
+        "azure-native:eventhub:Namespace",
+        "azure-native:iothub:IotHubResource",
+    }
+)
+
+# Properties that force a new resource, per type (dotted input paths), beyond the universal ones.
+UNIVERSAL_FORCE_NEW = ("location", "resourceGroupName")
+FORCE_NEW: dict[str, tuple[str, ...]] = {
+    "azure-native:resources:ResourceGroup": ("resourceGroupName", "location"),
+    "azure-native:storage:StorageAccount": ("accountName", "isHnsEnabled", "enableNfsV3", "kind"),
+    "azure-native:storage:BlobContainer": ("accountName", "containerName"),
+    "azure-native:keyvault:Vault": ("vaultName",),
+    "azure-native:containerregistry:Registry": ("registryName",),
+    "azure-native:machinelearningservices:Workspace": (
+        "workspaceName",
+        "storageAccount",
+        "keyVault",
+        "applicationInsights",
+        "hbiWorkspace",
+        "kind",
+    ),
+    "azure-native:machinelearningservices:Compute": (
+        "computeName",
+        "workspaceName",
+        "properties.computeType",
+        "properties.properties.vmSize",
+        "properties.properties.vmPriority",
+    ),
+    "azure-native:machinelearningservices:OnlineEndpoint": ("endpointName", "workspaceName", "kind"),
+    "azure-native:machinelearningservices:OnlineDeployment": (
+        "deploymentName",
+        "endpointName",
+        "properties.instanceType",
+        "properties.endpointComputeType",
+    ),
+    "azure-native:machinelearningservices:BatchEndpoint": ("endpointName", "workspaceName"),
+    "azure-native:machinelearningservices:BatchDeployment": ("deploymentName", "endpointName"),
+    "azure-native:eventhub:Namespace": ("namespaceName",),
+    "azure-native:eventhub:EventHub": ("eventHubName", "namespaceName", "partitionCount"),
+    "azure-native:eventhub:ConsumerGroup": ("consumerGroupName", "eventHubName"),
+    "azure-native:iothub:IotHubResource": ("resourceName",),
+    "azure-native:managedidentity:UserAssignedIdentity": ("resourceName",),
+    "azure-native:authorization:RoleAssignment": ("roleAssignmentName", "scope", "principalId", "roleDefinitionId"),
+    "azure-native:operationalinsights:Workspace": ("workspaceName",),
+    "azure-native:applicationinsights:Component": ("resourceName", "kind"),
+    "azure-native:monitor:DiagnosticSetting": ("name", "resourceUri"),
+    "azure-native:monitor:ActionGroup": ("actionGroupName",),
+    "azure-native:monitor:MetricAlert": ("ruleName",),
+    "azure-native:monitor:ScheduledQueryRule": ("ruleName",),
+    "pulumi-python:dynamic:Resource": ("subscriptionId", "resourceGroupName", "workspaceName", "endpointName"),
+}
+IGNORED_KEYS = frozenset({"__provider"})
+
+
+@dataclass
+class StateResource:
+    """One resource of a base or current state: what the diff needs, secrets hashed."""
+
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    inputs: dict[str, Any]
+    protect: bool = False
+    aliases: tuple[str, ...] = ()
+
+
+def comparable(value: Any) -> Any:
+    """Secrets become a digest: a change is detected, the value never shown."""
+    if isinstance(value, Secret):
+        digest = hashlib.sha256(json.dumps(value.value, sort_keys=True, default=str).encode()).hexdigest()[:12]
+        return {"[secret]": digest}
+    if isinstance(value, dict):
+        if value.get("4dabf18193072939515e22adb298388d") == "1b47061264138c4ac30d75fd1eb44270":
+            return comparable(Secret(value.get("plaintext", value.get("ciphertext", value.get("value")))))
+        return {k: comparable(v) for k, v in value.items() if k not in IGNORED_KEYS}
+    if isinstance(value, list):
+        return [comparable(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def from_recorded(resources: list[RecordedResource]) -> list[StateResource]:
+    return [
+        StateResource(r.urn, r.type, r.name, r.custom, comparable(r.inputs), r.protect, tuple(r.aliases))
+        for r in resources
+    ]
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Dotted paths to leaves; lists are leaves (their order matters to Azure)."""
+    if isinstance(value, dict) and value and "[secret]" not in value:
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            out.update(flatten(item, f"{prefix}.{key}" if prefix else key))
+        return out
+    return {prefix: value}
+
+
+def _display(value: Any) -> Any:
+    return "[secret]" if isinstance(value, dict) and "[secret]" in value else masked(value)
+
+
+def _force_new(type_: str, changed: list[str]) -> list[str]:
+    keys = (*UNIVERSAL_FORCE_NEW, *FORCE_NEW.get(type_, ()))
+    return [path for path in changed if any(path == key or path.startswith(key + ".") for key in keys)]
+
+
+def _azure_identity(resource: StateResource) -> tuple[str, str] | None:
+    """Type plus the Azure name argument: pairs a renamed logical resource with its old self."""
+    for key in FORCE_NEW.get(resource.type, ())[:1]:
+        value = resource.inputs.get(key)
+        if isinstance(value, str):
+            return resource.type, value
+    return None
+
+
+def diff_states(
+    base: list[StateResource], current: list[StateResource], guard_data: bool, acknowledged: set[str] = frozenset()
+) -> list[Change]:
+    """Changes from base to current, in current order then deletions; custom resources only."""
+    base_by_urn = {r.urn: r for r in base if r.custom}
+    current_custom = [r for r in current if r.custom]
+    matched: set[str] = set()
+    renamed_from: dict[str, StateResource] = {}
+    for resource in current_custom:
+        for urn in (resource.urn, *resource.aliases):
+            if urn in base_by_urn:
+                matched.add(urn)
+                renamed_from[resource.urn] = base_by_urn[urn]
+                break
+    unmatched_base = {urn: r for urn, r in base_by_urn.items() if urn not in matched}
+    by_identity = {_azure_identity(r): r for r in unmatched_base.values() if _azure_identity(r)}
+
+    changes: list[Change] = []
+    for resource in current_custom:
+        old = renamed_from.get(resource.urn)
+        if old is not None:
+            changes.append(_compare(old, resource))
+            continue
+        twin = by_identity.get(_azure_identity(resource)) if _azure_identity(resource) else None
+        if twin is not None:
+            unmatched_base.pop(twin.urn, None)
+            change = _compare(twin, resource)
+            change.op = "replace"
+            change.replace_reasons.insert(0, f"urn changed from {twin.urn} without an alias (a rename)")
+            changes.append(change)
+            continue
+        changes.append(Change("create", resource.urn, resource.type, resource.name, new=_display(resource.inputs)))
+    for old in unmatched_base.values():
+        changes.append(Change("delete", old.urn, old.type, old.name, old=_display(old.inputs)))
+
+    if guard_data:
+        for change in changes:
+            if change.op in ("replace", "delete") and change.type in STATEFUL_TYPES:
+                if change.name in acknowledged or change.urn in acknowledged:
+                    continue
+                why = "; ".join(change.replace_reasons) if change.op == "replace" else "removed from the program"
+                change.blocked = (
+                    f"{change.op} of stateful {change.type} '{change.name}' would lose data ({why}); "
+                    f"acknowledge with --acknowledge-data-loss {change.name} if intended"
+                )
+    return changes
+
+
+def _compare(old: StateResource, new: StateResource) -> Change:
+    before, after = flatten(old.inputs), flatten(new.inputs)
+    changed = sorted(key for key in before.keys() | after.keys() if before.get(key) != after.get(key))
+    if not changed:
+        return Change("same", new.urn, new.type, new.name)
+    forcing = _force_new(new.type, changed)
+    return Change(
+        "replace" if forcing else "update",
+        new.urn,
+        new.type,
+        new.name,
+        changed=changed,
+        old={key: _display(before.get(key)) for key in changed},
+        new={key: _display(after.get(key)) for key in changed},
+        replace_reasons=[f"'{key}' forces a new resource" for key in forcing],
+    )
+
+
+# --- base states -------------------------------------------------------------------------------------------
+
+
+def state_from_export(path: Path) -> dict[str, list[StateResource]]:
+    """Resources of a `pulumi stack export` file (v3 deployment), by stack name (from the URNs)."""
+    try:
+        document = json.loads(path.read_text())
+        resources = document["deployment"].get("resources") or []
+    except OSError as exc:
+        raise BadInput(f"--state: cannot read {path}: {exc.strerror}") from None
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+        raise BadInput(f"--state: {path} is not a `pulumi stack export` file (JSON with deployment.resources)") from None
+    stacks: dict[str, list[StateResource]] = {}
+    for item in resources:
+        type_ = item.get("type", "")
+        if type_ == "pulumi:pulumi:Stack" or type_.startswith("pulumi:providers:"):
+            continue
+        urn = item.get("urn", "")
+        stack = urn.split("::")[0].removeprefix("urn:pulumi:")
+        stacks.setdefault(stack, []).append(
+            StateResource(
+                urn=urn,
+                type=type_,
+                name=urn.rsplit("::", 1)[-1],
+                custom=bool(item.get("custom", True)),
+                inputs=comparable(item.get("inputs") or {}),
+                protect=bool(item.get("protect", False)),
+            )
+        )
+    return stacks
+
+
+def state_from_ref(ref: str, stacks: list[str]) -> dict[str, list[StateResource]]:
+    """Evaluate the program at a git ref, in a temporary worktree and a subprocess (its own modules)."""
+    verify = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], cwd=ROOT_DIR, capture_output=True, text=True
+    )
+    if verify.returncode != 0:
+        raise BadInput(f"--base: '{ref}' is not a commit in this repository")
+    with tempfile.TemporaryDirectory(prefix="mlops-base-") as tmp:
+        worktree = Path(tmp) / "base"
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", "--quiet", str(worktree), verify.stdout.strip()],
+            cwd=ROOT_DIR,
+            check=True,
+            capture_output=True,
+        )
+        try:
+            result = subprocess.run(
+                [sys.executable, "-m", "mlops.mockrun", *stacks],
+                cwd=worktree,
+                capture_output=True,
+                text=True,
+                env={**os.environ, "PYTHONPATH": str(worktree)},
+            )
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=ROOT_DIR, capture_output=True)
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise BadInput(f"--base: the program at '{ref}' could not be evaluated: {last}")
+    try:
+        document = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        raise BadInput(f"--base: '{ref}' predates the offline evaluator (python -m mlops.mockrun); pick a later ref") from None
+    return {
+        stack: [StateResource(**{**item, "aliases": tuple(item.get("aliases", ()))}) for item in resources]
+        for stack, resources in document.items()
+    }
