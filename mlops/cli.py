@@ -32,7 +32,7 @@ app.command("preview", help=preview.HELP, epilog=preview.EXAMPLES)(preview.previ
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(promote.app, name="promote")
 app.command("drift", help=drift.HELP, epilog=drift.EXAMPLES)(drift.drift)
-app.add_typer(serve.app, name="serve")
+app.command("serve", help=serve.HELP, epilog=serve.EXAMPLES)(serve.serve)
 
 
 def main(argv: list[str] | None = None) -> None:

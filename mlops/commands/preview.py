@@ -7,6 +7,7 @@ is rendered from the real engine's `pulumi preview --json`.
 
 from __future__ import annotations
 
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -106,7 +107,9 @@ def preview(
 
         reports = reports_from_pulumi(stacks)
     else:
-        reports = build_reports(stacks, base, state, set(acknowledge_data_loss or ()))
+        # MLOPS_SKIP_POLICIES=1 leaves the pack out (for quick local runs and tests of the diff alone).
+        policies = os.environ.get("MLOPS_SKIP_POLICIES") != "1"
+        reports = build_reports(stacks, base, state, set(acknowledge_data_loss or ()), policies)
     if format is OutputFormat.json:
         text = render_json(reports)
     elif format is OutputFormat.markdown:

@@ -1,0 +1,195 @@
+"""The offline preview's diff: classification, replace reasons, the data-loss guard, base sources, formats."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+
+import pytest
+
+from mlops.preview.diff import diff_states, from_recorded, state_from_export
+from mlops.preview.engine import report_from_preview_json
+
+STORAGE = "azure-native:storage:StorageAccount"
+
+
+def changes_by_name(changes):
+    return {c.name: c for c in changes}
+
+
+@pytest.fixture(scope="module")
+def prod_state(stacks):
+    return from_recorded(stacks["prod"].resources)
+
+
+def test_identical_states_are_all_same(prod_state):
+    changes = diff_states(prod_state, prod_state, guard_data=True)
+    assert {c.op for c in changes} == {"same"}
+
+
+def test_rename_without_alias_is_a_replace(prod_state):
+    base = copy.deepcopy(prod_state)
+    old = next(r for r in base if r.name == "online-traffic")
+    old.urn, old.name = old.urn.replace("::online-traffic", "::endpoint-traffic"), "endpoint-traffic"
+    change = changes_by_name(diff_states(base, prod_state, guard_data=True))["online-traffic"]
+    assert change.op == "replace"
+    assert "without an alias" in change.replace_reasons[0] and "endpoint-traffic" in change.replace_reasons[0]
+
+
+def test_location_change_replaces_naming_location(stacks, run_stack_with):
+    moved = from_recorded(run_stack_with("dev", location="northeurope").resources)
+    changes = diff_states(from_recorded(stacks["dev"].resources), moved, guard_data=False)
+    group = next(c for c in changes if c.type == "azure-native:resources:ResourceGroup")
+    assert group.op == "replace"
+    assert "'location' forces a new resource" in group.replace_reasons
+
+
+def test_hierarchical_namespace_change_replaces_the_lake_and_is_blocked_in_prod(prod_state):
+    base = copy.deepcopy(prod_state)
+    next(r for r in base if r.type == STORAGE).inputs["isHnsEnabled"] = False
+    change = changes_by_name(diff_states(base, prod_state, guard_data=True))["lake-st"]
+    assert change.op == "replace"
+    assert change.replace_reasons == ["'isHnsEnabled' forces a new resource"]
+    assert change.old == {"isHnsEnabled": False} and change.new == {"isHnsEnabled": True}
+    assert "would lose data" in change.blocked and "isHnsEnabled" in change.blocked
+
+
+def test_removing_the_lake_in_prod_is_blocked_unless_acknowledged(prod_state):
+    current = [r for r in prod_state if r.type != STORAGE]
+    change = changes_by_name(diff_states(prod_state, current, guard_data=True))["lake-st"]
+    assert change.op == "delete"
+    assert change.blocked.startswith("delete of stateful azure-native:storage:StorageAccount 'lake-st' would lose data")
+    acknowledged = changes_by_name(diff_states(prod_state, current, guard_data=True, acknowledged={"lake-st"}))["lake-st"]
+    assert acknowledged.op == "delete" and acknowledged.blocked is None
+    unguarded = changes_by_name(diff_states(prod_state, current, guard_data=False))["lake-st"]
+    assert unguarded.blocked is None
+
+
+def test_adding_a_deployment_creates_it_and_updates_only_traffic(stacks, run_stack_with):
+    serving = {
+        "deployments": [{"name": "blue", "model": "machine-failure-classifier:1"}, {"name": "green", "model": "machine-failure-classifier:2"}],
+        "traffic": {"blue": 90, "green": 10},
+    }
+    current = from_recorded(run_stack_with("staging", serving=json.dumps(serving)).resources)
+    changes = [c for c in diff_states(from_recorded(stacks["staging"].resources), current, guard_data=True) if c.op != "same"]
+    ops = {(c.op, c.name) for c in changes}
+    assert ("create", "online-green") in ops
+    assert ("update", "online-traffic") in ops
+    traffic = next(c for c in changes if c.name == "online-traffic")
+    assert traffic.old["traffic.blue"] == 100 and traffic.new["traffic.green"] == 10
+    assert {c.op for c in changes} <= {"create", "update"}
+    assert not any(c.blocked for c in changes)
+
+
+def test_changing_the_split_updates_the_traffic_resource_only(stacks, run_stack_with):
+    two = [{"name": "blue", "model": "machine-failure-classifier:1"}, {"name": "green", "model": "machine-failure-classifier:2"}]
+    before = from_recorded(run_stack_with("staging", serving=json.dumps({"deployments": two, "traffic": {"blue": 90, "green": 10}})).resources)
+    after = from_recorded(run_stack_with("staging", serving=json.dumps({"deployments": two, "traffic": {"blue": 0, "green": 100}})).resources)
+    changed = [(c.op, c.name, c.changed) for c in diff_states(before, after, guard_data=True) if c.op != "same"]
+    assert changed == [("update", "online-traffic", ["traffic.blue", "traffic.green"])]
+
+
+def test_state_export_fixture(tmp_path, stacks):
+    record = stacks["prod"]
+    resources = [{"urn": "urn:pulumi:prod::mlops-platform::pulumi:pulumi:Stack::mlops-platform-prod", "type": "pulumi:pulumi:Stack", "custom": False}]
+    resources += [{"urn": "urn:pulumi:prod::mlops-platform::pulumi:providers:azure-native::default", "type": "pulumi:providers:azure-native", "custom": True}]
+    for r in record.resources:
+        inputs = copy.deepcopy(r.inputs)
+        if r.type == "azure-native:containerregistry:Registry":
+            inputs["adminUserEnabled"] = True  # what is deployed differs from the program
+        resources.append({"urn": r.urn, "type": r.type, "custom": r.custom, "inputs": json.loads(json.dumps(inputs, default=lambda s: "[secret]")), "protect": r.protect})
+    export = tmp_path / "prod.json"
+    export.write_text(json.dumps({"version": 3, "deployment": {"manifest": {}, "resources": resources}}))
+    base = state_from_export(export)["prod"]
+    changes = [c for c in diff_states(base, from_recorded(record.resources), guard_data=True) if c.op != "same"]
+    assert [(c.op, c.name, c.changed) for c in changes] == [("update", "registry-cr", ["adminUserEnabled"])]
+
+
+def test_preview_json_of_the_real_engine_renders_the_same_report():
+    document = {
+        "steps": [
+            {"op": "same", "urn": "urn:pulumi:prod::mlops-platform::azure-native:resources:ResourceGroup::platform-rg",
+             "newState": {"type": "azure-native:resources:ResourceGroup", "inputs": {"location": "westeurope"}, "protect": True}},
+            {"op": "replace", "urn": "urn:pulumi:prod::mlops-platform::mlops:data:DataLake$azure-native:storage:StorageAccount::lake-st",
+             "oldState": {"type": "azure-native:storage:StorageAccount", "inputs": {"isHnsEnabled": False}},
+             "newState": {"type": "azure-native:storage:StorageAccount", "inputs": {"isHnsEnabled": True}},
+             "replaceReasons": ["isHnsEnabled"], "detailedDiff": {"isHnsEnabled": {"kind": "update-replace", "inputDiff": True}}},
+        ],
+        "diagnostics": [
+            {"urn": "urn:pulumi:prod::mlops-platform::mlops:data:DataLake$azure-native:storage:StorageAccount::lake-st",
+             "message": "shared key access must be off", "severity": "error", "policyName": "storage-shared-key-disabled",
+             "enforcementLevel": "mandatory"},
+            {"message": "a plain engine diagnostic", "severity": "info"},
+        ],
+        "changeSummary": {"same": 1, "replace": 1},
+    }
+    report = report_from_preview_json("prod", document)
+    assert [(c.op, c.name) for c in report.changes] == [("same", "platform-rg"), ("replace", "lake-st")]
+    assert report.changes[1].replace_reasons == ["'isHnsEnabled' forces a new resource"]
+    assert [(v.policy, v.enforcement) for v in report.violations] == [("storage-shared-key-disabled", "mandatory")]
+    assert report.failed
+
+
+def git(cwd, *args):
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.fixture
+def project_repo(project_copy):
+    git(project_copy, "init", "-q", "-b", "main")
+    git(project_copy, "add", "-A")
+    git(project_copy, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "base")
+    return project_copy
+
+
+def test_base_ref_in_a_temporary_repository(project_repo, cli):
+    stack_file = project_repo / "stacks" / "Pulumi.prod.yaml"
+    stack_file.write_text(stack_file.read_text().replace("sku: Standard_ZRS", "sku: Standard_GZRS"))
+    result = cli(["preview", "--stack", "prod", "--base", "HEAD", "--format", "json"], cwd=project_repo, MLOPS_SKIP_POLICIES="1")
+    assert result.returncode == 0, result.stderr
+    [stack] = json.loads(result.stdout)["stacks"]
+    changed = [(c["op"], c["name"], c["changed"]) for c in stack["changes"] if c["op"] != "same"]
+    assert changed == [("update", "lake-st", ["sku.name"])]
+
+
+def test_base_ref_renaming_the_lake_in_prod_is_blocked_with_exit_1(project_repo, cli):
+    platform = project_repo / "stacks" / "platform.py"
+    source = platform.read_text()
+    platform.write_text(source.replace("    lake = DataLake(", "    lake = DataLake(\n        'lake-renamed',", 1).replace("        \"lake\",\n", "", 1))
+    result = cli(["preview", "--stack", "prod", "--base", "HEAD", "--format", "text"], cwd=project_repo, MLOPS_SKIP_POLICIES="1")
+    assert result.returncode == 1, result.stderr
+    assert "would lose data" in result.stdout
+    assert "prod: BLOCKED" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--stack", "qa"], "no stack 'qa'"),
+        (["--stack", "dev", "--base", "no-such-ref"], "'no-such-ref' is not a commit"),
+        (["--stack", "dev", "--state", "/nonexistent/export.json"], "cannot read /nonexistent/export.json"),
+        (["--stack", "dev", "--base", "HEAD", "--state", "x.json"], "alternatives"),
+    ],
+)
+def test_bad_usage_exits_2_with_one_line(cli, args, message):
+    result = cli(["preview", *args], MLOPS_SKIP_POLICIES="1")
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_corrupt_state_file_exits_2(cli, tmp_path):
+    bad = tmp_path / "export.json"
+    bad.write_text("{not json")
+    result = cli(["preview", "--stack", "dev", "--state", str(bad)], MLOPS_SKIP_POLICIES="1")
+    assert result.returncode == 2 and "is not a `pulumi stack export` file" in result.stderr
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "json"])
+def test_secrets_never_appear(cli, fmt, stacks):
+    secret = stacks["dev"].outputs["applicationInsightsConnectionString"].value
+    result = cli(["preview", "--stack", "dev", "--format", fmt], MLOPS_SKIP_POLICIES="1")
+    assert result.returncode == 0
+    assert "InstrumentationKey=" not in result.stdout and secret not in result.stdout
+    if fmt == "json":
+        assert json.loads(result.stdout)["stacks"][0]["outputs"]["applicationInsightsConnectionString"] == "[secret]"
