@@ -38,7 +38,10 @@ class Engine(str, Enum):
 
 def stack_names(selection: str) -> list[str]:
     """'all' means every stacks/Pulumi.<env>.yaml; otherwise one stack name that has a file."""
-    available = sorted(p.name.split(".")[1] for p in STACKS_DIR.glob("Pulumi.*.yaml"))
+    promotion_order = {"dev": 0, "staging": 1, "prod": 2}
+    available = sorted(
+        (p.name.split(".")[1] for p in STACKS_DIR.glob("Pulumi.*.yaml")), key=lambda s: (promotion_order.get(s, 3), s)
+    )
     if selection == "all":
         return available
     if selection not in available:
