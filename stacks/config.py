@@ -253,7 +253,8 @@ class AlertsConfig(_Section):
     """Receivers, severities and thresholds of the platform's alert rules."""
 
     email_receivers: list[EmailReceiverConfig] = []
-    webhook_url: Annotated[str, Field(pattern=r"^https://")] | None = None
+    # A secure value cannot be decrypted offline; it arrives as the placeholder there.
+    webhook_url: Annotated[str, Field(pattern=r"^(https://\S+|\[secret\])$")] | None = None
     severity: Annotated[int, Field(ge=0, le=4)] = 2
     latency_ms: PositiveFloat = 1000
     http_5xx_per_minute: PositiveFloat = 5
@@ -360,11 +361,24 @@ def engine_values(stack_yaml: dict[str, Any]) -> tuple[dict[str, str], set[str]]
     """
     values: dict[str, str] = {}
     secrets: set[str] = set()
+
+    def offline(value: Any) -> Any:
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            return SECRET_PLACEHOLDER
+        if isinstance(value, dict):
+            return {k: offline(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [offline(v) for v in value]
+        return value
+
     for key, value in (stack_yaml.get("config") or {}).items():
         if isinstance(value, dict) and set(value) == {"secure"}:
             values[key], _ = SECRET_PLACEHOLDER, secrets.add(key)
         elif isinstance(value, (dict, list)):
-            values[key] = json.dumps(value)
+            plain = offline(value)
+            if plain != value:
+                secrets.add(key)
+            values[key] = json.dumps(plain)
         elif isinstance(value, bool):
             values[key] = "true" if value else "false"
         else:

@@ -151,3 +151,9 @@ def test_bad_alert_values(tmp_path, alerts, key, fragment):
     base = BASE.replace("  mlops-platform:alerts: {emailReceivers: [{name: team, address: team@example.com}]}\n", "")
     error = config_error(tmp_path, "staging", f"  mlops-platform:alerts: {alerts}\n", base=base)
     assert (error.key, fragment in error.message) == (key, True), error
+
+
+def test_secure_values_are_placeholders_offline(tmp_path):
+    path = tmp_path / "Pulumi.staging.yaml"
+    path.write_text(BASE.replace("{emailReceivers: [{name: team, address: team@example.com}]}", "{webhookUrl: {secure: v1:abc}}"))
+    assert load_stack_config("staging", path).alerts.webhook_url == "[secret]"

@@ -1,0 +1,378 @@
+"""The delivery workflows (.github/): linted by actionlint and zizmor, and checked on the parsed YAML.
+
+What GitHub cannot be told in YAML (required reviewers on an environment) is checked in the README's
+Delivery section, where adopters read it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+ROOT = Path(__file__).resolve().parents[2]
+GITHUB = ROOT / ".github"
+STACKS = ["dev", "staging", "prod"]
+PREVIEW_COMMAND = "python -m mlops preview --stack all"  # the README's main command (`make preview`)
+PULUMI_WORKFLOW = "$/.github/workflows/pulumi.yml"  # the one place pulumi preview/up runs
+SETUP_ACTION = "$/.github/actions/setup"
+FULL_SHA_PIN = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+PYTHON_RUN = re.compile(r"\bpython\b|\.ci/run|\bmake\b")
+
+
+def load(path: Path) -> dict:
+    return YAML(typ="safe").load(path.read_text())  # YAML 1.2: the key `on` stays a string
+
+
+WORKFLOW_FILES = sorted((GITHUB / "workflows").glob("*.y*ml"))
+ACTION_FILES = sorted(GITHUB.glob("actions/*/action.y*ml"))
+WORKFLOWS = {path.stem: load(path) for path in WORKFLOW_FILES}
+
+
+def jobs() -> Iterator[tuple[str, str, dict]]:
+    for name, workflow in WORKFLOWS.items():
+        for job_id, job in workflow["jobs"].items():
+            yield name, job_id, job
+
+
+def steps() -> Iterator[tuple[str, dict]]:
+    """Every step of every workflow job and composite action, with a label for messages."""
+    for name, job_id, job in jobs():
+        for step in job.get("steps", []):
+            yield f"{name}.{job_id}", step
+    for path in ACTION_FILES:
+        for step in load(path)["runs"]["steps"]:
+            yield path.parent.name, step
+
+
+def uses(step_or_job: dict) -> str:
+    """The action or workflow without its ref: `actions/checkout`, `$/.github/actions/setup`."""
+    return step_or_job.get("uses", "").split("@")[0]
+
+
+def step_using(job: dict, action: str) -> list[dict]:
+    return [step for step in job.get("steps", []) if uses(step) == action]
+
+
+def run_scripts(job: dict) -> str:
+    return "\n".join(step.get("run", "") for step in job.get("steps", []))
+
+
+def tool(name: str) -> str:
+    """A linter installed from requirements.txt: the venv's bin directory first, then PATH."""
+    found = shutil.which(name, path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    if found is None:
+        pytest.fail(f"{name} not found: install requirements.txt into the venv")
+    return found
+
+
+# --- linters -------------------------------------------------------------------------------------
+
+
+def test_there_are_the_delivery_workflows_and_the_setup_action():
+    assert {"pr-preview", "deploy", "train", "pulumi"} <= set(WORKFLOWS)
+    assert GITHUB / "actions" / "setup" / "action.yml" in ACTION_FILES
+
+
+def test_actionlint_passes_on_every_workflow():
+    result = subprocess.run(
+        [tool("actionlint"), "-color=false", *map(str, WORKFLOW_FILES)], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_zizmor_offline_finds_nothing():
+    result = subprocess.run(
+        [tool("zizmor"), "--offline", "--no-progress", str(GITHUB)], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_zizmor_ignore_gives_a_reason():
+    for path in [*WORKFLOW_FILES, *ACTION_FILES]:
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if match := re.search(r"zizmor: ignore\[[\w,-]+\](.*)", line):
+                assert match.group(1).strip(), f"{path.name}:{number}: say why the finding is ignored"
+
+
+# --- supply chain and credentials ----------------------------------------------------------------
+
+
+def test_every_action_is_pinned_to_a_full_commit_sha_with_its_version():
+    pins: dict[str, set[str]] = {}
+    for path in [*WORKFLOW_FILES, *ACTION_FILES]:
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if not (match := re.match(r"^\s*(?:- )?uses:\s*(\S+)(.*)$", line)):
+                continue
+            ref, comment = match.groups()
+            if ref.startswith("$/"):
+                continue  # this repository, at the workflow's own commit
+            assert FULL_SHA_PIN.match(ref), f"{path.name}:{number}: {ref} is not pinned to a 40-hex commit SHA"
+            assert re.match(r"^\s*# v\d+\.\d+\.\d+\b", comment), f"{path.name}:{number}: add '# vX.Y.Z' after the SHA"
+            pins.setdefault(ref.split("@")[0], set()).add(ref.split("@")[1])
+    assert pins, "no pinned actions found"
+    assert {action: shas for action, shas in pins.items() if len(shas) > 1} == {}, "one version per action"
+
+
+def test_local_actions_and_workflows_use_the_self_repository_syntax():
+    for label, step in steps():
+        assert not step.get("uses", "").startswith("./"), f"{label}: use $/ instead of ./"
+    for name, job_id, job in jobs():
+        assert not job.get("uses", "").startswith("./"), f"{name}.{job_id}: use $/ instead of ./"
+
+
+def test_checkout_never_persists_credentials():
+    checkouts = [(label, step) for label, step in steps() if uses(step) == "actions/checkout"]
+    assert checkouts
+    for label, step in checkouts:
+        assert step.get("with", {}).get("persist-credentials") is False, label
+
+
+def test_no_expression_inside_a_run_script():
+    """Untrusted values (event payload, inputs, outputs) reach scripts only through `env:`."""
+    for label, step in steps():
+        assert "${{" not in step.get("run", ""), f"{label}: pass the value through env: instead"
+
+
+def test_dispatch_payload_is_read_only_in_env():
+    for name, path in zip(WORKFLOWS, WORKFLOW_FILES):
+        text = path.read_text()
+        for number, line in enumerate(text.splitlines(), 1):
+            if "client_payload" in line and "${{" in line:
+                assert re.match(r"^\s+[A-Z_]+: \$\{\{", line), f"{name}:{number}: client_payload outside env:"
+
+
+def test_no_secret_in_plain_text():
+    for path in [*WORKFLOW_FILES, *ACTION_FILES]:
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            key = re.match(r"^\s*(?:- )?([\w-]+):\s*[^\s#]", line)
+            if key and key[1] != "id-token" and re.search(r"token|secret|password|passphrase|creds", key[1], re.I):
+                assert "${{ secrets." in line or "${{ github.token }}" in line, f"{path.name}:{number}: use secrets"
+
+
+# --- permissions ---------------------------------------------------------------------------------
+
+
+def test_top_level_permissions_are_empty():
+    for name, workflow in WORKFLOWS.items():
+        assert workflow.get("permissions") == {}, f"{name}: top-level permissions must be {{}}"
+
+
+def test_every_job_declares_its_permissions():
+    for name, job_id, job in jobs():
+        assert "permissions" in job, f"{name}.{job_id}"
+
+
+def logs_in_to_azure(job: dict) -> bool:
+    if step_using(job, "azure/login"):
+        return True
+    if job.get("uses") == PULUMI_WORKFLOW:
+        return all(logs_in_to_azure(called) for called in WORKFLOWS["pulumi"]["jobs"].values())
+    return False
+
+
+def test_id_token_only_where_azure_login_happens_and_always_there():
+    for name, job_id, job in jobs():
+        has_id_token = job["permissions"].get("id-token") == "write"
+        assert has_id_token == logs_in_to_azure(job), f"{name}.{job_id}: id-token: write iff azure/login"
+        if step_using(job, "azure/login"):
+            login = step_using(job, "azure/login")[0]["with"]
+            assert set(login) == {"client-id", "tenant-id", "subscription-id"}, "OIDC: ids only, no creds"
+
+
+def test_write_permissions_only_for_the_comment_and_the_promotion_pr():
+    writers = {
+        (name, job_id): {scope for scope, level in job["permissions"].items() if level == "write" and scope != "id-token"}
+        for name, job_id, job in jobs()
+    }
+    assert {key: scopes for key, scopes in writers.items() if scopes} == {
+        ("pr-preview", "comment"): {"pull-requests"},
+        ("train", "promotion-pr"): {"contents", "pull-requests"},
+    }
+
+
+def test_the_comment_job_runs_no_code_from_the_pull_request():
+    comment = WORKFLOWS["pr-preview"]["jobs"]["comment"]
+    assert not step_using(comment, "actions/checkout") and not any("run" in step for step in comment["steps"])
+    assert WORKFLOWS["pr-preview"]["jobs"]["preview"]["permissions"] == {"contents": "read"}
+
+
+# --- setup written once --------------------------------------------------------------------------
+
+
+def test_setup_action_builds_the_venv_with_the_makefile_stamp():
+    action = load(GITHUB / "actions" / "setup" / "action.yml")
+    [python] = [step for step in action["runs"]["steps"] if uses(step) == "actions/setup-python"]
+    assert python["with"] == {"python-version": "3.11", "cache": "pip", "cache-dependency-path": "requirements.txt"}
+    assert any("make .venv/.installed" in step.get("run", "") for step in action["runs"]["steps"])
+    dry_run = subprocess.run(["make", "-n", "-C", str(ROOT), ".venv/.installed"], capture_output=True, text=True)
+    assert dry_run.returncode == 0, "the Makefile has no .venv/.installed stamp target: " + dry_run.stderr
+
+
+def test_python_is_set_up_only_through_the_setup_action():
+    for name, job_id, job in jobs():
+        assert not step_using(job, "actions/setup-python"), f"{name}.{job_id}: use {SETUP_ACTION}"
+        needs_python = [i for i, step in enumerate(job.get("steps", [])) if PYTHON_RUN.search(step.get("run", ""))]
+        if needs_python:
+            setup = [i for i, step in enumerate(job["steps"]) if uses(step) == SETUP_ACTION]
+            assert setup and setup[0] < needs_python[0], f"{name}.{job_id}: {SETUP_ACTION} before running Python"
+
+
+# --- pulumi: policy pack on every preview and up -------------------------------------------------
+
+
+def pulumi_steps() -> list[tuple[str, dict]]:
+    return [(label, step) for label, step in steps() if uses(step) == "pulumi/actions"]
+
+
+def test_policy_pack_and_its_environment_config_on_every_pulumi_command():
+    commands = [(label, step["with"]) for label, step in pulumi_steps() if "command" in step.get("with", {})]
+    assert commands
+    for label, options in commands:
+        assert options["policyPacks"] == "policies", label
+        assert options["policyPackConfigs"] == f"policies/config/{options['stack-name']}.json", label
+
+
+def test_pulumi_preview_and_up_run_nowhere_else():
+    for label, step in steps():
+        assert not re.search(r"\bpulumi\s+(up|preview|update|destroy)\b", step.get("run", "")), label
+
+
+def test_every_caller_of_the_pulumi_workflow_passes_a_known_command_and_stack():
+    callers = [(name, job_id, job) for name, job_id, job in jobs() if "uses" in job]
+    assert {(name, job_id) for name, job_id, _ in callers} == {
+        ("pr-preview", "pulumi-preview"),
+        ("deploy", "dev"),
+        ("deploy", "staging"),
+        ("deploy", "prod"),
+    }
+    for name, job_id, job in callers:
+        assert job["uses"] == PULUMI_WORKFLOW
+        expected = "preview" if name == "pr-preview" else "up"
+        assert job["with"]["command"] == expected, f"{name}.{job_id}"
+        assert job["with"]["stack"] in [*STACKS, "${{ matrix.stack }}"], f"{name}.{job_id}"
+    assert WORKFLOWS["pr-preview"]["jobs"]["pulumi-preview"]["strategy"]["matrix"]["stack"] == STACKS
+
+
+def test_pulumi_up_refreshes_and_runs_in_the_stack_environment_while_previews_use_none():
+    [job] = WORKFLOWS["pulumi"]["jobs"].values()
+    assert job["environment"] == "${{ inputs.command == 'up' && inputs.stack || '' }}"
+    [(_, step)] = [(label, step) for label, step in pulumi_steps() if label.startswith("pulumi.")]
+    assert step["with"]["refresh"] == "${{ inputs.command == 'up' }}"
+    assert "GITHUB_STEP_SUMMARY" in run_scripts(job) and "pulumi stack output" in run_scripts(job)
+
+
+def test_policy_config_files_exist_for_every_stack():
+    for stack in STACKS:
+        assert (ROOT / "policies" / "config" / f"{stack}.json").is_file(), f"policies/config/{stack}.json"
+
+
+# --- deploy ---------------------------------------------------------------------------------------
+
+
+def test_deploy_runs_on_main_in_order_dev_staging_prod():
+    deploy = WORKFLOWS["deploy"]
+    assert deploy["on"] == {"push": {"branches": ["main"]}}
+    assert list(deploy["jobs"]) == STACKS
+    needs = {job_id: job.get("needs") for job_id, job in deploy["jobs"].items()}
+    assert needs == {"dev": None, "staging": "dev", "prod": "staging"}
+    for job_id, job in deploy["jobs"].items():
+        assert job["with"]["stack"] == job_id
+
+
+def test_one_deploy_per_stack_at_a_time_never_cancelled():
+    for job_id, job in WORKFLOWS["deploy"]["jobs"].items():
+        assert job["concurrency"] == {"group": f"deploy-{job_id}", "cancel-in-progress": False}
+
+
+def test_readme_documents_required_reviewers_for_staging_and_prod():
+    readme = (ROOT / "README.md").read_text()
+    assert "## Delivery" in readme, "paste .readme-parts/delivery.md into the README"
+    delivery = readme.split("## Delivery", 1)[1].split("\n## ", 1)[0]
+    assert re.search(r"required reviewers", delivery, re.IGNORECASE)
+    assert "`staging`" in delivery and "`prod`" in delivery
+
+
+# --- pull request preview ------------------------------------------------------------------------
+
+
+def preview_step() -> dict:
+    [step] = [s for s in WORKFLOWS["pr-preview"]["jobs"]["preview"]["steps"] if s.get("id") == "preview"]
+    return step
+
+
+def test_preview_job_runs_the_readmes_main_command_against_the_base():
+    assert PREVIEW_COMMAND in (ROOT / "README.md").read_text()
+    command = next(line for line in preview_step()["run"].splitlines() if PREVIEW_COMMAND in line)
+    for option in ('--base "origin/$BASE_REF"', "--format markdown", "--out preview.md"):
+        assert option in command
+    assert preview_step()["env"]["BASE_REF"] == "${{ github.base_ref }}"
+    [checkout] = step_using(WORKFLOWS["pr-preview"]["jobs"]["preview"], "actions/checkout")
+    assert checkout["with"]["fetch-depth"] == 0
+
+
+def test_preview_failure_fails_the_check_after_the_comment_is_posted():
+    assert "set +e" in preview_step()["run"] and "exit-code=" in preview_step()["run"]
+    last = WORKFLOWS["pr-preview"]["jobs"]["preview"]["steps"][-1]
+    assert last["if"] == "steps.preview.outputs.exit-code != '0'" and 'exit "$EXIT_CODE"' in last["run"]
+    comment = WORKFLOWS["pr-preview"]["jobs"]["comment"]
+    assert comment["needs"] == "preview" and comment["if"].startswith("!cancelled()")
+
+
+def test_one_sticky_comment():
+    comments = [(label, s) for label, s in steps() if uses(s) == "marocchino/sticky-pull-request-comment"]
+    assert len(comments) == 1
+    [(label, step)] = comments
+    assert label == "pr-preview.comment" and step["with"]["header"] and step["with"]["path"] == "comment.md"
+
+
+def test_pull_requests_run_the_test_suite():
+    assert ".ci/run" in run_scripts(WORKFLOWS["pr-preview"]["jobs"]["test"])
+
+
+def test_real_preview_only_when_azure_and_pulumi_are_configured():
+    job = WORKFLOWS["pr-preview"]["jobs"]["pulumi-preview"]
+    assert job["needs"] == "settings" and job["if"] == "needs.settings.outputs.pulumi == 'true'"
+    check = WORKFLOWS["pr-preview"]["jobs"]["settings"]["steps"][0]["env"]
+    assert "vars.AZURE_CLIENT_ID" in check["HAS_AZURE"] and "secrets.PULUMI_ACCESS_TOKEN" in check["HAS_BACKEND"]
+
+
+# --- train and retrain ---------------------------------------------------------------------------
+
+
+def test_train_runs_on_demand_and_on_the_retrain_dispatch():
+    on = WORKFLOWS["train"]["on"]
+    assert on["workflow_dispatch"]["inputs"]["stack"]["options"] == STACKS
+    assert on["repository_dispatch"] == {"types": ["retrain"]}
+
+
+def test_requested_stack_is_checked_against_the_allow_list():
+    [validate] = WORKFLOWS["train"]["jobs"]["request"]["steps"]
+    assert "client_payload.stack" in validate["env"]["REQUESTED_STACK"]
+    assert "|".join(STACKS) + ")" in validate["run"] and "exit 1" in validate["run"]
+    train = WORKFLOWS["train"]["jobs"]["train"]
+    assert train["needs"] == "request" and train["env"]["STACK"] == "${{ needs.request.outputs.stack }}"
+
+
+def test_training_submits_waits_and_checks_the_final_status():
+    train = WORKFLOWS["train"]["jobs"]["train"]
+    scripts = run_scripts(train)
+    assert 'python -m mlops pipeline run --stack "$STACK" --submit' in scripts
+    assert '[ "$status" != "Completed" ]' in scripts  # Failed, Canceled, anything else stops here
+    assert train["concurrency"] == {"group": "train-${{ needs.request.outputs.stack }}", "cancel-in-progress": False}
+
+
+def test_a_passing_model_opens_a_promotion_pull_request_for_staging():
+    train = WORKFLOWS["train"]["jobs"]["train"]
+    assert 'python -m mlops promote --stack staging --model "$MODEL" --traffic 10' in run_scripts(train)
+    pr = WORKFLOWS["train"]["jobs"]["promotion-pr"]
+    assert pr["needs"] == "train" and "needs.train.outputs.model != ''" in pr["if"]
+    [create] = step_using(pr, "peter-evans/create-pull-request")
+    assert create["with"]["add-paths"] == "stacks/Pulumi.staging.yaml" and create["with"]["base"] == "main"
