@@ -14,6 +14,7 @@ import pulumi
 from pulumi_azure_native import machinelearningservices as ml
 
 from components.context import PlatformComponent, PlatformContext
+from components.diagnostics import send_diagnostics
 from components.monitoring import enabled
 from components.roles import Grant, grant
 from components.traffic import EndpointTraffic, EndpointTrafficArgs
@@ -98,6 +99,7 @@ class OnlineServing(PlatformComponent):
             # The split belongs to EndpointTraffic, so the endpoint never fights it.
             opts=self.child(ignore_changes=["properties.traffic", "properties.mirrorTraffic"]),
         )
+        send_diagnostics(name, ctx, endpoint.id, self.child())
         principal_id = endpoint.identity.apply(lambda i: i.principal_id)
         access = [
             grant(name, args.subscription_id, item, self.child())
