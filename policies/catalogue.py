@@ -1,0 +1,98 @@
+"""The rule catalogue: a Markdown table generated from the rules' metadata (the one source of truth).
+
+    python -m policies.catalogue                    # print the table
+    python -m policies.catalogue --write README.md  # rewrite the block between the catalogue markers
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+from policies.rules import RULES
+from policies.rules.base import Rule
+
+START, END = "<!-- rule-catalogue:start -->", "<!-- rule-catalogue:end -->"
+CONFIG_DIR = Path(__file__).resolve().parent / "config"
+ENVIRONMENTS = ("dev", "staging", "prod")
+
+
+def _levels(environment: str) -> dict[str, str]:
+    """Each rule's enforcement level in an environment's policy config (pack default: mandatory)."""
+    document = json.loads((CONFIG_DIR / f"{environment}.json").read_text())
+    default = document.get("all", "mandatory")
+    levels = {}
+    for rule in RULES:
+        entry = document.get(rule.name, default)
+        levels[rule.name] = entry if isinstance(entry, str) else entry.get("enforcementLevel", default)
+    return levels
+
+
+def _references(rule: Rule) -> str:
+    refs = [f"[{rule.psrule}](https://azure.github.io/PSRule.Rules.Azure/en/rules/{rule.psrule}/)"] if rule.psrule else []
+    refs += [f"`{rule.checkov}`"] if rule.checkov else []
+    return "<br>".join(refs) or "-"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def table() -> str:
+    """The catalogue table: one row per rule, in pack order."""
+    levels = {environment: _levels(environment) for environment in ENVIRONMENTS}
+    lines = [
+        f"{len(RULES)} rules ({sum(r.kind == 'resource' for r in RULES)} resource, "
+        f"{sum(r.kind == 'stack' for r in RULES)} stack). Enforcement per environment from "
+        "`policies/config/<env>.json`: M mandatory, A advisory.",
+        "",
+        "| rule | kind | what it requires | severity | WAF pillar | dev / staging / prod | PSRule / Checkov | remediation |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for rule in RULES:
+        enforcement = " / ".join(levels[env][rule.name][0].upper() for env in ENVIRONMENTS)
+        lines.append(
+            f"| `{rule.name}` | {rule.kind} | {_cell(rule.description)} | {rule.severity.value} | {rule.pillar} "
+            f"| {enforcement} | {_references(rule)} | {_cell(rule.remediation)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def block() -> str:
+    return f"{START}\n{table()}{END}"
+
+
+def replace_block(text: str) -> str:
+    """`text` with the catalogue block replaced; ValueError when the markers are missing."""
+    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.DOTALL)
+    if not pattern.search(text):
+        raise ValueError(f"no {START} ... {END} block")
+    return pattern.sub(lambda _match: block(), text, count=1)
+
+
+def current_block(text: str) -> str | None:
+    """The catalogue block as it stands in `text`, or None."""
+    match = re.search(re.escape(START) + ".*?" + re.escape(END), text, re.DOTALL)
+    return match.group(0) if match else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m policies.catalogue", description=__doc__.splitlines()[0])
+    parser.add_argument("--write", type=Path, metavar="FILE", help="rewrite the catalogue block in FILE")
+    args = parser.parse_args(argv)
+    if args.write is None:
+        sys.stdout.write(block() + "\n")
+        return 0
+    try:
+        args.write.write_text(replace_block(args.write.read_text()))
+    except (OSError, ValueError) as exc:
+        print(f"error: {args.write}: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

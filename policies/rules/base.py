@@ -1,0 +1,218 @@
+"""What a rule is: metadata beside one check, turned into a pulumi-policy Policy.
+
+Every rule is a module-level `ResourceRule` or `StackRule`. Its metadata (name, synopsis, severity, WAF
+pillar, remediation, PSRule for Azure and Checkov ids, config properties with defaults) is the one source
+of the pack's GetAnalyzerInfo and of the README catalogue. A check returns problems as short sentences;
+the rule appends its remediation, so every message says what is wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pulumi_policy import (
+    PolicyConfigSchema,
+    PolicyResource,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    Severity,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from .values import MISSING, WRONG_TYPE, as_bool, as_number, as_text, get, items, same, shown
+
+SECURITY = "Security"
+RELIABILITY = "Reliability"
+OPERATIONS = "Operational Excellence"
+COST = "Cost Optimization"
+
+Settings = Mapping[str, Any]
+Check = Callable[[Mapping[str, Any], Settings], list[str]]
+StackCheck = Callable[[list[PolicyResource], Settings], Iterable[tuple[str, str]]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rule:
+    """Metadata shared by resource and stack rules."""
+
+    name: str
+    description: str
+    severity: Severity
+    pillar: str
+    remediation: str
+    psrule: str = ""
+    checkov: str = ""
+    config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # JSON-schema properties with "default"
+
+    kind: ClassVar[str]  # "resource" | "stack", for the catalogue
+
+    def settings(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """The rule's config: what Configure sent, else each property's default."""
+        return {key: config.get(key, schema["default"]) for key, schema in self.config.items()}
+
+    def message(self, problem: str) -> str:
+        return f"{problem}. Fix: {self.remediation}"
+
+    def _policy_args(self) -> dict[str, Any]:
+        tags = [f"pillar:{self.pillar}"]
+        tags += [f"psrule:{self.psrule}"] if self.psrule else []
+        tags += [f"checkov:{self.checkov}"] if self.checkov else []
+        schema = PolicyConfigSchema(properties={k: dict(v) for k, v in self.config.items()}) if self.config else None
+        url = f"https://azure.github.io/PSRule.Rules.Azure/en/rules/{self.psrule}/" if self.psrule else None
+        return dict(
+            name=self.name,
+            description=self.description,
+            severity=self.severity,
+            tags=tags,
+            remediation_steps=self.remediation,
+            config_schema=schema,
+            url=url,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResourceRule(Rule):
+    """A check of one resource's inputs, for the listed resource types."""
+
+    types: tuple[str, ...]
+    check: Check
+
+    kind = "resource"
+
+    def validate(self, args: ResourceValidationArgs, report: ReportViolation) -> None:
+        if args.resource_type not in self.types:
+            return  # most calls: return before reading any property (the throughput floor)
+        for problem in self.check(args.props, self.settings(args.get_config())):
+            report(self.message(problem), None)
+
+    def policy(self) -> ResourceValidationPolicy:
+        return ResourceValidationPolicy(validate=self.validate, **self._policy_args())
+
+
+@dataclass(frozen=True, kw_only=True)
+class StackRule(Rule):
+    """A check across the whole stack; each problem names the resource it is about."""
+
+    check: StackCheck
+
+    kind = "stack"
+
+    def validate(self, args: StackValidationArgs, report: ReportViolation) -> None:
+        for urn, problem in self.check(args.resources, self.settings(args.get_config())):
+            report(self.message(problem), urn)
+
+    def policy(self) -> StackValidationPolicy:
+        return StackValidationPolicy(validate=self.validate, **self._policy_args())
+
+
+# --- check builders ----------------------------------------------------------------------------------------------
+
+
+def _convert(sample: Any) -> Callable[[Any], Any]:
+    if isinstance(sample, bool):
+        return as_bool
+    if isinstance(sample, (int, float)):
+        return as_number
+    return as_text
+
+
+def _one_of(allowed: tuple[Any, ...]) -> str:
+    return " or ".join(shown(a) for a in allowed)
+
+
+def expect(path: str, *allowed: Any, default: Any = MISSING) -> Check:
+    """The value at `path` must be one of `allowed`. When absent Azure uses `default` (MISSING: no default)."""
+    convert = _convert(allowed[0])
+    expected = _one_of(allowed)
+
+    def check(props: Mapping[str, Any], _settings: Settings) -> list[str]:
+        value = convert(get(props, path))
+        if value is WRONG_TYPE:
+            return []
+        if value is MISSING:
+            if default is MISSING:
+                return [f"{path} is not set; it must be {expected}"]
+            if any(same(default, a) for a in allowed):
+                return []
+            return [f"{path} is not set, so Azure uses {shown(default)}; it must be {expected}"]
+        if any(same(value, a) for a in allowed):
+            return []
+        return [f"{path} is {shown(value)}; it must be {expected}"]
+
+    return check
+
+
+def at_least(path: str, setting: str, *, default: Any = MISSING) -> Check:
+    """The number at `path` must be at least the rule setting `setting`; absent means Azure's `default`."""
+
+    def check(props: Mapping[str, Any], settings: Settings) -> list[str]:
+        minimum = as_number(settings[setting])
+        value = as_number(get(props, path))
+        if value is MISSING and default is not MISSING:
+            value, source = default, " (Azure's default, not set)"
+        else:
+            source = ""
+        if value is WRONG_TYPE or minimum is WRONG_TYPE:
+            return []
+        if value is MISSING:
+            return [f"{path} is not set; it must be at least {shown(minimum)}"]
+        if value < minimum:
+            return [f"{path} is {shown(value)}{source}; it must be at least {shown(minimum)}"]
+        return []
+
+    return check
+
+
+def all_of(*checks: Check) -> Check:
+    """Checks in order; the first one with problems decides (one message per violation)."""
+
+    def check(props: Mapping[str, Any], settings: Settings) -> list[str]:
+        for each in checks:
+            problems = each(props, settings)
+            if problems:
+                return problems
+        return []
+
+    return check
+
+
+def only_if(path: str, *values: Any, then: Check) -> Check:
+    """Apply `then` only to resources whose `path` is one of `values` (e.g. a SKU or compute type)."""
+
+    def check(props: Mapping[str, Any], settings: Settings) -> list[str]:
+        value = get(props, path)
+        return then(props, settings) if any(same(value, v) for v in values) else []
+
+    return check
+
+
+def if_setting(setting: str, then: Check) -> Check:
+    """Apply `then` only when the boolean rule setting is on (an environment opts out through policy config)."""
+
+    def check(props: Mapping[str, Any], settings: Settings) -> list[str]:
+        return then(props, settings) if as_bool(settings[setting]) is True else []
+
+    return check
+
+
+REQUIRED_SETTING = {
+    "required": {
+        "type": "boolean",
+        "default": True,
+        "description": "Whether this environment requires it (false in environments that opt out).",
+    }
+}
+
+
+def expect_setting(path: str, setting: str) -> Check:
+    """The value at `path` must be one of the strings in the list-valued rule setting `setting`."""
+
+    def check(props: Mapping[str, Any], settings: Settings) -> list[str]:
+        allowed = tuple(value for value in items(settings[setting]) if isinstance(value, str))
+        return expect(path, *allowed)(props, settings) if allowed else []
+
+    return check

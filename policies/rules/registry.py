@@ -1,0 +1,79 @@
+"""Container registry: identity pulls only, private and Premium outside dev."""
+
+from pulumi_policy import Severity
+
+from .base import COST, RELIABILITY, REQUIRED_SETTING, SECURITY, ResourceRule, expect, if_setting, only_if
+from .resource_types import REGISTRY
+
+ACR = (REGISTRY,)
+
+registry_admin_user = ResourceRule(
+    name="registry-admin-user-disabled",
+    description="The registry admin user (a shared username and password) is disabled.",
+    types=ACR,
+    check=expect("adminUserEnabled", False, default=False),
+    severity=Severity.HIGH,
+    pillar=SECURITY,
+    remediation="set admin_user_enabled=False and pull with AcrPull granted to managed identities",
+    psrule="Azure.ACR.AdminUser",
+    checkov="CKV_AZURE_137",
+)
+
+registry_anonymous_pull = ResourceRule(
+    name="registry-anonymous-pull-disabled",
+    description="Images cannot be pulled anonymously.",
+    types=ACR,
+    check=expect("anonymousPullEnabled", False, default=False),
+    severity=Severity.HIGH,
+    pillar=SECURITY,
+    remediation="set anonymous_pull_enabled=False",
+    psrule="Azure.ACR.AnonymousAccess",
+    checkov="CKV_AZURE_138",
+)
+
+registry_public_network = ResourceRule(
+    name="registry-public-network-disabled",
+    description="The registry is not reachable from public networks.",
+    types=ACR,
+    check=expect("publicNetworkAccess", "Disabled", default="Enabled"),
+    severity=Severity.HIGH,
+    pillar=SECURITY,
+    remediation='set public_network_access="Disabled" (needs Premium; stack config network.publicNetworkAccess: false)',
+    psrule="Azure.ACR.Firewall",
+    checkov="CKV_AZURE_139",
+)
+
+registry_premium_sku = ResourceRule(
+    name="registry-premium-sku",
+    description="The registry uses the Premium SKU (private access, zone redundancy, retention policy).",
+    types=ACR,
+    check=expect("sku.name", "Premium"),
+    severity=Severity.MEDIUM,
+    pillar=RELIABILITY,
+    remediation="set stack config registry.sku: Premium",
+    psrule="Azure.ACR.MinSku",
+)
+
+registry_retention_policy = ResourceRule(
+    name="registry-retention-policy",
+    description="A Premium registry deletes untagged manifests after a retention period.",
+    types=ACR,
+    check=only_if("sku.name", "Premium", then=expect("policies.retentionPolicy.status", "enabled", default="disabled")),
+    severity=Severity.LOW,
+    pillar=COST,
+    remediation='set policies.retention_policy.status="enabled" with a number of days',
+    psrule="Azure.ACR.Retention",
+    checkov="CKV_AZURE_167",
+)
+
+registry_zone_redundant = ResourceRule(
+    name="registry-zone-redundant",
+    description="Where the environment requires it, a Premium registry is zone-redundant.",
+    types=ACR,
+    check=if_setting("required", only_if("sku.name", "Premium", then=expect("zoneRedundancy", "Enabled", default="Disabled"))),
+    config=REQUIRED_SETTING,
+    severity=Severity.MEDIUM,
+    pillar=RELIABILITY,
+    remediation='set zone_redundancy="Enabled" (a new registry: it cannot change after creation)',
+    checkov="CKV_AZURE_233",
+)

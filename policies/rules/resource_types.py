@@ -1,0 +1,53 @@
+"""Resource type tokens the rules look at, named once (azure-native v3 modules)."""
+
+RESOURCE_GROUP = "azure-native:resources:ResourceGroup"
+LOG_ANALYTICS = "azure-native:operationalinsights:Workspace"
+APP_INSIGHTS = "azure-native:applicationinsights:Component"
+STORAGE_ACCOUNT = "azure-native:storage:StorageAccount"
+BLOB_SERVICE = "azure-native:storage:BlobServiceProperties"
+BLOB_CONTAINER = "azure-native:storage:BlobContainer"
+KEY_VAULT = "azure-native:keyvault:Vault"
+REGISTRY = "azure-native:containerregistry:Registry"
+ML_WORKSPACE = "azure-native:machinelearningservices:Workspace"
+ML_COMPUTE = "azure-native:machinelearningservices:Compute"
+ONLINE_ENDPOINT = "azure-native:machinelearningservices:OnlineEndpoint"
+ONLINE_DEPLOYMENT = "azure-native:machinelearningservices:OnlineDeployment"
+BATCH_ENDPOINT = "azure-native:machinelearningservices:BatchEndpoint"
+BATCH_DEPLOYMENT = "azure-native:machinelearningservices:BatchDeployment"
+EVENTHUB_NAMESPACE = "azure-native:eventhub:Namespace"
+IOT_HUB = "azure-native:iothub:IotHubResource"
+USER_IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
+ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
+ACTION_GROUP = "azure-native:monitor:ActionGroup"
+METRIC_ALERT = "azure-native:monitor:MetricAlert"
+SCHEDULED_QUERY_RULE = "azure-native:monitor:ScheduledQueryRule"
+DIAGNOSTIC_SETTING = "azure-native:monitor:DiagnosticSetting"
+DYNAMIC = "pulumi-python:dynamic:Resource"
+TRAFFIC_KIND = "mlops:endpoint-traffic"  # marker input of the dynamic resource that carries the traffic split
+
+ALERTS = (METRIC_ALERT, SCHEDULED_QUERY_RULE)
+
+# Tracked (regional) resources: they carry tags and a location.
+TRACKED = (
+    RESOURCE_GROUP,
+    LOG_ANALYTICS,
+    APP_INSIGHTS,
+    STORAGE_ACCOUNT,
+    KEY_VAULT,
+    REGISTRY,
+    ML_WORKSPACE,
+    ML_COMPUTE,
+    ONLINE_ENDPOINT,
+    ONLINE_DEPLOYMENT,
+    BATCH_ENDPOINT,
+    BATCH_DEPLOYMENT,
+    EVENTHUB_NAMESPACE,
+    IOT_HUB,
+    USER_IDENTITY,
+    ACTION_GROUP,
+    METRIC_ALERT,
+    SCHEDULED_QUERY_RULE,
+)
+
+# Stateful resources: losing one loses data or identity; protected outside dev.
+STATEFUL = (STORAGE_ACCOUNT, KEY_VAULT, REGISTRY, ML_WORKSPACE, EVENTHUB_NAMESPACE, IOT_HUB)

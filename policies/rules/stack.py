@@ -1,0 +1,248 @@
+"""Stack rules: what no single resource can show (protection, diagnostics, traffic, alert wiring).
+
+AnalyzeStack hands these rules every resource of the stack, with its outputs when the engine has them
+(ids, computed names) and its inputs otherwise. Preview-time unknowns never produce a violation: a rule
+reads with `peek`, falls back to the dependency graph where a reference is unknown, and skips a resource it
+cannot judge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from pulumi_policy import PolicyResource, Severity
+from pulumi_policy.proxy import UnknownValueError
+
+from .base import OPERATIONS, RELIABILITY, Settings, StackRule
+from .monitoring import action_group_ids
+from .resource_types import (
+    ACTION_GROUP,
+    ALERTS,
+    DIAGNOSTIC_SETTING,
+    DYNAMIC,
+    EVENTHUB_NAMESPACE,
+    IOT_HUB,
+    KEY_VAULT,
+    ML_WORKSPACE,
+    ONLINE_DEPLOYMENT,
+    ONLINE_ENDPOINT,
+    REGISTRY,
+    STATEFUL,
+    STORAGE_ACCOUNT,
+    TRAFFIC_KIND,
+)
+from .values import MISSING, UNKNOWN, as_bool, as_number, is_marker, items, peek
+
+Violations = Iterator[tuple[str, str]]
+
+# Resources that emit logs: where their ARM id names them, and the input holding their Azure name.
+LOG_SOURCES = {
+    STORAGE_ACCOUNT: ("/providers/microsoft.storage/storageaccounts/", "accountName"),
+    KEY_VAULT: ("/providers/microsoft.keyvault/vaults/", "vaultName"),
+    REGISTRY: ("/providers/microsoft.containerregistry/registries/", "registryName"),
+    ML_WORKSPACE: ("/providers/microsoft.machinelearningservices/workspaces/", "workspaceName"),
+    EVENTHUB_NAMESPACE: ("/providers/microsoft.eventhub/namespaces/", "namespaceName"),
+    IOT_HUB: ("/providers/microsoft.devices/iothubs/", "resourceName"),
+    ONLINE_ENDPOINT: ("/onlineendpoints/", "endpointName"),
+}
+LOG_ANALYTICS_ID = "/providers/microsoft.operationalinsights/workspaces/"
+MAX_MIRROR_PERCENT = 50
+
+
+def _kind(resource: PolicyResource) -> str:
+    return resource.resource_type.rsplit(":", 1)[-1]
+
+
+def _text(props: Mapping[str, Any], path: str) -> str | None:
+    """A known, non-empty string at `path`, lower-cased (ARM ids and names compare case-insensitively)."""
+    value = peek(props, path)
+    return value.lower() if isinstance(value, str) and value else None
+
+
+def _references(resource: PolicyResource, prop: str) -> list[PolicyResource]:
+    """The resources a property was computed from: its property dependencies, else all dependencies."""
+    return list(resource.property_dependencies.get(prop) or resource.dependencies)
+
+
+# --- stateful resources are protected ----------------------------------------------------------------------------
+
+
+def _unprotected(resources: list[PolicyResource], _settings: Settings) -> Violations:
+    for resource in resources:
+        if resource.resource_type in STATEFUL and not resource.opts.protect:
+            yield resource.urn, f"{_kind(resource)} '{resource.name}' is not protected"
+
+
+stateful_protected = StackRule(
+    name="stateful-resources-protected",
+    description="Stateful resources (storage, Key Vault, registry, ML workspace, Event Hubs, IoT Hub) are protected.",
+    check=_unprotected,
+    severity=Severity.HIGH,
+    pillar=RELIABILITY,
+    remediation="set stack config protect: true (components protect stateful children with child(stateful=True))",
+)
+
+
+# --- every log source has a diagnostic setting to Log Analytics ------------------------------------------------
+
+
+def _source_keys(resource: PolicyResource) -> list[str] | None:
+    """How a diagnostic setting's resourceUri names this resource: its id, or its ARM type path and name.
+
+    None when neither is known (a preview-time name): the resource cannot be judged.
+    """
+    segment, name_key = LOG_SOURCES[resource.resource_type]
+    keys = [key for key in (_text(resource.props, "id"),) if key]
+    for name in {_text(resource.props, name_key), _text(resource.props, "name")} - {None}:
+        keys.append(f"{segment}{name}")
+    return keys or None
+
+
+def _sends_logs_to_log_analytics(setting: PolicyResource) -> bool:
+    workspace = peek(setting.props, "workspaceId")
+    if isinstance(workspace, str) and LOG_ANALYTICS_ID not in workspace.lower():
+        return False
+    if not isinstance(workspace, str) and workspace is not UNKNOWN:
+        return False
+    try:
+        logs = setting.props.get("logs") or []
+        return any(as_bool(peek(entry, "enabled")) is True for entry in logs)
+    except UnknownValueError:
+        return True  # not known during preview: do not claim a gap
+
+
+def _covers(uri: str, keys: list[str]) -> bool:
+    target = uri + "/"
+    return any(f"{key}/" in target for key in keys)
+
+
+def _without_diagnostics(resources: list[PolicyResource], _settings: Settings) -> Violations:
+    sources = {r.urn: r for r in resources if r.resource_type in LOG_SOURCES}
+    covered: set[str] = set()
+    uris: list[str] = []
+    for setting in (r for r in resources if r.resource_type == DIAGNOSTIC_SETTING):
+        if not _sends_logs_to_log_analytics(setting):
+            continue
+        uri = _text(setting.props, "resourceUri")
+        if uri:
+            uris.append(uri)
+        elif peek(setting.props, "resourceUri") is UNKNOWN:
+            covered.update(r.urn for r in _references(setting, "resourceUri"))
+    for urn, source in sources.items():
+        keys = _source_keys(source)
+        if urn in covered or keys is None or any(_covers(uri, keys) for uri in uris):
+            continue
+        yield urn, f"{_kind(source)} '{source.name}' has no diagnostic setting sending its logs to Log Analytics"
+
+
+diagnostics_to_log_analytics = StackRule(
+    name="diagnostics-to-log-analytics",
+    description="Every resource that emits logs has a diagnostic setting sending them to Log Analytics.",
+    check=_without_diagnostics,
+    severity=Severity.MEDIUM,
+    pillar=OPERATIONS,
+    remediation="call components.diagnostics.send_diagnostics for the resource (all logs to the stack's workspace)",
+    psrule="Azure.KeyVault.Logs",
+)
+
+
+# --- the endpoint's traffic split is valid -----------------------------------------------------------------------
+
+
+def _percentages(props: Mapping[str, Any], path: str) -> dict[str, float] | None:
+    """A deployment -> percent map, {} when absent; None when it cannot be judged (unknown, wrong type)."""
+    value = peek(props, path)
+    if value is UNKNOWN or (not is_marker(value) and not isinstance(value, Mapping)):
+        return None
+    try:
+        shares = {} if is_marker(value) else {str(k): as_number(value[k]) for k in value}
+    except UnknownValueError:
+        return None
+    return shares if all(isinstance(v, (int, float)) for v in shares.values()) else None
+
+
+def _declared_deployments(resources: list[PolicyResource], endpoint: str | None) -> set[str] | None:
+    """Deployment names the stack declares for an endpoint; None when it declares none we can read."""
+    names = {
+        _text(r.props, "deploymentName")
+        for r in resources
+        if r.resource_type == ONLINE_DEPLOYMENT and endpoint and _text(r.props, "endpointName") == endpoint
+    } - {None}
+    return names or None
+
+
+def _names(props: Mapping[str, Any], path: str) -> list[str] | None:
+    """A list of names, [] when absent; None when it cannot be judged (unknown, wrong type)."""
+    value = peek(props, path)
+    if value is MISSING:
+        return []
+    if is_marker(value) or isinstance(value, (str, Mapping)):
+        return None
+    try:
+        return [name for name in items(value) if isinstance(name, str)]
+    except UnknownValueError:
+        return None
+
+
+def _traffic_problems(resource: PolicyResource, resources: list[PolicyResource]) -> Iterator[str]:
+    props = resource.props
+    traffic, mirror = _percentages(props, "traffic"), _percentages(props, "mirrorTraffic")
+    listed = _names(props, "deployments")
+    if traffic is not None and listed is not None:
+        total, expected = sum(traffic.values()), 100 if listed else 0
+        if total != expected:
+            yield f"traffic sums to {total:g}, not {expected}"
+    declared = _declared_deployments(resources, _text(props, "endpointName"))
+    for label, shares in (("traffic", traffic), ("mirrorTraffic", mirror)):
+        for name in sorted(shares or {}):
+            if (listed is not None and name not in listed) or (declared is not None and name.lower() not in declared):
+                yield f"{label} names deployment '{name}', which does not exist"
+    for name, percent in sorted((mirror or {}).items()):
+        if percent > MAX_MIRROR_PERCENT:
+            yield f"mirrorTraffic sends {percent:g}% to '{name}'; at most {MAX_MIRROR_PERCENT}% may be mirrored"
+
+
+def _invalid_traffic(resources: list[PolicyResource], _settings: Settings) -> Violations:
+    for resource in resources:
+        if resource.resource_type == DYNAMIC and peek(resource.props, "kind") == TRAFFIC_KIND:
+            for problem in _traffic_problems(resource, resources):
+                yield resource.urn, f"endpoint traffic '{resource.name}': {problem}"
+
+
+endpoint_traffic_valid = StackRule(
+    name="endpoint-traffic-valid",
+    description="The online endpoint's traffic sums to 100 and names only deployments that exist.",
+    check=_invalid_traffic,
+    severity=Severity.HIGH,
+    pillar=RELIABILITY,
+    remediation="fix the traffic map in stacks/Pulumi.<env>.yaml (python -m mlops promote keeps it valid)",
+)
+
+
+# --- every alert targets an action group of the stack ------------------------------------------------------------
+
+
+def _unwired_alerts(resources: list[PolicyResource], _settings: Settings) -> Violations:
+    groups = [r for r in resources if r.resource_type == ACTION_GROUP]
+    ids = {_text(g.props, "id") for g in groups} - {None}
+    names = {_text(g.props, key) for g in groups for key in ("actionGroupName", "name")} - {None}
+    for alert in (r for r in resources if r.resource_type in ALERTS):
+        try:
+            targets = [target.lower() for target in action_group_ids(alert.props) or []]
+        except UnknownValueError:
+            continue  # ids computed during preview: the dependency on the action group carries the wiring
+        for target in targets:
+            if target in ids or target.rsplit("/actiongroups/", 1)[-1] in names and "/actiongroups/" in target:
+                continue
+            yield alert.urn, f"{_kind(alert)} '{alert.name}' targets {target}, which is not an action group of this stack"
+
+
+alerts_target_action_group = StackRule(
+    name="alerts-target-existing-action-group",
+    description="Every alert rule notifies an action group declared in the same stack.",
+    check=_unwired_alerts,
+    severity=Severity.HIGH,
+    pillar=OPERATIONS,
+    remediation="pass the stack's action group id (monitoring outputs) to the alert's actions",
+)

@@ -1,0 +1,144 @@
+"""Storage: the data lake account, its blob service and containers."""
+
+from pulumi_policy import Severity
+
+from .base import RELIABILITY, SECURITY, ResourceRule, all_of, at_least, expect
+from .resource_types import BLOB_CONTAINER, BLOB_SERVICE, STORAGE_ACCOUNT
+
+ACCOUNT = (STORAGE_ACCOUNT,)
+SOFT_DELETE_DAYS = {"minDays": {"type": "number", "minimum": 1, "maximum": 365, "default": 7}}
+
+storage_https_only = ResourceRule(
+    name="storage-https-only",
+    description="Storage accounts accept only HTTPS (secure transfer required).",
+    types=ACCOUNT,
+    check=expect("enableHttpsTrafficOnly", True, default=True),
+    severity=Severity.HIGH,
+    pillar=SECURITY,
+    remediation="set enable_https_traffic_only=True on the storage account",
+    psrule="Azure.Storage.SecureTransfer",
+    checkov="CKV_AZURE_3",
+)
+
+storage_min_tls = ResourceRule(
+    name="storage-min-tls-1-2",
+    description="Storage accounts reject TLS versions older than 1.2.",
+    types=ACCOUNT,
+    check=expect("minimumTlsVersion", "TLS1_2", "TLS1_3", default="TLS1_0"),
+    severity=Severity.HIGH,
+    pillar=SECURITY,
+    remediation='set minimum_tls_version="TLS1_2" on the storage account',
+    psrule="Azure.Storage.MinTLS",
+    checkov="CKV_AZURE_44",
+)
+
+storage_blob_public_access = ResourceRule(
+    name="storage-blob-public-access-disabled",
+    description="Storage accounts do not allow anonymous (public) blob access.",
+    types=ACCOUNT,
+    check=expect("allowBlobPublicAccess", False, default=False),
+    severity=Severity.CRITICAL,
+    pillar=SECURITY,
+    remediation="set allow_blob_public_access=False on the storage account",
+    psrule="Azure.Storage.BlobPublicAccess",
+    checkov="CKV_AZURE_190",
+)
+
+storage_shared_key = ResourceRule(
+    name="storage-shared-key-disabled",
+    description="Storage accounts refuse shared key (account key and SAS) authorization; identities only.",
+    types=ACCOUNT,
+    check=expect("allowSharedKeyAccess", False, default=True),
+    severity=Severity.HIGH,
+    pillar=SECURITY,
+    remediation="set allow_shared_key_access=False and grant data roles to managed identities",
+    psrule="Azure.Storage.LocalAuth",
+    checkov="CKV2_AZURE_40",
+)
+
+storage_oauth_default = ResourceRule(
+    name="storage-oauth-default",
+    description="The portal and tools use Entra ID, not account keys, to reach storage data.",
+    types=ACCOUNT,
+    check=expect("defaultToOAuthAuthentication", True, default=False),
+    severity=Severity.LOW,
+    pillar=SECURITY,
+    remediation="set default_to_o_auth_authentication=True on the storage account",
+)
+
+storage_cross_tenant_replication = ResourceRule(
+    name="storage-cross-tenant-replication-disabled",
+    description="Object replication to storage accounts in other Entra ID tenants is not allowed.",
+    types=ACCOUNT,
+    check=expect("allowCrossTenantReplication", False, default=False),
+    severity=Severity.MEDIUM,
+    pillar=SECURITY,
+    remediation="set allow_cross_tenant_replication=False on the storage account",
+)
+
+storage_network_default_deny = ResourceRule(
+    name="storage-network-default-deny",
+    description="The storage firewall denies traffic by default; only trusted Azure services bypass it.",
+    types=ACCOUNT,
+    check=expect("networkRuleSet.defaultAction", "Deny", default="Allow"),
+    severity=Severity.HIGH,
+    pillar=SECURITY,
+    remediation='set network_rule_set.default_action="Deny" (stack config network.publicNetworkAccess: false)',
+    psrule="Azure.Storage.Firewall",
+    checkov="CKV_AZURE_35",
+)
+
+storage_public_network = ResourceRule(
+    name="storage-public-network-disabled",
+    description="Storage accounts are not reachable from public networks.",
+    types=ACCOUNT,
+    check=expect("publicNetworkAccess", "Disabled", default="Enabled"),
+    severity=Severity.HIGH,
+    pillar=SECURITY,
+    remediation='set public_network_access="Disabled" (stack config network.publicNetworkAccess: false)',
+    checkov="CKV_AZURE_59",
+)
+
+storage_blob_soft_delete = ResourceRule(
+    name="storage-blob-soft-delete",
+    description="Deleted blobs are kept for a retention period (blob soft delete).",
+    types=(BLOB_SERVICE,),
+    check=all_of(
+        expect("deleteRetentionPolicy.enabled", True, default=False),
+        at_least("deleteRetentionPolicy.days", "minDays", default=7),
+    ),
+    config=SOFT_DELETE_DAYS,
+    severity=Severity.MEDIUM,
+    pillar=RELIABILITY,
+    remediation="enable delete_retention_policy with days >= minDays (stack config storage.blobSoftDeleteDays)",
+    psrule="Azure.Storage.SoftDelete",
+    checkov="CKV2_AZURE_38",
+)
+
+storage_container_soft_delete = ResourceRule(
+    name="storage-container-soft-delete",
+    description="Deleted containers are kept for a retention period (container soft delete).",
+    types=(BLOB_SERVICE,),
+    check=all_of(
+        expect("containerDeleteRetentionPolicy.enabled", True, default=False),
+        at_least("containerDeleteRetentionPolicy.days", "minDays", default=7),
+    ),
+    config=SOFT_DELETE_DAYS,
+    severity=Severity.MEDIUM,
+    pillar=RELIABILITY,
+    remediation="enable container_delete_retention_policy with days >= minDays "
+    "(stack config storage.containerSoftDeleteDays)",
+    psrule="Azure.Storage.ContainerSoftDelete",
+)
+
+storage_container_private = ResourceRule(
+    name="storage-container-private",
+    description="Blob containers allow no anonymous read access.",
+    types=(BLOB_CONTAINER,),
+    check=expect("publicAccess", "None", default="None"),
+    severity=Severity.CRITICAL,
+    pillar=SECURITY,
+    remediation='set public_access="None" on the blob container',
+    psrule="Azure.Storage.BlobAccessType",
+    checkov="CKV_AZURE_34",
+)

@@ -1,0 +1,151 @@
+"""Compliant resources, one per type the rules look at (shapes as the platform records them), and edits."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from policies.rules import resource_types as t
+
+SUB = "/subscriptions/00000000-0000-0000-0000-000000000000"
+RG = f"{SUB}/resourceGroups/rg-mlops-prd-weu"
+WORKSPACE_ID = f"{RG}/providers/Microsoft.MachineLearningServices/workspaces/mlw-mlops-prd-weu"
+LOG_ID = f"{RG}/providers/Microsoft.OperationalInsights/workspaces/log-mlops-prd-weu"
+ACTION_GROUP_ID = f"{RG}/providers/Microsoft.Insights/actionGroups/ag-mlops-prd-weu"
+BLOB_DATA_READER = f"{SUB}/providers/Microsoft.Authorization/roleDefinitions/2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
+TAGS = {"environment": "prod", "workload": "mlops", "owner": "ml-team", "cost-center": "cc-1", "managed-by": "pulumi"}
+PLACE = {"location": "westeurope", "tags": TAGS, "resourceGroupName": "rg-mlops-prd-weu"}
+DELETE = object()  # an edit that removes the key
+
+COMPLIANT: dict[str, dict[str, Any]] = {
+    t.RESOURCE_GROUP: {"resourceGroupName": "rg-mlops-prd-weu", "location": "westeurope", "tags": TAGS},
+    t.STORAGE_ACCOUNT: {
+        **PLACE,
+        "accountName": "stmlopsprdweu7f66",
+        "kind": "StorageV2",
+        "sku": {"name": "Standard_ZRS"},
+        "allowBlobPublicAccess": False,
+        "allowSharedKeyAccess": False,
+        "allowCrossTenantReplication": False,
+        "defaultToOAuthAuthentication": True,
+        "enableHttpsTrafficOnly": True,
+        "minimumTlsVersion": "TLS1_2",
+        "publicNetworkAccess": "Disabled",
+        "networkRuleSet": {"defaultAction": "Deny", "bypass": "AzureServices"},
+    },
+    t.BLOB_SERVICE: {
+        "accountName": "stmlopsprdweu7f66",
+        "blobServicesName": "default",
+        "deleteRetentionPolicy": {"enabled": True, "days": 30.0},
+        "containerDeleteRetentionPolicy": {"enabled": True, "days": 30.0},
+    },
+    t.BLOB_CONTAINER: {"accountName": "stmlopsprdweu7f66", "containerName": "raw", "publicAccess": "None"},
+    t.KEY_VAULT: {
+        **PLACE,
+        "vaultName": "kv-mlops-prd-weu-7f66",
+        "properties": {
+            "tenantId": "11111111-1111-1111-1111-111111111111",
+            "sku": {"family": "A", "name": "standard"},
+            "enableRbacAuthorization": True,
+            "enableSoftDelete": True,
+            "softDeleteRetentionInDays": 90.0,
+            "enablePurgeProtection": True,
+            "publicNetworkAccess": "Disabled",
+            "networkAcls": {"defaultAction": "Deny", "bypass": "AzureServices"},
+        },
+    },
+    t.REGISTRY: {
+        **PLACE,
+        "registryName": "crmlopsprdweu7f66",
+        "sku": {"name": "Premium"},
+        "adminUserEnabled": False,
+        "anonymousPullEnabled": False,
+        "publicNetworkAccess": "Disabled",
+        "zoneRedundancy": "Enabled",
+        "policies": {"retentionPolicy": {"days": 30.0, "status": "enabled"}},
+    },
+    t.ML_WORKSPACE: {
+        **PLACE,
+        "workspaceName": "mlw-mlops-prd-weu",
+        "identity": {"type": "SystemAssigned"},
+        "publicNetworkAccess": "Disabled",
+        "managedNetwork": {"isolationMode": "AllowOnlyApprovedOutbound"},
+        "systemDatastoresAuthMode": "Identity",
+    },
+    t.ML_COMPUTE: {
+        **PLACE,
+        "computeName": "mlc-cpu-prd",
+        "properties": {
+            "computeType": "AmlCompute",
+            "disableLocalAuth": True,
+            "properties": {
+                "vmSize": "Standard_DS3_v2",
+                "enableNodePublicIp": False,
+                "remoteLoginPortPublicAccess": "Disabled",
+                "scaleSettings": {"minNodeCount": 0.0, "maxNodeCount": 4.0},
+            },
+        },
+    },
+    t.ONLINE_ENDPOINT: {
+        **PLACE,
+        "endpointName": "mloe-mlops-prd-weu-7f66",
+        "properties": {"authMode": "AADToken", "publicNetworkAccess": "Disabled"},
+    },
+    t.ONLINE_DEPLOYMENT: {
+        **PLACE,
+        "endpointName": "mloe-mlops-prd-weu-7f66",
+        "deploymentName": "blue",
+        "sku": {"name": "Default", "capacity": 2.0},
+        "properties": {
+            "endpointComputeType": "Managed",
+            "egressPublicNetworkAccess": "Disabled",
+            "appInsightsEnabled": True,
+        },
+    },
+    t.BATCH_ENDPOINT: {**PLACE, "endpointName": "mlbe-mlops-prd-weu-7f66", "properties": {"authMode": "AADToken"}},
+    t.EVENTHUB_NAMESPACE: {
+        **PLACE,
+        "namespaceName": "evhns-mlops-prd-weu-7f66",
+        "disableLocalAuth": True,
+        "minimumTlsVersion": "1.2",
+        "publicNetworkAccess": "Disabled",
+        "zoneRedundant": True,
+    },
+    t.IOT_HUB: {
+        **PLACE,
+        "resourceName": "iot-mlops-prd-weu-7f66",
+        "properties": {"minTlsVersion": "1.2", "disableLocalAuth": True, "publicNetworkAccess": "Disabled"},
+    },
+    t.APP_INSIGHTS: {**PLACE, "disableLocalAuth": True, "workspaceResourceId": LOG_ID, "retentionInDays": 90.0},
+    t.LOG_ANALYTICS: {**PLACE, "workspaceName": "log-mlops-prd-weu", "features": {"disableLocalAuth": True}, "retentionInDays": 90.0},
+    t.USER_IDENTITY: {**PLACE, "resourceName": "id-mlops-iot-prd-weu"},
+    t.ACTION_GROUP: {
+        **PLACE,
+        "location": "global",
+        "actionGroupName": "ag-mlops-prd-weu",
+        "enabled": True,
+        "emailReceivers": [{"name": "team", "emailAddress": "ml-team@example.com"}],
+    },
+    t.METRIC_ALERT: {**PLACE, "location": "global", "enabled": True, "actions": [{"actionGroupId": ACTION_GROUP_ID}]},
+    t.SCHEDULED_QUERY_RULE: {**PLACE, "enabled": True, "actions": {"actionGroups": [ACTION_GROUP_ID]}},
+    t.ROLE_ASSIGNMENT: {
+        "principalId": "2db72ca4-8819-5243-9861-b2f5c84645e3",
+        "principalType": "ServicePrincipal",
+        "roleDefinitionId": BLOB_DATA_READER,
+        "scope": f"{RG}/providers/Microsoft.Storage/storageAccounts/stmlopsprdweu7f66",
+    },
+}
+
+
+def edited(type_: str, path: str, value: Any) -> dict[str, Any]:
+    """The compliant fixture of `type_` with one key (a dotted path) set to `value`, or removed with DELETE."""
+    props = copy.deepcopy(COMPLIANT[type_])
+    *parents, key = path.split(".")
+    node = props
+    for part in parents:
+        node = node.setdefault(part, {})
+    if value is DELETE:
+        node.pop(key, None)
+    else:
+        node[key] = value
+    return props

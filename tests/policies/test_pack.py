@@ -1,0 +1,89 @@
+"""The pack as the engine sees it (GetAnalyzerInfo), its per-environment config files, and the catalogue."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from mlops.analyzer import CONFIG_DIR, ROOT_DIR, PolicyConfigError, resolve_policy_config
+from policies import catalogue
+from policies.rules import PACK_NAME, RESOURCE_RULES, RULES, STACK_RULES
+from pulumi.runtime.proto import analyzer_pb2 as proto
+
+DEV_ADVISORY = {
+    "storage-network-default-deny",
+    "storage-public-network-disabled",
+    "keyvault-network-default-deny",
+    "keyvault-public-network-disabled",
+    "registry-public-network-disabled",
+    "registry-premium-sku",
+    "ml-workspace-public-network-disabled",
+    "ml-workspace-managed-network",
+    "ml-compute-no-public-ip",
+    "ml-endpoint-public-network-disabled",
+    "ml-deployment-egress-disabled",
+    "eventhub-public-network-disabled",
+    "iothub-public-network-disabled",
+    "stateful-resources-protected",
+}
+
+
+def test_info_lists_every_rule_as_mandatory_with_its_metadata(pack):
+    info = pack.info()
+    assert info.name == PACK_NAME and info.supportsConfig
+    assert [p.name for p in info.policies] == [rule.name for rule in RULES]
+    assert len(RESOURCE_RULES) >= 40 and len(STACK_RULES) == 4
+    for policy, rule in zip(info.policies, RULES):
+        assert policy.enforcementLevel == proto.MANDATORY
+        assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", policy.name)
+        assert (policy.description, policy.remediation_steps) == (rule.description, rule.remediation)
+        assert f"pillar:{rule.pillar}" in policy.tags
+        expected_type = proto.POLICY_TYPE_RESOURCE if rule.kind == "resource" else proto.POLICY_TYPE_STACK
+        assert policy.policy_type == expected_type
+        assert set(policy.configSchema.properties.keys()) == set(rule.config)
+
+
+@pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
+def test_config_file_resolves_to_an_explicit_level_for_every_policy(pack, environment):
+    document = json.loads((CONFIG_DIR / f"{environment}.json").read_text())
+    resolved = resolve_policy_config(document, pack.info())
+    assert resolved.keys() == {rule.name for rule in RULES}
+    advisory = {name for name, config in resolved.items() if config.enforcementLevel == proto.ADVISORY}
+    assert advisory == (DEV_ADVISORY if environment == "dev" else set())
+    assert {config.enforcementLevel for config in resolved.values()} <= {proto.ADVISORY, proto.MANDATORY}
+
+
+def test_missing_config_file_means_pack_defaults(pack, tmp_path):
+    from mlops.analyzer import load_policy_config
+
+    assert load_policy_config("perf", tmp_path) == {}
+    assert {c.enforcementLevel for c in resolve_policy_config({}, pack.info()).values()} == {proto.MANDATORY}
+
+
+@pytest.mark.parametrize(
+    ("document", "error"),
+    [
+        ({"no-such-rule": "advisory"}, "config: no-such-rule: no such policy in the pack"),
+        ({"all": "strict"}, "config: all: 'strict' is not one of advisory, mandatory, remediate, disabled"),
+        ({"allowed-locations": {"regions": []}}, "config: allowed-locations.regions: unknown property; allowed: ['allowedLocations']"),
+    ],
+)
+def test_bad_config_is_named(pack, document, error):
+    with pytest.raises(PolicyConfigError) as raised:
+        resolve_policy_config(document, pack.info())
+    assert str(raised.value) == error
+
+
+def test_readme_catalogue_is_current():
+    text = (ROOT_DIR / "README.md").read_text()
+    assert catalogue.current_block(text) == catalogue.block(), "run: python -m policies.catalogue --write README.md"
+
+
+def test_catalogue_writer_replaces_only_the_block(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# t\n\nbefore\n{catalogue.START}\nold\n{catalogue.END}\nafter\n")
+    assert catalogue.main(["--write", str(readme)]) == 0
+    assert readme.read_text() == f"# t\n\nbefore\n{catalogue.block()}\nafter\n"
+    assert catalogue.table().count("\n| `") == len(RULES)

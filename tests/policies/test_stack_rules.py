@@ -1,0 +1,131 @@
+"""Stack rules over AnalyzeStack: a small compliant stack passes; each weakening names the rule and resource."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from mlops.analyzer import StackResource, resource_urn
+from policies.rules import resource_types as t
+from tests.policies.policy_fixtures import ACTION_GROUP_ID, COMPLIANT, LOG_ID, RG, WORKSPACE_ID
+
+ENDPOINT_ID = f"{WORKSPACE_ID}/onlineEndpoints/mloe-mlops-prd-weu-7f66"
+VAULT_ID = f"{RG}/providers/Microsoft.KeyVault/vaults/kv-mlops-prd-weu-7f66"
+
+
+def res(type_: str, name: str, props: dict, protect: bool = False, dependencies: tuple[str, ...] = ()) -> StackResource:
+    return StackResource(type_, name, resource_urn(type_, name), props, protect, "", dependencies)
+
+
+def diag(name: str, uri: object, dependencies: tuple[str, ...] = ()) -> StackResource:
+    props = {"resourceUri": uri, "workspaceId": LOG_ID, "logs": [{"categoryGroup": "allLogs", "enabled": True}]}
+    return res(t.DIAGNOSTIC_SETTING, name, props, dependencies=dependencies)
+
+
+def traffic(traffic_map: dict, deployments: list, mirror: dict | None = None) -> StackResource:
+    props = {
+        "kind": t.TRAFFIC_KIND,
+        "endpointName": "mloe-mlops-prd-weu-7f66",
+        "traffic": traffic_map,
+        "mirrorTraffic": mirror or {},
+        "deployments": deployments,
+    }
+    return res(t.DYNAMIC, "online-traffic", props)
+
+
+def deployment(name: str) -> StackResource:
+    return res(t.ONLINE_DEPLOYMENT, f"online-{name}", {**COMPLIANT[t.ONLINE_DEPLOYMENT], "deploymentName": name})
+
+
+def compliant_stack() -> list[StackResource]:
+    vault = res(t.KEY_VAULT, "vault-kv", {**COMPLIANT[t.KEY_VAULT], "id": VAULT_ID}, protect=True)
+    endpoint = res(t.ONLINE_ENDPOINT, "online-endpoint", COMPLIANT[t.ONLINE_ENDPOINT])
+    return [
+        vault,
+        diag("vault-diag", VAULT_ID),
+        endpoint,
+        diag("online-diag", ENDPOINT_ID),
+        deployment("blue"),
+        deployment("green"),
+        traffic({"blue": 90.0, "green": 10.0}, ["blue", "green"], {"green": 20.0}),
+        res(t.ACTION_GROUP, "alerts-ag", COMPLIANT[t.ACTION_GROUP]),
+        res(t.METRIC_ALERT, "alerts-latency", COMPLIANT[t.METRIC_ALERT]),
+        res(t.SCHEDULED_QUERY_RULE, "alerts-drift", COMPLIANT[t.SCHEDULED_QUERY_RULE]),
+    ]
+
+
+def replaced(stack: list[StackResource], name: str, **changes) -> list[StackResource]:
+    return [dataclasses.replace(r, **changes) if r.name == name else r for r in stack]
+
+
+def without(stack: list[StackResource], name: str) -> list[StackResource]:
+    return [r for r in stack if r.name != name]
+
+
+def verdicts(analyzer, stack) -> list[tuple[str, str, str]]:
+    """(policy, resource name, problem) of each violation; the message also carries the remediation."""
+    found = analyzer.analyze_stack(stack)
+    assert all("Fix: " in v.message for v in found)
+    return [(v.policy, v.urn.rsplit("::", 1)[-1], v.message.split("\n", 1)[1].split(". Fix: ")[0]) for v in found]
+
+
+def test_compliant_stack_passes(analyzer):
+    assert analyzer.analyze_stack(compliant_stack()) == []
+
+
+CASES = [
+    (
+        lambda s: replaced(s, "vault-kv", protect=False),
+        [("stateful-resources-protected", "vault-kv", "Vault 'vault-kv' is not protected")],
+    ),
+    (
+        lambda s: without(s, "online-diag"),
+        [("diagnostics-to-log-analytics", "online-endpoint", "OnlineEndpoint 'online-endpoint' has no diagnostic setting sending its logs to Log Analytics")],
+    ),
+    (
+        lambda s: replaced(s, "vault-diag", props={**s[1].props, "workspaceId": f"{RG}/providers/Microsoft.Storage/storageAccounts/st"}),
+        [("diagnostics-to-log-analytics", "vault-kv", "Vault 'vault-kv' has no diagnostic setting sending its logs to Log Analytics")],
+    ),
+    (
+        lambda s: replaced(s, "vault-diag", props={**s[1].props, "logs": [{"categoryGroup": "allLogs", "enabled": False}]}),
+        [("diagnostics-to-log-analytics", "vault-kv", "Vault 'vault-kv' has no diagnostic setting sending its logs to Log Analytics")],
+    ),
+    (
+        lambda s: replaced(s, "online-traffic", props=traffic({"blue": 90.0, "green": 20.0}, ["blue", "green"]).props),
+        [("endpoint-traffic-valid", "online-traffic", "endpoint traffic 'online-traffic': traffic sums to 110, not 100")],
+    ),
+    (
+        lambda s: replaced(s, "online-traffic", props=traffic({"blue": 50.0, "red": 50.0}, ["blue", "green"]).props),
+        [("endpoint-traffic-valid", "online-traffic", "endpoint traffic 'online-traffic': traffic names deployment 'red', which does not exist")],
+    ),
+    (
+        lambda s: without(s, "online-green"),
+        [("endpoint-traffic-valid", "online-traffic", "endpoint traffic 'online-traffic': traffic names deployment 'green', which does not exist"),
+         ("endpoint-traffic-valid", "online-traffic", "endpoint traffic 'online-traffic': mirrorTraffic names deployment 'green', which does not exist")],
+    ),
+    (
+        lambda s: replaced(s, "online-traffic", props=traffic({"blue": 100.0}, ["blue", "green"], {"green": 60.0}).props),
+        [("endpoint-traffic-valid", "online-traffic", "endpoint traffic 'online-traffic': mirrorTraffic sends 60% to 'green'; at most 50% may be mirrored")],
+    ),
+    (
+        lambda s: replaced(s, "online-traffic", props=traffic({}, []).props),
+        [],
+    ),
+    (
+        lambda s: without(s, "alerts-ag"),
+        [("alerts-target-existing-action-group", "alerts-latency", f"MetricAlert 'alerts-latency' targets {ACTION_GROUP_ID.lower()}, which is not an action group of this stack"),
+         ("alerts-target-existing-action-group", "alerts-drift", f"ScheduledQueryRule 'alerts-drift' targets {ACTION_GROUP_ID.lower()}, which is not an action group of this stack")],
+    ),
+]
+
+
+@pytest.mark.parametrize(("weaken", "expected"), CASES)
+def test_weakened_stack_fails_the_stack_rule(analyzer, weaken, expected):
+    assert verdicts(analyzer, weaken(compliant_stack())) == expected
+
+
+def test_every_stack_rule_has_a_failing_case(analyzer):
+    from policies.rules import STACK_RULES
+
+    assert {policy for _, expected in CASES for policy, _, _ in expected} == {rule.name for rule in STACK_RULES}
