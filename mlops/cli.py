@@ -30,7 +30,7 @@ def _root() -> None:
 
 app.command("preview", help=preview.HELP, epilog=preview.EXAMPLES)(preview.preview)
 app.add_typer(pipeline.app, name="pipeline")
-app.add_typer(promote.app, name="promote")
+app.command("promote", help=promote.HELP, epilog=promote.EXAMPLES)(promote.promote)
 app.command("drift", help=drift.HELP, epilog=drift.EXAMPLES)(drift.drift)
 app.command("serve", help=serve.HELP, epilog=serve.EXAMPLES)(serve.serve)
 

@@ -1,14 +1,53 @@
-"""`python -m mlops promote`: placeholder until its issue lands (being written now)."""
+"""`python -m mlops promote`: move a registered model through a stack by editing its serving config."""
 
 from __future__ import annotations
+
+import os
+from typing import Annotated, Optional
 
 import typer
 
 from mlops.errors import BadInput
+from mlops.mockrun import ROOT_DIR
+from mlops.options import StackOption
 
-app = typer.Typer(help="promote (not available yet)", no_args_is_help=True)
+HELP = "Promote a model: canary (--traffic N), --complete or --rollback, by editing stacks/Pulumi.<env>.yaml."
+EXAMPLES = (
+    "Examples: python -m mlops promote --stack staging --model predictive-maintenance:3 --traffic 10 | "
+    "python -m mlops promote --stack staging --complete | python -m mlops promote --stack staging --rollback --dry-run"
+)
+
+def model_exists(name: str, version: str) -> bool:
+    """Ask the MLflow registry: MLFLOW_TRACKING_URI (e.g. the workspace's), else the local store."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from pipelines.runner import mlops_home
+
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{mlops_home() / 'mlflow.db'}"
+    try:
+        MlflowClient(tracking_uri=uri, registry_uri=uri).get_model_version(name, version)
+    except MlflowException:
+        return False
+    return True
 
 
-@app.callback(invoke_without_command=True)
-def promote() -> None:
-    raise BadInput("'promote' is not available yet")
+def promote(
+    stack: StackOption,
+    model: Annotated[Optional[str], typer.Option(help="NAME:VERSION of a registered model.")] = None,
+    traffic: Annotated[Optional[int], typer.Option(help="Canary share in percent, 1-99.")] = None,
+    complete: Annotated[bool, typer.Option("--complete", help="Move all traffic to the canary; retire the old slot.")] = False,
+    rollback: Annotated[bool, typer.Option("--rollback", help="Retire the canary; the live slot serves 100%.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the stack-file diff; write nothing.")] = False,
+) -> None:
+    from pipelines.promotion import promote as plan_promotion
+
+    chosen = [flag for flag, on in (("--traffic", traffic is not None), ("--complete", complete), ("--rollback", rollback)) if on]
+    if len(chosen) != 1:
+        raise BadInput("give exactly one of --traffic N, --complete, --rollback")
+    action = {"--traffic": "canary", "--complete": "complete", "--rollback": "rollback"}[chosen[0]]
+    result = plan_promotion(stack, model, traffic, action, model_exists, ROOT_DIR)
+    typer.echo(result.diff(), nl=False)
+    if not dry_run:
+        result.path.write_text(result.after)
+    typer.echo(f"{'would promote' if dry_run else 'promoted'}: {result.summary}", err=True)

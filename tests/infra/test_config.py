@@ -112,7 +112,7 @@ def test_cli_unknown_stack_exits_2(cli):
     assert "no stack 'qa'" in result.stderr
 
 
-BLUE = '{name: blue, model: "machine-failure-classifier:1"}'
+BLUE = '{name: blue, model: "predictive-maintenance:1"}'
 
 
 @pytest.mark.parametrize(

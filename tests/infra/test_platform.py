@@ -97,7 +97,7 @@ def test_online_endpoint_and_deployments(stacks, environment):
         props = deployment.inputs["properties"]
         assert props["appInsightsEnabled"] is True
         assert props["egressPublicNetworkAccess"] == ("Enabled" if environment == "dev" else "Disabled")
-        assert props["model"] == record.one("azure-native:machinelearningservices:Workspace").outputs["id"] + "/models/machine-failure-classifier/versions/1"
+        assert props["model"] == record.one("azure-native:machinelearningservices:Workspace").outputs["id"] + "/models/predictive-maintenance/versions/1"
         assert props["environmentId"].endswith("/environments/mlops-serving/versions/1")
         assert deployment.inputs["sku"]["capacity"] >= (2 if environment == "prod" else 1)
 
@@ -173,7 +173,7 @@ def test_severity_and_thresholds_per_environment(stacks):
 
 
 def _serving(**changes):
-    base = {"deployments": [{"name": "blue", "model": "machine-failure-classifier:1"}], "traffic": {"blue": 100}}
+    base = {"deployments": [{"name": "blue", "model": "predictive-maintenance:1"}], "traffic": {"blue": 100}}
     return json.dumps(base | changes)
 
 
@@ -182,7 +182,7 @@ def _graph(record):
 
 
 def test_changing_only_the_traffic_changes_only_the_traffic_resource(run_stack_with):
-    two = [{"name": "blue", "model": "machine-failure-classifier:1"}, {"name": "green", "model": "machine-failure-classifier:2"}]
+    two = [{"name": "blue", "model": "predictive-maintenance:1"}, {"name": "green", "model": "predictive-maintenance:2"}]
     before = _graph(run_stack_with("staging", serving=_serving(deployments=two, traffic={"blue": 90, "green": 10})))
     after_record = run_stack_with("staging", serving=_serving(deployments=two, traffic={"blue": 0, "green": 100}))
     after = _graph(after_record)
@@ -192,18 +192,18 @@ def test_changing_only_the_traffic_changes_only_the_traffic_resource(run_stack_w
 
 def test_changing_only_a_model_version_changes_only_that_deployment(run_stack_with):
     before = _graph(run_stack_with("staging", serving=_serving()))
-    after_record = run_stack_with("staging", serving=_serving(deployments=[{"name": "blue", "model": "machine-failure-classifier:7"}]))
+    after_record = run_stack_with("staging", serving=_serving(deployments=[{"name": "blue", "model": "predictive-maintenance:7"}]))
     after = _graph(after_record)
     changed = [urn for urn in before if before[urn] != after.get(urn)]
     assert changed == [after_record.one(DEPLOYMENT).urn]
-    assert after_record.one(DEPLOYMENT).inputs["properties"]["model"].endswith("/models/machine-failure-classifier/versions/7")
+    assert after_record.one(DEPLOYMENT).inputs["properties"]["model"].endswith("/models/predictive-maintenance/versions/7")
 
 
 def test_blue_green_adds_a_deployment_and_moves_traffic_after_it(run_stack_with):
     record = run_stack_with(
         "staging",
         serving=_serving(
-            deployments=[{"name": "blue", "model": "machine-failure-classifier:1"}, {"name": "green", "model": "machine-failure-classifier:2"}],
+            deployments=[{"name": "blue", "model": "predictive-maintenance:1"}, {"name": "green", "model": "predictive-maintenance:2"}],
             traffic={"blue": 90, "green": 10},
             mirrorTraffic={},
         ),

@@ -68,7 +68,7 @@ def test_removing_the_lake_in_prod_is_blocked_unless_acknowledged(prod_state):
 
 def test_adding_a_deployment_creates_it_and_updates_only_traffic(stacks, run_stack_with):
     serving = {
-        "deployments": [{"name": "blue", "model": "machine-failure-classifier:1"}, {"name": "green", "model": "machine-failure-classifier:2"}],
+        "deployments": [{"name": "blue", "model": "predictive-maintenance:1"}, {"name": "green", "model": "predictive-maintenance:2"}],
         "traffic": {"blue": 90, "green": 10},
     }
     current = from_recorded(run_stack_with("staging", serving=json.dumps(serving)).resources)
@@ -83,7 +83,7 @@ def test_adding_a_deployment_creates_it_and_updates_only_traffic(stacks, run_sta
 
 
 def test_changing_the_split_updates_the_traffic_resource_only(stacks, run_stack_with):
-    two = [{"name": "blue", "model": "machine-failure-classifier:1"}, {"name": "green", "model": "machine-failure-classifier:2"}]
+    two = [{"name": "blue", "model": "predictive-maintenance:1"}, {"name": "green", "model": "predictive-maintenance:2"}]
     before = from_recorded(run_stack_with("staging", serving=json.dumps({"deployments": two, "traffic": {"blue": 90, "green": 10}})).resources)
     after = from_recorded(run_stack_with("staging", serving=json.dumps({"deployments": two, "traffic": {"blue": 0, "green": 100}})).resources)
     changed = [(c.op, c.name, c.changed) for c in diff_states(before, after, guard_data=True) if c.op != "same"]

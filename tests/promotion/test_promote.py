@@ -1,0 +1,111 @@
+"""Promotion edits the stack file (comments and order kept), refuses what it must, and previews as an update."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+from mlflow import MlflowClient
+from ruamel.yaml import YAML
+
+
+@pytest.fixture
+def registry(tmp_path):
+    """A real MLflow registry (SQLite) with versions 1-3 of the model."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    client.create_registered_model("predictive-maintenance")
+    for _ in range(3):
+        client.create_model_version("predictive-maintenance", source=str(tmp_path / "model"))
+    return uri
+
+
+def git(cwd, *args):
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True)
+
+
+@pytest.fixture
+def repo(project_copy):
+    git(project_copy, "init", "-q", "-b", "main")
+    git(project_copy, "add", "-A")
+    git(project_copy, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "base")
+    return project_copy
+
+
+def serving(repo, env):
+    document = YAML(typ="safe").load((repo / "stacks" / f"Pulumi.{env}.yaml").read_text())
+    return document["config"]["mlops-platform:serving"]
+
+
+def test_canary_complete_and_rollback(repo, cli, registry):
+    stack_file = repo / "stacks" / "Pulumi.staging.yaml"
+    original = stack_file.read_text()
+    result = cli(["promote", "--stack", "staging", "--model", "predictive-maintenance:2", "--traffic", "10"], cwd=repo, MLFLOW_TRACKING_URI=registry)
+    assert result.returncode == 0, result.stderr
+    assert serving(repo, "staging")["traffic"] == {"blue": 90, "green": 10}
+    assert [d["model"] for d in serving(repo, "staging")["deployments"]] == ["predictive-maintenance:1", "predictive-maintenance:2"]
+    text = stack_file.read_text()
+    assert text.splitlines()[0] == original.splitlines()[0]  # the header comment survives
+    assert "# Serving state, edited by `python -m mlops promote`" in text
+    assert "+      green: 10" in result.stdout  # the diff is printed
+
+    result = cli(["promote", "--stack", "staging", "--complete"], cwd=repo, MLFLOW_TRACKING_URI=registry)
+    assert result.returncode == 0, result.stderr
+    assert serving(repo, "staging")["traffic"] == {"green": 100}
+    assert [d["name"] for d in serving(repo, "staging")["deployments"]] == ["green"]
+
+    cli(["promote", "--stack", "staging", "--model", "predictive-maintenance:3", "--traffic", "20"], cwd=repo, MLFLOW_TRACKING_URI=registry)
+    result = cli(["promote", "--stack", "staging", "--rollback"], cwd=repo, MLFLOW_TRACKING_URI=registry)
+    assert result.returncode == 0, result.stderr
+    assert serving(repo, "staging") == {"deployments": [{"name": "green", "model": "predictive-maintenance:2", "instanceCount": 1}], "traffic": {"green": 100}}
+
+
+def test_dry_run_writes_nothing(repo, cli, registry):
+    before = (repo / "stacks" / "Pulumi.staging.yaml").read_text()
+    result = cli(["promote", "--stack", "staging", "--model", "predictive-maintenance:2", "--traffic", "10", "--dry-run"], cwd=repo, MLFLOW_TRACKING_URI=registry)
+    assert result.returncode == 0 and "would promote" in result.stderr and "+      green: 10" in result.stdout
+    assert (repo / "stacks" / "Pulumi.staging.yaml").read_text() == before
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--stack", "staging", "--model", "predictive-maintenance:9", "--traffic", "10"], 1, "registry has no version 9"),
+        (["--stack", "staging", "--model", "predictive-maintenance:2", "--traffic", "0"], 2, "out of range"),
+        (["--stack", "staging", "--model", "predictive-maintenance:2", "--traffic", "100"], 2, "out of range"),
+        (["--stack", "staging", "--model", "predictive-maintenance", "--traffic", "10"], 2, "is not NAME:VERSION"),
+        (["--stack", "prod", "--model", "predictive-maintenance:3", "--traffic", "10"], 1, "never served in staging"),
+        (["--stack", "staging", "--complete"], 1, "no rollout in progress"),
+        (["--stack", "staging", "--rollback"], 1, "nothing to roll back"),
+        (["--stack", "staging", "--complete", "--rollback"], 2, "exactly one of"),
+        (["--stack", "qa", "--model", "predictive-maintenance:2", "--traffic", "10"], 2, "no stack file"),
+    ],
+)
+def test_refusals_and_bad_input(repo, cli, registry, args, code, message):
+    before = (repo / "stacks" / "Pulumi.staging.yaml").read_text()
+    result = cli(["promote", *args], cwd=repo, MLFLOW_TRACKING_URI=registry)
+    assert result.returncode == code, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert (repo / "stacks" / "Pulumi.staging.yaml").read_text() == before
+
+
+def test_prod_accepts_a_model_staging_served_before(repo, cli, registry):
+    cli(["promote", "--stack", "staging", "--model", "predictive-maintenance:2", "--traffic", "10"], cwd=repo, MLFLOW_TRACKING_URI=registry)
+    git(repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qam", "canary v2 in staging")
+    cli(["promote", "--stack", "staging", "--rollback"], cwd=repo, MLFLOW_TRACKING_URI=registry)  # no longer declared, but in history
+    result = cli(["promote", "--stack", "prod", "--model", "predictive-maintenance:2", "--traffic", "10"], cwd=repo, MLFLOW_TRACKING_URI=registry)
+    assert result.returncode == 0, result.stderr
+    green = serving(repo, "prod")["deployments"][1]
+    assert green["instanceCount"] == 2  # sizing copied from the live slot, so prod's minimum holds
+
+
+def test_promotion_previews_as_an_update_of_staging(repo, cli, registry):
+    cli(["promote", "--stack", "staging", "--model", "predictive-maintenance:2", "--traffic", "10"], cwd=repo, MLFLOW_TRACKING_URI=registry)
+    result = cli(["preview", "--stack", "staging", "--base", "HEAD", "--format", "json"], cwd=repo)
+    assert result.returncode == 0, result.stderr
+    [stack] = json.loads(result.stdout)["stacks"]
+    changes = {(c["op"], c["name"]) for c in stack["changes"] if c["op"] != "same"}
+    assert ("create", "online-green") in changes and ("update", "online-traffic") in changes
+    assert {op for op, _ in changes} <= {"create", "update"}
+    assert stack["summary"]["mandatory"] == 0
