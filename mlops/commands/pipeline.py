@@ -1,14 +1,76 @@
-"""`python -m mlops pipeline`: placeholder until its issue lands (being written now)."""
+"""`python -m mlops pipeline`: run the training pipeline (locally or in Azure ML) or show its Azure ML definition."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Optional
+
 import typer
 
+from mlops.commands.preview import stack_names, write_output
 from mlops.errors import BadInput
+from mlops.options import OutOption, StackOption
 
-app = typer.Typer(help="pipeline (not available yet)", no_args_is_help=True)
+app = typer.Typer(
+    help="The training pipeline: validate -> prep -> train -> evaluate -> gate -> register.", no_args_is_help=True
+)
+
+DataOption = Annotated[
+    Optional[Path],
+    typer.Option("--data", "-d", help="Telemetry as .csv or .parquet (default: the built-in sample, 20,000 rows)."),
+]
 
 
-@app.callback(invoke_without_command=True)
-def pipeline() -> None:
-    raise BadInput("'pipeline' is not available yet")
+def one_stack(stack: str) -> str:
+    """The pipeline runs against exactly one stack that has a stack file."""
+    available = stack_names("all")
+    if stack not in available:
+        raise BadInput(f"--stack: no stack '{stack}'; available: {', '.join(available)}")
+    return stack
+
+
+@app.command(
+    "run",
+    help="Run the pipeline locally with MLflow tracking under .mlops/ (or in the stack's workspace with --submit). "
+    "Exit 0: model registered; 1: the gate refused (or the Azure ML job failed); 2: bad input.",
+    epilog="Examples: python -m mlops pipeline run --stack dev | "
+    "python -m mlops pipeline run -s dev --data telemetry.csv | python -m mlops pipeline run -s staging --submit",
+)
+def run(
+    stack: StackOption,
+    data: DataOption = None,
+    submit: Annotated[
+        bool, typer.Option("--submit", help="Submit to the stack's Azure ML workspace and wait (Azure credentials).")
+    ] = False,
+) -> None:
+    from pipelines import runner
+
+    environment = one_stack(stack)
+    if submit:
+        runner.submit(environment, data)
+    else:
+        runner.run_local(environment, data)
+
+
+@app.command(
+    "show",
+    help="Print the Azure ML pipeline job (YAML) built from the stack's outputs.",
+    epilog="Examples: python -m mlops pipeline show --stack dev | python -m mlops pipeline show -s prod --out prod.yaml",
+)
+def show(stack: StackOption, data: DataOption = None, out: OutOption = None) -> None:
+    write_output(pipeline_yaml(one_stack(stack), data), out)
+
+
+def pipeline_yaml(environment: str, data: Path | None = None) -> str:
+    import io
+
+    from pipelines.aml import build_pipeline
+    from pipelines.runner import checked_inputs, git_commit
+    from pipelines.stack_outputs import load_outputs
+    from pipelines.steps import pipeline_parameters
+
+    config = checked_inputs(environment, data)
+    job = build_pipeline(load_outputs(environment), pipeline_parameters(environment, config.training, git_commit()), data)
+    buffer = io.StringIO()
+    job.dump(buffer)
+    return buffer.getvalue()

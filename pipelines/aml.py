@@ -1,0 +1,81 @@
+"""The training pipeline as Azure ML command components, built from the stack outputs contract.
+
+Compute, the raw-data path, the environment image's registry and the experiment name all come from
+`StackOutputs`; the components come from the step table (`pipelines.steps.STEPS`), so each component's
+command is `python -m pipelines.steps.<step>` with one flag per port, and ports are wired by name.
+The code snapshot is the repository root (uploads honour .gitignore, so the virtualenv stays behind).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from azure.ai.ml import Input, Output, dsl
+from azure.ai.ml.entities import CommandComponent, Environment, PipelineJob
+
+from mlops.mockrun import ROOT_DIR
+from pipelines.registry import MODEL_NAME, experiment_name
+from pipelines.steps import DATA, STEPS, Step
+from stacks.outputs import StackOutputs
+
+TRAINING_IMAGE = "mlops/training:latest"  # built from requirements.txt and pushed to the stack's registry by CI
+RAW_DATA_PATH = "telemetry/training.parquet"  # inside the lake's raw zone
+COMPONENT_PREFIX = MODEL_NAME.replace("-", "_")
+
+# The SDK logs a warning for its own experimental schema classes on every dump; nothing a user can act on.
+logging.getLogger("azure.ai.ml._utils._experimental").setLevel(logging.ERROR)
+
+
+def training_environment(outputs: StackOutputs) -> Environment:
+    return Environment(image=f"{outputs.registry_login_server}/{TRAINING_IMAGE}")
+
+
+def command_line(step: Step) -> str:
+    """`python -m pipelines.steps.<name>` with a flag per port, named like the port."""
+    inputs = [f"--{p.name} ${{{{inputs.{p.name}}}}}" for p in step.inputs]
+    outputs = [f"--{p.name} ${{{{outputs.{p.name}}}}}" for p in step.outputs]
+    return " ".join([f"python -m {step.module_name}", *inputs, *outputs])
+
+
+def build_component(step: Step, environment: Environment, code: Path = ROOT_DIR) -> CommandComponent:
+    return CommandComponent(
+        name=f"{COMPONENT_PREFIX}_{step.name}",
+        display_name=step.name,
+        description=step.description,
+        inputs={p.name: Input(type=p.type, description=p.description or p.name) for p in step.inputs},
+        outputs={p.name: Output(type=p.type, description=p.description) for p in step.outputs},
+        command=command_line(step),
+        environment=environment,
+        code=str(code),
+        is_deterministic=step.deterministic,
+    )
+
+
+def raw_data_input(outputs: StackOutputs, data: str | Path | None = None) -> Input:
+    """A local file (uploaded on submit) or a path in the lake's raw zone (default: RAW_DATA_PATH)."""
+    path = str(data) if data is not None else f"{outputs.container_urls.raw}/{RAW_DATA_PATH}"
+    return Input(type=DATA.type, path=path)
+
+
+def build_pipeline(outputs: StackOutputs, parameters: dict[str, object], data: str | Path | None = None) -> PipelineJob:
+    """The pipeline job: one node per step, each input taken from the earlier output or parameter of its name."""
+    environment = training_environment(outputs)
+    components = {step.name: build_component(step, environment) for step in STEPS}
+
+    @dsl.pipeline(
+        name=f"{COMPONENT_PREFIX}_training",
+        display_name=f"{MODEL_NAME} training ({outputs.environment})",
+        description="validate -> prep -> train -> evaluate -> gate -> register",
+        compute=outputs.compute_name,
+        experiment_name=experiment_name(outputs.environment),
+    )
+    def training() -> None:
+        values: dict[str, object] = {DATA.name: raw_data_input(outputs, data), **parameters}
+        for step in STEPS:
+            node = components[step.name](**{p.name: values[p.name] for p in step.inputs})
+            node.name = step.name
+            values.update({p.name: node.outputs[p.name] for p in step.outputs})
+
+    return training()
+

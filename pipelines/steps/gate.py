@@ -1,0 +1,94 @@
+"""gate: let a model through only if it is good enough and not worse than the one in production.
+
+Two rules, both from the stack config (`training.minAuc`, `training.maxAucRegression`): the candidate's AUC
+is at least the minimum, and it is not below the production model's AUC by more than the margin. The
+production model is re-scored on the candidate's test split, so both AUCs are measured on the same rows.
+A failed gate is a refusal (exit 1); nothing after it runs, so the registry stays untouched.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import mlflow.sklearn
+import pandas as pd
+
+from mlops.errors import Refused
+from pipelines.registry import MODEL_NAME, PRODUCTION_ALIAS, production_version
+from pipelines.steps import step
+from pipelines.steps.common import read_features, read_json, step_main, write_json
+from pipelines.steps.evaluate import evaluate_model
+
+STEP = step("gate")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    reasons: list[str]
+    candidate_auc: float
+    min_auc: float
+    max_auc_regression: float
+    production_version: str | None = None
+    production_auc: float | None = None
+
+
+def decide(
+    candidate_auc: float,
+    min_auc: float,
+    max_auc_regression: float,
+    production_auc: float | None = None,
+    production_version: str | None = None,
+) -> Verdict:
+    """The verdict and a reason per rule, passed or not."""
+    reasons, passed = [], True
+    if candidate_auc < min_auc:
+        passed = False
+        reasons.append(f"AUC {candidate_auc:.4f} is below the minimum {min_auc:.4f} (training.minAuc)")
+    else:
+        reasons.append(f"AUC {candidate_auc:.4f} meets the minimum {min_auc:.4f}")
+    if production_auc is None:
+        reasons.append("no production model to compare with")
+    elif candidate_auc < production_auc - max_auc_regression:
+        passed = False
+        reasons.append(
+            f"AUC {candidate_auc:.4f} is {production_auc - candidate_auc:.4f} below production version "
+            f"{production_version} ({production_auc:.4f}), more than the allowed {max_auc_regression:.4f} "
+            "(training.maxAucRegression)"
+        )
+    else:
+        reasons.append(
+            f"AUC {candidate_auc:.4f} is within {max_auc_regression:.4f} of production version "
+            f"{production_version} ({production_auc:.4f})"
+        )
+    return Verdict(passed, reasons, candidate_auc, min_auc, max_auc_regression, production_version, production_auc)
+
+
+def score_production(test: pd.DataFrame) -> tuple[str | None, float | None]:
+    """The production version and its AUC on `test`, or (None, None) when nothing is in production."""
+    version = production_version()
+    if version is None:
+        return None, None
+    model = mlflow.sklearn.load_model(f"models:/{MODEL_NAME}@{PRODUCTION_ALIAS}")
+    return str(version.version), evaluate_model(model, test).auc
+
+
+def run(args: argparse.Namespace) -> Verdict:
+    _, test, _ = read_features(args.features)
+    version, auc = score_production(test)
+    candidate = read_json(args.metrics, "metrics")["auc"]
+    verdict = decide(candidate, args.min_auc, args.max_auc_regression, auc, version)
+    write_json(args.verdict, "verdict", asdict(verdict))
+    if not verdict.passed:
+        raise Refused(f"evaluation gate: {'; '.join(verdict.reasons)}")
+    return verdict
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return step_main(STEP, run, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

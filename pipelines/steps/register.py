@@ -1,0 +1,87 @@
+"""register: the model into the MLflow registry, with signature, input example and lineage tags.
+
+Tags on the model version: data version, git commit, metrics, stack, gate verdict. Registration happens only
+behind a passed gate verdict, checked again here so the step can never register a refused model.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import mlflow
+import mlflow.sklearn
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.models import Model
+
+from mlops.errors import Refused
+from pipelines.registry import MODEL_NAME
+from pipelines.sample_data import FEATURES
+from pipelines.steps import step
+from pipelines.steps.common import read_features, read_json, step_main, write_json
+from pipelines.steps.train import EXAMPLE_ROWS, SKOPS_TRUSTED_TYPES
+
+STEP = step("register")
+
+
+@dataclass(frozen=True)
+class Registered:
+    name: str
+    version: str
+    tags: dict[str, str]
+
+
+def lineage_tags(data_version: str, git_commit: str, stack: str, metrics: dict[str, float]) -> dict[str, str]:
+    return {
+        "data_version": data_version,
+        "git_commit": git_commit,
+        "stack": stack,
+        **{name: f"{value:.6f}" for name, value in metrics.items()},
+    }
+
+
+def register_model(model_dir: Path, example: pd.DataFrame, tags: dict[str, str], name: str = MODEL_NAME) -> Registered:
+    """Log the saved model to the current run (or a new one) as a new version of `name`, then tag the version."""
+    signature = Model.load(str(model_dir)).signature
+    model = mlflow.sklearn.load_model(str(model_dir))
+    with nullcontext() if mlflow.active_run() else mlflow.start_run():
+        mlflow.set_tags(tags)
+        logged = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            signature=signature,
+            input_example=example,
+            pip_requirements=mlflow.sklearn.get_default_pip_requirements(),
+            registered_model_name=name,
+            skops_trusted_types=SKOPS_TRUSTED_TYPES,
+        )
+    version = str(logged.registered_model_version)
+    client = MlflowClient()
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
+    return Registered(name, version, tags)
+
+
+def run(args: argparse.Namespace) -> Registered:
+    verdict = read_json(args.verdict, "verdict")
+    if not verdict.get("passed"):
+        raise Refused(f"--verdict: the gate refused this model: {'; '.join(verdict.get('reasons', []))}")
+    _, test, meta = read_features(args.features)
+    metrics = read_json(args.metrics, "metrics")
+    scalars = {key: metrics[key] for key in ("auc", "precision", "recall")}
+    tags = lineage_tags(meta["data_version"], args.git_commit, args.stack, scalars) | {"gate": "passed"}
+    registered = register_model(args.model, test[list(FEATURES)].head(EXAMPLE_ROWS), tags)
+    write_json(args.registered, "registered", asdict(registered))
+    return registered
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return step_main(STEP, run, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
