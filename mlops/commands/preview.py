@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import ExitStack, closing
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -18,7 +19,8 @@ import typer
 from mlops.errors import EXIT_REFUSED, BadInput
 from mlops.mockrun import run_stack
 from mlops.options import FormatOption, OutOption, OutputFormat, StackOption
-from mlops.preview.diff import diff_states, from_recorded, state_from_export, state_from_ref
+from mlops.analyzer import PolicyAnalyzer
+from mlops.preview.diff import BaseEvaluation, diff_states, from_recorded, state_from_export
 from mlops.preview.render import render_json, render_markdown, render_text
 from mlops.preview.report import ResourceEntry, StackReport
 from stacks.config import STACKS_DIR, load_stack_config
@@ -57,9 +59,15 @@ def build_reports(
     policies: bool = True,
 ) -> list[StackReport]:
     configs = {environment: load_stack_config(environment) for environment in stacks}  # exit 2 before any run
-    base_states = state_from_ref(base, stacks) if base else state_from_export(state) if state else None
-    records = {environment: run_stack(environment) for environment in stacks}
-    verdicts = check_policies(records) if policies else {}
+    base_states = state_from_export(state) if state else None
+    # The base runs in a subprocess and the pack in another, both in parallel with the current stacks.
+    with ExitStack() as running:
+        base_job = running.enter_context(closing(BaseEvaluation(base, stacks).start())) if base else None
+        analyzer = running.enter_context(PolicyAnalyzer()) if policies else None
+        records = {environment: run_stack(environment) for environment in stacks}
+        verdicts = {env: analyzer.check_stack(record, env) for env, record in records.items()} if analyzer else {}
+        if base_job is not None:
+            base_states = base_job.result()
     reports = []
     for environment, record in records.items():
         changes = []
@@ -80,14 +88,6 @@ def build_reports(
             )
         )
     return reports
-
-
-def check_policies(records) -> dict:
-    """Every resource and each whole stack through the pack, one pack process for the run."""
-    from mlops.analyzer import PolicyAnalyzer
-
-    with PolicyAnalyzer() as analyzer:
-        return {environment: analyzer.check_stack(record, environment) for environment, record in records.items()}
 
 
 def preview(

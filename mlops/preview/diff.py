@@ -245,39 +245,68 @@ def state_from_export(path: Path) -> dict[str, list[StateResource]]:
     return stacks
 
 
-def state_from_ref(ref: str, stacks: list[str]) -> dict[str, list[StateResource]]:
-    """Evaluate the program at a git ref, in a temporary worktree and a subprocess (its own modules)."""
-    verify = subprocess.run(
-        ["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], cwd=ROOT_DIR, capture_output=True, text=True
-    )
-    if verify.returncode != 0:
-        raise BadInput(f"--base: '{ref}' is not a commit in this repository")
-    with tempfile.TemporaryDirectory(prefix="mlops-base-") as tmp:
-        worktree = Path(tmp) / "base"
+class BaseEvaluation:
+    """The program at a git ref, evaluated in a temporary worktree by a subprocess (its own modules).
+
+    `start()` returns at once so the current tree is evaluated in parallel; `result()` waits and cleans up.
+    """
+
+    def __init__(self, ref: str, stacks: list[str]):
+        self.ref, self.stacks = ref, stacks
+        self._tmp: tempfile.TemporaryDirectory | None = None
+        self._process: subprocess.Popen | None = None
+
+    def start(self) -> BaseEvaluation:
+        verify = subprocess.run(
+            ["git", "rev-parse", "--verify", "--quiet", f"{self.ref}^{{commit}}"],
+            cwd=ROOT_DIR,
+            capture_output=True,
+            text=True,
+        )
+        if verify.returncode != 0:
+            raise BadInput(f"--base: '{self.ref}' is not a commit in this repository")
+        self._tmp = tempfile.TemporaryDirectory(prefix="mlops-base-")
+        self.worktree = Path(self._tmp.name) / "base"
         subprocess.run(
-            ["git", "worktree", "add", "--detach", "--quiet", str(worktree), verify.stdout.strip()],
+            ["git", "worktree", "add", "--detach", "--quiet", str(self.worktree), verify.stdout.strip()],
             cwd=ROOT_DIR,
             check=True,
             capture_output=True,
         )
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "mlops.mockrun", *self.stacks],
+            cwd=self.worktree,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(self.worktree)},
+        )
+        return self
+
+    def result(self) -> dict[str, list[StateResource]]:
         try:
-            result = subprocess.run(
-                [sys.executable, "-m", "mlops.mockrun", *stacks],
-                cwd=worktree,
-                capture_output=True,
-                text=True,
-                env={**os.environ, "PYTHONPATH": str(worktree)},
-            )
+            stdout, stderr = self._process.communicate()
         finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=ROOT_DIR, capture_output=True)
-    if result.returncode != 0:
-        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        raise BadInput(f"--base: the program at '{ref}' could not be evaluated: {last}")
-    try:
-        document = json.loads(result.stdout)
-    except json.JSONDecodeError:
-        raise BadInput(f"--base: '{ref}' predates the offline evaluator (python -m mlops.mockrun); pick a later ref") from None
-    return {
-        stack: [StateResource(**{**item, "aliases": tuple(item.get("aliases", ()))}) for item in resources]
-        for stack, resources in document.items()
-    }
+            self.close()
+        if self._process.returncode != 0:
+            last = (stderr.strip().splitlines() or ["no output"])[-1]
+            raise BadInput(f"--base: the program at '{self.ref}' could not be evaluated: {last}")
+        try:
+            document = json.loads(stdout)
+        except json.JSONDecodeError:
+            raise BadInput(
+                f"--base: '{self.ref}' predates the offline evaluator (python -m mlops.mockrun); pick a later ref"
+            ) from None
+        return {
+            stack: [StateResource(**{**item, "aliases": tuple(item.get("aliases", ()))}) for item in resources]
+            for stack, resources in document.items()
+        }
+
+    def close(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+        if self._tmp is not None:
+            subprocess.run(["git", "worktree", "remove", "--force", str(self.worktree)], cwd=ROOT_DIR, capture_output=True)
+            self._tmp.cleanup()
+            self._tmp = None
