@@ -36,6 +36,7 @@ class Promotion:
     before: str
     after: str
     summary: str
+    model: str | None = None  # the model that now serves 100%, after --complete
 
     def diff(self) -> str:
         name = display_path(self.path)
@@ -169,6 +170,10 @@ def promote(
     step = {"canary": lambda: canary(serving, model, traffic), "complete": lambda: complete(serving, model),
             "rollback": lambda: rollback(serving, model)}[action]
     summary = step()
+    serving_model = None
+    if action == "complete":
+        [survivor] = serving["deployments"]
+        serving_model = survivor["model"]
     buffer = io.StringIO()
     yaml.dump(document, buffer)
     after = buffer.getvalue()
@@ -176,4 +181,4 @@ def promote(
         parse_config(environment, engine_values(YAML(typ="safe").load(after))[0], display_path(path))
     except ConfigError as exc:
         raise Refused(f"the promoted config would be invalid: {exc}") from None
-    return Promotion(path, before, after, summary)
+    return Promotion(path, before, after, summary, serving_model)

@@ -124,7 +124,7 @@ def workspace_client(outputs):
     from azure.core.tools import parse_resource_id
     from azure.identity import DefaultAzureCredential
 
-    subscription = parse_resource_id(outputs.log_analytics_workspace_id)["subscription"]
+    subscription = parse_resource_id(outputs.workspace_id)["subscription"]
     return MLClient(DefaultAzureCredential(), subscription, outputs.resource_group_name, outputs.workspace_name)
 
 

@@ -30,6 +30,7 @@ class StackOutputs(BaseModel):
     environment: str
     resource_group_name: str
     location: str
+    workspace_id: str
     workspace_name: str
     compute_name: str
     storage_account_name: str

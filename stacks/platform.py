@@ -218,6 +218,7 @@ def build_platform(cfg: PlatformConfig | None = None) -> None:
             "environment": cfg.environment,
             "resource_group_name": group.name,
             "location": cfg.location,
+            "workspace_id": workspace.workspace_id,
             "workspace_name": workspace.workspace_name,
             "compute_name": compute.compute_name,
             "storage_account_name": lake.storage_account_name,

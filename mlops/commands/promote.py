@@ -17,19 +17,32 @@ EXAMPLES = (
     "python -m mlops promote --stack staging --complete | python -m mlops promote --stack staging --rollback --dry-run"
 )
 
-def model_exists(name: str, version: str) -> bool:
-    """Ask the MLflow registry: MLFLOW_TRACKING_URI (e.g. the workspace's), else the local store."""
+def registry_client():
+    """The MLflow registry: MLFLOW_TRACKING_URI (e.g. the workspace's), else the local store."""
     from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
 
     from pipelines.runner import mlops_home
 
     uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{mlops_home() / 'mlflow.db'}"
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def model_exists(name: str, version: str) -> bool:
+    from mlflow.exceptions import MlflowException
+
     try:
-        MlflowClient(tracking_uri=uri, registry_uri=uri).get_model_version(name, version)
+        registry_client().get_model_version(name, version)
     except MlflowException:
         return False
     return True
+
+
+def mark_production(model: str) -> None:
+    """Completing a rollout in prod moves the registry's `production` alias: the gate compares against it."""
+    from pipelines.registry import PRODUCTION_ALIAS
+
+    name, version = model.split(":")
+    registry_client().set_registered_model_alias(name, PRODUCTION_ALIAS, version)
 
 
 def promote(
@@ -50,4 +63,6 @@ def promote(
     typer.echo(result.diff(), nl=False)
     if not dry_run:
         result.path.write_text(result.after)
+        if stack == "prod" and action == "complete" and result.model:
+            mark_production(result.model)
     typer.echo(f"{'would promote' if dry_run else 'promoted'}: {result.summary}", err=True)

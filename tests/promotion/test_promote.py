@@ -109,3 +109,15 @@ def test_promotion_previews_as_an_update_of_staging(repo, cli, registry):
     assert ("create", "online-green") in changes and ("update", "online-traffic") in changes
     assert {op for op, _ in changes} <= {"create", "update"}
     assert stack["summary"]["mandatory"] == 0
+
+
+def test_completing_in_prod_moves_the_production_alias(repo, cli, registry):
+    cli(["promote", "--stack", "staging", "--model", "predictive-maintenance:2", "--traffic", "10"], cwd=repo, MLFLOW_TRACKING_URI=registry)
+    assert cli(["promote", "--stack", "prod", "--model", "predictive-maintenance:2", "--traffic", "10"], cwd=repo, MLFLOW_TRACKING_URI=registry).returncode == 0
+    result = cli(["promote", "--stack", "prod", "--complete"], cwd=repo, MLFLOW_TRACKING_URI=registry)
+    assert result.returncode == 0, result.stderr
+    client = MlflowClient(tracking_uri=registry, registry_uri=registry)
+    assert str(client.get_model_version_by_alias("predictive-maintenance", "production").version) == "2"
+    staging = cli(["promote", "--stack", "staging", "--complete"], cwd=repo, MLFLOW_TRACKING_URI=registry)
+    assert staging.returncode == 0
+    assert str(client.get_model_version_by_alias("predictive-maintenance", "production").version) == "2"  # only prod moves it
