@@ -102,27 +102,33 @@ def canary(serving: CommentedMap, model: str, share: int) -> str:
     return f"{model} canary as '{slot}' with {share}%, '{live['name']}' keeps {100 - share}%"
 
 
-def complete(serving: CommentedMap, model: str | None) -> str:
+def _in_progress(serving: CommentedMap, model: str | None, nothing: str) -> tuple[Any, Any]:
     live, candidate = _live_and_canary(serving)
     if candidate is None:
-        raise Refused("no rollout in progress: only one deployment is declared")
+        raise Refused(nothing)
     if model and candidate["model"] != model:
         raise Refused(f"the rollout in progress is {candidate['model']}, not {model}")
-    serving["deployments"] = [d for d in serving["deployments"] if d["name"] == candidate["name"]]
-    serving["traffic"] = CommentedMap({candidate["name"]: 100})
+    return live, candidate
+
+
+def _keep_only(serving: CommentedMap, survivor: Any) -> None:
+    """One slot left, serving everything; mirroring ends with the rollout."""
+    serving["deployments"] = [d for d in serving["deployments"] if d["name"] == survivor["name"]]
+    serving["traffic"] = CommentedMap({survivor["name"]: 100})
     serving.pop("mirrorTraffic", None)
+
+
+def complete(serving: CommentedMap, model: str | None) -> str:
+    live, candidate = _in_progress(serving, model, "no rollout in progress: only one deployment is declared")
+    _keep_only(serving, candidate)
     return f"{candidate['model']} serves 100% as '{candidate['name']}'; '{live['name']}' ({live['model']}) retired"
 
 
 def rollback(serving: CommentedMap, model: str | None) -> str:
-    live, candidate = _live_and_canary(serving)
-    if candidate is None:
-        raise Refused("nothing to roll back: only one deployment is declared (revert the promotion commit instead)")
-    if model and candidate["model"] != model:
-        raise Refused(f"the rollout in progress is {candidate['model']}, not {model}")
-    serving["deployments"] = [d for d in serving["deployments"] if d["name"] == live["name"]]
-    serving["traffic"] = CommentedMap({live["name"]: 100})
-    serving.pop("mirrorTraffic", None)
+    live, candidate = _in_progress(
+        serving, model, "nothing to roll back: only one deployment is declared (revert the promotion commit instead)"
+    )
+    _keep_only(serving, live)
     return f"{candidate['model']} ('{candidate['name']}') rolled back; '{live['name']}' ({live['model']}) serves 100%"
 
 

@@ -60,3 +60,23 @@ def run_cli(args: list[str], cwd: Path = ROOT, **env: str) -> subprocess.Complet
 @pytest.fixture
 def cli():
     return run_cli
+
+
+def git(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", *args], cwd=cwd, check=True, capture_output=True, text=True
+    )
+
+
+@pytest.fixture
+def project_repo(project_copy: Path) -> Path:
+    """The project copy as a git repository with one commit, for `--base` and promotion history."""
+    git(project_copy, "init", "-q", "-b", "main")
+    git(project_copy, "add", "-A")
+    git(project_copy, "commit", "-qm", "base")
+    return project_copy
+
+
+@pytest.fixture
+def commit():
+    return lambda cwd, message: git(cwd, "commit", "-qam", message)

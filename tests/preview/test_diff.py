@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
 
 import pytest
 
@@ -131,16 +130,6 @@ def test_preview_json_of_the_real_engine_renders_the_same_report():
     assert report.failed
 
 
-def git(cwd, *args):
-    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
-
-
-@pytest.fixture
-def project_repo(project_copy):
-    git(project_copy, "init", "-q", "-b", "main")
-    git(project_copy, "add", "-A")
-    git(project_copy, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "base")
-    return project_copy
 
 
 def test_base_ref_in_a_temporary_repository(project_repo, cli):

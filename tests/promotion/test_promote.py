@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
 from mlflow import MlflowClient
@@ -21,16 +20,6 @@ def registry(tmp_path):
     return uri
 
 
-def git(cwd, *args):
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True)
-
-
-@pytest.fixture
-def repo(project_copy):
-    git(project_copy, "init", "-q", "-b", "main")
-    git(project_copy, "add", "-A")
-    git(project_copy, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "base")
-    return project_copy
 
 
 def serving(repo, env):
@@ -38,34 +27,34 @@ def serving(repo, env):
     return document["config"]["mlops-platform:serving"]
 
 
-def test_canary_complete_and_rollback(repo, cli, registry):
-    stack_file = repo / "stacks" / "Pulumi.staging.yaml"
+def test_canary_complete_and_rollback(project_repo, cli, registry):
+    stack_file = project_repo / "stacks" / "Pulumi.staging.yaml"
     original = stack_file.read_text()
-    result = cli(["promote", "--stack", "staging", "--model", "predictive-maintenance:2", "--traffic", "10"], cwd=repo, MLFLOW_TRACKING_URI=registry)
+    result = cli(["promote", "--stack", "staging", "--model", "predictive-maintenance:2", "--traffic", "10"], cwd=project_repo, MLFLOW_TRACKING_URI=registry)
     assert result.returncode == 0, result.stderr
-    assert serving(repo, "staging")["traffic"] == {"blue": 90, "green": 10}
-    assert [d["model"] for d in serving(repo, "staging")["deployments"]] == ["predictive-maintenance:1", "predictive-maintenance:2"]
+    assert serving(project_repo, "staging")["traffic"] == {"blue": 90, "green": 10}
+    assert [d["model"] for d in serving(project_repo, "staging")["deployments"]] == ["predictive-maintenance:1", "predictive-maintenance:2"]
     text = stack_file.read_text()
     assert text.splitlines()[0] == original.splitlines()[0]  # the header comment survives
     assert "# Serving state, edited by `python -m mlops promote`" in text
     assert "+      green: 10" in result.stdout  # the diff is printed
 
-    result = cli(["promote", "--stack", "staging", "--complete"], cwd=repo, MLFLOW_TRACKING_URI=registry)
+    result = cli(["promote", "--stack", "staging", "--complete"], cwd=project_repo, MLFLOW_TRACKING_URI=registry)
     assert result.returncode == 0, result.stderr
-    assert serving(repo, "staging")["traffic"] == {"green": 100}
-    assert [d["name"] for d in serving(repo, "staging")["deployments"]] == ["green"]
+    assert serving(project_repo, "staging")["traffic"] == {"green": 100}
+    assert [d["name"] for d in serving(project_repo, "staging")["deployments"]] == ["green"]
 
-    cli(["promote", "--stack", "staging", "--model", "predictive-maintenance:3", "--traffic", "20"], cwd=repo, MLFLOW_TRACKING_URI=registry)
-    result = cli(["promote", "--stack", "staging", "--rollback"], cwd=repo, MLFLOW_TRACKING_URI=registry)
+    cli(["promote", "--stack", "staging", "--model", "predictive-maintenance:3", "--traffic", "20"], cwd=project_repo, MLFLOW_TRACKING_URI=registry)
+    result = cli(["promote", "--stack", "staging", "--rollback"], cwd=project_repo, MLFLOW_TRACKING_URI=registry)
     assert result.returncode == 0, result.stderr
-    assert serving(repo, "staging") == {"deployments": [{"name": "green", "model": "predictive-maintenance:2", "instanceCount": 1}], "traffic": {"green": 100}}
+    assert serving(project_repo, "staging") == {"deployments": [{"name": "green", "model": "predictive-maintenance:2", "instanceCount": 1}], "traffic": {"green": 100}}
 
 
-def test_dry_run_writes_nothing(repo, cli, registry):
-    before = (repo / "stacks" / "Pulumi.staging.yaml").read_text()
-    result = cli(["promote", "--stack", "staging", "--model", "predictive-maintenance:2", "--traffic", "10", "--dry-run"], cwd=repo, MLFLOW_TRACKING_URI=registry)
+def test_dry_run_writes_nothing(project_repo, cli, registry):
+    before = (project_repo / "stacks" / "Pulumi.staging.yaml").read_text()
+    result = cli(["promote", "--stack", "staging", "--model", "predictive-maintenance:2", "--traffic", "10", "--dry-run"], cwd=project_repo, MLFLOW_TRACKING_URI=registry)
     assert result.returncode == 0 and "would promote" in result.stderr and "+      green: 10" in result.stdout
-    assert (repo / "stacks" / "Pulumi.staging.yaml").read_text() == before
+    assert (project_repo / "stacks" / "Pulumi.staging.yaml").read_text() == before
 
 
 @pytest.mark.parametrize(
@@ -82,27 +71,27 @@ def test_dry_run_writes_nothing(repo, cli, registry):
         (["--stack", "qa", "--model", "predictive-maintenance:2", "--traffic", "10"], 2, "no stack file"),
     ],
 )
-def test_refusals_and_bad_input(repo, cli, registry, args, code, message):
-    before = (repo / "stacks" / "Pulumi.staging.yaml").read_text()
-    result = cli(["promote", *args], cwd=repo, MLFLOW_TRACKING_URI=registry)
+def test_refusals_and_bad_input(project_repo, cli, registry, args, code, message):
+    before = (project_repo / "stacks" / "Pulumi.staging.yaml").read_text()
+    result = cli(["promote", *args], cwd=project_repo, MLFLOW_TRACKING_URI=registry)
     assert result.returncode == code, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
-    assert (repo / "stacks" / "Pulumi.staging.yaml").read_text() == before
+    assert (project_repo / "stacks" / "Pulumi.staging.yaml").read_text() == before
 
 
-def test_prod_accepts_a_model_staging_served_before(repo, cli, registry):
-    cli(["promote", "--stack", "staging", "--model", "predictive-maintenance:2", "--traffic", "10"], cwd=repo, MLFLOW_TRACKING_URI=registry)
-    git(repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qam", "canary v2 in staging")
-    cli(["promote", "--stack", "staging", "--rollback"], cwd=repo, MLFLOW_TRACKING_URI=registry)  # no longer declared, but in history
-    result = cli(["promote", "--stack", "prod", "--model", "predictive-maintenance:2", "--traffic", "10"], cwd=repo, MLFLOW_TRACKING_URI=registry)
+def test_prod_accepts_a_model_staging_served_before(project_repo, cli, registry, commit):
+    cli(["promote", "--stack", "staging", "--model", "predictive-maintenance:2", "--traffic", "10"], cwd=project_repo, MLFLOW_TRACKING_URI=registry)
+    commit(project_repo, "canary v2 in staging")
+    cli(["promote", "--stack", "staging", "--rollback"], cwd=project_repo, MLFLOW_TRACKING_URI=registry)  # no longer declared, but in history
+    result = cli(["promote", "--stack", "prod", "--model", "predictive-maintenance:2", "--traffic", "10"], cwd=project_repo, MLFLOW_TRACKING_URI=registry)
     assert result.returncode == 0, result.stderr
-    green = serving(repo, "prod")["deployments"][1]
+    green = serving(project_repo, "prod")["deployments"][1]
     assert green["instanceCount"] == 2  # sizing copied from the live slot, so prod's minimum holds
 
 
-def test_promotion_previews_as_an_update_of_staging(repo, cli, registry):
-    cli(["promote", "--stack", "staging", "--model", "predictive-maintenance:2", "--traffic", "10"], cwd=repo, MLFLOW_TRACKING_URI=registry)
-    result = cli(["preview", "--stack", "staging", "--base", "HEAD", "--format", "json"], cwd=repo)
+def test_promotion_previews_as_an_update_of_staging(project_repo, cli, registry):
+    cli(["promote", "--stack", "staging", "--model", "predictive-maintenance:2", "--traffic", "10"], cwd=project_repo, MLFLOW_TRACKING_URI=registry)
+    result = cli(["preview", "--stack", "staging", "--base", "HEAD", "--format", "json"], cwd=project_repo)
     assert result.returncode == 0, result.stderr
     [stack] = json.loads(result.stdout)["stacks"]
     changes = {(c["op"], c["name"]) for c in stack["changes"] if c["op"] != "same"}
@@ -111,13 +100,13 @@ def test_promotion_previews_as_an_update_of_staging(repo, cli, registry):
     assert stack["summary"]["mandatory"] == 0
 
 
-def test_completing_in_prod_moves_the_production_alias(repo, cli, registry):
-    cli(["promote", "--stack", "staging", "--model", "predictive-maintenance:2", "--traffic", "10"], cwd=repo, MLFLOW_TRACKING_URI=registry)
-    assert cli(["promote", "--stack", "prod", "--model", "predictive-maintenance:2", "--traffic", "10"], cwd=repo, MLFLOW_TRACKING_URI=registry).returncode == 0
-    result = cli(["promote", "--stack", "prod", "--complete"], cwd=repo, MLFLOW_TRACKING_URI=registry)
+def test_completing_in_prod_moves_the_production_alias(project_repo, cli, registry):
+    cli(["promote", "--stack", "staging", "--model", "predictive-maintenance:2", "--traffic", "10"], cwd=project_repo, MLFLOW_TRACKING_URI=registry)
+    assert cli(["promote", "--stack", "prod", "--model", "predictive-maintenance:2", "--traffic", "10"], cwd=project_repo, MLFLOW_TRACKING_URI=registry).returncode == 0
+    result = cli(["promote", "--stack", "prod", "--complete"], cwd=project_repo, MLFLOW_TRACKING_URI=registry)
     assert result.returncode == 0, result.stderr
     client = MlflowClient(tracking_uri=registry, registry_uri=registry)
     assert str(client.get_model_version_by_alias("predictive-maintenance", "production").version) == "2"
-    staging = cli(["promote", "--stack", "staging", "--complete"], cwd=repo, MLFLOW_TRACKING_URI=registry)
+    staging = cli(["promote", "--stack", "staging", "--complete"], cwd=project_repo, MLFLOW_TRACKING_URI=registry)
     assert staging.returncode == 0
     assert str(client.get_model_version_by_alias("predictive-maintenance", "production").version) == "2"  # only prod moves it

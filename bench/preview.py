@@ -1,0 +1,82 @@
+"""Preview speed: `preview --stack all` (policies + a base diff) against the floor, and growth with stacks.
+
+The floor is the same process evaluating one stack under bare mocks (no policies, no diff). The full run is
+`build_reports(all stacks, base=HEAD)`: every stack under mocks, the policy pack over the Analyzer protocol,
+and the program at HEAD evaluated in a worktree subprocess. Growth is measured in throw-away copies of the
+project with 10 and 30 generated stack files (copies of staging). Warm = best of the runs after the first.
+
+    .venv/bin/python bench/preview.py [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def timed(fn, repeat: int) -> float:
+    fn()  # warm: imports, caches
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def worker(repeat: int) -> None:
+    """Runs inside a project copy: prints the floor and the full preview time as JSON."""
+    sys.path.insert(0, str(Path.cwd()))
+    from mlops.commands.preview import build_reports, stack_names
+    from mlops.mockrun import run_stack
+
+    stacks = stack_names("all")
+    floor = timed(lambda: run_stack(stacks[0]), repeat)
+    full = timed(lambda: build_reports(stacks, base="HEAD"), repeat)
+    print(json.dumps({"stacks": len(stacks), "floor": floor, "full": full}))
+
+
+def project_with(stack_count: int, workdir: Path) -> Path:
+    copy = workdir / f"project-{stack_count}"
+    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".venv", ".git", ".mlops", "__pycache__", "tests", "bench", "mlruns"))
+    if stack_count > 3:
+        template = (copy / "stacks" / "Pulumi.staging.yaml").read_text()
+        for index in range(stack_count - 3):
+            (copy / "stacks" / f"Pulumi.env{index:02d}.yaml").write_text(template)
+    for command in (["init", "-q"], ["add", "-A"], ["-c", "user.email=b@example.com", "-c", "user.name=b", "commit", "-qm", "base"]):
+        subprocess.run(["git", *command], cwd=copy, check=True, capture_output=True)
+    return copy
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.repeat)
+        return
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="mlops-bench-") as tmp:
+        for count in (3, 10, 30):
+            copy = project_with(count, Path(tmp))
+            done = subprocess.run(
+                [sys.executable, str(ROOT / "bench" / "preview.py"), "--worker", "--repeat", str(args.repeat if count == 3 else 1)],
+                cwd=copy, capture_output=True, text=True, check=True,
+            )
+            rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    print(f"{'stacks':>6} {'floor (1 stack) s':>18} {'preview s':>10} {'per stack s':>12} {'ratio to floor':>15}")
+    for row in rows:
+        print(f"{row['stacks']:>6} {row['floor']:>18.2f} {row['full']:>10.2f} {row['full'] / row['stacks']:>12.2f} {row['full'] / row['floor']:>15.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""`python -m mlops drift`: exit 0 without drift, 1 with drift, 2 on bad input; reports and metric line written."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mlops.cli import main
+from pipelines.drift import DRIFT_METRIC
+
+
+def run(*argv: str) -> int:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["drift", *argv])
+    return exit_info.value.code
+
+
+def test_no_drift_exits_0_and_writes_reports(telemetry, tmp_path, capsys):
+    code = run("-r", str(telemetry["reference"]), "-c", str(telemetry["reference"]), "--out", str(tmp_path))
+    assert code == 0
+    assert json.loads((tmp_path / "drift.json").read_text())["drift_share"] == 0
+    assert (tmp_path / "drift.html").read_text().startswith("<!DOCTYPE html>")
+    captured = capsys.readouterr()
+    assert f"{DRIFT_METRIC}=0.000 (sent to log)" in captured.out
+
+
+def test_drift_exits_1_and_names_the_features(telemetry, tmp_path, capsys, caplog):
+    code = run(
+        "-r", str(telemetry["reference"]), "-c", str(telemetry["drifted_csv"]), "--out", str(tmp_path),
+        "--exclude", "failure", "--save-profile", str(tmp_path / "profile.npz"),
+    )  # fmt: skip
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "refused: drift found in machine_type, temperature, vibration (share 0.38 >= 0.3)" in err
+    [line] = [r.getMessage() for r in caplog.records if r.name == "mlops.drift"]
+    assert json.loads(line) | {"current": "", "reference": ""} == {
+        "metric": DRIFT_METRIC, "value": 3 / 8, "dataset_drift": True, "stack": "local", "current": "", "reference": "",
+        "drifted_features": ["machine_type", "temperature", "vibration"],
+    }  # fmt: skip
+    assert run("-r", str(tmp_path / "profile.npz"), "-c", str(telemetry["drifted"]), "--out", str(tmp_path)) == 1
+
+
+def test_stack_thresholds_are_used(telemetry, tmp_path):
+    """dev's drift config: the drifted sample still drifts with the stack's thresholds."""
+    assert run("-r", str(telemetry["reference"]), "-c", str(telemetry["drifted"]), "-o", str(tmp_path), "--stack", "dev") == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-c", "{reference}", "-r", "{missing}"], "error: cannot read {missing}: no such file"),
+        (["-r", "{reference}", "-c", "{reference}", "--features", "nope"], "error: reference data lacks columns: nope"),
+        (["-r", "{reference}", "-c", "{reference}", "--stack", "nosuch"], "error: stacks/Pulumi.nosuch.yaml: stack: no stack file"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(telemetry, tmp_path, capsys, args, message):
+    values = {"reference": telemetry["reference"], "missing": tmp_path / "missing.parquet"}
+    assert run(*[a.format(**values) for a in args], "--out", str(tmp_path)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(message.format(**values)) and "Traceback" not in "".join(err)
