@@ -10,4 +10,11 @@ class BadInput(Exception):
 
 
 class Refused(Exception):
-    """A check refused (violation, blocked change, failed gate, drift, refused promotion): exit 1."""
+    """A check refused (violation, blocked change, failed gate, drift, refused promotion): exit 1.
+
+    `record` optionally carries what the command had produced (e.g. a failed job's status) for its --out file.
+    """
+
+    def __init__(self, message: str, record: object | None = None):
+        super().__init__(message)
+        self.record = record

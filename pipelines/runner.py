@@ -8,6 +8,8 @@ input (exit 2) leaves no run behind; a refused gate (exit 1) stops before `regis
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import argparse
 import logging
 import os
@@ -128,7 +130,28 @@ def workspace_client(outputs):
     return MLClient(DefaultAzureCredential(), subscription, outputs.resource_group_name, outputs.workspace_name)
 
 
-def submit(stack: str, data: Path | None = None, ml_client=None, console: Console | None = None) -> str:
+@dataclass
+class RunRecord:
+    """What a run ended with, as `pipeline run --out` writes it for workflows: status and the model registered."""
+
+    stack: str
+    status: str  # Azure ML job status; "Completed" locally
+    job: str | None = None
+    model: str | None = None  # NAME:VERSION registered by this run
+
+
+def registered_by(client, stack: str, commit: str) -> str | None:
+    """The newest workspace model version this stack's run registered (lineage tags `stack` and `git_commit`)."""
+    from pipelines.registry import MODEL_NAME
+
+    versions = [
+        m for m in client.models.list(name=MODEL_NAME) if (m.tags or {}).get("stack") == stack and (m.tags or {}).get("git_commit") == commit
+    ]
+    newest = max(versions, key=lambda m: int(m.version), default=None)
+    return f"{newest.name}:{newest.version}" if newest else None
+
+
+def submit(stack: str, data: Path | None = None, ml_client=None, console: Console | None = None) -> RunRecord:
     """Submit the pipeline to the stack's workspace and wait; anything but Completed is a refusal (exit 1)."""
     from azure.ai.ml.exceptions import JobException
     from azure.ai.ml.operations._run_history_constants import JobStatus
@@ -148,7 +171,9 @@ def submit(stack: str, data: Path | None = None, ml_client=None, console: Consol
     except JobException:
         pass  # a failed job raises here; its final status below is the verdict
     status = client.jobs.get(created.name).status
+    record = RunRecord(stack, status, created.name)
     if status != JobStatus.COMPLETED:
-        raise Refused(f"pipeline job {created.name} ended {status}: {created.studio_url}")
-    console.print(f"[green]✓[/green] {created.name} completed")
-    return created.name
+        raise Refused(f"pipeline job {created.name} ended {status}: {created.studio_url}", record)
+    record.model = registered_by(client, stack, git_commit())
+    console.print(f"[green]✓[/green] {created.name} completed; registered {record.model}")
+    return record

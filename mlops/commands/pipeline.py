@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from mlops.commands.preview import stack_names, write_output
-from mlops.errors import BadInput
-from mlops.options import OutOption, StackOption
+from mlops.errors import BadInput, Refused
+from mlops.options import FormatOption, OutOption, OutputFormat, StackOption
 
 app = typer.Typer(
     help="The training pipeline: validate -> prep -> train -> evaluate -> gate -> register.", no_args_is_help=True
@@ -42,14 +44,36 @@ def run(
     submit: Annotated[
         bool, typer.Option("--submit", help="Submit to the stack's Azure ML workspace and wait (Azure credentials).")
     ] = False,
+    format: FormatOption = OutputFormat.text,
+    out: Annotated[
+        Optional[Path], typer.Option("--out", "-o", help="Write the run record (JSON: stack, status, job, model) to FILE.")
+    ] = None,
 ) -> None:
     from pipelines import runner
 
+    if format is OutputFormat.markdown:
+        raise BadInput("--format: pipeline run prints text or json")
     environment = one_stack(stack)
-    if submit:
-        runner.submit(environment, data)
-    else:
-        runner.run_local(environment, data)
+    try:
+        if submit:
+            record = runner.submit(environment, data)
+        else:
+            registered = runner.run_local(environment, data)["register"]
+            record = runner.RunRecord(environment, "Completed", model=f"{registered.name}:{registered.version}")
+    except Refused as refusal:
+        if isinstance(refusal.record, runner.RunRecord):
+            publish(refusal.record, format, out)
+        raise
+    publish(record, format, out)
+
+
+def publish(record, format: OutputFormat, out: Path | None) -> None:
+    """The run record for workflows: JSON to --out, and to stdout with --format json."""
+    text = json.dumps(asdict(record)) + "\n"
+    if out is not None:
+        write_output(text, out)
+    if format is OutputFormat.json:
+        typer.echo(text, nl=False)
 
 
 @app.command(

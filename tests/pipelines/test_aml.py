@@ -12,7 +12,7 @@ from ruamel.yaml import YAML
 from mlops.errors import Refused
 from pipelines import runner, stack_outputs
 from pipelines.aml import RAW_DATA_PATH, TRAINING_IMAGE, build_pipeline
-from pipelines.registry import experiment_name
+from pipelines.registry import MODEL_NAME, experiment_name
 from pipelines.steps import STEPS, pipeline_parameters
 from stacks.config import load_stack_config
 from tests.pipelines.conftest import cli
@@ -98,9 +98,20 @@ class FakeJobs:
         return job
 
 
+class FakeModels:
+    """Stands in for MLClient.models: the workspace's versions, as azure-ai-ml Model objects with lineage tags."""
+
+    def __init__(self, models):
+        self.models = models
+
+    def list(self, name=None):
+        return [m for m in self.models if m.name == name]
+
+
 class FakeClient:
-    def __init__(self, final_status: str):
+    def __init__(self, final_status: str, models=()):
         self.jobs = FakeJobs(final_status)
+        self.models = FakeModels(list(models))
 
 
 @pytest.fixture
@@ -108,17 +119,28 @@ def offline_outputs(monkeypatch, dev_outputs):
     monkeypatch.setattr(stack_outputs, "load_outputs", lambda stack: dev_outputs)
 
 
-def test_submit_waits_for_a_completed_job(offline_outputs, dev_outputs):
-    client = FakeClient(JobStatus.COMPLETED)
-    assert runner.submit("dev", ml_client=client) == "pm-job-1"
+def test_submit_waits_for_a_completed_job_and_names_the_registered_version(offline_outputs, dev_outputs):
+    from azure.ai.ml.entities import Model
+
+    commit = runner.git_commit()
+    models = [
+        Model(name=MODEL_NAME, version="3", tags={"stack": "dev", "git_commit": commit}),
+        Model(name=MODEL_NAME, version="4", tags={"stack": "dev", "git_commit": commit}),
+        Model(name=MODEL_NAME, version="5", tags={"stack": "staging", "git_commit": commit}),
+        Model(name=MODEL_NAME, version="6", tags={"stack": "dev", "git_commit": "another-commit"}),
+    ]
+    client = FakeClient(JobStatus.COMPLETED, models)
+    record = runner.submit("dev", ml_client=client)
+    assert (record.status, record.job, record.model) == ("Completed", "pm-job-1", f"{MODEL_NAME}:4")
     [(job, experiment)] = client.jobs.submitted
     assert experiment == experiment_name("dev") and job.compute == dev_outputs.compute_name
 
 
 @pytest.mark.parametrize("status", [JobStatus.FAILED, JobStatus.CANCELED])
 def test_submit_refuses_failed_and_canceled_jobs(offline_outputs, status):
-    with pytest.raises(Refused, match=f"pipeline job pm-job-1 ended {status}"):
+    with pytest.raises(Refused, match=f"pipeline job pm-job-1 ended {status}") as refusal:
         runner.submit("dev", ml_client=FakeClient(status))
+    assert (refusal.value.record.status, refusal.value.record.model) == (status, None)
 
 
 def test_submit_uploads_a_local_data_file(offline_outputs, tmp_path):

@@ -1,5 +1,7 @@
 """`python -m mlops pipeline run` end to end on small data, and every kind of bad input (exit 2, nothing registered)."""
 
+import json
+
 import mlflow
 import pytest
 from mlflow import MlflowClient
@@ -22,9 +24,11 @@ def versions() -> list[str]:
 
 def test_run_registers_the_model_with_lineage_tags(sample, tmp_path, capsys):
     data = write(sample, tmp_path / "telemetry.csv")
-    code, err = cli(capsys, "pipeline", "run", "--stack", "dev", "--data", str(data))
+    record = tmp_path / "run.json"
+    code, err = cli(capsys, "pipeline", "run", "--stack", "dev", "--data", str(data), "--out", str(record))
     assert code == 0, err
     assert versions() == ["1"]
+    assert json.loads(record.read_text()) == {"stack": "dev", "status": "Completed", "job": None, "model": f"{MODEL_NAME}:1"}
     version = MlflowClient().get_model_version(MODEL_NAME, "1")
     tags = version.tags
     assert tags["data_version"] == data_version(sample)
