@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from enum import Enum
 from typing import Annotated, Optional
 
 import typer
@@ -27,6 +28,11 @@ def registry_client():
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
+class Registry(str, Enum):
+    local = "local"
+    workspace = "workspace"
+
+
 def model_exists(name: str, version: str) -> bool:
     from mlflow.exceptions import MlflowException
 
@@ -35,6 +41,24 @@ def model_exists(name: str, version: str) -> bool:
     except MlflowException:
         return False
     return True
+
+
+def workspace_model_exists(stack: str):
+    """The stack's Azure ML workspace registry (azure-ai-ml, DefaultAzureCredential), where submitted runs register."""
+
+    def exists(name: str, version: str) -> bool:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        from pipelines.runner import workspace_client
+        from pipelines.stack_outputs import load_outputs
+
+        try:
+            workspace_client(load_outputs(stack)).models.get(name=name, version=version)
+        except ResourceNotFoundError:
+            return False
+        return True
+
+    return exists
 
 
 def mark_production(model: str) -> None:
@@ -52,6 +76,9 @@ def promote(
     complete: Annotated[bool, typer.Option("--complete", help="Move all traffic to the canary; retire the old slot.")] = False,
     rollback: Annotated[bool, typer.Option("--rollback", help="Retire the canary; the live slot serves 100%.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the stack-file diff; write nothing.")] = False,
+    registry: Annotated[
+        Registry, typer.Option(help="Where the model must be registered: the local MLflow store or the stack's workspace.")
+    ] = Registry.local,
 ) -> None:
     from pipelines.promotion import promote as plan_promotion
 
@@ -59,10 +86,11 @@ def promote(
     if len(chosen) != 1:
         raise BadInput("give exactly one of --traffic N, --complete, --rollback")
     action = {"--traffic": "canary", "--complete": "complete", "--rollback": "rollback"}[chosen[0]]
-    result = plan_promotion(stack, model, traffic, action, model_exists, ROOT_DIR)
+    exists = workspace_model_exists(stack) if registry is Registry.workspace else model_exists
+    result = plan_promotion(stack, model, traffic, action, exists, ROOT_DIR)
     typer.echo(result.diff(), nl=False)
     if not dry_run:
         result.path.write_text(result.after)
-        if stack == "prod" and action == "complete" and result.model:
+        if stack == "prod" and action == "complete" and result.model and registry is Registry.local:
             mark_production(result.model)
     typer.echo(f"{'would promote' if dry_run else 'promoted'}: {result.summary}", err=True)

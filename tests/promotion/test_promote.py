@@ -110,3 +110,30 @@ def test_completing_in_prod_moves_the_production_alias(project_repo, cli, regist
     staging = cli(["promote", "--stack", "staging", "--complete"], cwd=project_repo, MLFLOW_TRACKING_URI=registry)
     assert staging.returncode == 0
     assert str(client.get_model_version_by_alias("predictive-maintenance", "production").version) == "2"  # only prod moves it
+
+
+class FakeWorkspaceModels:
+    """Stands in for MLClient.models of the stack's workspace (azure-core's own not-found error)."""
+
+    def get(self, name, version):
+        from azure.core.exceptions import ResourceNotFoundError
+
+        if version != "2":
+            raise ResourceNotFoundError(f"model {name}:{version} not found")
+        return object()
+
+
+@pytest.mark.parametrize(("version", "code"), [("2", 0), ("9", 1)])
+def test_workspace_registry_is_asked_through_azure_ai_ml(monkeypatch, capsys, version, code):
+    from types import SimpleNamespace
+
+    from mlops.cli import main
+    from pipelines import runner, stack_outputs
+
+    monkeypatch.setattr(stack_outputs, "load_outputs", lambda stack: SimpleNamespace(stack=stack))
+    monkeypatch.setattr(runner, "workspace_client", lambda outputs: SimpleNamespace(models=FakeWorkspaceModels()))
+    args = ["promote", "--stack", "staging", "--model", f"predictive-maintenance:{version}", "--traffic", "10"]
+    with pytest.raises(SystemExit) as exit_info:
+        main([*args, "--registry", "workspace", "--dry-run"])
+    assert exit_info.value.code == code
+    assert ("would promote" if code == 0 else "registry has no version 9") in capsys.readouterr().err

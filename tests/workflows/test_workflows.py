@@ -371,7 +371,7 @@ def test_training_submits_waits_and_checks_the_final_status():
 
 def test_a_passing_model_opens_a_promotion_pull_request_for_staging():
     train = WORKFLOWS["train"]["jobs"]["train"]
-    assert 'python -m mlops promote --stack staging --model "$MODEL" --traffic 10' in run_scripts(train)
+    assert 'python -m mlops promote --stack staging --model "$MODEL" --traffic 10 --registry workspace' in run_scripts(train)
     pr = WORKFLOWS["train"]["jobs"]["promotion-pr"]
     assert pr["needs"] == "train" and "needs.train.outputs.model != ''" in pr["if"]
     [create] = step_using(pr, "peter-evans/create-pull-request")
