@@ -136,6 +136,11 @@ class StackRecord:
             raise AssertionError(f"expected one {type_}, found {len(found)}: {[r.name for r in found]}")
         return found[0]
 
+    def named(self, name: str) -> RecordedResource:
+        """The resource with this logical name (unique within a stack's components)."""
+        [found] = [r for r in self.resources if r.name == name]
+        return found
+
     def by_urn(self) -> dict[str, RecordedResource]:
         return {r.urn: r for r in self.resources}
 
@@ -162,6 +167,8 @@ class PlatformMocks(pulumi_mocks.Mocks):
                 "subscriptionId": SUBSCRIPTION_ID,
                 "tenantId": TENANT_ID,
             }
+        if args.token == "azure-native:web:listWebAppHostKeys":
+            return {"functionKeys": {"default": "offline-function-key"}, "masterKey": "offline-master-key"}
         return {}
 
 
@@ -381,4 +388,7 @@ def main(stacks: list[str]) -> None:
 if __name__ == "__main__":
     import sys
 
-    main(sys.argv[1:])
+    # Run the imported module's main, not this `__main__` copy: one Secret class for the whole process.
+    from mlops.mockrun import main as module_main
+
+    module_main(sys.argv[1:])

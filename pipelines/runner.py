@@ -47,6 +47,15 @@ def mlops_home() -> Path:
     return Path(os.environ.get(HOME_ENV) or ROOT_DIR / ".mlops")
 
 
+def local_store_uri() -> str:
+    return f"sqlite:///{mlops_home() / 'mlflow.db'}"
+
+
+def tracking_uri() -> str:
+    """The MLflow store every command uses: MLFLOW_TRACKING_URI when set, else the local SQLite store."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or local_store_uri()
+
+
 def git_commit() -> str:
     """The checkout's commit (lineage tag), or 'unknown' outside a git checkout."""
     done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT_DIR, capture_output=True, text=True, check=False)
@@ -66,7 +75,7 @@ def use_local_tracking(environment: str, home: Path) -> str:
     import mlflow
 
     default = f"sqlite:///{home / 'mlflow.db'}"
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or default
+    uri = tracking_uri() if home == mlops_home() else default
     home.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
     name = experiment_name(environment)

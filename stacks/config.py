@@ -271,6 +271,15 @@ class AlertsConfig(_Section):
         return self
 
 
+class RetrainTriggerConfig(_Section):
+    """The alert-driven retraining Function App."""
+
+    cooldown_minutes: Annotated[int, Field(ge=5, le=10080)] = 360
+    maximum_instances: Annotated[int, Field(ge=1, le=1000)] = 10
+    # Private by default; without VNet integration (not provided yet) the Flex plan needs it public.
+    storage_public_network_access: bool = False
+
+
 class PlatformConfig(_Section):
     """One stack's configuration. `environment` is the stack name, not a key."""
 
@@ -295,6 +304,7 @@ class PlatformConfig(_Section):
     iot_hub: IotHubConfig = IotHubConfig()
     serving: ServingConfig = ServingConfig()
     batch: BatchConfig = BatchConfig()
+    retrain_trigger: RetrainTriggerConfig = RetrainTriggerConfig()
     alerts: AlertsConfig
 
     @field_validator("location")

@@ -61,9 +61,18 @@ class StackOutputs(BaseModel):
         }
 
     @classmethod
+    def secret_fields(cls) -> set[str]:
+        return {name for name, field in cls.model_fields.items() if field.alias in cls.secret_keys()}
+
+    @classmethod
     def from_stack_output_json(cls, text: str) -> StackOutputs:
         """Parse `pulumi stack output --json --show-secrets`."""
         return cls.model_validate(json.loads(text))
+
+
+def contract_keys(values: dict[str, Any]) -> dict[str, Any]:
+    """Python field names -> the exported (camelCase) output keys."""
+    return {StackOutputs.model_fields[name].alias: value for name, value in values.items()}
 
 
 def export_outputs(values: dict[str, Any]) -> None:

@@ -18,10 +18,10 @@ from components.monitoring import Monitoring, MonitoringArgs
 from components.registry import ContainerRegistry, RegistryArgs
 from components.roles import Grant, grant
 from components.serving import OnlineServing, OnlineServingArgs
+from components.retrain_trigger import RetrainTrigger, RetrainTriggerArgs
+from pipelines.metrics import DRIFT_METRIC
 from stacks.config import AlertsConfig, PlatformConfig, load_program_config
-from stacks.outputs import export_outputs
-
-DRIFT_METRIC = "mlops_drift_share"
+from stacks.outputs import StackOutputs, contract_keys, export_outputs
 
 
 class WorkloadAccess(PlatformComponent):
@@ -199,12 +199,57 @@ def build_platform(cfg: PlatformConfig | None = None) -> None:
             settings=cfg.batch,
         ),
     )
+    outputs = {
+        "environment": cfg.environment,
+        "resource_group_name": group.name,
+        "location": cfg.location,
+        "workspace_id": workspace.workspace_id,
+        "workspace_name": workspace.workspace_name,
+        "compute_name": compute.compute_name,
+        "storage_account_name": lake.storage_account_name,
+        "container_urls": lake.container_urls,
+        "key_vault_uri": vault.key_vault_uri,
+        "registry_login_server": registry.login_server,
+        "log_analytics_workspace_id": monitoring.log_analytics_workspace_id,
+        "application_insights_connection_string": monitoring.application_insights_connection_string,
+        "mlflow_tracking_uri": workspace.mlflow_tracking_uri,
+        "online_endpoint_name": serving.endpoint_name,
+        "scoring_uri": serving.scoring_uri,
+        "batch_endpoint_name": batch.endpoint_name,
+        "eventhubs_namespace_fqdn": events.namespace_fqdn,
+        "event_hub_names": events.hub_names,
+        "iot_hub_hostname": iot.hostname,
+        # Known before the action group exists (it needs the trigger's webhook): the id from its name.
+        "action_group_id": pulumi.Output.concat(
+            "/subscriptions/", client.subscription_id, "/resourceGroups/", group.name,
+            "/providers/Microsoft.Insights/actionGroups/", naming.name("ag"),
+        ),
+    }  # fmt: skip
+    trigger = RetrainTrigger(
+        "retrain",
+        ctx,
+        RetrainTriggerArgs(
+            workspace_id=workspace.workspace_id,
+            workspace_name=workspace.workspace_name,
+            subscription_id=client.subscription_id,
+            application_insights_id=monitoring.application_insights_id,
+            application_insights_connection_string=monitoring.application_insights_connection_string,
+            stack_outputs=contract_keys({k: v for k, v in outputs.items() if k not in StackOutputs.secret_fields()}),
+            training=cfg.training.model_dump(by_alias=True),
+            cooldown_minutes=cfg.retrain_trigger.cooldown_minutes,
+            maximum_instance_count=cfg.retrain_trigger.maximum_instances,
+            storage_public_network_access=cfg.retrain_trigger.storage_public_network_access,
+        ),
+    )
+    webhooks = {"retrain": trigger.webhook_url}
+    if cfg.alerts.webhook_url:
+        webhooks["webhook"] = pulumi.Output.secret(cfg.alerts.webhook_url)
     alerts = Alerts(
         "alerts",
         ctx,
         AlertsArgs(
             email_receivers=[(r.name, r.address) for r in cfg.alerts.email_receivers],
-            webhook_urls={"webhook": pulumi.Output.secret(cfg.alerts.webhook_url)} if cfg.alerts.webhook_url else {},
+            webhook_urls=webhooks,
             severity=cfg.alerts.severity,
             metric_rules=metric_rules(cfg.alerts, serving, events, iot, lake),
             drift_scope=monitoring.application_insights_id,
@@ -212,31 +257,7 @@ def build_platform(cfg: PlatformConfig | None = None) -> None:
             drift_threshold=cfg.drift.drift_share,
         ),
     )
-
-    export_outputs(
-        {
-            "environment": cfg.environment,
-            "resource_group_name": group.name,
-            "location": cfg.location,
-            "workspace_id": workspace.workspace_id,
-            "workspace_name": workspace.workspace_name,
-            "compute_name": compute.compute_name,
-            "storage_account_name": lake.storage_account_name,
-            "container_urls": lake.container_urls,
-            "key_vault_uri": vault.key_vault_uri,
-            "registry_login_server": registry.login_server,
-            "log_analytics_workspace_id": monitoring.log_analytics_workspace_id,
-            "application_insights_connection_string": monitoring.application_insights_connection_string,
-            "mlflow_tracking_uri": workspace.mlflow_tracking_uri,
-            "online_endpoint_name": serving.endpoint_name,
-            "scoring_uri": serving.scoring_uri,
-            "batch_endpoint_name": batch.endpoint_name,
-            "eventhubs_namespace_fqdn": events.namespace_fqdn,
-            "event_hub_names": events.hub_names,
-            "iot_hub_hostname": iot.hostname,
-            "action_group_id": alerts.action_group_id,
-        }
-    )
+    export_outputs({**outputs, "action_group_id": alerts.action_group_id})
 
 
 def metric_rules(

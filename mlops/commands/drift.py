@@ -43,7 +43,8 @@ def drift(
     chunk_rows: Annotated[int, typer.Option(min=1, help="Rows per chunk of current data.")] = core.DEFAULT_CHUNK_ROWS,
     save_profile: Annotated[Optional[Path], typer.Option(help="Also save the reference profile (.npz) for later runs.")] = None,
 ) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    logging.basicConfig(format="%(message)s", stream=sys.stderr)
+    logging.getLogger("mlops").setLevel(logging.INFO)  # the metric line
     limits = load_stack_config(stack).drift if stack else DriftConfig()
     try:
         if reference.suffix == ".npz":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from enum import Enum
 from typing import Annotated, Optional
 
@@ -22,9 +21,9 @@ def registry_client():
     """The MLflow registry: MLFLOW_TRACKING_URI (e.g. the workspace's), else the local store."""
     from mlflow import MlflowClient
 
-    from pipelines.runner import mlops_home
+    from pipelines.runner import tracking_uri
 
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{mlops_home() / 'mlflow.db'}"
+    uri = tracking_uri()
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 

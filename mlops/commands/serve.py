@@ -17,7 +17,6 @@ import typer
 
 from mlops.errors import BadInput
 from mlops.options import StackOption
-from pipelines.registry import MODEL_NAME, registered_versions
 from stacks.config import load_stack_config
 
 ROOT_DIR = Path(__file__).resolve().parents[2]
@@ -49,29 +48,57 @@ def server_command(model_dir: Path, port: int, workers: int = 1) -> list[str]:
     ]  # fmt: skip
 
 
+def start_server(model_dir: Path, port: int, log: Path, workers: int = 1, timeout: float = 60.0) -> subprocess.Popen:
+    """Start azmlinfsrv in the background and wait until its health probe answers; RuntimeError otherwise."""
+    import time
+    import urllib.request
+
+    with log.open("w") as handle:
+        process = subprocess.Popen(server_command(model_dir, port, workers), stdout=handle, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            urllib.request.urlopen(f"http://{HOST}:{port}/", timeout=1)
+            return process
+        except OSError:
+            time.sleep(0.25)
+    process.terminate()
+    raise RuntimeError(f"azmlinfsrv did not become healthy: {log.read_text()[-2000:]}")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
 def download_model(model_uri: str, tracking_uri: str | None, destination: Path) -> Path:
-    """Copy an MLflow model (registry, run or path URI) into `destination`; BadInput when it cannot be found."""
+    """Copy an MLflow model (registry, run or path URI) into `destination`; BadInput when it cannot be found.
+
+    Registry URIs are resolved with an explicit client, leaving MLflow's process-wide settings alone."""
     import mlflow
+    from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    if tracking_uri:
-        mlflow.set_tracking_uri(tracking_uri)
-        mlflow.set_registry_uri(tracking_uri)
     try:
-        return Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(destination)))
+        source = model_uri
+        if model_uri.startswith("models:/"):
+            name, _, version = model_uri.removeprefix("models:/").partition("/")
+            client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+            source = client.get_model_version_download_uri(name, version)
+        return Path(mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=str(destination), tracking_uri=tracking_uri))
     except (MlflowException, OSError) as exc:
         raise BadInput(f"--model-uri: cannot load '{model_uri}': {str(exc).splitlines()[0]}") from None
 
 
-def local_tracking_uri() -> str:
-    """MLFLOW_TRACKING_URI when set, else the local SQLite store the pipeline registers into."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{ROOT_DIR / '.mlops' / 'mlflow.db'}"
-
-
-def latest_model_uri(tracking_uri: str, model_name: str = MODEL_NAME) -> str:
-    """`models:/NAME/VERSION` of the newest registered version in the registry."""
+def latest_model_uri(tracking_uri: str) -> str:
+    """`models:/NAME/VERSION` of the newest registered version of the pipeline's model in the registry."""
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
+
+    from pipelines.registry import MODEL_NAME as model_name, registered_versions
 
     try:
         versions = registered_versions(MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri), model_name)
@@ -93,8 +120,10 @@ def serve(
     ] = None,
     workers: Annotated[int, typer.Option(min=1, max=8, help="Server worker processes.")] = 1,
 ) -> None:
+    from pipelines.runner import tracking_uri as store_uri
+
     load_stack_config(stack)  # a bad stack name or file exits 2 before anything starts
-    tracking_uri = local_tracking_uri()
+    tracking_uri = store_uri()
     uri = model_uri or latest_model_uri(tracking_uri)
     with tempfile.TemporaryDirectory(prefix="mlops-serve-") as folder:
         model_dir = download_model(uri, tracking_uri, Path(folder))

@@ -81,6 +81,8 @@ FORCE_NEW: dict[str, tuple[str, ...]] = {
     "pulumi-python:dynamic:Resource": ("subscriptionId", "resourceGroupName", "workspaceName", "endpointName"),
 }
 IGNORED_KEYS = frozenset({"__provider"})
+_SECRET_SIG, _SECRET_VALUE = "4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270"
+ENCRYPTED = "encrypted"  # an export without --show-secrets: the value cannot be compared
 
 
 @dataclass
@@ -99,11 +101,13 @@ class StateResource:
 def comparable(value: Any) -> Any:
     """Secrets become a digest: a change is detected, the value never shown."""
     if isinstance(value, Secret):
-        digest = hashlib.sha256(json.dumps(value.value, sort_keys=True, default=str).encode()).hexdigest()[:12]
-        return {"[secret]": digest}
+        plain = json.dumps(value.value, sort_keys=True, default=lambda v: v.value if isinstance(v, Secret) else str(v))
+        return {"[secret]": hashlib.sha256(plain.encode()).hexdigest()[:12]}
     if isinstance(value, dict):
-        if value.get("4dabf18193072939515e22adb298388d") == "1b47061264138c4ac30d75fd1eb44270":
-            return comparable(Secret(value.get("plaintext", value.get("ciphertext", value.get("value")))))
+        if value.get(_SECRET_SIG) == _SECRET_VALUE:  # a secret in a `pulumi stack export` file
+            if "plaintext" in value:  # --show-secrets: the JSON-encoded value
+                return comparable(Secret(json.loads(value["plaintext"])))
+            return {"[secret]": ENCRYPTED}
         return {k: comparable(v) for k, v in value.items() if k not in IGNORED_KEYS}
     if isinstance(value, list):
         return [comparable(v) for v in value]
@@ -195,9 +199,17 @@ def diff_states(
     return changes
 
 
+def _same(old: Any, new: Any) -> bool:
+    """Equal, or an encrypted secret from an export (unknowable) beside any secret."""
+    if old == new:
+        return True
+    secrets = [v for v in (old, new) if isinstance(v, dict) and "[secret]" in v]
+    return len(secrets) == 2 and ENCRYPTED in (old["[secret]"], new["[secret]"])
+
+
 def _compare(old: StateResource, new: StateResource) -> Change:
     before, after = flatten(old.inputs), flatten(new.inputs)
-    changed = sorted(key for key in before.keys() | after.keys() if before.get(key) != after.get(key))
+    changed = sorted(key for key in before.keys() | after.keys() if not _same(before.get(key), after.get(key)))
     if not changed:
         return Change("same", new.urn, new.type, new.name)
     forcing = _force_new(new.type, changed)

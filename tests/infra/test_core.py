@@ -38,13 +38,13 @@ ENVIRONMENTS = ("dev", "staging", "prod")
 def test_every_core_type_exists(stacks, environment):
     types = {r.type for r in stacks[environment].resources}
     assert set(CORE_TYPES) <= types
-    containers = {r.inputs["containerName"]: r.inputs["publicAccess"] for r in stacks[environment].of_type("azure-native:storage:BlobContainer")}
+    containers = {r.inputs["containerName"]: r.inputs["publicAccess"] for r in stacks[environment].of_type("azure-native:storage:BlobContainer") if r.parent.endswith("::lake")}
     assert containers == {"raw": "None", "curated": "None", "features": "None"}
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_storage_is_identity_only_adls_gen2(stacks, environment):
-    account = stacks[environment].one(STORAGE).inputs
+    account = stacks[environment].named("lake-st").inputs
     assert account["kind"] == "StorageV2" and account["isHnsEnabled"] is True
     assert account["allowBlobPublicAccess"] is False
     assert account["allowSharedKeyAccess"] is False
@@ -79,7 +79,7 @@ def test_registry_and_monitoring_disable_local_auth(stacks, environment):
 def test_workspace_wired_by_identity(stacks, environment):
     record = stacks[environment]
     workspace = record.one(WORKSPACE).inputs
-    ids = {t: record.one(t).outputs["id"] for t in (STORAGE, VAULT, REGISTRY, INSIGHTS)}
+    ids = {t: record.one(t).outputs["id"] for t in (VAULT, REGISTRY, INSIGHTS)} | {STORAGE: record.named("lake-st").outputs["id"]}
     assert workspace["storageAccount"] == ids[STORAGE]
     assert workspace["keyVault"] == ids[VAULT]
     assert workspace["containerRegistry"] == ids[REGISTRY]
@@ -98,7 +98,7 @@ def test_diagnostics_for_storage_vault_registry_workspace(stacks, environment):
     record = stacks[environment]
     law = record.one(LOGS).outputs["id"]
     targets = {d.inputs["resourceUri"]: d.inputs["workspaceId"] for d in record.of_type(DIAGNOSTICS)}
-    expected = [record.one(STORAGE).outputs["id"] + "/blobServices/default"] + [record.one(t).outputs["id"] for t in (VAULT, REGISTRY, WORKSPACE)]
+    expected = [record.named("lake-st").outputs["id"] + "/blobServices/default"] + [record.one(t).outputs["id"] for t in (VAULT, REGISTRY, WORKSPACE)]
     for uri in expected:
         assert targets.get(uri) == law, uri
 
@@ -106,13 +106,13 @@ def test_diagnostics_for_storage_vault_registry_workspace(stacks, environment):
 def test_dev_is_public_and_unprotected_staging_and_prod_private_and_protected(stacks):
     for environment, public in (("dev", "Enabled"), ("staging", "Disabled"), ("prod", "Disabled")):
         record = stacks[environment]
-        assert record.one(STORAGE).inputs["publicNetworkAccess"] == public
-        assert record.one(STORAGE).inputs["networkRuleSet"]["defaultAction"] == ("Allow" if public == "Enabled" else "Deny")
+        assert record.named("lake-st").inputs["publicNetworkAccess"] == public
+        assert record.named("lake-st").inputs["networkRuleSet"]["defaultAction"] == ("Allow" if public == "Enabled" else "Deny")
         assert record.one(VAULT).inputs["properties"]["networkAcls"]["defaultAction"] == ("Allow" if public == "Enabled" else "Deny")
         assert record.one(REGISTRY).inputs["publicNetworkAccess"] == public
         assert record.one(WORKSPACE).inputs["publicNetworkAccess"] == public
-        for type_ in STATEFUL:
-            resource = record.one(type_)
+        for resource in (record.named("lake-st"), *(record.one(t) for t in STATEFUL if t != STORAGE)):
+            type_ = resource.type
             assert resource.protect is (environment != "dev"), (environment, type_)
             assert resource.retain_on_delete is (environment != "dev"), (environment, type_)
     assert stacks["dev"].one(WORKSPACE).inputs["managedNetwork"]["isolationMode"] == "Disabled"
@@ -122,8 +122,8 @@ def test_dev_is_public_and_unprotected_staging_and_prod_private_and_protected(st
 
 
 def test_prod_is_zone_redundant_premium_and_larger(stacks):
-    assert stacks["prod"].one(STORAGE).inputs["sku"]["name"] == "Standard_ZRS"
-    assert stacks["dev"].one(STORAGE).inputs["sku"]["name"] == "Standard_LRS"
+    assert stacks["prod"].named("lake-st").inputs["sku"]["name"] == "Standard_ZRS"
+    assert stacks["dev"].named("lake-st").inputs["sku"]["name"] == "Standard_LRS"
     assert stacks["prod"].one(REGISTRY).inputs["sku"]["name"] == "Premium"
     assert stacks["prod"].one(REGISTRY).inputs["zoneRedundancy"] == "Enabled"
     assert stacks["dev"].one(REGISTRY).inputs["sku"]["name"] == "Basic"
@@ -141,8 +141,9 @@ def test_every_taggable_resource_has_required_tags(stacks, environment):
         assert set(REQUIRED_TAG_KEYS) <= set(tags), resource.urn
         assert tags["environment"] == environment and tags["managed-by"] == "pulumi"
     # top-level Azure resources that accept tags must carry them
-    for type_ in (*STATEFUL, LOGS, INSIGHTS, COMPUTE, "azure-native:resources:ResourceGroup"):
-        assert "tags" in stacks[environment].one(type_).inputs, type_
+    for resource in stacks[environment].resources:
+        if resource.type in (*STATEFUL, LOGS, INSIGHTS, COMPUTE, "azure-native:resources:ResourceGroup"):
+            assert "tags" in resource.inputs, resource.urn
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
@@ -159,8 +160,11 @@ def test_exports_match_the_contract(stacks, environment):
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_names_satisfy_service_rules(stacks, environment):
     name_keys = {STORAGE: ("accountName", "st"), VAULT: ("vaultName", "kv"), REGISTRY: ("registryName", "cr"), WORKSPACE: ("workspaceName", "mlw"), COMPUTE: ("computeName", "mlc")}
-    for type_, (key, abbreviation) in name_keys.items():
-        name = stacks[environment].one(type_).inputs[key]
+    for resource in stacks[environment].resources:
+        if resource.type not in name_keys:
+            continue
+        key, abbreviation = name_keys[resource.type]
+        name = resource.inputs[key]
         assert RULES[abbreviation].check(name) is None, name
         assert name.lower().startswith(abbreviation)
 

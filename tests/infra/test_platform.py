@@ -8,6 +8,7 @@ import pytest
 
 from components.roles import BUILT_IN_ROLES, assignment_name
 from components.traffic import TRAFFIC_KIND
+from mlops.mockrun import Secret
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 NAMESPACE = "azure-native:eventhub:Namespace"
@@ -43,7 +44,7 @@ def test_event_hubs_identity_only_with_capture_to_raw(stacks, environment):
     destination = capture["destination"]
     assert destination["blobContainer"] == "raw"
     assert destination["identity"] == {"type": "SystemAssigned"}
-    assert destination["storageAccountResourceId"] == record.one("azure-native:storage:StorageAccount").outputs["id"]
+    assert destination["storageAccountResourceId"] == record.named("lake-st").outputs["id"]
     assert all(token in destination["archiveNameFormat"] for token in ("{Namespace}", "{EventHub}", "{PartitionId}", "{Second}"))
     assert "captureDescription" not in hubs["predictions"].inputs
     # capture writes with the namespace identity: its role on the raw container exists first
@@ -131,6 +132,9 @@ def test_role_assignments_are_least_privilege_and_deterministic(stacks, environm
         ("iot-write-raw", "Storage Blob Data Contributor"),
         ("online-pull-images", "AcrPull"),
         ("online-read-lake", "Storage Blob Data Reader"),
+        ("retrain-workspace", "AzureML Data Scientist"),
+        ("retrain-storage", "Storage Blob Data Contributor"),
+        ("retrain-insights", "Monitoring Metrics Publisher"),
     }
     names = [r.inputs["roleAssignmentName"] for r in assignments]
     assert len(set(names)) == len(names)
@@ -219,3 +223,22 @@ def test_no_deployments_means_an_empty_split(run_stack_with):
     record = run_stack_with("dev", serving=json.dumps({"deployments": [], "traffic": {}}))
     assert record.of_type(DEPLOYMENT) == []
     assert traffic_resource(record).inputs["traffic"] == {}
+
+
+def test_retrain_trigger_is_wired_to_the_action_group(stacks):
+    for environment in ENVIRONMENTS:
+        record = stacks[environment]
+        group = record.one("azure-native:monitor:ActionGroup")
+        receivers = group.inputs["webhookReceivers"]
+        assert isinstance(receivers, Secret)  # the URL carries the function key
+        [receiver] = receivers.value
+        assert receiver["name"] == "retrain" and receiver["useCommonAlertSchema"] is True
+        app = record.one("azure-native:web:WebApp")
+        uri = receiver["serviceUri"]
+        assert (uri.value if isinstance(uri, Secret) else uri).startswith(f"https://{app.outputs['defaultHostName']}/api/retrain?code=")
+        storage = record.named("retrain-st")
+        assert storage.inputs["publicNetworkAccess"] == ("Enabled" if environment == "dev" else "Disabled")
+        assert storage.protect is (environment != "dev")
+        # the function knows the stack's outputs, including the action group's id, without a dependency cycle
+        settings = record.one("azure-native:web:WebAppApplicationSettings").inputs["properties"].value
+        assert json.loads(settings["MLOPS_STACK_OUTPUTS"])["actionGroupId"] == group.outputs["id"]

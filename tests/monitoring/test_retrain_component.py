@@ -3,6 +3,8 @@ identity-based storage, the roles it needs, and the webhook URL as a secret."""
 
 from __future__ import annotations
 
+import json
+
 import pulumi
 import pytest
 from pulumi.runtime import settings
@@ -48,6 +50,8 @@ def record():
         RetrainTriggerArgs(
             workspace_id=WORKSPACE_ID, workspace_name="mlw-mlops-dev-weu", subscription_id=SUB,
             application_insights_id=INSIGHTS_ID, application_insights_connection_string=pulumi.Output.secret("InstrumentationKey=k"),
+            stack_outputs={"environment": "dev", "workspaceName": pulumi.Output.from_input("mlw-mlops-dev-weu")},
+            training={"nEstimators": 200},
         ),
     )  # fmt: skip
     try:
@@ -83,9 +87,13 @@ def test_storage_and_insights_are_identity_based(record):
     assert values["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"] == "Authorization=AAD"
     assert values["APPLICATIONINSIGHTS_CONNECTION_STRING"] == "InstrumentationKey=k"
     assert (values["MLOPS_STACK"], values["AZUREML_WORKSPACE_NAME"], values["MLOPS_RETRAIN_COOLDOWN_MINUTES"]) == ("dev", "mlw-mlops-dev-weu", "360")
+    assert json.loads(values["MLOPS_STACK_OUTPUTS"]) == {"environment": "dev", "workspaceName": "mlw-mlops-dev-weu"}
+    assert json.loads(values["MLOPS_TRAINING_CONFIG"]) == {"nEstimators": 200}
     account = record.one("azure-native:storage:StorageAccount").inputs
     assert account["allowSharedKeyAccess"] is False and account["minimumTlsVersion"] == "TLS1_2"
     assert account["allowBlobPublicAccess"] is False and account["enableHttpsTrafficOnly"] is True
+    # private unless a stack relaxes it (dev, which has no VNet integration for the Flex plan)
+    assert account["publicNetworkAccess"] == "Disabled" and account["networkRuleSet"]["defaultAction"] == "Deny"
 
 
 def test_roles_are_scoped_to_what_the_function_uses(record):
@@ -109,8 +117,9 @@ def test_outputs_webhook_url_as_secret_and_logs_to_log_analytics(record):
     assert isinstance(url, Secret)
     assert url.value == f"https://{app.outputs['defaultHostName']}/api/retrain?code={HOST_KEY}"
     assert record.outputs["function_app_id"] == app.outputs["id"]
-    [diagnostics] = record.of_type("azure-native:monitor:DiagnosticSetting")
-    assert diagnostics.inputs["resourceUri"] == app.outputs["id"]
+    targets = {d.inputs["resourceUri"] for d in record.of_type("azure-native:monitor:DiagnosticSetting")}
+    account = record.one("azure-native:storage:StorageAccount")
+    assert targets == {app.outputs["id"], account.outputs["id"] + "/blobServices/default"}
 
 
 def test_every_child_is_parented_and_tagged(record):

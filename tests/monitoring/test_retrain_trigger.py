@@ -87,7 +87,7 @@ def test_fired_alert_submits_the_stacks_training_pipeline(submitted):
     [sent] = submitted
     assert (sent.experiment_name, sent.workspace) == ("predictive-maintenance-training-dev", "mlw-mlops-dev-weu")
     assert sent.job.type == "pipeline" and list(sent.job.jobs) == ["validate", "prep", "train", "evaluate", "gate", "register"]
-    assert sent.job.inputs["stack"]._data == "dev"
+    assert sent.job.display_name == "predictive-maintenance training (dev)"
 
 
 def test_one_incident_retrains_once(submitted):

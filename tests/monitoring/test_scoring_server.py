@@ -38,12 +38,16 @@ def model_dir(tmp_path_factory):
         LogisticRegression(),
     ).fit(features, frame[LABEL])
     tracking_uri = f"sqlite:///{folder / 'mlflow.db'}"
-    mlflow.set_tracking_uri(tracking_uri)
-    with mlflow.start_run():
-        mlflow.sklearn.log_model(
-            model, name="model", signature=infer_signature(features, model.predict(features)),
-            registered_model_name=MODEL_NAME,
-        )  # fmt: skip
+    mlflow.set_tracking_uri(tracking_uri)  # restored below: other tests use their own stores
+    try:
+        experiment = mlflow.create_experiment("scoring-test", artifact_location=(folder / "artifacts").as_uri())
+        with mlflow.start_run(experiment_id=experiment):
+            mlflow.sklearn.log_model(
+                model, name="model", signature=infer_signature(features, model.predict(features)),
+                registered_model_name=MODEL_NAME,
+            )  # fmt: skip
+    finally:
+        mlflow.set_tracking_uri(None)
     uri = latest_model_uri(tracking_uri)
     assert uri == f"models:/{MODEL_NAME}/1"
     return download_model(uri, tracking_uri, folder / "model")

@@ -25,7 +25,7 @@ def weakened(record: StackRecord) -> StackRecord:
     resources = [r for r in copied.resources if not (r.type == t.DIAGNOSTIC_SETTING and r.name == "vault-diag")]
     for resource in resources:
         for props in (resource.inputs, resource.outputs):
-            if resource.type == t.STORAGE_ACCOUNT:
+            if resource.type == t.STORAGE_ACCOUNT and resource.name == "lake-st":
                 props["allowSharedKeyAccess"] = True
             if resource.type == t.REGISTRY:
                 props["publicNetworkAccess"] = "Enabled"

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from mlops.preview.diff import diff_states, from_recorded, state_from_export
+from mlops.mockrun import Secret
 from mlops.preview.engine import report_from_preview_json
 
 STORAGE = "azure-native:storage:StorageAccount"
@@ -89,6 +90,20 @@ def test_changing_the_split_updates_the_traffic_resource_only(stacks, run_stack_
     assert changed == [("update", "online-traffic", ["traffic.blue", "traffic.green"])]
 
 
+def exported(value, show_secrets=True):
+    """A value as `pulumi stack export [--show-secrets]` writes it: secrets wrapped, plaintext JSON-encoded."""
+    if isinstance(value, Secret):
+        wrapper = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270"}
+        if show_secrets:
+            return wrapper | {"plaintext": json.dumps(value.value, default=lambda v: v.value)}
+        return wrapper | {"ciphertext": "v1:abcdef"}
+    if isinstance(value, dict):
+        return {k: exported(v, show_secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [exported(v, show_secrets) for v in value]
+    return value
+
+
 def test_state_export_fixture(tmp_path, stacks):
     record = stacks["prod"]
     resources = [{"urn": "urn:pulumi:prod::mlops-platform::pulumi:pulumi:Stack::mlops-platform-prod", "type": "pulumi:pulumi:Stack", "custom": False}]
@@ -97,7 +112,7 @@ def test_state_export_fixture(tmp_path, stacks):
         inputs = copy.deepcopy(r.inputs)
         if r.type == "azure-native:containerregistry:Registry":
             inputs["adminUserEnabled"] = True  # what is deployed differs from the program
-        resources.append({"urn": r.urn, "type": r.type, "custom": r.custom, "inputs": json.loads(json.dumps(inputs, default=lambda s: "[secret]")), "protect": r.protect})
+        resources.append({"urn": r.urn, "type": r.type, "custom": r.custom, "inputs": exported(inputs), "protect": r.protect})
     export = tmp_path / "prod.json"
     export.write_text(json.dumps({"version": 3, "deployment": {"manifest": {}, "resources": resources}}))
     base = state_from_export(export)["prod"]
@@ -182,3 +197,21 @@ def test_secrets_never_appear(cli, fmt, stacks):
     assert "InstrumentationKey=" not in result.stdout and secret not in result.stdout
     if fmt == "json":
         assert json.loads(result.stdout)["stacks"][0]["outputs"]["applicationInsightsConnectionString"] == "[secret]"
+
+
+def test_encrypted_secrets_in_an_export_compare_as_unchanged_and_plaintext_ones_by_value(tmp_path, stacks):
+    record = stacks["dev"]
+    for show_secrets, expected in ((False, []), (True, [])):
+        items = [{"urn": r.urn, "type": r.type, "custom": r.custom, "inputs": exported(r.inputs, show_secrets)} for r in record.resources]
+        export = tmp_path / "dev.json"
+        export.write_text(json.dumps({"version": 3, "deployment": {"resources": items}}))
+        changes = [c.name for c in diff_states(state_from_export(export)["dev"], from_recorded(record.resources), False) if c.op != "same"]
+        assert changes == expected
+    # a changed secret shows as changed, without its value
+    settings = next(r for r in record.resources if r.name == "retrain-settings")
+    changed = copy.deepcopy(settings.inputs)
+    changed["properties"] = Secret({"X": "other"})
+    items = [{"urn": r.urn, "type": r.type, "custom": r.custom, "inputs": exported(changed if r is settings else r.inputs)} for r in record.resources]
+    export.write_text(json.dumps({"version": 3, "deployment": {"resources": items}}))
+    [change] = [c for c in diff_states(state_from_export(export)["dev"], from_recorded(record.resources), False) if c.op != "same"]
+    assert change.name == "retrain-settings" and change.old == {"properties": "[secret]"} and change.new == {"properties": "[secret]"}

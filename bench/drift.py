@@ -1,0 +1,167 @@
+"""Drift check speed and memory: ours (pipelines/drift.py) vs Evidently's DataDriftPreset, same data, same run.
+
+    .venv/bin/python bench/drift.py [--rows 1000000] [--features 50]
+
+Writes a seeded reference and current Parquet file (half of the features shifted) into bench/results/, then runs
+each tool in its own process, so each has its own peak memory (ru_maxrss from wait4): ours in this virtualenv,
+Evidently 0.7 in bench/.venv-bench (created from bench/requirements-bench.txt on first use: Evidently needs
+pandas < 3). Each process times reading the data and computing the whole result (ours also writes its JSON and
+HTML reports; Evidently's snapshot is turned into a dict). Then PSI is compared on Evidently's own bins (Sturges
+edges over both samples): our `psi()` on those histograms vs Evidently's PSI stat test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+BENCH_VENV = BENCH_DIR / ".venv-bench"
+BENCH_PYTHON = BENCH_VENV / "bin" / "python"
+RESULTS = BENCH_DIR / "results"
+
+
+def ensure_bench_venv() -> None:
+    if BENCH_PYTHON.exists():
+        return
+    subprocess.run([shutil.which("python3") or "python3", "-m", "venv", str(BENCH_VENV)], check=True)
+    pip = [str(BENCH_PYTHON), "-m", "pip", "install", "--quiet"]
+    subprocess.run([*pip, "--upgrade", "pip"], check=True)
+    subprocess.run([*pip, "-r", str(BENCH_DIR / "requirements-bench.txt")], check=True)
+
+
+def make_data(rows: int, features: int) -> tuple[Path, Path]:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    RESULTS.mkdir(exist_ok=True)
+    reference, current = RESULTS / f"reference-{rows}x{features}.parquet", RESULTS / f"current-{rows}x{features}.parquet"
+    if reference.exists() and current.exists():
+        return reference, current
+    rng = np.random.default_rng(42)
+    names = [f"f{i:02d}" for i in range(features)]
+    for path, shift in ((reference, 0.0), (current, 0.5)):
+        columns = {}
+        for i, name in enumerate(names):
+            values = rng.normal(10.0 * i, 1.0 + i % 5, rows)
+            if shift and i % 2 == 0:  # every other feature drifts by half a standard deviation
+                values += shift * (1.0 + i % 5)
+            columns[name] = values
+        pq.write_table(pa.table(columns), path, row_group_size=262_144)
+    return reference, current
+
+
+def run_measured(command: list[str]) -> tuple[dict, float]:
+    """Run one worker; its JSON result and its peak resident memory in MiB."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, cwd=ROOT)
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"worker failed: {' '.join(command[:4])}")
+    return json.loads(output.decode().strip().splitlines()[-1]), usage.ru_maxrss / 1024
+
+
+def worker_ours(reference: Path, current: Path) -> dict:
+    sys.path.insert(0, str(ROOT))
+    from pipelines import drift
+    from pipelines.drift_report import write_reports
+    from stacks.config import DriftConfig
+
+    started = time.perf_counter()
+    profile = drift.build_profile(reference)
+    profiled = time.perf_counter()
+    result = drift.compare_files(profile, current, DriftConfig())
+    write_reports(result, RESULTS / "ours")
+    finished = time.perf_counter()
+    return {"seconds": finished - started, "profile_seconds": profiled - started, "compare_seconds": finished - profiled,
+            "drifted": len(result.drifted_features)}  # fmt: skip
+
+
+def worker_evidently(reference: Path, current: Path) -> dict:
+    import numpy as np
+    import pandas as pd
+    from evidently import Report
+    from evidently.legacy.calculations.stattests.psi import _psi
+    from evidently.legacy.core import ColumnType
+    from evidently.presets import DataDriftPreset
+
+    started = time.perf_counter()
+    ref, cur = pd.read_parquet(reference), pd.read_parquet(current)
+    snapshot = Report([DataDriftPreset()]).run(current_data=cur, reference_data=ref)
+    summary = snapshot.dict()
+    seconds = time.perf_counter() - started
+    psi = {}
+    for name in ref.columns:  # Evidently's PSI and its bins (not timed)
+        edges = np.histogram_bin_edges(np.concatenate([ref[name].values, cur[name].values]), bins="sturges")
+        psi[name] = {"value": float(_psi(ref[name], cur[name], ColumnType.Numerical, 0.1)[0]), "edges": edges.tolist()}
+    [drifted] = [m["value"]["count"] for m in summary["metrics"] if str(m["metric_name"]).startswith("DriftedColumnsCount")]
+    return {"seconds": seconds, "psi": psi, "drifted": int(drifted)}
+
+
+def psi_agreement(reference: Path, current: Path, evidently_psi: dict) -> dict[str, float]:
+    """Largest |our PSI - Evidently's PSI| over the features, both on Evidently's bins: over all features, and over
+    those without an empty bin (the tools fill empty bins differently: we use 1e-4, Evidently min share / 1e6)."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    sys.path.insert(0, str(ROOT))
+    from pipelines.drift import psi
+
+    worst = {"all_features": 0.0, "features_without_empty_bins": 0.0}
+    for name, theirs in evidently_psi.items():
+        edges = np.array(theirs["edges"])
+        ref = pq.read_table(reference, columns=[name]).column(0).to_numpy()
+        cur = pq.read_table(current, columns=[name]).column(0).to_numpy()
+        ref_counts, cur_counts = np.histogram(ref, edges)[0], np.histogram(cur, edges)[0]
+        difference = abs(psi(ref_counts, cur_counts) - theirs["value"])
+        for key in worst if ref_counts.all() and cur_counts.all() else ["all_features"]:
+            worst[key] = max(worst[key], difference)
+    return worst
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--features", type=int, default=50)
+    parser.add_argument("--worker", choices=["ours", "evidently"])
+    parser.add_argument("--reference", type=Path)
+    parser.add_argument("--current", type=Path)
+    args = parser.parse_args()
+    if args.worker:
+        work = worker_ours if args.worker == "ours" else worker_evidently
+        print(json.dumps(work(args.reference, args.current)))
+        return
+
+    ensure_bench_venv()
+    reference, current = make_data(args.rows, args.features)
+    files = ["--reference", str(reference), "--current", str(current)]
+    ours, ours_mib = run_measured([sys.executable, __file__, "--worker", "ours", *files])
+    theirs, theirs_mib = run_measured([str(BENCH_PYTHON), __file__, "--worker", "evidently", *files])
+    result = {
+        "rows": args.rows,
+        "features": args.features,
+        "ours_seconds": round(ours["seconds"], 2),
+        "ours_profile_seconds": round(ours["profile_seconds"], 2),
+        "ours_compare_seconds": round(ours["compare_seconds"], 2),
+        "evidently_seconds": round(theirs["seconds"], 2),
+        "speedup": round(theirs["seconds"] / ours["seconds"], 1),
+        "ours_peak_mib": round(ours_mib),
+        "evidently_peak_mib": round(theirs_mib),
+        "memory_ratio": round(ours_mib / theirs_mib, 3),
+        "drifted_features": {"ours": ours["drifted"], "evidently": theirs["drifted"]},
+        "psi_max_abs_difference_on_same_bins": psi_agreement(reference, current, theirs["psi"]),
+    }
+    (RESULTS / f"drift-{args.rows}x{args.features}.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
