@@ -41,6 +41,24 @@ KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
         "properties.properties.enableNodePublicIp",
     ),
     "azure-native:monitor:DiagnosticSetting": ("name",),
+    "azure-native:eventhub:Namespace": ("namespaceName", "sku.name", "disableLocalAuth", "minimumTlsVersion", "zoneRedundant"),
+    "azure-native:eventhub:EventHub": ("eventHubName", "partitionCount", "captureDescription.enabled"),
+    "azure-native:iothub:IotHubResource": ("resourceName", "sku.name", "properties.disableLocalAuth", "properties.minTlsVersion"),
+    "azure-native:machinelearningservices:OnlineEndpoint": ("endpointName", "properties.authMode", "properties.publicNetworkAccess"),
+    "azure-native:machinelearningservices:OnlineDeployment": (
+        "deploymentName",
+        "properties.model",
+        "properties.instanceType",
+        "sku.capacity",
+        "properties.egressPublicNetworkAccess",
+    ),
+    "azure-native:machinelearningservices:BatchDeployment": ("deploymentName", "properties.model.assetId"),
+    "pulumi-python:dynamic:Resource": ("kind", "traffic", "mirrorTraffic"),
+    "azure-native:authorization:RoleAssignment": ("principalType", "roleDefinitionId", "scope"),
+    "azure-native:monitor:MetricAlert": ("ruleName", "enabled", "severity"),
+    "azure-native:monitor:ScheduledQueryRule": ("ruleName", "enabled", "severity"),
+    "azure-native:monitor:ActionGroup": ("actionGroupName", "enabled"),
+    "azure-native:web:WebApp": ("name", "httpsOnly", "siteConfig.minTlsVersion"),
 }
 
 
