@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, closing
 from enum import Enum
 from pathlib import Path
@@ -64,8 +65,14 @@ def build_reports(
     with ExitStack() as running:
         base_job = running.enter_context(closing(BaseEvaluation(base, stacks).start())) if base else None
         analyzer = running.enter_context(PolicyAnalyzer()) if policies else None
-        records = {environment: run_stack(environment) for environment in stacks}
-        verdicts = {env: analyzer.check_stack(record, env) for env, record in records.items()} if analyzer else {}
+        # The pack analyses stack N (in its own process, on the other core) while stack N+1 is evaluated.
+        checks = running.enter_context(ThreadPoolExecutor(max_workers=1))
+        records, pending = {}, {}
+        for environment in stacks:
+            records[environment] = run_stack(environment)
+            if analyzer:
+                pending[environment] = checks.submit(analyzer.check_stack, records[environment], environment)
+        verdicts = {environment: future.result() for environment, future in pending.items()}
         if base_job is not None:
             base_states = base_job.result()
     reports = []

@@ -257,16 +257,28 @@ def state_from_export(path: Path) -> dict[str, list[StateResource]]:
     return stacks
 
 
+def _cache_key(commit: str, stacks: list[str]) -> str:
+    """A base state is a pure function of the commit's tree, the stacks asked for and the SDK versions."""
+    from importlib.metadata import version
+
+    parts = [commit, *stacks, sys.version, version("pulumi"), version("pulumi-azure-native")]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+
+
 class BaseEvaluation:
     """The program at a git ref, evaluated in a temporary worktree by a subprocess (its own modules).
 
     `start()` returns at once so the current tree is evaluated in parallel; `result()` waits and cleans up.
+    Results are cached per commit under `.mlops/cache/base/` (MLOPS_HOME moves it), so repeated previews
+    against the same base skip the subprocess.
     """
 
     def __init__(self, ref: str, stacks: list[str]):
         self.ref, self.stacks = ref, stacks
         self._tmp: tempfile.TemporaryDirectory | None = None
         self._process: subprocess.Popen | None = None
+        self._cache: Path | None = None
+        self.cached = False
 
     def start(self) -> BaseEvaluation:
         verify = subprocess.run(
@@ -277,6 +289,11 @@ class BaseEvaluation:
         )
         if verify.returncode != 0:
             raise BadInput(f"--base: '{self.ref}' is not a commit in this repository")
+        home = Path(os.environ.get("MLOPS_HOME") or ROOT_DIR / ".mlops")
+        self._cache = home / "cache" / "base" / f"{_cache_key(verify.stdout.strip(), self.stacks)}.json"
+        if self._cache.exists():
+            self.cached = True
+            return self
         self._tmp = tempfile.TemporaryDirectory(prefix="mlops-base-")
         self.worktree = Path(self._tmp.name) / "base"
         subprocess.run(
@@ -296,6 +313,16 @@ class BaseEvaluation:
         return self
 
     def result(self) -> dict[str, list[StateResource]]:
+        if self.cached:
+            document = json.loads(self._cache.read_text())
+        else:
+            document = self._evaluated()
+        return {
+            stack: [StateResource(**{**item, "aliases": tuple(item.get("aliases", ()))}) for item in resources]
+            for stack, resources in document.items()
+        }
+
+    def _evaluated(self) -> dict[str, Any]:
         try:
             stdout, stderr = self._process.communicate()
         finally:
@@ -309,10 +336,9 @@ class BaseEvaluation:
             raise BadInput(
                 f"--base: '{self.ref}' predates the offline evaluator (python -m mlops.mockrun); pick a later ref"
             ) from None
-        return {
-            stack: [StateResource(**{**item, "aliases": tuple(item.get("aliases", ()))}) for item in resources]
-            for stack, resources in document.items()
-        }
+        self._cache.parent.mkdir(parents=True, exist_ok=True)
+        self._cache.write_text(stdout)
+        return document
 
     def close(self) -> None:
         if self._process is not None and self._process.poll() is None:

@@ -215,3 +215,18 @@ def test_encrypted_secrets_in_an_export_compare_as_unchanged_and_plaintext_ones_
     export.write_text(json.dumps({"version": 3, "deployment": {"resources": items}}))
     [change] = [c for c in diff_states(state_from_export(export)["dev"], from_recorded(record.resources), False) if c.op != "same"]
     assert change.name == "retrain-settings" and change.old == {"properties": "[secret]"} and change.new == {"properties": "[secret]"}
+
+
+def test_base_state_is_cached_per_commit(project_repo, cli):
+    args = ["preview", "--stack", "dev", "--base", "HEAD", "--format", "json"]
+    first = cli(args, cwd=project_repo, MLOPS_SKIP_POLICIES="1")
+    assert first.returncode == 0, first.stderr
+    [cached] = (project_repo / ".mlops" / "cache" / "base").glob("*.json")
+    document = json.loads(cached.read_text())
+    next(r for r in document["dev"] if r["name"] == "registry-cr")["inputs"]["sku"]["name"] = "Standard"
+    cached.write_text(json.dumps(document))
+    second = cli(args, cwd=project_repo, MLOPS_SKIP_POLICIES="1")
+    [stack] = json.loads(second.stdout)["stacks"]
+    assert [(c["name"], c["old"], c["new"]) for c in stack["changes"] if c["op"] != "same"] == [
+        ("registry-cr", {"sku.name": "Standard"}, {"sku.name": "Basic"})
+    ]
