@@ -22,6 +22,10 @@ ACTION_GROUP = "azure-native:monitor:ActionGroup"
 METRIC_ALERT = "azure-native:monitor:MetricAlert"
 SCHEDULED_QUERY_RULE = "azure-native:monitor:ScheduledQueryRule"
 DIAGNOSTIC_SETTING = "azure-native:monitor:DiagnosticSetting"
+WEB_APP = "azure-native:web:WebApp"
+APP_SERVICE_PLAN = "azure-native:web:AppServicePlan"
+FTP_PUBLISHING = "azure-native:web:WebAppFtpAllowed"
+SCM_PUBLISHING = "azure-native:web:WebAppScmAllowed"
 DYNAMIC = "pulumi-python:dynamic:Resource"
 TRAFFIC_KIND = "mlops:endpoint-traffic"  # marker input of the dynamic resource that carries the traffic split
 
@@ -47,6 +51,8 @@ TRACKED = (
     ACTION_GROUP,
     METRIC_ALERT,
     SCHEDULED_QUERY_RULE,
+    WEB_APP,
+    APP_SERVICE_PLAN,
 )
 
 # Stateful resources: losing one loses data or identity; protected outside dev.

@@ -83,7 +83,7 @@ storage_network_default_deny = ResourceRule(
     check=expect("networkRuleSet.defaultAction", "Deny", default="Allow"),
     severity=Severity.HIGH,
     pillar=SECURITY,
-    remediation='set network_rule_set.default_action="Deny" (stack config network.publicNetworkAccess: false)',
+    remediation='set network_rule_set.default_action="Deny" (stack config network.publicNetworkAccess: false; for the retrain trigger storage retrainTrigger.storagePublicNetworkAccess: false)',
     psrule="Azure.Storage.Firewall",
     checkov="CKV_AZURE_35",
 )
@@ -95,7 +95,7 @@ storage_public_network = ResourceRule(
     check=expect("publicNetworkAccess", "Disabled", default="Enabled"),
     severity=Severity.HIGH,
     pillar=SECURITY,
-    remediation='set public_network_access="Disabled" (stack config network.publicNetworkAccess: false)',
+    remediation='set public_network_access="Disabled" (stack config network.publicNetworkAccess: false; for the retrain trigger storage retrainTrigger.storagePublicNetworkAccess: false)',
     checkov="CKV_AZURE_59",
 )
 

@@ -126,6 +126,17 @@ COMPLIANT: dict[str, dict[str, Any]] = {
         "enabled": True,
         "emailReceivers": [{"name": "team", "emailAddress": "ml-team@example.com"}],
     },
+    t.WEB_APP: {
+        **PLACE,
+        "name": "func-mlops-retrain-prd-weu-7f66",
+        "kind": "functionapp,linux",
+        "httpsOnly": True,
+        "identity": {"type": "SystemAssigned"},
+        "siteConfig": {"minTlsVersion": "1.2", "ftpsState": "Disabled"},
+    },
+    t.APP_SERVICE_PLAN: {**PLACE, "name": "asp-mlops-retrain-prd-weu-7f66", "sku": {"name": "FC1", "tier": "FlexConsumption"}},
+    t.FTP_PUBLISHING: {"name": "func-mlops-retrain-prd-weu-7f66", "resourceGroupName": "rg-mlops-prd-weu", "allow": False},
+    t.SCM_PUBLISHING: {"name": "func-mlops-retrain-prd-weu-7f66", "resourceGroupName": "rg-mlops-prd-weu", "allow": False},
     t.METRIC_ALERT: {**PLACE, "location": "global", "enabled": True, "actions": [{"actionGroupId": ACTION_GROUP_ID}]},
     t.SCHEDULED_QUERY_RULE: {**PLACE, "enabled": True, "actions": {"actionGroups": [ACTION_GROUP_ID]}},
     t.ROLE_ASSIGNMENT: {
