@@ -1,0 +1,8 @@
+# The training image the Azure ML pipeline's command components run in (pipelines/aml.py TRAINING_IMAGE,
+# mlops/training:latest in the stack's registry). The step code is uploaded with each job; the image holds
+# the dependencies. Build and push from the repository root:
+#   az acr build --registry <registry name> --image mlops/training:latest --file pipelines/images/training.Dockerfile .
+FROM python:3.11-slim
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install --no-cache-dir --upgrade pip && pip install --no-cache-dir -r requirements.txt
