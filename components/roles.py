@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import authorization
 
+from components.context import PlatformComponent, PlatformContext
+
 # Built-in role definition GUIDs (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles).
 BUILT_IN_ROLES: dict[str, str] = {
     "AcrPull": "7f951dda-4ed3-4680-a7ca-43fe172d538d",
@@ -58,3 +60,20 @@ def grant(
         description=f"{item.role} for {item.label} (managed by Pulumi)",
         opts=opts,
     )
+
+
+class WorkloadAccess(PlatformComponent):
+    """Data-plane roles of the workspace and training identities, least privilege, narrowest scope.
+
+    Grants that gate a resource's creation (capture, IoT routing, endpoint image pulls) live in the
+    component that needs them; these are only needed at run time.
+    """
+
+    TYPE = "mlops:security:WorkloadAccess"
+    OUTPUTS = ()
+
+    def __init__(self, name: str, ctx: PlatformContext, subscription_id: pulumi.Input[str], grants: list[Grant]):
+        super().__init__(name, ctx)
+        for item in grants:
+            grant(name, subscription_id, item, self.child())
+        self._register()

@@ -8,7 +8,7 @@ from pulumi_azure_native import authorization, resources
 from components.alerts import ENDPOINTS_NS, DEPLOYMENTS_NS, Alerts, AlertsArgs, MetricRule
 from components.batch import BatchScoring, BatchScoringArgs
 from components.compute import ComputeCluster, ComputeClusterArgs
-from components.context import PlatformComponent, PlatformContext, standard_tags
+from components.context import PlatformContext, standard_tags
 from components.datalake import DataLake, DataLakeArgs
 from components.eventhubs import EventHubs, EventHubsArgs, HubArgs
 from components.iothub import IotHub, IotHubArgs
@@ -16,29 +16,12 @@ from components.keyvault import KeyVault, KeyVaultArgs
 from components.mlworkspace import MlWorkspace, MlWorkspaceArgs
 from components.monitoring import Monitoring, MonitoringArgs
 from components.registry import ContainerRegistry, RegistryArgs
-from components.roles import Grant, grant
+from components.roles import Grant, WorkloadAccess
 from components.serving import OnlineServing, OnlineServingArgs
 from components.retrain_trigger import RetrainTrigger, RetrainTriggerArgs
 from pipelines.metrics import DRIFT_METRIC
 from stacks.config import AlertsConfig, PlatformConfig, load_program_config
 from stacks.outputs import StackOutputs, contract_keys, export_outputs
-
-
-class WorkloadAccess(PlatformComponent):
-    """Data-plane roles of the workspace and training identities, least privilege, narrowest scope.
-
-    Grants that gate a resource's creation (capture, IoT routing, endpoint image pulls) live in the
-    component that needs them; these are only needed at run time.
-    """
-
-    TYPE = "mlops:security:WorkloadAccess"
-    OUTPUTS = ()
-
-    def __init__(self, name: str, ctx: PlatformContext, subscription_id: pulumi.Input[str], grants: list[Grant]):
-        super().__init__(name, ctx)
-        for item in grants:
-            grant(name, subscription_id, item, self.child())
-        self._register()
 
 
 def build_platform(cfg: PlatformConfig | None = None) -> None:
