@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: preview test bench clean
+.PHONY: preview test clean
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
