@@ -230,3 +230,19 @@ def test_base_state_is_cached_per_commit(project_repo, cli):
     assert [(c["name"], c["old"], c["new"]) for c in stack["changes"] if c["op"] != "same"] == [
         ("registry-cr", {"sku.name": "Standard"}, {"sku.name": "Basic"})
     ]
+
+
+def test_a_violation_blocks_prod_and_is_advisory_in_dev(project_copy, cli):
+    relax = "  mlops-platform:retrainTrigger:\n    storagePublicNetworkAccess: true\n"
+    prod_file = project_copy / "stacks" / "Pulumi.prod.yaml"
+    prod_file.write_text(prod_file.read_text() + relax)
+    prod = cli(["preview", "--stack", "prod", "--format", "json"], cwd=project_copy)
+    assert prod.returncode == 1, prod.stderr
+    [stack] = json.loads(prod.stdout)["stacks"]
+    blocking = {(v["policy"], v["urn"].rsplit("::", 1)[-1]) for v in stack["violations"] if v["enforcement"] == "mandatory"}
+    assert blocking == {("storage-public-network-disabled", "retrain-st"), ("storage-network-default-deny", "retrain-st")}
+    dev = cli(["preview", "--stack", "dev", "--format", "json"], cwd=project_copy)  # dev relaxes the same key
+    assert dev.returncode == 0, dev.stderr
+    [stack] = json.loads(dev.stdout)["stacks"]
+    levels = {v["enforcement"] for v in stack["violations"] if v["urn"].endswith("::retrain-st")}
+    assert levels == {"advisory"}
