@@ -22,7 +22,7 @@ from pulumi.runtime import rpc, settings
 from pulumi.runtime.stack import wait_for_rpcs
 from pulumi.runtime.sync_await import _sync_await
 
-from stacks.config import PROJECT, engine_values, read_stack_file, stack_file
+from stacks.config import PROJECT, read_stack_values, stack_file
 
 ROOT_DIR = Path(__file__).resolve().parent.parent
 PROGRAM = ROOT_DIR / "__main__.py"
@@ -325,11 +325,7 @@ def _recorded_inputs(request) -> dict[str, Any]:
 
 def stack_config_values(environment: str, path: Path | None = None) -> tuple[dict[str, str], set[str]]:
     """Engine-style config values and secret keys of a stack file (validated by the program itself)."""
-    read_stack_file(environment, path)  # raises ConfigError for a missing or unreadable file
-    from ruamel.yaml import YAML
-
-    document = YAML(typ="safe").load((path or stack_file(environment)).read_text())
-    return engine_values(document)
+    return read_stack_values(environment, path)
 
 
 def run_stack(

@@ -398,6 +398,11 @@ def engine_values(stack_yaml: dict[str, Any]) -> tuple[dict[str, str], set[str]]
 
 def read_stack_file(environment: str, path: Path | None = None) -> dict[str, str]:
     """Engine-style config values of one stack file; ConfigError when missing or not YAML."""
+    return read_stack_values(environment, path)[0]
+
+
+def read_stack_values(environment: str, path: Path | None = None) -> tuple[dict[str, str], set[str]]:
+    """Engine-style config values of one stack file and its secret keys; ConfigError when missing or not YAML."""
     from ruamel.yaml import YAML, YAMLError
 
     path = path or stack_file(environment)
@@ -412,7 +417,7 @@ def read_stack_file(environment: str, path: Path | None = None) -> dict[str, str
         raise ConfigError(source, "config", f"not valid YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):
         raise ConfigError(source, "config", "the file must be a map with a 'config' map")
-    return engine_values(document)[0]
+    return engine_values(document)
 
 
 def parse_config(environment: str, values: dict[str, str], source: str) -> PlatformConfig:
