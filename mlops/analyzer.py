@@ -31,12 +31,12 @@ from pulumi_policy.deserialize import SPECIAL_SECRET_SIG, SPECIAL_SIG_KEY
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
 from mlops.mockrun import RecordedResource, Secret, StackRecord
+from mlops.paths import ROOT_DIR
+from stacks.config import PROJECT
 from mlops.preview.report import Violation
 
-ROOT_DIR = Path(__file__).resolve().parent.parent
 PACK_DIR = ROOT_DIR / "policies"
 CONFIG_DIR = PACK_DIR / "config"
-PROJECT = "mlops-platform"
 ENGINE_ADDRESS = "127.0.0.1:0"  # placeholder: the pack does not dial the engine
 
 LEVELS = {

@@ -22,9 +22,9 @@ from pulumi.runtime import rpc, settings
 from pulumi.runtime.stack import wait_for_rpcs
 from pulumi.runtime.sync_await import _sync_await
 
+from mlops.paths import ROOT_DIR
 from stacks.config import PROJECT, read_stack_values, stack_file
 
-ROOT_DIR = Path(__file__).resolve().parent.parent
 PROGRAM = ROOT_DIR / "__main__.py"
 
 SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000000"

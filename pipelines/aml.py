@@ -14,7 +14,7 @@ from pathlib import Path
 from azure.ai.ml import Input, Output, dsl
 from azure.ai.ml.entities import CommandComponent, Environment, PipelineJob
 
-from mlops.mockrun import ROOT_DIR
+from mlops.paths import ROOT_DIR
 from pipelines.registry import MODEL_NAME, experiment_name
 from pipelines.steps import DATA, STEPS, Step
 from stacks.outputs import StackOutputs

@@ -24,12 +24,11 @@ from typing import Any
 from rich.console import Console
 
 from mlops.errors import BadInput, Refused
-from mlops.mockrun import ROOT_DIR
+from mlops.paths import ROOT_DIR, mlops_home
 from pipelines.registry import experiment_name
 from pipelines.steps import DATA, STEPS, pipeline_parameters
 from stacks.config import PlatformConfig, load_stack_config
 
-HOME_ENV = "MLOPS_HOME"
 SAMPLE_FILE = "sample.parquet"
 
 # One line per finished step, from what its run() returned.
@@ -41,10 +40,6 @@ SUMMARIES: dict[str, Callable[[Any], str]] = {
     "gate": lambda r: "passed: " + "; ".join(r.reasons),
     "register": lambda r: f"{r.name} version {r.version}",
 }
-
-
-def mlops_home() -> Path:
-    return Path(os.environ.get(HOME_ENV) or ROOT_DIR / ".mlops")
 
 
 def local_store_uri() -> str:

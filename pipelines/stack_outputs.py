@@ -6,7 +6,8 @@ import shutil
 import subprocess
 
 from mlops.errors import BadInput
-from mlops.mockrun import ROOT_DIR, Secret, run_stack
+from mlops.mockrun import Secret, run_stack
+from mlops.paths import ROOT_DIR
 from stacks.outputs import StackOutputs
 
 

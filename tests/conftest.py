@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops.mockrun import ROOT_DIR as ROOT
+from mlops.paths import ROOT_DIR as ROOT
 from mlops.mockrun import StackRecord, run_stack, stack_config_values
 
 ENVIRONMENTS = ("dev", "staging", "prod")

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from mlops.errors import BadInput
-from mlops.mockrun import ROOT_DIR
+from mlops.paths import ROOT_DIR
 from mlops.options import StackOption
 
 HELP = "Promote a model: canary (--traffic N), --complete or --rollback, by editing stacks/Pulumi.<env>.yaml."

@@ -17,9 +17,9 @@ import typer
 
 from mlops.errors import BadInput
 from mlops.options import StackOption
+from mlops.paths import ROOT_DIR
 from stacks.config import load_stack_config
 
-ROOT_DIR = Path(__file__).resolve().parents[2]
 SCORE_SCRIPT = ROOT_DIR / "pipelines" / "score.py"
 HOST = "127.0.0.1"
 DEFAULT_PORT = 5001

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from mlops.errors import BadInput
-from mlops.mockrun import ROOT_DIR, RecordedResource, Secret
+from mlops.mockrun import RecordedResource, Secret
+from mlops.paths import ROOT_DIR, mlops_home
 from mlops.preview.report import Change, masked
 
 # Types whose replacement or deletion loses data; guarded outside unprotected (dev) stacks.
@@ -289,8 +290,7 @@ class BaseEvaluation:
         )
         if verify.returncode != 0:
             raise BadInput(f"--base: '{self.ref}' is not a commit in this repository")
-        home = Path(os.environ.get("MLOPS_HOME") or ROOT_DIR / ".mlops")
-        self._cache = home / "cache" / "base" / f"{_cache_key(verify.stdout.strip(), self.stacks)}.json"
+        self._cache = mlops_home() / "cache" / "base" / f"{_cache_key(verify.stdout.strip(), self.stacks)}.json"
         if self._cache.exists():
             self.cached = True
             return self

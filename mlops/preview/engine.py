@@ -12,7 +12,8 @@ import subprocess
 from typing import Any
 
 from mlops.errors import BadInput
-from mlops.mockrun import ROOT_DIR
+from mlops.analyzer import CONFIG_DIR
+from mlops.paths import ROOT_DIR
 from mlops.preview.report import Change, ResourceEntry, StackReport, Violation
 
 _OPS = {"create": "create", "update": "update", "same": "same", "delete": "delete", "replace": "replace",
@@ -51,7 +52,7 @@ def reports_from_pulumi(stacks: list[str]) -> list[StackReport]:
     reports = []
     for stack in stacks:
         command = ["pulumi", "preview", "--json", "--non-interactive", "--stack", stack, "--policy-pack", "policies"]
-        config = ROOT_DIR / "policies" / "config" / f"{stack}.json"
+        config = CONFIG_DIR / f"{stack}.json"
         if config.exists():
             command += ["--policy-pack-config", str(config)]
         result = subprocess.run(command, cwd=ROOT_DIR, capture_output=True, text=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from components.serving import INFERENCE_PORT
-from mlops.mockrun import ROOT_DIR
+from mlops.paths import ROOT_DIR
 from pipelines.aml import TRAINING_IMAGE
 
 IMAGES = ROOT_DIR / "pipelines" / "images"

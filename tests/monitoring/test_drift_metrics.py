@@ -15,7 +15,7 @@ from scipy.stats import ks_2samp, wasserstein_distance
 
 from pipelines import drift
 from pipelines.drift_report import write_reports
-from pipelines.sample_data import DRIFTED_FEATURES, FEATURES, NUMERIC_FEATURES
+from pipelines.sample_data import DRIFTED_FEATURES, FEATURES
 from stacks.config import DriftConfig
 
 LIMITS = DriftConfig()
