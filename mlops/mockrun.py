@@ -323,11 +323,6 @@ def _recorded_inputs(request) -> dict[str, Any]:
     return inputs
 
 
-def stack_config_values(environment: str, path: Path | None = None) -> tuple[dict[str, str], set[str]]:
-    """Engine-style config values and secret keys of a stack file (validated by the program itself)."""
-    return read_stack_values(environment, path)
-
-
 def run_stack(
     environment: str,
     config: dict[str, str] | None = None,
@@ -336,7 +331,7 @@ def run_stack(
 ) -> StackRecord:
     """Run the program for one stack under mocks; raises ConfigError for bad config."""
     if config is None:
-        config, secret_keys = stack_config_values(environment)
+        config, secret_keys = read_stack_values(environment)
     mocks = PlatformMocks()
     monitor = Recorder(mocks)
     settings.ROOT.set(None)

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from mlops.paths import ROOT_DIR as ROOT
-from mlops.mockrun import StackRecord, run_stack, stack_config_values
+from stacks.config import read_stack_values
+from mlops.mockrun import StackRecord, run_stack
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 
@@ -26,7 +27,7 @@ def run_stack_with():
     """Run a stack with some config values replaced (keys without the `mlops-platform:` prefix)."""
 
     def run(environment: str, **overrides: str) -> StackRecord:
-        values, secrets = stack_config_values(environment)
+        values, secrets = read_stack_values(environment)
         values.update({f"mlops-platform:{key}": value for key, value in overrides.items()})
         return run_stack(environment, values, secrets)
 
