@@ -18,6 +18,11 @@ MANAGED_BY = "pulumi"
 REQUIRED_TAG_KEYS = ("environment", "workload", "owner", "cost-center", "managed-by")
 
 
+def enabled(flag: bool) -> str:
+    """Azure's 'Enabled'/'Disabled' spelling of a boolean."""
+    return "Enabled" if flag else "Disabled"
+
+
 def standard_tags(naming: Naming, owner: str, cost_center: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The tags every taggable resource carries; extra tags never override the required ones."""
     required = {

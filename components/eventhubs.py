@@ -8,9 +8,8 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_azure_native import eventhub
 
-from components.context import PlatformComponent, PlatformContext
+from components.context import PlatformComponent, PlatformContext, enabled
 from components.diagnostics import send_diagnostics
-from components.monitoring import enabled
 from components.roles import Grant, grant
 
 CAPTURED_HUB = "telemetry"

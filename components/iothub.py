@@ -12,9 +12,8 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import iothub, managedidentity
 
-from components.context import PlatformComponent, PlatformContext
+from components.context import PlatformComponent, PlatformContext, enabled
 from components.diagnostics import send_diagnostics
-from components.monitoring import enabled
 from components.roles import Grant, grant
 
 HOT_ENDPOINT = "telemetry-eventhub"

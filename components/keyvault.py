@@ -7,9 +7,8 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import keyvault
 
-from components.context import PlatformComponent, PlatformContext
+from components.context import PlatformComponent, PlatformContext, enabled
 from components.diagnostics import send_diagnostics
-from components.monitoring import enabled
 
 
 @dataclass(frozen=True)

@@ -7,18 +7,13 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import applicationinsights, operationalinsights
 
-from components.context import PlatformComponent, PlatformContext
+from components.context import PlatformComponent, PlatformContext, enabled
 
 
 @dataclass(frozen=True)
 class MonitoringArgs:
     retention_days: int = 90
     public_network_access: bool = False
-
-
-def enabled(flag: bool) -> str:
-    """Azure's 'Enabled'/'Disabled' spelling of a boolean."""
-    return "Enabled" if flag else "Disabled"
 
 
 class Monitoring(PlatformComponent):

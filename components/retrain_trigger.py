@@ -16,9 +16,8 @@ from typing import Any
 import pulumi
 from pulumi_azure_native import storage, web
 
-from components.context import PlatformComponent, PlatformContext
+from components.context import PlatformComponent, PlatformContext, enabled
 from components.diagnostics import send_diagnostics
-from components.monitoring import enabled
 from components.roles import Grant, grant
 
 FUNCTION_ROUTE = "api/retrain"

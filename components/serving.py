@@ -13,9 +13,8 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import machinelearningservices as ml
 
-from components.context import PlatformComponent, PlatformContext
+from components.context import PlatformComponent, PlatformContext, enabled
 from components.diagnostics import send_diagnostics
-from components.monitoring import enabled
 from components.roles import Grant, grant
 from components.traffic import EndpointTraffic, EndpointTrafficArgs
 from stacks.config import DeploymentConfig, ProbeConfig
