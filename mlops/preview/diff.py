@@ -167,7 +167,7 @@ def diff_states(
                 renamed_from[resource.urn] = base_by_urn[urn]
                 break
     unmatched_base = {urn: r for urn, r in base_by_urn.items() if urn not in matched}
-    by_identity = {_azure_identity(r): r for r in unmatched_base.values() if _azure_identity(r)}
+    by_identity = {identity: r for r in unmatched_base.values() if (identity := _azure_identity(r))}
 
     changes: list[Change] = []
     for resource in current_custom:
@@ -175,7 +175,8 @@ def diff_states(
         if old is not None:
             changes.append(_compare(old, resource))
             continue
-        twin = by_identity.get(_azure_identity(resource)) if _azure_identity(resource) else None
+        identity = _azure_identity(resource)
+        twin = by_identity.get(identity) if identity else None
         if twin is not None:
             unmatched_base.pop(twin.urn, None)
             change = _compare(twin, resource)
