@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import storage
 
-from components.context import PlatformComponent, PlatformContext, enabled
-from components.diagnostics import send_diagnostics
+from components.context import PlatformComponent, PlatformContext
+from components.storage_account import private_containers, secure_storage_account, send_blob_diagnostics
 
 ZONES = ("raw", "curated", "features")
 
@@ -28,28 +28,15 @@ class DataLake(PlatformComponent):
 
     def __init__(self, name: str, ctx: PlatformContext, args: DataLakeArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(name, ctx, opts)
-        account = storage.StorageAccount(
+        account = secure_storage_account(
             f"{name}-st",
+            ctx,
             account_name=ctx.naming.name("st"),
-            resource_group_name=ctx.resource_group_name,
-            location=ctx.location,
-            kind="StorageV2",
-            sku=storage.SkuArgs(name=args.sku),
+            sku=args.sku,
+            public_network_access=args.public_network_access,
+            opts=self.child(stateful=True),
             access_tier="Hot",
             is_hns_enabled=True,
-            allow_blob_public_access=False,
-            allow_shared_key_access=False,
-            default_to_o_auth_authentication=True,
-            enable_https_traffic_only=True,
-            minimum_tls_version="TLS1_2",
-            allow_cross_tenant_replication=False,
-            public_network_access=enabled(args.public_network_access),
-            network_rule_set=storage.NetworkRuleSetArgs(
-                default_action="Allow" if args.public_network_access else "Deny",
-                bypass="AzureServices",
-            ),
-            tags=ctx.tags,
-            opts=self.child(stateful=True),
         )
         blob_service = storage.BlobServiceProperties(
             f"{name}-blob",
@@ -62,17 +49,9 @@ class DataLake(PlatformComponent):
             ),
             opts=self.child(),
         )
-        containers = {
-            zone: storage.BlobContainer(
-                f"{name}-{zone}",
-                container_name=zone,
-                account_name=account.name,
-                resource_group_name=ctx.resource_group_name,
-                public_access="None",
-                opts=self.child(depends_on=[blob_service]),
-            )
-            for zone in ZONES
-        }
+        containers = private_containers(
+            name, ctx, account.name, ZONES, self.child(depends_on=[blob_service])
+        )
         storage.ManagementPolicy(
             f"{name}-lifecycle",
             account_name=account.name,
@@ -99,13 +78,7 @@ class DataLake(PlatformComponent):
             ),
             opts=self.child(),
         )
-        send_diagnostics(
-            name,
-            ctx,
-            account.id.apply(lambda account_id: f"{account_id}/blobServices/default"),
-            self.child(depends_on=[blob_service]),
-            metric_categories=("Transaction",),
-        )
+        send_blob_diagnostics(name, ctx, account, self.child(depends_on=[blob_service]))
         self.storage_account_id: pulumi.Output[str] = account.id
         self.storage_account_name: pulumi.Output[str] = account.name
         self.blob_endpoint: pulumi.Output[str] = account.primary_endpoints.blob

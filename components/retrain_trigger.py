@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-from pulumi_azure_native import storage, web
+from pulumi_azure_native import web
 
-from components.context import PlatformComponent, PlatformContext, enabled
+from components.context import PlatformComponent, PlatformContext
 from components.diagnostics import send_diagnostics
 from components.roles import Grant, grant
+from components.storage_account import private_containers, secure_storage_account, send_blob_diagnostics
 
 FUNCTION_ROUTE = "api/retrain"
 PACKAGE_CONTAINER = "app-package"
@@ -52,44 +53,16 @@ class RetrainTrigger(PlatformComponent):
 
     def __init__(self, name: str, ctx: PlatformContext, args: RetrainTriggerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(name, ctx, opts)
-        account = storage.StorageAccount(
-            f"{name}-st",
-            account_name=ctx.naming.name("st", "fn"),
-            resource_group_name=ctx.resource_group_name,
-            location=ctx.location,
-            kind="StorageV2",
-            sku=storage.SkuArgs(name="Standard_LRS"),
-            minimum_tls_version="TLS1_2",
-            enable_https_traffic_only=True,
-            allow_blob_public_access=False,
-            allow_shared_key_access=False,
-            default_to_o_auth_authentication=True,
-            allow_cross_tenant_replication=False,
-            public_network_access=enabled(args.storage_public_network_access),
-            network_rule_set=storage.NetworkRuleSetArgs(
-                default_action="Allow" if args.storage_public_network_access else "Deny", bypass="AzureServices"
-            ),
-            tags=ctx.tags,
-            opts=self.child(stateful=True),  # holds the cool-down claims: one incident retrains once
-        )
-        send_diagnostics(
+        account = secure_storage_account(
             f"{name}-st",
             ctx,
-            account.id.apply(lambda account_id: f"{account_id}/blobServices/default"),
-            self.child(),
-            metric_categories=("Transaction",),
+            account_name=ctx.naming.name("st", "fn"),
+            sku="Standard_LRS",
+            public_network_access=args.storage_public_network_access,
+            opts=self.child(stateful=True),  # holds the cool-down claims: one incident retrains once
         )
-        containers = {
-            container: storage.BlobContainer(
-                f"{name}-{container}",
-                container_name=container,
-                account_name=account.name,
-                resource_group_name=ctx.resource_group_name,
-                public_access="None",
-                opts=self.child(),
-            )
-            for container in (PACKAGE_CONTAINER, STATE_CONTAINER)
-        }
+        send_blob_diagnostics(f"{name}-st", ctx, account, self.child())
+        containers = private_containers(name, ctx, account.name, (PACKAGE_CONTAINER, STATE_CONTAINER), self.child())
         blob_endpoint = account.primary_endpoints.apply(lambda endpoints: endpoints.blob)
         app_name = ctx.naming.name("func", "retrain")
         plan = web.AppServicePlan(
