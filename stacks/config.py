@@ -382,23 +382,16 @@ def engine_values(stack_yaml: dict[str, Any]) -> tuple[dict[str, str], set[str]]
         return value
 
     for key, value in (stack_yaml.get("config") or {}).items():
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            values[key], _ = SECRET_PLACEHOLDER, secrets.add(key)
-        elif isinstance(value, (dict, list)):
-            plain = offline(value)
-            if plain != value:
-                secrets.add(key)
+        plain = offline(value)
+        if plain != value:  # the key holds a secure value, at the top or nested
+            secrets.add(key)
+        if isinstance(plain, (dict, list)):
             values[key] = json.dumps(plain)
-        elif isinstance(value, bool):
-            values[key] = "true" if value else "false"
+        elif isinstance(plain, bool):
+            values[key] = "true" if plain else "false"
         else:
-            values[key] = "" if value is None else str(value)
+            values[key] = "" if plain is None else str(plain)
     return values, secrets
-
-
-def read_stack_file(environment: str, path: Path | None = None) -> dict[str, str]:
-    """Engine-style config values of one stack file; ConfigError when missing or not YAML."""
-    return read_stack_values(environment, path)[0]
 
 
 def read_stack_values(environment: str, path: Path | None = None) -> tuple[dict[str, str], set[str]]:
@@ -441,7 +434,7 @@ def parse_config(environment: str, values: dict[str, str], source: str) -> Platf
 def load_stack_config(environment: str, path: Path | None = None) -> PlatformConfig:
     """Read and validate `stacks/Pulumi.<environment>.yaml` (the offline path)."""
     path = path or stack_file(environment)
-    return parse_config(environment, read_stack_file(environment, path), display_path(path))
+    return parse_config(environment, read_stack_values(environment, path)[0], display_path(path))
 
 
 def load_program_config() -> PlatformConfig:
