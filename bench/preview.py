@@ -40,7 +40,8 @@ def timed(fn, repeat: int) -> tuple[float, float]:
 def worker(repeat: int) -> None:
     """Runs inside a project copy: prints the floor and the full preview time as JSON."""
     sys.path.insert(0, str(Path.cwd()))
-    from mlops.commands.preview import build_reports, stack_names
+    from mlops.commands.preview import build_reports
+    from mlops.options import stack_names
     from mlops.mockrun import run_stack
 
     stacks = stack_names("all")

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+
+from components.naming import ENVIRONMENT_CODES
+from mlops.errors import BadInput
+from stacks.config import STACKS_DIR
 
 
 class OutputFormat(str, Enum):
@@ -21,3 +26,28 @@ StackOption = Annotated[
 ]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
 OutOption = Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the output to FILE instead of stdout.")]
+
+
+def stack_names(selection: str) -> list[str]:
+    """'all' means every stacks/Pulumi.<env>.yaml; otherwise one stack name that has a file."""
+    promotion_order = list(ENVIRONMENT_CODES)  # dev, staging, prod; other stacks after them by name
+    available = sorted(
+        (p.name.split(".")[1] for p in STACKS_DIR.glob("Pulumi.*.yaml")),
+        key=lambda s: (promotion_order.index(s) if s in promotion_order else len(promotion_order), s),
+    )
+    if selection == "all":
+        return available
+    if selection not in available:
+        raise BadInput(f"--stack: no stack '{selection}'; available: {', '.join(available)} or all")
+    return [selection]
+
+
+def write_output(text: str, out: Path | None) -> None:
+    """What a command prints: to stdout, or to the --out file (an unwritable path is bad input)."""
+    if out is None:
+        sys.stdout.write(text)
+        return
+    try:
+        out.write_text(text)
+    except OSError as exc:
+        raise BadInput(f"--out: cannot write {out}: {exc.strerror}") from None

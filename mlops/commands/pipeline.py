@@ -9,9 +9,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from mlops.commands.preview import stack_names, write_output
 from mlops.errors import BadInput, Refused
-from mlops.options import FormatOption, OutOption, OutputFormat, StackOption
+from mlops.options import FormatOption, OutOption, OutputFormat, StackOption, stack_names, write_output
 
 app = typer.Typer(
     help="The training pipeline: validate -> prep -> train -> evaluate -> gate -> register.", no_args_is_help=True

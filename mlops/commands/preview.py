@@ -19,12 +19,12 @@ import typer
 
 from mlops.errors import EXIT_REFUSED, BadInput
 from mlops.mockrun import run_stack
-from mlops.options import FormatOption, OutOption, OutputFormat, StackOption
+from mlops.options import FormatOption, OutOption, OutputFormat, StackOption, stack_names, write_output
 from mlops.analyzer import PolicyAnalyzer
 from mlops.preview.diff import BaseEvaluation, diff_states, from_recorded, state_from_export
 from mlops.preview.render import render_json, render_markdown, render_text
 from mlops.preview.report import ResourceEntry, StackReport
-from stacks.config import STACKS_DIR, load_stack_config
+from stacks.config import load_stack_config
 
 HELP = "Preview stacks offline: resources, changes against a base, and policy verdicts (exit 1 blocks)."
 EXAMPLES = (
@@ -37,19 +37,6 @@ EXAMPLES = (
 class Engine(str, Enum):
     mocks = "mocks"
     pulumi = "pulumi"
-
-
-def stack_names(selection: str) -> list[str]:
-    """'all' means every stacks/Pulumi.<env>.yaml; otherwise one stack name that has a file."""
-    promotion_order = {"dev": 0, "staging": 1, "prod": 2}
-    available = sorted(
-        (p.name.split(".")[1] for p in STACKS_DIR.glob("Pulumi.*.yaml")), key=lambda s: (promotion_order.get(s, 3), s)
-    )
-    if selection == "all":
-        return available
-    if selection not in available:
-        raise BadInput(f"--stack: no stack '{selection}'; available: {', '.join(available)} or all")
-    return [selection]
 
 
 def build_reports(
@@ -129,13 +116,3 @@ def preview(
     write_output(text, out)
     if any(report.failed for report in reports):
         raise typer.Exit(EXIT_REFUSED)
-
-
-def write_output(text: str, out: Path | None) -> None:
-    if out is None:
-        sys.stdout.write(text)
-        return
-    try:
-        out.write_text(text)
-    except OSError as exc:
-        raise BadInput(f"--out: cannot write {out}: {exc.strerror}") from None
