@@ -51,14 +51,11 @@ import pyarrow.parquet as pq
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import kstwo
 
-from pipelines.metrics import DRIFT_METRIC  # noqa: E402  (re-exported: the alert rule watches this name)
+from pipelines.metrics import DEFAULT_BINS, DEFAULT_CHUNK_ROWS, DEFAULT_SAMPLE_SIZE, DRIFT_METRIC  # noqa: F401
 """The metric the drift alert rule watches: share of drifted features (0..1), one value per drift check."""
 PSI_EPSILON = 1e-4
 UNSEEN = "(unseen)"
 OTHER = "(other values)"
-DEFAULT_BINS = 10
-DEFAULT_SAMPLE_SIZE = 50_000
-DEFAULT_CHUNK_ROWS = 262_144
 MAX_CATEGORIES = 100
 PROFILE_VERSION = 1
 APPINSIGHTS_ENV = "APPLICATIONINSIGHTS_CONNECTION_STRING"

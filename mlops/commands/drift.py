@@ -11,8 +11,7 @@ import typer
 
 from mlops.errors import BadInput, Refused
 from mlops.options import StackOption
-from pipelines import drift as core
-from pipelines.drift_report import write_reports
+from pipelines.metrics import DEFAULT_BINS, DEFAULT_CHUNK_ROWS, DEFAULT_SAMPLE_SIZE
 from stacks.config import DriftConfig, load_stack_config
 
 HELP = (
@@ -38,11 +37,14 @@ def drift(
     stack: StackOption = None,  # type: ignore[assignment]  thresholds from the stack's `drift` config; defaults otherwise
     features: Names = None,
     exclude: Names = None,
-    bins: Annotated[int, typer.Option(min=2, max=100, help="PSI bins (reference quantiles).")] = core.DEFAULT_BINS,
-    sample_size: Annotated[int, typer.Option(min=100, help="Reference values kept per feature for KS and Wasserstein.")] = core.DEFAULT_SAMPLE_SIZE,
-    chunk_rows: Annotated[int, typer.Option(min=1, help="Rows per chunk of current data.")] = core.DEFAULT_CHUNK_ROWS,
+    bins: Annotated[int, typer.Option(min=2, max=100, help="PSI bins (reference quantiles).")] = DEFAULT_BINS,
+    sample_size: Annotated[int, typer.Option(min=100, help="Reference values kept per feature for KS and Wasserstein.")] = DEFAULT_SAMPLE_SIZE,
+    chunk_rows: Annotated[int, typer.Option(min=1, help="Rows per chunk of current data.")] = DEFAULT_CHUNK_ROWS,
     save_profile: Annotated[Optional[Path], typer.Option(help="Also save the reference profile (.npz) for later runs.")] = None,
 ) -> None:
+    from pipelines import drift as core  # numpy/scipy/pyarrow: loaded by this command only
+    from pipelines.drift_report import write_reports
+
     logging.basicConfig(format="%(message)s", stream=sys.stderr)
     logging.getLogger("mlops").setLevel(logging.INFO)  # the metric line
     limits = load_stack_config(stack).drift if stack else DriftConfig()
