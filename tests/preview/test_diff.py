@@ -11,7 +11,6 @@ from mlops.preview.diff import diff_states, from_recorded, state_from_export
 from mlops.mockrun import Secret
 from mlops.preview.engine import report_from_preview_json
 
-STORAGE = "azure-native:storage:StorageAccount"
 
 
 def changes_by_name(changes):
@@ -47,7 +46,7 @@ def test_location_change_replaces_naming_location(stacks, run_stack_with):
 
 def test_hierarchical_namespace_change_replaces_the_lake_and_is_blocked_in_prod(prod_state):
     base = copy.deepcopy(prod_state)
-    next(r for r in base if r.type == STORAGE).inputs["isHnsEnabled"] = False
+    next(r for r in base if r.name == "lake-st").inputs["isHnsEnabled"] = False
     change = changes_by_name(diff_states(base, prod_state, guard_data=True))["lake-st"]
     assert change.op == "replace"
     assert change.replace_reasons == ["'isHnsEnabled' forces a new resource"]
@@ -56,7 +55,7 @@ def test_hierarchical_namespace_change_replaces_the_lake_and_is_blocked_in_prod(
 
 
 def test_removing_the_lake_in_prod_is_blocked_unless_acknowledged(prod_state):
-    current = [r for r in prod_state if r.type != STORAGE]
+    current = [r for r in prod_state if r.name != "lake-st"]
     change = changes_by_name(diff_states(prod_state, current, guard_data=True))["lake-st"]
     assert change.op == "delete"
     assert change.blocked.startswith("delete of stateful azure-native:storage:StorageAccount 'lake-st' would lose data")
