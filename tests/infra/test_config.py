@@ -10,6 +10,8 @@ BASE = """config:
   mlops-platform:location: westeurope
   mlops-platform:owner: team
   mlops-platform:costCenter: cc-1
+  mlops-platform:network: {mode: private, addressSpace: 10.1.0.0/22}
+  mlops-platform:runners: {githubOwner: example-org, repositories: [mlops-platform]}
   mlops-platform:alerts: {emailReceivers: [{name: team, address: team@example.com}]}
 """
 
@@ -35,7 +37,7 @@ def config_error(tmp_path, environment: str, extra: str, base: str = BASE) -> Co
         ("  mlops-platform:storage:\n    sku: Premium_XYZ\n", "mlops-platform:storage.sku", "'Standard_LRS'"),
         ("  mlops-platform:workload: averyveryverylongworkloadname\n", "mlops-platform:workload", "shorten workload"),
         ("  mlops-platform:nameSuffix: Bad!\n", "mlops-platform:nameSuffix", "should match pattern"),
-        ("  mlops-platform:registry:\n    sku: Standard\n", "mlops-platform:registry.sku", "cannot disable public network access"),
+        ("  mlops-platform:registry:\n    sku: Standard\n", "mlops-platform:registry.sku", "has no private endpoint"),
         ("  mlops-platform:environment: prod\n", "mlops-platform:environment", "reserved"),
     ],
 )
