@@ -72,6 +72,9 @@ class MlWorkspace(PlatformComponent):
         self.private_endpoints(account.id, WORKSPACE_STORAGE_GROUPS, label="st")
         isolated = args.isolation_mode != "Disabled"
         approved_only = args.isolation_mode == "AllowOnlyApprovedOutbound"
+        # Batch jobs (ParallelRunStep) use the workspace storage's queues and tables: those endpoints are not created
+        # automatically (how-to-managed-network, "Scenario: Use batch endpoints or ParallelRunStep").
+        outbound = {**args.outbound, **{f"storage-{group}": OutboundTarget(account.id, group) for group in ("queue", "table")}}
         rules: dict[str, ml.PrivateEndpointOutboundRuleArgs | ml.FqdnOutboundRuleArgs] = {
             rule: ml.PrivateEndpointOutboundRuleArgs(
                 type="PrivateEndpoint",
@@ -80,7 +83,7 @@ class MlWorkspace(PlatformComponent):
                     service_resource_id=target.target_id, subresource_target=target.subresource, spark_enabled=False
                 ),
             )
-            for rule, target in args.outbound.items()
+            for rule, target in outbound.items()
         }
         rules.update(
             {

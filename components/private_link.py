@@ -50,7 +50,8 @@ def private_endpoint(
         custom_network_interface_name=f"{endpoint_name}-nic",
         resource_group_name=resource_group_name,
         location=location,
-        subnet=network.SubnetArgs(id=private_network.endpoint_subnet_id),
+        # A plain reference: SubnetArgs would inject its defaults (privateEndpointNetworkPolicies: Disabled, ...).
+        subnet={"id": private_network.endpoint_subnet_id},
         private_link_service_connections=[
             network.PrivateLinkServiceConnectionArgs(name=endpoint_name, private_link_service_id=target_id, group_ids=[group])
         ],

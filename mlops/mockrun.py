@@ -154,6 +154,7 @@ class StackRecord:
     environment: str
     resources: list[RecordedResource]
     outputs: dict[str, Any]
+    calls: list[str] = field(default_factory=list)
 
     def of_type(self, type_: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.type == type_]
@@ -179,6 +180,7 @@ class PlatformMocks(pulumi_mocks.Mocks):
 
     def __init__(self, stack_outputs: dict[str, dict[str, Any]] | None = None):
         self.stack_outputs = stack_outputs or {}
+        self.calls: list[str] = []  # every invoke the program made, by token (plan-time reads are visible)
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict]:
         if args.typ == STACK_REFERENCE:
@@ -197,6 +199,7 @@ class PlatformMocks(pulumi_mocks.Mocks):
         return resource_id, outputs
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> dict:
+        self.calls.append(args.token)
         if args.token == "azure-native:authorization:getClientConfig":
             return {
                 "clientId": CLIENT_OBJECT_ID,
@@ -204,8 +207,6 @@ class PlatformMocks(pulumi_mocks.Mocks):
                 "subscriptionId": SUBSCRIPTION_ID,
                 "tenantId": TENANT_ID,
             }
-        if args.token == "azure-native:web:listWebAppHostKeys":
-            return {"functionKeys": {"default": "offline-function-key"}, "masterKey": "offline-master-key"}
         return {}
 
 
@@ -409,7 +410,7 @@ def run_stack(
         outputs = {key: _resolve(value) for key, value in exported.items()}
     finally:
         settings.ROOT.set(None)
-    return StackRecord(environment=environment, resources=monitor.recorded, outputs=outputs)
+    return StackRecord(environment=environment, resources=monitor.recorded, outputs=outputs, calls=mocks.calls)
 
 
 def shared_outputs(program: Path = PROGRAM) -> dict[str, Any]:

@@ -34,6 +34,7 @@ def _levels(environment: str) -> dict[str, str]:
 def _references(rule: Rule) -> str:
     refs = [f"[{rule.psrule}](https://azure.github.io/PSRule.Rules.Azure/en/rules/{rule.psrule}/)"] if rule.psrule else []
     refs += [f"`{rule.checkov}`"] if rule.checkov else []
+    refs += [f"[source]({rule.source})"] if rule.source else []
     return "<br>".join(refs) or "-"
 
 
@@ -41,23 +42,44 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
+HEADER = (
+    "| rule | kind | what it requires | severity | WAF pillar | dev / staging / prod | references | remediation |",
+    "|---|---|---|---|---|---|---|---|",
+)
+
+
+def _rows(rules: list[Rule], levels: dict[str, dict[str, str]]) -> list[str]:
+    rows = []
+    for rule in rules:
+        enforcement = " / ".join(levels[env][rule.name][0].upper() for env in ENVIRONMENTS)
+        rows.append(
+            f"| `{rule.name}` | {rule.kind} | {_cell(rule.description)} | {rule.severity.value} | {rule.pillar} "
+            f"| {enforcement} | {_references(rule)} | {_cell(rule.remediation)} |"
+        )
+    return rows
+
+
 def table() -> str:
-    """The catalogue table: one row per rule, in pack order."""
+    """The catalogue: the `deploy-*` family (what Azure would reject at deploy time), then the guard rails."""
     levels = {environment: _levels(environment) for environment in ENVIRONMENTS}
+    deploy = [rule for rule in RULES if rule.deploy_check]
+    guards = [rule for rule in RULES if not rule.deploy_check]
     lines = [
         f"{len(RULES)} rules ({sum(r.kind == 'resource' for r in RULES)} resource, "
         f"{sum(r.kind == 'stack' for r in RULES)} stack). Enforcement per environment from "
         "`policies/config/<env>.json`: M mandatory, A advisory.",
         "",
-        "| rule | kind | what it requires | severity | WAF pillar | dev / staging / prod | PSRule / Checkov | remediation |",
-        "|---|---|---|---|---|---|---|---|",
+        f"**Would fail at deploy** ({len(deploy)} `deploy-*` rules, mandatory everywhere; each cites the Microsoft "
+        "document its fact comes from):",
+        "",
+        *HEADER,
+        *_rows(deploy, levels),
+        "",
+        f"**Guard rails** ({len(guards)} rules: security, reliability, operations, and the flow check):",
+        "",
+        *HEADER,
+        *_rows(guards, levels),
     ]
-    for rule in RULES:
-        enforcement = " / ".join(levels[env][rule.name][0].upper() for env in ENVIRONMENTS)
-        lines.append(
-            f"| `{rule.name}` | {rule.kind} | {_cell(rule.description)} | {rule.severity.value} | {rule.pillar} "
-            f"| {enforcement} | {_references(rule)} | {_cell(rule.remediation)} |"
-        )
     return "\n".join(lines) + "\n"
 
 

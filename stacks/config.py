@@ -320,7 +320,7 @@ class ServingConfig(_Section):
 
     auth_mode: Literal["AADToken", "AMLToken", "Key"] = "AADToken"
     # The scoring environment (name:version in the shared Azure ML registry); none until bootstrap creates it.
-    environment: ModelRef | None = None
+    environment: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}:[A-Za-z0-9][A-Za-z0-9_.-]{0,29}$")] | None = None
     deployments: list[DeploymentConfig] = []
     traffic: dict[str, Annotated[int, Field(ge=0, le=100)]] = {}
     mirror_traffic: dict[str, Annotated[int, Field(ge=0, le=50)]] = {}

@@ -240,9 +240,12 @@ def _outbound_problem(graph: Graph, workspace: PolicyResource, target: PolicyRes
     mode = peek(workspace.props, "managedNetwork.isolationMode")
     if isinstance(mode, str) and mode == "Disabled":
         return None if target is None or _public_admits(graph, target) else f"{target.name} is closed to the public network the compute uses"
-    own = {text(workspace.props, key) for key in ("storageAccount", "keyVault", "containerRegistry")}
-    if target_id in own:
-        return None  # Azure ML creates these endpoints itself (how-to-managed-network)
+    # Azure ML creates these endpoints itself (how-to-managed-network): the workspace's storage (blob, file; queue
+    # and table need rules), Key Vault and registry.
+    own = {text(workspace.props, "storageAccount"): ("blob", "file"), text(workspace.props, "keyVault"): ("vault",),
+           text(workspace.props, "containerRegistry"): ("registry",)}  # fmt: skip
+    if group in own.get(target_id, ()):
+        return None
     rules = peek(workspace.props, "managedNetwork.outboundRules")
     for rule in (rules.values() if isinstance(rules, Mapping) else ()):
         if isinstance(rule, Mapping) and same(rule.get("type"), "PrivateEndpoint"):

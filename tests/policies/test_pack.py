@@ -14,7 +14,7 @@ from pulumi.runtime.proto import analyzer_pb2 as proto
 
 DEV_ADVISORY = {
     "storage-network-default-deny",
-    "storage-public-network-disabled",
+    "storage-public-network-restricted",
     "keyvault-network-default-deny",
     "keyvault-public-network-disabled",
     "registry-public-network-disabled",
@@ -24,8 +24,8 @@ DEV_ADVISORY = {
     "ml-compute-no-public-ip",
     "ml-endpoint-public-network-disabled",
     "ml-deployment-egress-disabled",
-    "eventhub-public-network-disabled",
-    "iothub-public-network-disabled",
+    "eventhub-public-network-restricted",
+    "iothub-device-ingress-restricted",
     "stateful-resources-protected",
 }
 
@@ -34,7 +34,7 @@ def test_info_lists_every_rule_as_mandatory_with_its_metadata(pack):
     info = pack.info()
     assert info.name == PACK_NAME and info.supportsConfig
     assert [p.name for p in info.policies] == [rule.name for rule in RULES]
-    assert len(RESOURCE_RULES) >= 40 and len(STACK_RULES) == 4
+    assert len(RESOURCE_RULES) >= 40 and len(STACK_RULES) >= 13
     for policy, rule in zip(info.policies, RULES):
         assert policy.enforcementLevel == proto.MANDATORY
         assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", policy.name)
@@ -53,6 +53,18 @@ def test_config_file_resolves_to_an_explicit_level_for_every_policy(pack, enviro
     advisory = {name for name, config in resolved.items() if config.enforcementLevel == proto.ADVISORY}
     assert advisory == (DEV_ADVISORY if environment == "dev" else set())
     assert {config.enforcementLevel for config in resolved.values()} <= {proto.ADVISORY, proto.MANDATORY}
+
+
+def test_deploy_rules_are_mandatory_in_every_environment_and_cite_their_source(pack):
+    """What Azure rejects fails a dev deploy as surely as a prod one: no environment relaxes a deploy-* rule."""
+    deploy = [rule for rule in RULES if rule.deploy_check]
+    assert len(deploy) >= 12
+    for environment in ("dev", "staging", "prod"):
+        resolved = resolve_policy_config(json.loads((CONFIG_DIR / f"{environment}.json").read_text()), pack.info())
+        assert {resolved[rule.name].enforcementLevel for rule in deploy} == {proto.MANDATORY}, environment
+    urls = {policy.name: policy.url for policy in pack.info().policies}
+    for rule in deploy:
+        assert rule.source.startswith("https://") and urls[rule.name] == rule.source, rule.name
 
 
 def test_missing_config_file_means_pack_defaults(pack, tmp_path):
