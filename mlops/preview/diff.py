@@ -79,7 +79,7 @@ FORCE_NEW: dict[str, tuple[str, ...]] = {
     "azure-native:monitor:ActionGroup": ("actionGroupName",),
     "azure-native:monitor:MetricAlert": ("ruleName",),
     "azure-native:monitor:ScheduledQueryRule": ("ruleName",),
-    "pulumi-python:dynamic:Resource": ("subscriptionId", "resourceGroupName", "workspaceName", "endpointName"),
+    "pulumi-python:dynamic:Resource": ("resourceId", "kind"),
 }
 IGNORED_KEYS = frozenset({"__provider"})
 _SECRET_SIG, _SECRET_VALUE = "4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270"
