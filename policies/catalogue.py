@@ -1,7 +1,8 @@
-"""The rule catalogue: a Markdown table generated from the rules' metadata (the one source of truth).
+"""The rule catalogue and the flow table: Markdown generated from the rules' metadata and from `FLOWS` (each the
+one source of truth for what the README says about it).
 
-    python -m policies.catalogue                    # print the table
-    python -m policies.catalogue --write README.md  # rewrite the block between the catalogue markers
+    python -m policies.catalogue                    # print both blocks
+    python -m policies.catalogue --write README.md  # rewrite the blocks between their markers
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from pathlib import Path
 
 from policies.rules import RULES
 from policies.rules.base import Rule
+from policies.rules.flows import FLOWS
 
 START, END = "<!-- rule-catalogue:start -->", "<!-- rule-catalogue:end -->"
+FLOW_START, FLOW_END = "<!-- flow-table:start -->", "<!-- flow-table:end -->"
 CONFIG_DIR = Path(__file__).resolve().parent / "config"
 ENVIRONMENTS = ("dev", "staging", "prod")
 
@@ -83,21 +86,43 @@ def table() -> str:
     return "\n".join(lines) + "\n"
 
 
-def block() -> str:
-    return f"{START}\n{table()}{END}"
+def flow_table() -> str:
+    """The platform's flows: who reaches what, over which private-link sub-resource, needing which permission."""
+    lines = [
+        f"{len(FLOWS)} flows, checked by `platform-flows-open` on every stack (a flow that does not apply to a stack, "
+        "such as the self-hosted runners' flows in a public one, is reported as not applicable):",
+        "",
+        "| flow | from | to | private-link sub-resource | needs | fix when broken |",
+        "|---|---|---|---|---|---|",
+    ]
+    for flow in FLOWS:
+        groups = (flow.group,) if isinstance(flow.group, str) else tuple(flow.group or ())
+        network = ", ".join(f"`{g}`" for g in groups) or ("trusted service" if flow.network == "trusted" else "public")
+        needs = "<br>".join(f"`{action}`" for action in flow.needs) or "per-device credentials"
+        lines.append(f"| `{flow.name}` | {_cell(flow.source)} | {_cell(flow.target)} | {network} | {needs} | {_cell(flow.fix)} |")
+    return "\n".join(lines) + "\n"
+
+
+BLOCKS = {(START, END): table, (FLOW_START, FLOW_END): flow_table}
+
+
+def block(markers: tuple[str, str] = (START, END)) -> str:
+    return f"{markers[0]}\n{BLOCKS[markers]()}{markers[1]}"
 
 
 def replace_block(text: str) -> str:
-    """`text` with the catalogue block replaced; ValueError when the markers are missing."""
-    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.DOTALL)
-    if not pattern.search(text):
-        raise ValueError(f"no {START} ... {END} block")
-    return pattern.sub(lambda _match: block(), text, count=1)
+    """`text` with every generated block replaced; ValueError when a block's markers are missing."""
+    for markers in BLOCKS:
+        pattern = re.compile(re.escape(markers[0]) + ".*?" + re.escape(markers[1]), re.DOTALL)
+        if not pattern.search(text):
+            raise ValueError(f"no {markers[0]} ... {markers[1]} block")
+        text = pattern.sub(lambda _match, m=markers: block(m), text, count=1)
+    return text
 
 
-def current_block(text: str) -> str | None:
-    """The catalogue block as it stands in `text`, or None."""
-    match = re.search(re.escape(START) + ".*?" + re.escape(END), text, re.DOTALL)
+def current_block(text: str, markers: tuple[str, str] = (START, END)) -> str | None:
+    """A generated block as it stands in `text`, or None."""
+    match = re.search(re.escape(markers[0]) + ".*?" + re.escape(markers[1]), text, re.DOTALL)
     return match.group(0) if match else None
 
 
@@ -106,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", type=Path, metavar="FILE", help="rewrite the catalogue block in FILE")
     args = parser.parse_args(argv)
     if args.write is None:
-        sys.stdout.write(block() + "\n")
+        sys.stdout.write("\n\n".join(block(markers) for markers in BLOCKS) + "\n")
         return 0
     try:
         args.write.write_text(replace_block(args.write.read_text()))

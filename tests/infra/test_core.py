@@ -235,3 +235,10 @@ def test_no_input_is_lost_to_unresolved_outputs(stacks):
             assert setting.inputs["resourceUri"] and setting.inputs["workspaceId"], setting.urn
         for container in record.of_type("azure-native:storage:BlobContainer"):
             assert container.inputs["accountName"], container.urn
+
+
+def test_the_program_reads_no_secret_at_plan_time(stacks):
+    """The only invoke is the client config (tenant and subscription): no host keys or other secrets are listed,
+    which would fail when a host cannot start and needs rights a Reader (a PR preview) lacks."""
+    for record in stacks.values():
+        assert record.calls == ["azure-native:authorization:getClientConfig"]

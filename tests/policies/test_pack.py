@@ -88,14 +88,19 @@ def test_bad_config_is_named(pack, document, error):
     assert str(raised.value) == error
 
 
-def test_readme_catalogue_is_current():
+@pytest.mark.parametrize("markers", list(catalogue.BLOCKS), ids=["rules", "flows"])
+def test_readme_catalogue_and_flow_table_are_current(markers):
     text = (ROOT_DIR / "README.md").read_text()
-    assert catalogue.current_block(text) == catalogue.block(), "run: python -m policies.catalogue --write README.md"
+    assert catalogue.current_block(text, markers) == catalogue.block(markers), "run: python -m policies.catalogue --write README.md"
 
 
-def test_catalogue_writer_replaces_only_the_block(tmp_path):
+def test_catalogue_writer_replaces_only_the_blocks(tmp_path):
+    from policies.rules.flows import FLOWS
+
     readme = tmp_path / "README.md"
-    readme.write_text(f"# t\n\nbefore\n{catalogue.START}\nold\n{catalogue.END}\nafter\n")
+    readme.write_text(f"# t\n\nbefore\n{catalogue.START}\nold\n{catalogue.END}\nmiddle\n{catalogue.FLOW_START}\nold\n{catalogue.FLOW_END}\nafter\n")
     assert catalogue.main(["--write", str(readme)]) == 0
-    assert readme.read_text() == f"# t\n\nbefore\n{catalogue.block()}\nafter\n"
+    flows = catalogue.block((catalogue.FLOW_START, catalogue.FLOW_END))
+    assert readme.read_text() == f"# t\n\nbefore\n{catalogue.block()}\nmiddle\n{flows}\nafter\n"
     assert catalogue.table().count("\n| `") == len(RULES)
+    assert catalogue.flow_table().count("\n| `") == len(FLOWS)
