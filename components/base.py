@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 import pulumi
-from pulumi_azure_native import authorization, monitor
+from pulumi_azure_native import authorization, managedidentity, monitor
 
 from components.context import PlatformContext
 from components.diagnostics import send_diagnostics
@@ -63,6 +63,17 @@ class PlatformComponent(pulumi.ComponentResource):
             )
             for group in groups
         ]
+
+    def user_assigned_identity(self, label: str) -> managedidentity.UserAssignedIdentity:
+        """An identity that exists (and can be granted roles) before the resource that will use it."""
+        return managedidentity.UserAssignedIdentity(
+            f"{self._name}-id",
+            resource_name_=self.ctx.naming.name("id", label),
+            resource_group_name=self.ctx.resource_group_name,
+            location=self.ctx.location,
+            tags=self.ctx.tags,
+            opts=self.child(),
+        )
 
     def grant(self, label: str, principal_id: pulumi.Input[str], role: str, scope: pulumi.Input[str], *,
               principal_type: str = "ServicePrincipal", **options) -> authorization.RoleAssignment:

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_azure_native import app, keyvault, managedidentity
+from pulumi_azure_native import app, keyvault
 
 from components.base import PlatformComponent
 from components.context import PlatformContext
@@ -56,14 +56,7 @@ class CiRunners(PlatformComponent):
         super().__init__(name, ctx, opts)
         if ctx.network is None:
             raise ValueError(f"{name}: runners live in a private stack's network")
-        identity = managedidentity.UserAssignedIdentity(
-            f"{name}-id",
-            resource_name_=ctx.naming.name("id", "runners"),
-            resource_group_name=ctx.resource_group_name,
-            location=ctx.location,
-            tags=ctx.tags,
-            opts=self.child(),
-        )
+        identity = self.user_assigned_identity("runners")
         access = [
             self.grant("pull-runner-image", identity.principal_id, "AcrPull", args.registry_id),
             self.grant("read-runner-token", identity.principal_id, "Key Vault Secrets User", args.vault_id),

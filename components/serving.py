@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import pulumi
 from pulumi_azure_native import machinelearningservices as ml
-from pulumi_azure_native import managedidentity
 
 from components.arm_settings import TRAFFIC_KIND, ArmSetting, revision
 from components.base import PlatformComponent
@@ -93,14 +92,7 @@ class OnlineServing(PlatformComponent):
 
     def __init__(self, name: str, ctx: PlatformContext, args: OnlineServingArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(name, ctx, opts)
-        identity = managedidentity.UserAssignedIdentity(
-            f"{name}-id",
-            resource_name_=ctx.naming.name("id", "online"),
-            resource_group_name=ctx.resource_group_name,
-            location=ctx.location,
-            tags=ctx.tags,
-            opts=self.child(),
-        )
+        identity = self.user_assigned_identity("online")
         access = [
             self.grant("pull-images", identity.principal_id, "AcrPull", args.container_registry_id),
             self.grant("read-workspace-storage", identity.principal_id, "Storage Blob Data Reader", args.workspace_storage_id),
