@@ -79,14 +79,7 @@ class Network(PlatformComponent):
     def __init__(self, name: str, ctx: PlatformContext, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(name, ctx, opts)
         place = dict(resource_group_name=ctx.resource_group_name, location=ctx.location, tags=ctx.tags)
-        nat_ip = network.PublicIPAddress(
-            f"{name}-nat-pip",
-            public_ip_address_name=ctx.naming.name("pip", "nat"),
-            sku=network.PublicIPAddressSkuArgs(name="Standard"),
-            public_ip_allocation_method="Static",
-            **place,
-            opts=self.child(),
-        )
+        nat_ip = self._public_ip("nat")
         nat = network.NatGateway(
             f"{name}-nat",
             nat_gateway_name=ctx.naming.name("ng"),
@@ -168,14 +161,7 @@ class Network(PlatformComponent):
             )
             zone_ids[zone] = private_zone.id
         if "bastion" in args.subnets:
-            bastion_ip = network.PublicIPAddress(
-                f"{name}-bastion-pip",
-                public_ip_address_name=ctx.naming.name("pip", "bastion"),
-                sku=network.PublicIPAddressSkuArgs(name="Standard"),
-                public_ip_allocation_method="Static",
-                **place,
-                opts=self.child(),
-            )
+            bastion_ip = self._public_ip("bastion")
             network.BastionHost(
                 f"{name}-bastion",
                 bastion_host_name=ctx.naming.name("bas"),
@@ -196,3 +182,16 @@ class Network(PlatformComponent):
         self.zone_ids: dict[str, pulumi.Input[str]] = zone_ids
         self.private_network = PrivateNetwork(vnet_id=vnet.id, subnet_ids=subnet_ids, zone_ids=zone_ids)
         self._register()
+
+    def _public_ip(self, label: str) -> network.PublicIPAddress:
+        """A static Standard public IP (NAT gateway, Bastion)."""
+        return network.PublicIPAddress(
+            f"{self._name}-{label}-pip",
+            public_ip_address_name=self.ctx.naming.name("pip", label),
+            sku=network.PublicIPAddressSkuArgs(name="Standard"),
+            public_ip_allocation_method="Static",
+            resource_group_name=self.ctx.resource_group_name,
+            location=self.ctx.location,
+            tags=self.ctx.tags,
+            opts=self.child(),
+        )
