@@ -119,21 +119,41 @@ def _set(body: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
     body[path[-1]] = value
 
 
+def _failure(what: str, response: Any):
+    """An HttpResponseError whose message says what failed on which resource. azure-core replaces any message it is
+    given with the ARM error in the body ("(Conflict) ..."), which names neither, so the prefix is added after."""
+    from azure.core.exceptions import HttpResponseError
+    from azure.mgmt.core.exceptions import ARMErrorFormat
+
+    error = HttpResponseError(message=what, response=response, error_format=ARMErrorFormat)
+    if error.message != what:
+        error.message = f"{what}: {error.message}"
+        error.args = (error.message,)
+    return error
+
+
 def apply_setting(props: Mapping[str, Any], client=None) -> dict[str, Any]:
-    """GET the resource, set the kind's properties from `props`, PUT it back and wait; returns the final body."""
+    """GET the resource, set the kind's properties from `props`, PUT it back and wait; returns the final body.
+    Raises HttpResponseError naming the resource when a call is refused or the operation fails."""
     from azure.core.exceptions import HttpResponseError
     from azure.core.polling import LROPoller
     from azure.core.rest import HttpRequest
     from azure.mgmt.core.polling.arm_polling import ARMPolling
 
     kind = KINDS[props["kind"]]
+    resource_id = props["resourceId"]
     client = client or arm_client()
-    url = f"{ARM_ENDPOINT}{props['resourceId']}"
+    url = f"{ARM_ENDPOINT}{resource_id}"
     params = {"api-version": kind.api_version}
     current = client.send_request(HttpRequest("GET", url, params=params))
     if current.status_code != 200:
-        raise HttpResponseError(response=current, message=f"GET {props['resourceId']}: {current.status_code} {current.text()}")
-    body = current.json()
+        raise _failure(f"GET {resource_id} failed ({current.status_code})", current)
+    try:
+        body = current.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise _failure(f"GET {resource_id} did not return the resource as a JSON object", current)
     for key, path in kind.paths.items():
         _set(body, path, props[key])
     headers = {"Content-Type": "application/json"}
@@ -143,9 +163,12 @@ def apply_setting(props: Mapping[str, Any], client=None) -> dict[str, Any]:
     response = client._pipeline.run(request)  # noqa: SLF001  the pipeline response the ARM poller needs
     status = response.http_response.status_code
     if status not in (200, 201, 202):
-        raise HttpResponseError(response=response.http_response, message=f"PUT {props['resourceId']}: {status}")
+        raise _failure(f"PUT {resource_id} failed ({status})", response.http_response)
     poller = LROPoller(client, response, lambda pipeline_response: pipeline_response.http_response.json(), ARMPolling(0))
-    return poller.result() or body
+    try:
+        return poller.result() or body
+    except HttpResponseError as error:
+        raise _failure(f"PUT {resource_id}: the operation ended {poller.status()}", error.response) from error
 
 
 class ArmSettingProvider(dynamic.ResourceProvider):

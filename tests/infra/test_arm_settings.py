@@ -277,6 +277,85 @@ def test_iot_hub_routing_is_put_with_the_hubs_etag(arm):
     assert put.json() == after  # etag, sku, identity, IP filter and the built-in endpoint kept
 
 
+# --- apply_setting: failures surface, naming the resource -----------------------------------------------------
+
+
+def test_a_missing_resource_fails_the_get_and_nothing_is_put(arm):
+    arm.wire.on("GET", ENDPOINT_ID, arm_error(404, "UserError", "Could not find the requested online endpoint."))
+
+    with pytest.raises(HttpResponseError) as failure:
+        apply_setting(TRAFFIC_PROPS, arm.client)
+
+    assert failure.value.status_code == 404
+    assert ENDPOINT_ID in failure.value.message and "UserError" in failure.value.message
+    assert arm.route() == [("GET", ENDPOINT_ID)]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [(b"[]", "application/json"), (b"null", "application/json"), (b"<html>gateway</html>", "text/html")],
+    ids=["list", "null", "html"],
+)
+def test_a_get_that_is_not_a_resource_fails_clearly_and_nothing_is_put(arm, body, content_type):
+    arm.wire.on("GET", ENDPOINT_ID, Reply(200, body, {"Content-Type": content_type}))
+
+    with pytest.raises(HttpResponseError, match="JSON object") as failure:
+        apply_setting(TRAFFIC_PROPS, arm.client)
+
+    assert ENDPOINT_ID in failure.value.message
+    assert arm.route() == [("GET", ENDPOINT_ID)]
+
+
+@pytest.mark.parametrize(
+    ("props", "body", "status", "code"),
+    [
+        (TRAFFIC_PROPS, endpoint_body({"blue": 100}, {}), 409, "Conflict"),
+        (HUB_PROPS, hub_body({}), 412, "PreconditionFailed"),  # the hub changed since the GET: etag mismatch
+    ],
+    ids=["conflict", "etag-mismatch"],
+)
+def test_a_refused_put_surfaces_once_and_is_not_polled(arm, props, body, status, code):
+    resource_id = props["resourceId"]
+    arm.wire.on("GET", resource_id, Reply(200, body))
+    arm.wire.on("PUT", resource_id, arm_error(status, code, "The request was refused."))
+
+    with pytest.raises(HttpResponseError) as failure:
+        apply_setting(props, arm.client)
+
+    assert failure.value.status_code == status
+    assert resource_id in failure.value.message and code in failure.value.message
+    assert arm.route() == [("GET", resource_id), ("PUT", resource_id)]
+
+
+def test_a_failed_async_operation_raises_naming_the_resource_and_azures_reason(arm):
+    operation = f"{ML_OPERATIONS}/mfeOperationsStatus/op-3"
+    before = endpoint_body({"blue": 100}, {})
+    arm.wire.on("GET", ENDPOINT_ID, Reply(200, before))
+    status_url = f"https://{ARM_HOST}{operation}?api-version={ML_API}"
+    arm.wire.on("PUT", ENDPOINT_ID, Reply(201, before, {"Azure-AsyncOperation": status_url}))
+    failed = {"status": "Failed", "error": {"code": "BadArgument", "message": "Deployment 'green' does not exist."}}
+    arm.wire.on("GET", operation, Reply(200, {"status": "InProgress"}), Reply(200, failed))
+
+    with pytest.raises(HttpResponseError) as failure:
+        apply_setting(TRAFFIC_PROPS, arm.client)
+
+    message = failure.value.message
+    assert ENDPOINT_ID in message and "BadArgument" in message and "'green' does not exist" in message
+    assert arm.route() == [("GET", ENDPOINT_ID), ("PUT", ENDPOINT_ID), ("GET", operation), ("GET", operation)]
+
+
+def test_a_resource_whose_provisioning_fails_raises_naming_it(arm):
+    before = hub_body({})
+    arm.wire.on("GET", HUB_ID, Reply(200, before), Reply(200, with_properties(before, provisioningState="Failed")))
+    arm.wire.on("PUT", HUB_ID, Reply(201, with_properties(before, provisioningState="Updating")))  # polled by its body
+
+    with pytest.raises(HttpResponseError) as failure:
+        apply_setting(HUB_PROPS, arm.client)
+
+    assert HUB_ID in failure.value.message and "Failed" in failure.value.message
+    assert arm.route() == [("GET", HUB_ID), ("PUT", HUB_ID), ("GET", HUB_ID)]
+
+
 # --- the credential: GitHub OIDC -> Entra ID, else DefaultAzureCredential --------------------------------------
 
 
