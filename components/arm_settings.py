@@ -39,6 +39,8 @@ IOT_ROUTING_KIND = "mlops:iothub-routing"
 # OIDC token that the Azure CLI credential cannot renew (Azure/azure-cli#28708).
 GITHUB_OIDC_URL, GITHUB_OIDC_TOKEN = "ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"
 OIDC_AUDIENCE = "api://AzureADTokenExchange"
+# Seconds between polls of a long-running operation when Azure's answer has no Retry-After (which is honoured).
+POLL_INTERVAL = 10
 
 
 @dataclass(frozen=True)
@@ -164,7 +166,7 @@ def apply_setting(props: Mapping[str, Any], client=None) -> dict[str, Any]:
     status = response.http_response.status_code
     if status not in (200, 201, 202):
         raise _failure(f"PUT {resource_id} failed ({status})", response.http_response)
-    poller = LROPoller(client, response, lambda pipeline_response: pipeline_response.http_response.json(), ARMPolling(0))
+    poller = LROPoller(client, response, lambda pipeline_response: pipeline_response.http_response.json(), ARMPolling(POLL_INTERVAL))
     try:
         return poller.result() or body
     except HttpResponseError as error:

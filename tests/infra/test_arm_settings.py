@@ -237,6 +237,9 @@ def test_traffic_is_written_into_the_endpoint_and_the_async_operation_polled_to_
     assert "if-match" not in put.headers  # Azure ML returns no etag
     [sign_in] = arm.wire.to(ENTRA_HOST)
     assert sign_in.path == TOKEN_PATH and sign_in.form()["scope"] == ARM_SCOPE
+    # Polls wait as Azure asks (Retry-After), and never spin when it does not say.
+    assert len(arm.transport.sleeps) == 2 and arm.transport.sleeps[0] == 2
+    assert arm.transport.sleeps[1] >= 1
 
 
 @pytest.mark.parametrize("defaults", ["absent", {"deploymentName": "blue"}], ids=["absent", "set"])
