@@ -117,7 +117,9 @@ def arm_client(credential=None, **kwargs: Any):
 
 def _set(body: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
     for key in path[:-1]:
-        body = body.setdefault(key, {})
+        if not isinstance(body.get(key), dict):  # absent, or null as Azure ML returns unset objects
+            body[key] = {}
+        body = body[key]
     body[path[-1]] = value
 
 

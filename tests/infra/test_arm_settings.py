@@ -242,7 +242,7 @@ def test_traffic_is_written_into_the_endpoint_and_the_async_operation_polled_to_
     assert arm.transport.sleeps[1] >= 1
 
 
-@pytest.mark.parametrize("defaults", ["absent", {"deploymentName": "blue"}], ids=["absent", "set"])
+@pytest.mark.parametrize("defaults", ["absent", None, {"deploymentName": "blue"}], ids=["absent", "null", "set"])
 def test_batch_default_is_set_and_the_location_polled_to_the_resource(arm, defaults):
     before = batch_body(defaults)
     after = copy.deepcopy(before)
