@@ -115,6 +115,18 @@ def arm_client(credential=None, **kwargs: Any):
     return ARMPipelineClient(base_url=ARM_ENDPOINT, config=config, **kwargs)
 
 
+def _whole_numbers(value: Any) -> Any:
+    """The engine hands a dynamic provider its numbers as doubles (protobuf Struct values): 90.0 where the program
+    wrote 90. ARM's integer fields (traffic percentages, IoT Hub batch frequencies) take integers."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _whole_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(item) for item in value]
+    return value
+
+
 def _set(body: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
     for key in path[:-1]:
         if not isinstance(body.get(key), dict):  # absent, or null as Azure ML returns unset objects
@@ -159,7 +171,7 @@ def apply_setting(props: Mapping[str, Any], client=None) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise _failure(f"GET {resource_id} did not return the resource as a JSON object", current)
     for key, path in kind.paths.items():
-        _set(body, path, props[key])
+        _set(body, path, _whole_numbers(props[key]))
     headers = {"Content-Type": "application/json"}
     if body.get("etag"):
         headers["If-Match"] = body["etag"]  # IoT Hub: an update must carry the resource's ETag

@@ -509,6 +509,8 @@ def test_create_signs_in_through_github_and_writes_the_setting(local_arm):
     assert get.headers["authorization"] == put.headers["authorization"] == "Bearer arm-token"
     assert put.query == {"api-version": ML_API}
     assert put.json() == after
+    # The engine delivers numbers as doubles; Azure ML's traffic percentages are integers.
+    assert all(type(value) is int for value in put.json()["properties"]["traffic"].values())
 
 
 def test_update_writes_the_new_values(local_arm):
