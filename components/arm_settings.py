@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -62,10 +63,13 @@ IDENTITY_KEYS = ("kind", "resourceId")  # a change of these is a new setting (re
 
 
 def revision(properties: pulumi.Input[Any], *managed: str) -> pulumi.Output[str]:
-    """A digest of a resource's properties without the keys a setting manages (which Azure echoes back)."""
+    """A digest of a resource's properties without the keys a setting manages (which Azure echoes back). `managed`
+    names them as ARM does (camelCase); a resource's `properties` output resolves to an azure-native output type
+    whose keys are snake_case (`mirror_traffic`), so both spellings are left out."""
+    ignored = set(managed) | {re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", key).lower() for key in managed}
 
     def digest(value: Any) -> str:
-        value = {k: v for k, v in (value or {}).items() if k not in managed} if isinstance(value, dict) else value
+        value = {k: v for k, v in value.items() if k not in ignored} if isinstance(value, dict) else value
         return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     return pulumi.Output.from_input(properties).apply(digest)

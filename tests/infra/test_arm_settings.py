@@ -618,10 +618,11 @@ def iot_hub(routes=(), tls="1.2"):
     ("build", "managed", "set_values", "other"),
     [
         # The components' calls, on the output types azure-native resolves `properties` to (snake_case keys).
+        (online_endpoint, TRAFFIC_KEYS, {"traffic": {"blue": 90}, "mirror": {"blue": 10}}, {"auth_mode": "Key"}),
         (batch_endpoint, ("defaults",), {"deployment": "green"}, {"auth_mode": "Key"}),
         (iot_hub, ("routing",), {"routes": [{"name": "r"}]}, {"tls": "1.0"}),
     ],
-    ids=["batch-default", "iot-routing"],
+    ids=["traffic", "batch-default", "iot-routing"],
 )
 def test_revision_ignores_the_managed_keys_and_follows_the_rest(build, managed, set_values, other):
     unset = resolved(revision(build(), *managed))
