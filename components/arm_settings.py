@@ -24,7 +24,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,17 +62,19 @@ KINDS: dict[str, SettingKind] = {
 IDENTITY_KEYS = ("kind", "resourceId")  # a change of these is a new setting (replace)
 
 
-def revision(properties: pulumi.Input[Any], *managed: str) -> pulumi.Output[str]:
-    """A digest of a resource's properties without the keys a setting manages (which Azure echoes back). `managed`
-    names them as ARM does (camelCase); a resource's `properties` output resolves to an azure-native output type
-    whose keys are snake_case (`mirror_traffic`), so both spellings are left out."""
+def revision(properties: pulumi.Input[Any], *managed: str, also: Sequence[pulumi.Input[Any]] = ()) -> pulumi.Output[str]:
+    """A digest of a resource's properties without the keys a setting manages (which Azure echoes back), and of
+    `also` (its tags, its ETag): whatever changes when the resource is written again. `managed` names the keys as
+    ARM does (camelCase); a resource's `properties` output resolves to an azure-native output type whose keys are
+    snake_case (`mirror_traffic`), so both spellings are left out."""
     ignored = set(managed) | {re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", key).lower() for key in managed}
 
-    def digest(value: Any) -> str:
+    def digest(values: list[Any]) -> str:
+        value, *rest = values
         value = {k: v for k, v in value.items() if k not in ignored} if isinstance(value, dict) else value
-        return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        return hashlib.sha256(json.dumps([value, *rest], sort_keys=True, default=str).encode()).hexdigest()[:16]
 
-    return pulumi.Output.from_input(properties).apply(digest)
+    return pulumi.Output.all(properties, *also).apply(digest)
 
 
 def github_oidc_assertion() -> str:
