@@ -32,8 +32,8 @@ from components.runners import CiRunners, CiRunnersArgs
 from components.serving import DeploymentSpec, OnlineServing, OnlineServingArgs, Principal, ProbeSpec
 from pipelines.metrics import DRIFT_METRIC
 from stacks.config import AlertsConfig, ConfigError, PlatformConfig, SharedConfig, load_program_config
-from stacks.foundation import base_context, principals
-from stacks.outputs import SharedOutputs, StackOutputs, contract_keys, export_outputs
+from stacks.foundation import base_context, export_outputs, principals
+from stacks.outputs import SharedOutputs, StackOutputs, contract_keys
 from stacks.shared import build_shared
 
 ALERTS_HUB = "alerts"  # the action group publishes here; the retrain function consumes it

@@ -214,7 +214,7 @@ def training_job(stack: str, env: Mapping[str, str] = os.environ) -> Any:
     outputs and training config the component writes into the app settings (the function cannot read the stack)."""
     from pipelines.aml import build_pipeline
     from pipelines.steps import pipeline_parameters
-    from stacks.config import TrainingConfig
+    from stacks.sections import TrainingConfig
     from stacks.outputs import StackOutputs
 
     secret = {"applicationInsightsConnectionString": env.get("APPLICATIONINSIGHTS_CONNECTION_STRING", "")}
