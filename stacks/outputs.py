@@ -96,6 +96,7 @@ class StackOutputs(_Contract):
     iot_hub_hostname: str
     runner_label: str | None  # the label of the environment's self-hosted runners; None: GitHub-hosted (public)
     action_group_id: str
+    retrain_function_name: str  # the Function App function.yml deploys the retrain code to
 
 
 def contract_keys(values: dict[str, Any]) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -332,3 +333,14 @@ def test_alerts_reach_the_retrain_function_through_event_hubs(stacks):
         assert settings["MLOPS_ALERTS_HUB"] == "alerts"
         # the function knows the stack's outputs, including the action group's id, without a dependency cycle
         assert json.loads(settings["MLOPS_STACK_OUTPUTS"])["actionGroupId"] == group.outputs["id"]
+
+
+def test_the_retrain_function_is_named_by_a_stack_output(stacks):
+    """function.yml deploys the code to `retrainFunctionName`; the function's own copy of the outputs agrees."""
+    for environment in ENVIRONMENTS:
+        record = stacks[environment]
+        app = record.one("azure-native:web:WebApp")
+        assert record.outputs["retrainFunctionName"] == app.outputs["name"] == app.inputs["name"]
+        assert re.fullmatch(r"func-mlops-retrain-(dev|stg|prd)-weu-[0-9a-z]+", app.inputs["name"])  # globally unique
+        settings = record.one("azure-native:web:WebAppApplicationSettings").inputs["properties"].value
+        assert json.loads(settings["MLOPS_STACK_OUTPUTS"])["retrainFunctionName"] == app.inputs["name"]
