@@ -85,7 +85,7 @@ def tool(name: str) -> str:
 
 
 def test_there_are_the_delivery_workflows_and_the_setup_action():
-    assert {"pr-preview", "deploy", "train", "pulumi", "function", "runner"} <= set(WORKFLOWS)
+    assert {"pr-preview", "deploy", "train", "pulumi", "function", "bootstrap", "runner"} <= set(WORKFLOWS)
     assert GITHUB / "actions" / "setup" / "action.yml" in ACTION_FILES
 
 
@@ -209,6 +209,7 @@ def test_write_permissions_only_for_the_comment_and_the_promotion_pr():
     assert {key: scopes for key, scopes in writers.items() if scopes} == {
         ("pr-preview", "comment"): {"pull-requests"},
         ("train", "promotion-pr"): {"contents", "pull-requests"},
+        ("bootstrap", "train"): {"contents", "pull-requests"},  # calls train.yml, whose promotion-pr needs them
     }
 
 
@@ -266,12 +267,16 @@ def test_every_caller_of_the_pulumi_workflow_passes_a_known_command_and_stack():
         ("deploy", "dev"),
         ("deploy", "staging"),
         ("deploy", "prod"),
+        ("bootstrap", "shared"),
+        ("bootstrap", "stack"),
     }
     for name, job_id, job in callers:
         expected = "preview" if name == "pr-preview" else "up"
         assert job["with"]["command"] == expected, f"{name}.{job_id}"
-        assert job["with"]["stack"] in [*STACKS, "${{ matrix.stack }}"], f"{name}.{job_id}"
+        assert job["with"]["stack"] in [*STACKS, "shared", "${{ matrix.stack }}", "${{ inputs.stack }}"], f"{name}.{job_id}"
     assert WORKFLOWS["pr-preview"]["jobs"]["pulumi-preview"]["strategy"]["matrix"]["stack"] == STACKS
+    assert "up/shared)" in run_scripts(WORKFLOWS["pulumi"]["jobs"]["pulumi"])  # the shared stack: up only
+    assert (ROOT / "policies" / "config" / "shared.json").read_text().strip() == "{}"  # the pack's defaults
 
 
 def test_local_reusable_workflows_are_only_the_known_ones():
@@ -436,7 +441,7 @@ def test_a_trained_model_is_shared_into_the_registry_deployments_read_and_never_
 # --- runners: data planes from the stack's runner, pulumi from GitHub-hosted ones ---------------------------------
 
 # Every job that touches a data plane (workspace, registries, the function's deployment endpoint), by workflow.
-DATA_PLANE_JOBS = {("train", "train"), ("function", "deploy")}
+DATA_PLANE_JOBS = {("train", "train"), ("function", "deploy"), ("bootstrap", "scoring-environment")}
 
 
 def choose_runner(stack: str, tmp_path: Path) -> tuple[int, dict[str, str]]:
@@ -534,7 +539,7 @@ def test_workflows_read_only_outputs_of_the_contract():
         script = step.get("run", "")
         read |= set(re.findall(r"jq -r '\.(\w+) //", script)) - {"status", "model"}  # run.json of the pipeline
         read |= set(re.findall(r"pulumi stack output (\w+) --stack", script))
-    assert read == {"retrainFunctionName", "resourceGroupName", "mlRegistryName", "workspaceName"}
+    assert read == {"retrainFunctionName", "resourceGroupName", "mlRegistryName", "workspaceName", "registryLoginServer"}
     assert read <= keys
 
 
@@ -548,3 +553,59 @@ def test_no_secret_reaches_a_log():
             assert not re.search(r"echo .*\$\{?\w*(TOKEN|PAT|SECRET|PASSWORD)\b", line), f"{label}: {line}"
     runner_entrypoint = (ROOT / "pipelines" / "images" / "runner" / "entrypoint.sh").read_text()
     assert "set -x" not in runner_entrypoint and "unset GITHUB_PAT" in runner_entrypoint
+
+
+# --- bootstrap -------------------------------------------------------------------------------------------------
+
+
+def needs_of(job: dict) -> list[str]:
+    needs = job.get("needs", [])
+    return [needs] if isinstance(needs, str) else needs
+
+
+def test_bootstrap_deploys_a_new_environment_in_order():
+    bootstrap = WORKFLOWS["bootstrap"]
+    inputs = bootstrap["on"]["workflow_dispatch"]["inputs"]
+    assert list(bootstrap["on"]) == ["workflow_dispatch"] and inputs["stack"]["options"] == STACKS
+    assert inputs["environment-version"]["required"] is True
+    assert bootstrap["concurrency"] == {"group": "bootstrap-${{ inputs.stack }}", "cancel-in-progress": False}
+    graph = {job_id: needs_of(job) for job_id, job in bootstrap["jobs"].items()}
+    assert graph == {
+        "plan": [], "shared": ["plan"], "stack": ["shared"], "runner": [], "images": ["plan", "stack"],
+        "function": ["images"], "scoring-environment": ["plan", "runner", "images"], "train": ["plan", "scoring-environment"],
+    }  # fmt: skip
+    jobs_ = bootstrap["jobs"]
+    assert (jobs_["shared"]["uses"], jobs_["shared"]["with"]) == (PULUMI_WORKFLOW, {"command": "up", "stack": "shared"})
+    assert (jobs_["stack"]["uses"], jobs_["stack"]["with"]) == (PULUMI_WORKFLOW, {"command": "up", "stack": "${{ inputs.stack }}"})
+    assert jobs_["shared"]["concurrency"]["group"] == "deploy-shared"
+    assert jobs_["stack"]["concurrency"]["group"] == "deploy-${{ inputs.stack }}"  # never beside deploy.yml's up
+    assert (jobs_["function"]["uses"], jobs_["function"]["with"]) == (FUNCTION_WORKFLOW, {"stack": "${{ inputs.stack }}"})
+    assert jobs_["train"]["uses"] == TRAIN_WORKFLOW
+    assert jobs_["train"]["with"] == {"stack": "${{ inputs.stack }}", "promote-to": "${{ needs.plan.outputs.promote-to }}"}
+    plan = run_scripts(jobs_["plan"]).strip()
+    assert plan == 'python -m pipelines.bootstrap --stack "$STACK" --environment-version "$VERSION" >> "$GITHUB_OUTPUT"'
+    assert jobs_["plan"]["steps"][-1]["env"]["VERSION"] == "${{ inputs.environment-version }}"
+
+
+def test_bootstrap_images_come_from_dev_by_resource_id_on_a_hosted_runner():
+    images = WORKFLOWS["bootstrap"]["jobs"]["images"]
+    assert images["runs-on"] == "ubuntu-latest"  # a private stack's runners need this image before they exist
+    script = run_scripts(images)
+    assert 'source_id=$(az acr show --name "$dev_registry" --query id --output tsv)' in script
+    assert 'az acr import --name "$registry" --source "$image" --registry "$source_id" --force --output none' in script
+    assert 'for image in "$RUNNER_IMAGE" "$TRAINING_IMAGE"; do' in script
+    assert 'az acr build --registry "$registry" --image "$RUNNER_IMAGE" --no-logs --output none pipelines/images/runner/' in script
+    assert script.index('if [ "$PRIVATE" = true ]') < script.index("az acr import") < script.index("else") < script.index("az acr build")
+    assert images["env"]["PRIVATE"] == "${{ needs.plan.outputs.private }}"
+
+
+def test_bootstrap_creates_the_scoring_environment_in_the_shared_registry_from_its_spec():
+    job = WORKFLOWS["bootstrap"]["jobs"]["scoring-environment"]
+    script = run_scripts(job)
+    assert script.index("cp pipelines/score.py pipelines/images/serving/score.py") < script.index("az ml environment create")
+    assert "registry=$(pulumi stack output mlRegistryName --stack \"$STACK\")" in script
+    assert ('az ml environment create --registry-name "$registry" --file pipelines/images/serving-environment.yml '
+            '--version "$version"') in " ".join(script.replace("\\\n", " ").split())  # fmt: skip
+    assert job["env"]["SERVING_ENVIRONMENT"] == "${{ needs.plan.outputs.serving-environment }}"
+    spec = load(ROOT / "pipelines" / "images" / "serving-environment.yml")
+    assert spec["build"]["path"] == "serving" and (ROOT / "pipelines" / "images" / "serving" / ".gitignore").read_text().split() == ["score.py"]
