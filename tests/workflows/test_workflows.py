@@ -609,3 +609,11 @@ def test_bootstrap_creates_the_scoring_environment_in_the_shared_registry_from_i
     assert job["env"]["SERVING_ENVIRONMENT"] == "${{ needs.plan.outputs.serving-environment }}"
     spec = load(ROOT / "pipelines" / "images" / "serving-environment.yml")
     assert spec["build"]["path"] == "serving" and (ROOT / "pipelines" / "images" / "serving" / ".gitignore").read_text().split() == ["score.py"]
+
+
+def test_readme_delivery_describes_every_workflow_and_runner():
+    readme = (ROOT / "README.md").read_text()
+    delivery = readme.split("## Delivery", 1)[1].split("\n## ", 1)[0]
+    for path in ("workflows/function.yml", "workflows/bootstrap.yml", "workflows/runner.yml", "pipelines/images/runner/"):
+        assert path in delivery, path
+    assert "Nothing here has run on Azure" in delivery
