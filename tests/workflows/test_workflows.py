@@ -594,7 +594,7 @@ def test_bootstrap_images_come_from_dev_by_resource_id_on_a_hosted_runner():
     assert 'source_id=$(az acr show --name "$dev_registry" --query id --output tsv)' in script
     assert 'az acr import --name "$registry" --source "$image" --registry "$source_id" --force --output none' in script
     assert 'for image in "$RUNNER_IMAGE" "$TRAINING_IMAGE"; do' in script
-    assert 'az acr build --registry "$registry" --image "$RUNNER_IMAGE" --no-logs --output none pipelines/images/runner/' in script
+    assert 'az acr build --registry "$registry" --image "$RUNNER_IMAGE" --output none pipelines/images/runner/' in script
     assert script.index('if [ "$PRIVATE" = true ]') < script.index("az acr import") < script.index("else") < script.index("az acr build")
     assert images["env"]["PRIVATE"] == "${{ needs.plan.outputs.private }}"
 
