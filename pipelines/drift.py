@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -51,13 +52,13 @@ from scipy.spatial.distance import jensenshannon
 from scipy.stats import kstwo
 
 from pipelines.metrics import DEFAULT_BINS, DEFAULT_CHUNK_ROWS, DEFAULT_SAMPLE_SIZE, DRIFT_METRIC  # noqa: F401
-from pipelines.telemetry import APPINSIGHTS_ENV, appinsights_meter_provider
 """The metric the drift alert rule watches: share of drifted features (0..1), one value per drift check."""
 PSI_EPSILON = 1e-4
 UNSEEN = "(unseen)"
 OTHER = "(other values)"
 MAX_CATEGORIES = 100
 PROFILE_VERSION = 1
+APPINSIGHTS_ENV = "APPLICATIONINSIGHTS_CONNECTION_STRING"
 
 log = logging.getLogger("mlops.drift")
 
@@ -628,7 +629,8 @@ def emit_drift_metric(result: DriftResult, attributes: dict[str, str], meter_pro
     """Send `DRIFT_METRIC` (the drift share) to Application Insights when its connection string is set,
     and always log it as one structured line. Returns where it went ("appinsights" or "log").
 
-    The exporter authenticates with Entra ID (pipelines/telemetry.py): local auth is off on Application Insights.
+    Application Insights of this platform has local (key) auth disabled, so the exporter authenticates with
+    Entra ID (`DefaultAzureCredential`: the managed identity in Azure, the developer's login locally).
     """
     record = {"metric": DRIFT_METRIC, "value": result.drift_share, "dataset_drift": result.dataset_drift,
               "drifted_features": result.drifted_features, **attributes}
@@ -640,7 +642,14 @@ def emit_drift_metric(result: DriftResult, attributes: dict[str, str], meter_pro
 
     owned = meter_provider is None
     if owned:
-        meter_provider = appinsights_meter_provider(connection_string)
+        from azure.identity import DefaultAzureCredential
+        from azure.monitor.opentelemetry.exporter import AzureMonitorMetricExporter
+        from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+        exporter = AzureMonitorMetricExporter(
+            connection_string=connection_string, credential=DefaultAzureCredential(), disable_offline_storage=True
+        )
+        meter_provider = MeterProvider(metric_readers=[PeriodicExportingMetricReader(exporter, math.inf)])
     assert isinstance(meter_provider, MeterProvider)
     gauge = meter_provider.get_meter("mlops.drift").create_gauge(
         DRIFT_METRIC, unit="1", description="share of drifted features in the last drift check"
