@@ -1,4 +1,5 @@
-"""Metrics to Application Insights, set up once: the drift check and the retrain function send through here.
+"""Metrics to Application Insights from the retrain function, in a leaf module the function can import (drift.py,
+which sets up the drift metric's exporter the same way, imports numpy and scipy, which the function does not install).
 
 The platform's Application Insights has local (key) auth disabled, so the exporter authenticates with Entra ID
 (`DefaultAzureCredential`: a managed identity in Azure, the developer's login locally); the identity needs
