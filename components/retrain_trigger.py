@@ -34,6 +34,11 @@ EVENTHUB_CONNECTION = "AlertsEventHub"  # the trigger's `connection`: <name>__fu
 STORAGE_GROUPS = ("blob", "queue", "table")
 
 
+def function_app_name(ctx: PlatformContext) -> str:
+    """The Function App's name: known before it exists, so the stack outputs it reads can already name it."""
+    return ctx.naming.name("func", "retrain")
+
+
 @dataclass(frozen=True)
 class RetrainTriggerArgs:
     """Where to submit (workspace and its storage, for code snapshots), where alerts arrive (the Event Hubs
@@ -73,7 +78,7 @@ class RetrainTrigger(PlatformComponent):
         self.private_endpoints(account.id, STORAGE_GROUPS, label="st")
         containers = private_containers(name, ctx, account.name, (PACKAGE_CONTAINER, STATE_CONTAINER), self.child())
         blob_endpoint = account.primary_endpoints.apply(lambda endpoints: endpoints.blob)
-        app_name = ctx.naming.name("func", "retrain")
+        app_name = function_app_name(ctx)
         plan = web.AppServicePlan(
             f"{name}-plan",
             name=app_name.replace("func-", "asp-", 1),

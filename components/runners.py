@@ -9,8 +9,9 @@ secret stack config `runners.token`. Without a token the environment, identity a
 new environment can be bootstrapped first and get its runners with the next `up`.
 
 Runners carry the label `mlops-<env>`: workflows pick the environment's runners with it, so a staging job can
-never run on prod's network. The image (`runners.image`, see pipelines/images/runner.Dockerfile) is imported into
-the stack's registry by the bootstrap workflow; Container Apps cannot run Docker, so images are built by Azure ML.
+never run on prod's network. The image (`runners.image`, built from pipelines/images/runner/ by ACR Tasks in dev's
+registry) is imported into the stack's registry by the bootstrap workflow: a private registry cannot run quick
+builds and Container Apps runners cannot run Docker.
 """
 
 from __future__ import annotations

@@ -8,3 +8,6 @@ DRIFT_METRIC = "mlops_drift_share"
 DEFAULT_BINS = 10
 DEFAULT_SAMPLE_SIZE = 50_000
 DEFAULT_CHUNK_ROWS = 262_144
+
+# Alerts the retrain function refused (not a usable common-schema payload), counted per stack and status.
+REJECTED_ALERTS_METRIC = "mlops_retrain_rejected_alerts"

@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pulumi
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from components.naming import REGION_CODES, NameRuleError, Naming
 from components.azure_facts import FLEX_MAXIMUM_INSTANCES, PRIVATE_DNS_ZONES
+from stacks.sections import Section as _Section
+from stacks.sections import TrainingConfig
 
 PROJECT = "mlops-platform"
 STACKS_DIR = Path(__file__).resolve().parent
@@ -47,10 +48,6 @@ class ConfigError(pulumi.RunError):
     def __init__(self, source: str, key: str, message: str):
         self.source, self.key, self.message = source, key, message
         super().__init__(f"{source}: {key}: {message}")
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
 
 
 Days = Annotated[int, Field(ge=1, le=365)]
@@ -208,15 +205,6 @@ class ComputeConfig(_Section):
 
 class MonitoringConfig(_Section):
     log_retention_days: Annotated[int, Field(ge=30, le=730)] = 90
-
-
-class TrainingConfig(_Section):
-    """Hyper-parameters and the evaluation gate of the training pipeline."""
-
-    n_estimators: Annotated[int, Field(ge=10, le=2000)] = 200
-    max_depth: Annotated[int, Field(ge=1, le=64)] = 8
-    min_auc: Annotated[float, Field(ge=0.5, le=1.0)] = 0.80
-    max_auc_regression: Annotated[float, Field(ge=0.0, le=0.5)] = 0.02
 
 
 class DriftConfig(_Section):

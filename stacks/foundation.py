@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pulumi
 from pulumi_azure_native import authorization, resources
 
 from components.context import PlatformContext, standard_tags
 from components.serving import Principal
 from stacks.config import PlatformConfig, SharedConfig
+from stacks.outputs import SharedOutputs, StackOutputs
 
 
 def base_context(cfg: PlatformConfig | SharedConfig) -> tuple[resources.ResourceGroup, PlatformContext]:
@@ -36,3 +39,16 @@ def base_context(cfg: PlatformConfig | SharedConfig) -> tuple[resources.Resource
 def principals(configured) -> list[Principal]:
     """Configured Entra principals (operators, callers) as the components take them."""
     return [Principal(p.object_id, p.type) for p in configured]
+
+
+def export_outputs(contract: type[StackOutputs] | type[SharedOutputs], values: dict[str, Any]) -> None:
+    """Export exactly the contract's keys (given by Python field name); secrets stay secret. Lives on the program's
+    side so that stacks/outputs.py, which the retrain function and the pipelines import, stays free of pulumi."""
+    expected = set(contract.model_fields)
+    if set(values) != expected:
+        missing, extra = sorted(expected - set(values)), sorted(set(values) - expected)
+        raise ValueError(f"stack outputs differ from the contract: missing {missing}, unexpected {extra}")
+    secret_keys = contract.secret_keys()
+    for name, field in contract.model_fields.items():
+        value = values[name]
+        pulumi.export(field.alias, pulumi.Output.secret(value) if field.alias in secret_keys else value)

@@ -96,22 +96,9 @@ class StackOutputs(_Contract):
     iot_hub_hostname: str
     runner_label: str | None  # the label of the environment's self-hosted runners; None: GitHub-hosted (public)
     action_group_id: str
+    retrain_function_name: str  # the Function App function.yml deploys the retrain code to
 
 
 def contract_keys(values: dict[str, Any]) -> dict[str, Any]:
     """Python field names -> the exported (camelCase) output keys of the environment contract."""
     return {StackOutputs.model_fields[name].alias: value for name, value in values.items()}
-
-
-def export_outputs(contract: type[_Contract], values: dict[str, Any]) -> None:
-    """Export exactly the contract's keys (given by Python field name); secrets stay secret."""
-    import pulumi
-
-    expected = set(contract.model_fields)
-    if set(values) != expected:
-        missing, extra = sorted(expected - set(values)), sorted(set(values) - expected)
-        raise ValueError(f"stack outputs differ from the contract: missing {missing}, unexpected {extra}")
-    secret_keys = contract.secret_keys()
-    for name, field in contract.model_fields.items():
-        value = values[name]
-        pulumi.export(field.alias, pulumi.Output.secret(value) if field.alias in secret_keys else value)

@@ -26,14 +26,14 @@ from components.monitoring import AMPLS_GROUP, Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
 from components.private_access import RemotePrivateEndpoints, RemoteService
 from components.registry import ContainerRegistry, RegistryArgs
-from components.retrain_trigger import RetrainTrigger, RetrainTriggerArgs
+from components.retrain_trigger import RetrainTrigger, RetrainTriggerArgs, function_app_name
 from components.roles import Grant
 from components.runners import CiRunners, CiRunnersArgs
 from components.serving import DeploymentSpec, OnlineServing, OnlineServingArgs, Principal, ProbeSpec
 from pipelines.metrics import DRIFT_METRIC
 from stacks.config import AlertsConfig, ConfigError, PlatformConfig, SharedConfig, load_program_config
-from stacks.foundation import base_context, principals
-from stacks.outputs import SharedOutputs, StackOutputs, contract_keys, export_outputs
+from stacks.foundation import base_context, export_outputs, principals
+from stacks.outputs import SharedOutputs, StackOutputs, contract_keys
 from stacks.shared import build_shared
 
 ALERTS_HUB = "alerts"  # the action group publishes here; the retrain function consumes it
@@ -261,6 +261,8 @@ def build_environment(cfg: PlatformConfig) -> None:
         "runner_label": runners.label if runners else None,
         # Known before the action group exists (its receivers need the trigger): the id from its name.
         "action_group_id": ctx.resource_id(f"Microsoft.Insights/actionGroups/{naming.name('ag')}"),
+        # Known before the function exists (its own settings hold these outputs): its name.
+        "retrain_function_name": function_app_name(ctx),
     }
     trigger = RetrainTrigger(
         "retrain",
@@ -303,7 +305,7 @@ def build_environment(cfg: PlatformConfig) -> None:
         ctx,
         flow_grants(cfg, workspace, compute, lake, vault, registry, events, monitoring, trigger, runners, shared),
     )
-    export_outputs(StackOutputs, {**outputs, "action_group_id": alerts.resource_id})
+    export_outputs(StackOutputs, {**outputs, "action_group_id": alerts.resource_id, "retrain_function_name": trigger.resource_name})
 
 
 def deployment_spec(d) -> DeploymentSpec:

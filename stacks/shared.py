@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from components.ml_registry import MlRegistry, MlRegistryArgs
 from stacks.config import SharedConfig
-from stacks.foundation import base_context
-from stacks.outputs import SharedOutputs, export_outputs
+from stacks.foundation import base_context, export_outputs
+from stacks.outputs import SharedOutputs
 
 
 def build_shared(cfg: SharedConfig) -> None:

@@ -8,9 +8,10 @@ training pipeline of this stack once per incident.
   with conditional writes), a file or memory in tests.
 - A failed submission releases its claims and answers 503, so the action group's retry can try again.
 
-The deployed Function App package is this folder's files at its root plus the repo's `pipelines/`, `stacks/`,
-`components/` and `mlops/` packages: the job is `pipelines.aml.build_pipeline`, from the stack outputs and training
-config that the component writes into the app settings.
+The deployed Function App package (`python -m pipelines.retrain_trigger.package`) is this folder's `function_app.py`,
+`host.json` and `requirements.txt` at its root plus the project modules the function and the pipeline steps import
+(none of `components/`, the CLI or pulumi): the job is `pipelines.aml.build_pipeline`, from the stack outputs and
+training config that the component writes into the app settings.
 """
 
 from __future__ import annotations
@@ -214,7 +215,7 @@ def training_job(stack: str, env: Mapping[str, str] = os.environ) -> Any:
     outputs and training config the component writes into the app settings (the function cannot read the stack)."""
     from pipelines.aml import build_pipeline
     from pipelines.steps import pipeline_parameters
-    from stacks.config import TrainingConfig
+    from stacks.sections import TrainingConfig
     from stacks.outputs import StackOutputs
 
     secret = {"applicationInsightsConnectionString": env.get("APPLICATIONINSIGHTS_CONNECTION_STRING", "")}

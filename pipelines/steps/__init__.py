@@ -15,7 +15,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from stacks.config import TrainingConfig
+    from stacks.sections import TrainingConfig
 
 FILE_TYPES = ("uri_file", "uri_folder", "mlflow_model")
 

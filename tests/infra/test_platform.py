@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -345,3 +346,14 @@ def test_an_update_of_the_endpoint_or_hub_writes_their_settings_again(run_stack_
         [new] = [r for r in after.of_type(DYNAMIC) if r.inputs.get("kind") == kind]
         assert old.inputs["revision"] != new.inputs["revision"], kind
         assert {k: v for k, v in old.inputs.items() if k != "revision"} == {k: v for k, v in new.inputs.items() if k != "revision"}
+
+
+def test_the_retrain_function_is_named_by_a_stack_output(stacks):
+    """function.yml deploys the code to `retrainFunctionName`; the function's own copy of the outputs agrees."""
+    for environment in ENVIRONMENTS:
+        record = stacks[environment]
+        app = record.one("azure-native:web:WebApp")
+        assert record.outputs["retrainFunctionName"] == app.outputs["name"] == app.inputs["name"]
+        assert re.fullmatch(r"func-mlops-retrain-(dev|stg|prd)-weu-[0-9a-z]+", app.inputs["name"])  # globally unique
+        settings = record.one("azure-native:web:WebAppApplicationSettings").inputs["properties"].value
+        assert json.loads(settings["MLOPS_STACK_OUTPUTS"])["retrainFunctionName"] == app.inputs["name"]

@@ -1,5 +1,6 @@
-"""The retrain trigger Function: common-alert-schema payloads (fired, resolved, malformed), cool-down, and the
-submission faked at `MLClient.jobs.create_or_update` (the azure-ai-ml boundary)."""
+"""The retrain trigger Function's decisions: common-alert-schema payloads (fired, resolved, malformed), cool-down, and
+the submission faked at `MLClient.jobs.create_or_update` (the azure-ai-ml boundary). The Event Hubs entry point
+around them is tested in test_retrain_function.py."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import SimpleNamespace
 
-import azure.functions as func
 import pytest
 from azure.ai.ml.operations import JobOperations
 
@@ -68,13 +68,10 @@ def submitted(monkeypatch, tmp_path, stack_outputs_json) -> list:
     function_app._runtime.cache_clear()
 
 
-[RETRAIN] = [function.get_user_function() for function in function_app.app.get_functions()]
-
-
 def call(body: bytes) -> tuple[int, dict]:
-    request = func.HttpRequest(method="POST", url="/api/retrain", body=body, headers={"Content-Type": "application/json"})
-    response = RETRAIN(request)
-    return response.status_code, json.loads(response.get_body())
+    """What the Function decides for one alert, with its runtime wiring (app settings, claims, azure-ai-ml)."""
+    outcome = function_app.process(body)
+    return outcome.status, outcome.body
 
 
 def as_json(value) -> bytes:
@@ -129,7 +126,7 @@ def test_failed_submission_is_503_and_frees_the_claims(submitted):
     submitted.failure = ConnectionError("workspace unreachable")
     status, body = call(as_json(alert()))
     assert (status, body["error"]) == (503, "submission failed: ConnectionError: workspace unreachable")
-    submitted.failure = None  # the action group retries: now it goes through
+    submitted.failure = None  # the function's retry policy runs it again: now it goes through
     assert call(as_json(alert()))[0] == 202 and len(submitted) == 1
 
 

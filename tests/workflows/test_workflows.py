@@ -6,6 +6,7 @@ Delivery section, where adopters read it.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -17,11 +18,18 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
+from stacks.outputs import StackOutputs
+
 ROOT = Path(__file__).resolve().parents[2]
 GITHUB = ROOT / ".github"
 STACKS = ["dev", "staging", "prod"]
 PREVIEW_COMMAND = "python -m mlops preview --stack all"  # the README's main command (`make preview`)
 PULUMI_WORKFLOW = "$/.github/workflows/pulumi.yml"  # the one place pulumi preview/up runs
+RUNNER_WORKFLOW = "$/.github/workflows/runner.yml"  # where a stack's data-plane jobs run
+FUNCTION_WORKFLOW = "$/.github/workflows/function.yml"
+TRAIN_WORKFLOW = "$/.github/workflows/train.yml"
+RUNS_ON_STACK_RUNNER = "${{ fromJSON(needs.runner.outputs.runner) }}"
+IDENTITY_LOGIN = 'az login --identity --client-id "$AZURE_CLIENT_ID" --output none'
 SETUP_ACTION = "$/.github/actions/setup"
 FULL_SHA_PIN = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 PYTHON_RUN = re.compile(r"\bpython\b|\.ci/run|\bmake\b")
@@ -77,7 +85,7 @@ def tool(name: str) -> str:
 
 
 def test_there_are_the_delivery_workflows_and_the_setup_action():
-    assert {"pr-preview", "deploy", "train", "pulumi"} <= set(WORKFLOWS)
+    assert {"pr-preview", "deploy", "train", "pulumi", "function", "bootstrap", "runner"} <= set(WORKFLOWS)
     assert GITHUB / "actions" / "setup" / "action.yml" in ACTION_FILES
 
 
@@ -170,12 +178,18 @@ def test_every_job_declares_its_permissions():
         assert "permissions" in job, f"{name}.{job_id}"
 
 
+def called(job: dict) -> dict | None:
+    """The local reusable workflow a job calls (`$/.github/workflows/<name>.yml`), parsed."""
+    match = re.fullmatch(r"\$/\.github/workflows/([\w-]+)\.yml", job.get("uses", ""))
+    return WORKFLOWS[match.group(1)] if match else None
+
+
 def logs_in_to_azure(job: dict) -> bool:
+    """The job has an azure/login step, or calls a workflow in which some job has one."""
     if step_using(job, "azure/login"):
         return True
-    if job.get("uses") == PULUMI_WORKFLOW:
-        return all(logs_in_to_azure(called) for called in WORKFLOWS["pulumi"]["jobs"].values())
-    return False
+    workflow = called(job)
+    return workflow is not None and any(logs_in_to_azure(inner) for inner in workflow["jobs"].values())
 
 
 def test_id_token_only_where_azure_login_happens_and_always_there():
@@ -195,6 +209,7 @@ def test_write_permissions_only_for_the_comment_and_the_promotion_pr():
     assert {key: scopes for key, scopes in writers.items() if scopes} == {
         ("pr-preview", "comment"): {"pull-requests"},
         ("train", "promotion-pr"): {"contents", "pull-requests"},
+        ("bootstrap", "train"): {"contents", "pull-requests"},  # calls train.yml, whose promotion-pr needs them
     }
 
 
@@ -246,19 +261,29 @@ def test_pulumi_preview_and_up_run_nowhere_else():
 
 
 def test_every_caller_of_the_pulumi_workflow_passes_a_known_command_and_stack():
-    callers = [(name, job_id, job) for name, job_id, job in jobs() if "uses" in job]
+    callers = [(name, job_id, job) for name, job_id, job in jobs() if job.get("uses") == PULUMI_WORKFLOW]
     assert {(name, job_id) for name, job_id, _ in callers} == {
         ("pr-preview", "pulumi-preview"),
         ("deploy", "dev"),
         ("deploy", "staging"),
         ("deploy", "prod"),
+        ("bootstrap", "shared"),
+        ("bootstrap", "stack"),
     }
     for name, job_id, job in callers:
-        assert job["uses"] == PULUMI_WORKFLOW
         expected = "preview" if name == "pr-preview" else "up"
         assert job["with"]["command"] == expected, f"{name}.{job_id}"
-        assert job["with"]["stack"] in [*STACKS, "${{ matrix.stack }}"], f"{name}.{job_id}"
+        assert job["with"]["stack"] in [*STACKS, "shared", "${{ matrix.stack }}", "${{ inputs.stack }}"], f"{name}.{job_id}"
     assert WORKFLOWS["pr-preview"]["jobs"]["pulumi-preview"]["strategy"]["matrix"]["stack"] == STACKS
+    assert "up/shared)" in run_scripts(WORKFLOWS["pulumi"]["jobs"]["pulumi"])  # the shared stack: up only
+    assert (ROOT / "policies" / "config" / "shared.json").read_text().strip() == "{}"  # the pack's defaults
+
+
+def test_local_reusable_workflows_are_only_the_known_ones():
+    for name, job_id, job in jobs():
+        if "uses" in job:
+            assert job["uses"] in {PULUMI_WORKFLOW, RUNNER_WORKFLOW, FUNCTION_WORKFLOW, TRAIN_WORKFLOW}, f"{name}.{job_id}"
+            assert "workflow_call" in called(job)["on"], f"{name}.{job_id}"
 
 
 def test_pulumi_up_refreshes_and_runs_in_the_stack_environment_while_previews_use_none():
@@ -277,19 +302,30 @@ def test_policy_config_files_exist_for_every_stack():
 # --- deploy ---------------------------------------------------------------------------------------
 
 
-def test_deploy_runs_on_main_in_order_dev_staging_prod():
+def test_deploy_runs_on_main_in_order_dev_staging_prod_each_up_followed_by_its_function_code():
     deploy = WORKFLOWS["deploy"]
     assert deploy["on"] == {"push": {"branches": ["main"]}}
-    assert list(deploy["jobs"]) == STACKS
+    assert list(deploy["jobs"]) == ["dev", "dev-function", "staging", "staging-function", "prod", "prod-function"]
     needs = {job_id: job.get("needs") for job_id, job in deploy["jobs"].items()}
-    assert needs == {"dev": None, "staging": "dev", "prod": "staging"}
-    for job_id, job in deploy["jobs"].items():
-        assert job["with"]["stack"] == job_id
+    assert needs == {
+        "dev": None, "dev-function": "dev",
+        "staging": "dev-function", "staging-function": "staging",
+        "prod": "staging-function", "prod-function": "prod",
+    }  # fmt: skip
+    for stack in STACKS:
+        up, code = deploy["jobs"][stack], deploy["jobs"][f"{stack}-function"]
+        assert (up["uses"], up["with"]) == (PULUMI_WORKFLOW, {"command": "up", "stack": stack})
+        assert (code["uses"], code["with"]) == (FUNCTION_WORKFLOW, {"stack": stack})
 
 
 def test_one_deploy_per_stack_at_a_time_never_cancelled():
-    for job_id, job in WORKFLOWS["deploy"]["jobs"].items():
-        assert job["concurrency"] == {"group": f"deploy-{job_id}", "cancel-in-progress": False}
+    for stack in STACKS:
+        job = WORKFLOWS["deploy"]["jobs"][stack]
+        assert job["concurrency"] == {"group": f"deploy-{stack}", "cancel-in-progress": False}
+        # The code deploy's group is inside function.yml (a caller holding the same group would deadlock).
+        assert "concurrency" not in WORKFLOWS["deploy"]["jobs"][f"{stack}-function"]
+    deploy = WORKFLOWS["function"]["jobs"]["deploy"]
+    assert deploy["concurrency"] == {"group": "function-${{ inputs.stack }}", "cancel-in-progress": False}
 
 
 def test_readme_documents_required_reviewers_for_staging_and_prod():
@@ -357,8 +393,10 @@ def test_requested_stack_is_checked_against_the_allow_list():
     [validate] = WORKFLOWS["train"]["jobs"]["request"]["steps"]
     assert "client_payload.stack" in validate["env"]["REQUESTED_STACK"]
     assert "|".join(STACKS) + ")" in validate["run"] and "exit 1" in validate["run"]
+    assert "dev|staging|none)" in validate["run"] and validate["env"]["PROMOTE_TO"] == "${{ inputs.promote-to || 'staging' }}"
     train = WORKFLOWS["train"]["jobs"]["train"]
-    assert train["needs"] == "request" and train["env"]["STACK"] == "${{ needs.request.outputs.stack }}"
+    assert train["needs"] == ["request", "runner"] and train["env"]["STACK"] == "${{ needs.request.outputs.stack }}"
+    assert WORKFLOWS["train"]["jobs"]["runner"]["with"] == {"stack": "${{ needs.request.outputs.stack }}"}
 
 
 def test_training_submits_waits_and_checks_the_final_status():
@@ -369,10 +407,213 @@ def test_training_submits_waits_and_checks_the_final_status():
     assert train["concurrency"] == {"group": "train-${{ needs.request.outputs.stack }}", "cancel-in-progress": False}
 
 
-def test_a_passing_model_opens_a_promotion_pull_request_for_staging():
+def test_a_passing_model_opens_a_promotion_pull_request_for_staging_or_the_callers_stack():
     train = WORKFLOWS["train"]["jobs"]["train"]
-    assert 'python -m mlops promote --stack staging --model "$MODEL" --traffic 10 --registry workspace' in run_scripts(train)
+    assert train["env"]["PROMOTE_TO"] == "${{ needs.request.outputs.promote-to }}"
+    assert 'python -m mlops promote --stack "$PROMOTE_TO" --model "$MODEL" --traffic 10 --registry workspace' in run_scripts(train)
+    [promote] = [s for s in train["steps"] if "mlops promote" in s.get("run", "")]
+    assert promote["if"] == "github.ref == 'refs/heads/main' && env.PROMOTE_TO != 'none'"
+    [upload] = step_using(train, "actions/upload-artifact")
+    assert upload["with"]["path"] == "stacks/Pulumi.${{ needs.request.outputs.promote-to }}.yaml"
     pr = WORKFLOWS["train"]["jobs"]["promotion-pr"]
-    assert pr["needs"] == "train" and "needs.train.outputs.model != ''" in pr["if"]
+    assert pr["needs"] == ["request", "train"] and "needs.train.outputs.model != ''" in pr["if"]
+    assert "needs.request.outputs.promote-to != 'none'" in pr["if"]
     [create] = step_using(pr, "peter-evans/create-pull-request")
-    assert create["with"]["add-paths"] == "stacks/Pulumi.staging.yaml" and create["with"]["base"] == "main"
+    assert create["with"]["add-paths"] == "stacks/Pulumi.${{ needs.request.outputs.promote-to }}.yaml"
+    assert create["with"]["base"] == "main"
+    call = WORKFLOWS["train"]["on"]["workflow_call"]
+    assert call["inputs"]["stack"]["required"] is True and call["inputs"]["promote-to"]["default"] == "staging"
+    assert set(call["secrets"]) == {"PULUMI_ACCESS_TOKEN", "PROMOTION_TOKEN"}
+
+
+def test_a_trained_model_is_shared_into_the_registry_deployments_read_and_never_overwritten():
+    train = WORKFLOWS["train"]["jobs"]["train"]
+    [share] = [s for s in train["steps"] if "az ml model share" in s.get("run", "")]
+    names = [s.get("name") or s.get("uses") for s in train["steps"]]
+    assert names.index("Check the final status") < names.index(share["name"]) < names.index("python -m mlops promote --traffic 10")
+    script = share["run"]
+    assert "registry=$(jq -r '.mlRegistryName // \"\"' outputs.json)" in script
+    assert '--registry-name "$registry" --share-with-name "$name" --share-with-version "$version"' in script
+    show = script.index('az ml model show --registry-name "$registry" --name "$name" --version "$version"')
+    assert show < script.index("az ml model share") and "exit 1" in script[show : script.index("az ml model share")]
+
+
+# --- runners: data planes from the stack's runner, pulumi from GitHub-hosted ones ---------------------------------
+
+# Every job that touches a data plane (workspace, registries, the function's deployment endpoint), by workflow.
+DATA_PLANE_JOBS = {("train", "train"), ("function", "deploy"), ("bootstrap", "scoring-environment")}
+
+
+def choose_runner(stack: str, tmp_path: Path) -> tuple[int, dict[str, str]]:
+    """Run runner.yml's script as Actions would: STACK in the environment, outputs appended to $GITHUB_OUTPUT."""
+    [step] = WORKFLOWS["runner"]["jobs"]["choose"]["steps"]
+    output = tmp_path / f"output-{stack or 'empty'}"
+    output.touch()
+    done = subprocess.run(["bash", "-e", "-c", step["run"]], env={"PATH": os.environ["PATH"], "STACK": stack,
+                          "GITHUB_OUTPUT": str(output)}, capture_output=True, text=True)  # fmt: skip
+    return done.returncode, dict(line.split("=", 1) for line in output.read_text().splitlines())
+
+
+def test_runner_table_matches_every_stacks_runner_label(stacks, tmp_path):
+    """dev (public, runnerLabel null) -> ubuntu-latest with OIDC; private stacks -> their own labelled runners."""
+    for stack in STACKS:
+        code, outputs = choose_runner(stack, tmp_path)
+        label = stacks[stack].outputs["runnerLabel"]
+        expected = "ubuntu-latest" if label is None else ["self-hosted", label]
+        assert (code, json.loads(outputs["runner"]), outputs["login"]) == (0, expected, "oidc" if label is None else "identity")
+    assert stacks["dev"].outputs["runnerLabel"] is None and stacks["prod"].outputs["runnerLabel"] == "mlops-prod"
+    assert choose_runner("qa", tmp_path)[0] == 1 and choose_runner("", tmp_path)[0] == 1
+    outputs = WORKFLOWS["runner"]["on"]["workflow_call"]["outputs"]
+    assert {key: value["value"] for key, value in outputs.items()} == {
+        "runner": "${{ jobs.choose.outputs.runner }}", "login": "${{ jobs.choose.outputs.login }}"}
+
+
+def test_data_plane_jobs_run_on_the_stacks_runner_and_sign_in_as_it():
+    found = set()
+    for name, job_id, job in jobs():
+        if job.get("runs-on") != RUNS_ON_STACK_RUNNER:
+            continue
+        found.add((name, job_id))
+        assert "runner" in job["needs"], f"{name}.{job_id}"
+        runner = WORKFLOWS[name]["jobs"]["runner"]
+        assert runner["uses"] == RUNNER_WORKFLOW and runner["permissions"] == {}
+        assert job["environment"] == runner["with"]["stack"], f"{name}.{job_id}: the runner of the job's own stack"
+        [oidc] = step_using(job, "azure/login")
+        assert oidc["if"] == "needs.runner.outputs.login == 'oidc'"
+        [identity] = [s for s in job["steps"] if "az login --identity" in s.get("run", "")]
+        assert identity["if"] == "needs.runner.outputs.login == 'identity'"
+        assert identity["run"].splitlines()[0] == IDENTITY_LOGIN  # AZURE_CLIENT_ID: the runner container's variable
+        assert "AZURE_CLIENT_ID" not in {**job.get("env", {}), **identity.get("env", {})}, "never overridden by a job"
+    assert found == DATA_PLANE_JOBS
+
+
+def test_pulumi_and_arm_only_jobs_stay_on_github_hosted_runners():
+    assert WORKFLOWS["pulumi"]["jobs"]["pulumi"]["runs-on"] == "ubuntu-latest"
+    for name, job_id, job in jobs():
+        if (name, job_id) not in DATA_PLANE_JOBS and "runs-on" in job:
+            assert job["runs-on"] == "ubuntu-latest", f"{name}.{job_id}"
+        assert "self-hosted" not in json.dumps(job.get("runs-on", "")), f"{name}.{job_id}: pick runners via runner.yml"
+
+
+# --- the retrain function's code deploy --------------------------------------------------------------------------
+
+
+def test_function_deploy_builds_the_package_once_and_deploys_it_with_config_zip():
+    function = WORKFLOWS["function"]
+    assert function["on"]["workflow_call"]["inputs"]["stack"]["required"] is True
+    assert function["on"]["workflow_dispatch"]["inputs"]["stack"]["options"] == STACKS
+    package = function["jobs"]["package"]
+    assert package["runs-on"] == "ubuntu-latest" and package["permissions"] == {"contents": "read"}
+    assert "python -m pipelines.retrain_trigger.package --out dist/retrain.zip" in run_scripts(package)
+    [upload] = step_using(package, "actions/upload-artifact")
+    deploy = function["jobs"]["deploy"]
+    assert deploy["needs"] == ["runner", "package"] and deploy["environment"] == "${{ inputs.stack }}"
+    assert deploy["permissions"] == {"contents": "read", "id-token": "write"}
+    [download] = step_using(deploy, "actions/download-artifact")
+    assert (download["with"]["name"], download["with"]["path"]) == (upload["with"]["name"], "dist")
+    assert upload["with"]["path"] == "dist/retrain.zip"
+    [zip_deploy] = [s for s in deploy["steps"] if "config-zip" in s.get("run", "")]
+    command = " ".join(zip_deploy["run"].replace("\\\n", " ").split())
+    assert ('az functionapp deployment source config-zip --resource-group "$GROUP" --name "$APP" '
+            "--src dist/retrain.zip --build-remote true --output none") in command  # fmt: skip
+    assert zip_deploy["env"] == {"APP": "${{ steps.app.outputs.name }}", "GROUP": "${{ steps.app.outputs.group }}"}
+    app = next(s for s in deploy["steps"] if s.get("id") == "app")["run"]
+    assert "jq -r '.retrainFunctionName // \"\"' outputs.json" in app and "jq -r '.resourceGroupName // \"\"'" in app
+
+
+def test_function_deploy_uses_entra_id_never_publishing_credentials():
+    """Basic-auth publishing is off on the app: no publish profile, no SCM credentials, no deploy action with them."""
+    text = (GITHUB / "workflows" / "function.yml").read_text().lower()
+    for forbidden in ("publish-profile", "publishing-credentials", "azure/functions-action", "scm-basic", "--password"):
+        assert forbidden not in text, forbidden
+    deploy = WORKFLOWS["function"]["jobs"]["deploy"]
+    names = [s.get("name") or s.get("uses", "").split("@")[0] for s in deploy["steps"]]
+    assert names.index("azure/login") < names.index("az functionapp deployment source config-zip (OneDeploy, Entra ID)")
+    assert names.index("Sign in as the runners' managed identity") < names.index("The app named by the stack outputs")
+
+
+def test_workflows_read_only_outputs_of_the_contract():
+    keys = set(StackOutputs.output_keys())
+    read = set()
+    for label, step in steps():
+        script = step.get("run", "")
+        read |= set(re.findall(r"jq -r '\.(\w+) //", script)) - {"status", "model"}  # run.json of the pipeline
+        read |= set(re.findall(r"pulumi stack output (\w+) --stack", script))
+    assert read == {"retrainFunctionName", "resourceGroupName", "mlRegistryName", "workspaceName", "registryLoginServer"}
+    assert read <= keys
+
+
+def test_no_secret_reaches_a_log():
+    for label, step in steps():
+        script = step.get("run", "")
+        assert not re.search(r"^[^#]*--show-secrets", script, re.M) and "set -x" not in script, label
+        for line in script.splitlines():
+            if re.search(r"\baz login\b", line):
+                assert "--output none" in line, f"{label}: az login prints the account"
+            assert not re.search(r"echo .*\$\{?\w*(TOKEN|PAT|SECRET|PASSWORD)\b", line), f"{label}: {line}"
+    runner_entrypoint = (ROOT / "pipelines" / "images" / "runner" / "entrypoint.sh").read_text()
+    assert "set -x" not in runner_entrypoint and "unset GITHUB_PAT" in runner_entrypoint
+
+
+# --- bootstrap -------------------------------------------------------------------------------------------------
+
+
+def needs_of(job: dict) -> list[str]:
+    needs = job.get("needs", [])
+    return [needs] if isinstance(needs, str) else needs
+
+
+def test_bootstrap_deploys_a_new_environment_in_order():
+    bootstrap = WORKFLOWS["bootstrap"]
+    inputs = bootstrap["on"]["workflow_dispatch"]["inputs"]
+    assert list(bootstrap["on"]) == ["workflow_dispatch"] and inputs["stack"]["options"] == STACKS
+    assert inputs["environment-version"]["required"] is True
+    assert bootstrap["concurrency"] == {"group": "bootstrap-${{ inputs.stack }}", "cancel-in-progress": False}
+    graph = {job_id: needs_of(job) for job_id, job in bootstrap["jobs"].items()}
+    assert graph == {
+        "plan": [], "shared": ["plan"], "stack": ["shared"], "runner": [], "images": ["plan", "stack"],
+        "function": ["images"], "scoring-environment": ["plan", "runner", "images"], "train": ["plan", "scoring-environment"],
+    }  # fmt: skip
+    jobs_ = bootstrap["jobs"]
+    assert (jobs_["shared"]["uses"], jobs_["shared"]["with"]) == (PULUMI_WORKFLOW, {"command": "up", "stack": "shared"})
+    assert (jobs_["stack"]["uses"], jobs_["stack"]["with"]) == (PULUMI_WORKFLOW, {"command": "up", "stack": "${{ inputs.stack }}"})
+    assert jobs_["shared"]["concurrency"]["group"] == "deploy-shared"
+    assert jobs_["stack"]["concurrency"]["group"] == "deploy-${{ inputs.stack }}"  # never beside deploy.yml's up
+    assert (jobs_["function"]["uses"], jobs_["function"]["with"]) == (FUNCTION_WORKFLOW, {"stack": "${{ inputs.stack }}"})
+    assert jobs_["train"]["uses"] == TRAIN_WORKFLOW
+    assert jobs_["train"]["with"] == {"stack": "${{ inputs.stack }}", "promote-to": "${{ needs.plan.outputs.promote-to }}"}
+    plan = run_scripts(jobs_["plan"]).strip()
+    assert plan == 'python -m pipelines.bootstrap --stack "$STACK" --environment-version "$VERSION" >> "$GITHUB_OUTPUT"'
+    assert jobs_["plan"]["steps"][-1]["env"]["VERSION"] == "${{ inputs.environment-version }}"
+
+
+def test_bootstrap_images_come_from_dev_by_resource_id_on_a_hosted_runner():
+    images = WORKFLOWS["bootstrap"]["jobs"]["images"]
+    assert images["runs-on"] == "ubuntu-latest"  # a private stack's runners need this image before they exist
+    script = run_scripts(images)
+    assert 'source_id=$(az acr show --name "$dev_registry" --query id --output tsv)' in script
+    assert 'az acr import --name "$registry" --source "$image" --registry "$source_id" --force --output none' in script
+    assert 'for image in "$RUNNER_IMAGE" "$TRAINING_IMAGE"; do' in script
+    assert 'az acr build --registry "$registry" --image "$RUNNER_IMAGE" --output none pipelines/images/runner/' in script
+    assert script.index('if [ "$PRIVATE" = true ]') < script.index("az acr import") < script.index("else") < script.index("az acr build")
+    assert images["env"]["PRIVATE"] == "${{ needs.plan.outputs.private }}"
+
+
+def test_bootstrap_creates_the_scoring_environment_in_the_shared_registry_from_its_spec():
+    job = WORKFLOWS["bootstrap"]["jobs"]["scoring-environment"]
+    script = run_scripts(job)
+    assert script.index("cp pipelines/score.py pipelines/images/serving/score.py") < script.index("az ml environment create")
+    assert "registry=$(pulumi stack output mlRegistryName --stack \"$STACK\")" in script
+    assert ('az ml environment create --registry-name "$registry" --file pipelines/images/serving-environment.yml '
+            '--version "$version"') in " ".join(script.replace("\\\n", " ").split())  # fmt: skip
+    assert job["env"]["SERVING_ENVIRONMENT"] == "${{ needs.plan.outputs.serving-environment }}"
+    spec = load(ROOT / "pipelines" / "images" / "serving-environment.yml")
+    assert spec["build"]["path"] == "serving" and (ROOT / "pipelines" / "images" / "serving" / ".gitignore").read_text().split() == ["score.py"]
+
+
+def test_readme_delivery_describes_every_workflow_and_runner():
+    readme = (ROOT / "README.md").read_text()
+    delivery = readme.split("## Delivery", 1)[1].split("\n## ", 1)[0]
+    for path in ("workflows/function.yml", "workflows/bootstrap.yml", "workflows/runner.yml", "pipelines/images/runner/"):
+        assert path in delivery, path
+    assert "Nothing here has run on Azure" in delivery
