@@ -15,7 +15,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from mlops.errors import BadInput
+from mlops.errors import BadInput, first_line
 from mlops.options import StackOption
 from mlops.paths import ROOT_DIR
 from stacks.config import load_stack_config
@@ -90,7 +90,7 @@ def download_model(model_uri: str, tracking_uri: str | None, destination: Path) 
             source = client.get_model_version_download_uri(name, version)
         return Path(mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=str(destination), tracking_uri=tracking_uri))
     except (MlflowException, OSError) as exc:
-        raise BadInput(f"--model-uri: cannot load '{model_uri}': {str(exc).splitlines()[0]}") from None
+        raise BadInput(f"--model-uri: cannot load '{model_uri}': {first_line(exc)}") from None
 
 
 def latest_model_uri(tracking_uri: str) -> str:
@@ -103,7 +103,7 @@ def latest_model_uri(tracking_uri: str) -> str:
     try:
         versions = registered_versions(MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri), model_name)
     except MlflowException as exc:
-        raise BadInput(f"cannot read the model registry at {tracking_uri}: {str(exc).splitlines()[0]}") from None
+        raise BadInput(f"cannot read the model registry at {tracking_uri}: {first_line(exc)}") from None
     if not versions:
         raise BadInput(
             f"no version of model '{model_name}' in {tracking_uri}; run `python -m mlops pipeline run` first "

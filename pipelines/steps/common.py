@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 import pyarrow
 
-from mlops.errors import EXIT_BAD_INPUT, EXIT_REFUSED, BadInput, Refused
+from mlops.errors import EXIT_BAD_INPUT, EXIT_REFUSED, BadInput, Refused, first_line
 from pipelines.sample_data import SCHEMA, TIMESTAMP_COLUMN
 from pipelines.steps import Step
 
@@ -70,7 +70,7 @@ def read_table(path: Path) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise BadInput(f"{path}: empty file (no header)") from None
     except (ValueError, UnicodeDecodeError, pyarrow.ArrowException, OSError) as exc:
-        raise BadInput(f"{path}: corrupt {kind}: {_first_line(exc)}") from None
+        raise BadInput(f"{path}: corrupt {kind}: {first_line(exc)}") from None
     if frame.empty:
         raise BadInput(f"{path}: no rows")
     return _parse_timestamps(frame)
@@ -94,10 +94,6 @@ def _parse_timestamps(frame: pd.DataFrame) -> pd.DataFrame:
     except (ValueError, TypeError):
         return frame
     return frame.assign(**{TIMESTAMP_COLUMN: parsed})
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def write_json(folder: Path, port: str, value: Any) -> Path:
