@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -97,10 +98,22 @@ def _parse_timestamps(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_json(folder: Path, port: str, value: Any) -> Path:
+    """Strict JSON: a NaN or infinite number (an undefined metric) is written as null."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / RESULT_FILE[port]
-    path.write_text(json.dumps(value, indent=2, default=str))
+    path.write_text(json.dumps(finite_or_null(value), indent=2, default=str, allow_nan=False))
     return path
+
+
+def finite_or_null(value: Any) -> Any:
+    """A JSON-ready value with every non-finite float replaced by None, recursively."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: finite_or_null(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_or_null(item) for item in value]
+    return value
 
 
 def read_json(folder: Path, port: str) -> Any:
