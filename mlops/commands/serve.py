@@ -2,11 +2,16 @@
 
 The model is downloaded from the local MLflow registry (or any `--model-uri`) into a folder that is passed as
 `--model_dir`, so the scoring script finds it through `AZUREML_MODEL_DIR` exactly as in an online deployment.
+
+The server runs gunicorn's threaded workers (`SERVER_ENV`, the same settings the serving image sets), so a slow
+client holds one thread, not the worker and its health probe; it runs in its own process group, and stopping
+`mlops serve` (SIGTERM, SIGINT, SIGHUP) stops that whole group, so no server keeps the port.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -29,6 +34,12 @@ _LAUNCHER = (
     f"amlserver.DEFAULT_HOST = {HOST!r}; amlserver.run()"
 )
 
+# gunicorn settings of the inference server, here and in pipelines/images/serving.Dockerfile (a test compares):
+# threaded workers, so one slow client never blocks the others or the health probe, and a short worker timeout.
+SERVER_ENV = {"GUNICORN_CMD_ARGS": "--worker-class gthread --threads 8", "WORKER_TIMEOUT": "30"}
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+STOP_GRACE_SECONDS = 10.0
+
 HELP = "Serve the latest local model with the Azure ML inference server and pipelines/score.py on 127.0.0.1."
 EXAMPLES = (
     "Examples: python -m mlops serve --stack dev | python -m mlops serve -s dev --port 5050 "
@@ -48,13 +59,47 @@ def server_command(model_dir: Path, port: int, workers: int = 1) -> list[str]:
     ]  # fmt: skip
 
 
-def start_server(model_dir: Path, port: int, log: Path, workers: int = 1, timeout: float = 60.0) -> subprocess.Popen:
+def server_env() -> dict[str, str]:
+    """The server's environment: ours, the gunicorn settings, and the project root on the path (score.py
+    imports `pipelines.json_limits` and `pipelines.model_metadata`, as in the image)."""
+    path = os.pathsep.join(filter(None, [str(ROOT_DIR), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, **SERVER_ENV, "PYTHONPATH": path}
+
+
+def launch_server(
+    model_dir: Path, port: int, workers: int = 1, env: dict[str, str] | None = None, **popen: object
+) -> subprocess.Popen:
+    """azmlinfsrv as a child in its own process group (gunicorn's master and workers), see `stop_server`;
+    `env` adds variables (e.g. the scoring script's MLOPS_MAX_ROWS)."""
+    return subprocess.Popen(
+        server_command(model_dir, port, workers), env={**server_env(), **(env or {})}, start_new_session=True, **popen
+    )
+
+
+def stop_server(process: subprocess.Popen, grace: float = STOP_GRACE_SECONDS) -> int:
+    """Stop the server's whole process group: SIGTERM (gunicorn's graceful stop), SIGKILL after `grace` seconds."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, None)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            process.wait(timeout=wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    return process.wait()
+
+
+def start_server(
+    model_dir: Path, port: int, log: Path, workers: int = 1, timeout: float = 60.0, env: dict[str, str] | None = None
+) -> subprocess.Popen:
     """Start azmlinfsrv in the background and wait until its health probe answers; RuntimeError otherwise."""
     import time
     import urllib.request
 
     with log.open("w") as handle:
-        process = subprocess.Popen(server_command(model_dir, port, workers), stdout=handle, stderr=subprocess.STDOUT)
+        process = launch_server(model_dir, port, workers, env, stdout=handle, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
         try:
@@ -62,8 +107,35 @@ def start_server(model_dir: Path, port: int, log: Path, workers: int = 1, timeou
             return process
         except OSError:
             time.sleep(0.25)
-    process.terminate()
+    stop_server(process)
     raise RuntimeError(f"azmlinfsrv did not become healthy: {log.read_text()[-2000:]}")
+
+
+class _Stopped(Exception):
+    """`mlops serve` received a stop signal."""
+
+
+def _raise_stopped(signum: int, _frame: object) -> None:
+    raise _Stopped(signum)
+
+
+def run_until_stopped(model_dir: Path, port: int, workers: int) -> int:
+    """Run the server in the foreground until it exits or this process is told to stop; then stop its group.
+
+    The server has its own process group, so the terminal's Ctrl-C reaches only this process, which passes the
+    stop on: no gunicorn is left behind holding the port."""
+    previous = {sig: signal.signal(sig, _raise_stopped) for sig in STOP_SIGNALS}
+    process = None
+    try:
+        process = launch_server(model_dir, port, workers)
+        return process.wait()
+    except _Stopped:
+        return 0
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if process is not None and process.poll() is None:
+            stop_server(process)
 
 
 def free_port() -> int:
@@ -96,14 +168,11 @@ def download_model(model_uri: str, tracking_uri: str | None, destination: Path) 
 def latest_model_uri(tracking_uri: str) -> str:
     """`models:/NAME/VERSION` of the newest registered version of the pipeline's model in the registry."""
     from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
 
-    from pipelines.registry import MODEL_NAME as model_name, registered_versions
+    from pipelines.registry import MODEL_NAME as model_name, registered_versions, store_errors
 
-    try:
+    with store_errors(tracking_uri):
         versions = registered_versions(MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri), model_name)
-    except MlflowException as exc:
-        raise BadInput(f"cannot read the model registry at {tracking_uri}: {first_line(exc)}") from None
     if not versions:
         raise BadInput(
             f"no version of model '{model_name}' in {tracking_uri}; run `python -m mlops pipeline run` first "
@@ -128,8 +197,5 @@ def serve(
     with tempfile.TemporaryDirectory(prefix="mlops-serve-") as folder:
         model_dir = download_model(uri, tracking_uri, Path(folder))
         typer.echo(f"serving {uri} on http://{HOST}:{port}/score (Ctrl-C stops)")
-        try:
-            code = subprocess.call(server_command(model_dir, port, workers), env=os.environ.copy())
-        except KeyboardInterrupt:
-            code = 0
+        code = run_until_stopped(model_dir, port, workers)
     raise typer.Exit(code)
