@@ -284,13 +284,13 @@ def promote(
     if model:
         name, version = parse_model(model)
         model = f"{name}:{version}"
-        if action == "canary" and not model_exists(name, str(version)):
-            raise Refused(f"the model registry has no version {version} of '{name}'")
-    if action == "canary":
+    if action == "canary":  # the arguments first, then the registry and git
         if model is None:
             raise BadInput("--model is required to start a rollout")
         if traffic is None or not 1 <= traffic <= 99:
             raise BadInput(f"--traffic: {traffic} is out of range; a canary takes 1-99 (use --complete for 100)")
+        if not model_exists(name, str(version)):
+            raise Refused(f"the model registry has no version {version} of '{name}'")
         if environment == "prod" and not served_by(GATE_STACK, model, root):
             raise Refused(f"{model} never served in {GATE_STACK}; promote it there first")
     with locked(path):

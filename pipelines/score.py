@@ -62,6 +62,14 @@ def find_model_dir(root: Path) -> Path:
     return found[0]
 
 
+def input_columns(metadata: Any, uri: str) -> dict[str, str]:
+    """The model's input columns and their MLflow types, from its signature (an `mlflow.models.Model`)."""
+    schema = metadata.get_input_schema()
+    if schema is None or not schema.has_input_names():
+        raise RuntimeError(f"{uri}: the model has no named input signature; log it with a signature")
+    return {spec.name: spec.type.name for spec in schema.inputs}
+
+
 def init() -> None:
     import mlflow.pyfunc
 
@@ -71,14 +79,11 @@ def init() -> None:
     log.setLevel(logging.INFO)
     uri = os.environ.get(MODEL_URI_ENV) or str(find_model_dir(Path(os.environ["AZUREML_MODEL_DIR"])))
     model = mlflow.pyfunc.load_model(uri)
-    schema = model.metadata.get_input_schema()
-    if schema is None or not schema.has_input_names():
-        raise RuntimeError(f"{uri}: the model has no named input signature; log it with a signature")
     categories = (model.metadata.metadata or {}).get(CATEGORIES) or {}
     _state.update(
         model=model,
         uri=uri,
-        columns={spec.name: spec.type.name for spec in schema.inputs},
+        columns=input_columns(model.metadata, uri),
         categories={name: frozenset(values) for name, values in categories.items()},
         max_rows=int(os.environ.get(MAX_ROWS_ENV, DEFAULT_MAX_ROWS)),
         body_idle_seconds=float(os.environ.get(BODY_IDLE_ENV, DEFAULT_BODY_IDLE_SECONDS)),

@@ -55,7 +55,10 @@ def drift(
         else:
             profile = core.build_profile(reference, _names(features), _names(exclude), bins, sample_size)
         if save_profile:
-            profile.save(save_profile)
+            try:
+                profile.save(save_profile)
+            except OSError as exc:
+                raise BadInput(f"--save-profile: cannot write {save_profile}: {exc.strerror}") from None
         result = core.compare_files(profile, current, limits, chunk_rows)
     except core.DriftInputError as exc:
         raise BadInput(str(exc)) from None

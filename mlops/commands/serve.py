@@ -160,9 +160,37 @@ def download_model(model_uri: str, tracking_uri: str | None, destination: Path) 
             name, _, version = model_uri.removeprefix("models:/").partition("/")
             client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
             source = client.get_model_version_download_uri(name, version)
-        return Path(mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=str(destination), tracking_uri=tracking_uri))
+        path = Path(mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=str(destination), tracking_uri=tracking_uri))
     except (MlflowException, OSError) as exc:
         raise BadInput(f"--model-uri: cannot load '{model_uri}': {first_line(exc)}") from None
+    check_servable(path, model_uri)
+    return path
+
+
+def check_servable(model_dir: Path, model_uri: str) -> None:
+    """What the scoring script's init() needs, checked before a server starts: one MLflow model under the folder,
+    with a named input signature. BadInput otherwise (the server's worker would fail to boot)."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.models import Model
+
+    from pipelines.score import find_model_dir, input_columns
+
+    try:
+        input_columns(Model.load(str(find_model_dir(model_dir))), model_uri)
+    except (RuntimeError, MlflowException, OSError, ValueError) as exc:
+        raise BadInput(f"--model-uri: '{model_uri}' is not a model the scoring script can serve: {first_line(exc)}") from None
+
+
+def check_port_free(port: int) -> None:
+    """The port must be free on 127.0.0.1 (gunicorn would exit at once, and report it only in its log)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+        try:
+            probe.bind((HOST, port))
+        except OSError as exc:
+            raise BadInput(f"--port: {port} on {HOST} is not free ({exc.strerror})") from None
 
 
 def latest_model_uri(tracking_uri: str) -> str:
@@ -192,10 +220,12 @@ def serve(
     from pipelines.runner import tracking_uri as store_uri
 
     load_stack_config(stack)  # a bad stack name or file exits 2 before anything starts
+    check_port_free(port)
     tracking_uri = store_uri()
     uri = model_uri or latest_model_uri(tracking_uri)
     with tempfile.TemporaryDirectory(prefix="mlops-serve-") as folder:
         model_dir = download_model(uri, tracking_uri, Path(folder))
         typer.echo(f"serving {uri} on http://{HOST}:{port}/score (Ctrl-C stops)")
         code = run_until_stopped(model_dir, port, workers)
-    raise typer.Exit(code)
+    if code != 0:
+        raise BadInput(f"the inference server stopped with exit code {code}; its log above says why")

@@ -73,6 +73,12 @@ def test_a_broken_profile_is_one_clear_error(profile_file, telemetry, tmp_path, 
     assert line.startswith(f"error: {path}: ") and message in line, line
 
 
+def test_an_unwritable_save_profile_is_bad_input(telemetry, tmp_path, capsys):
+    """Found by the CLI fuzz run: a folder as --save-profile was an internal error."""
+    assert run("-r", str(telemetry["reference"]), "-c", str(telemetry["reference"]), "--save-profile", str(tmp_path), "--out", str(tmp_path)) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == f"error: --save-profile: cannot write {tmp_path}: Is a directory"
+
+
 def test_a_bad_app_insights_connection_string_is_bad_input_before_any_work(telemetry, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("APPLICATIONINSIGHTS_CONNECTION_STRING", "not-a-connection-string")
     assert run("-r", str(telemetry["reference"]), "-c", str(telemetry["reference"]), "--out", str(tmp_path)) == 2

@@ -1,6 +1,8 @@
-"""`python -m mlops serve` as users run it: stopping it stops the whole server, so nothing keeps the port.
+"""`python -m mlops serve` as users run it: stopping it stops the whole server, so nothing keeps the port; what
+would make the server fail to boot is refused before it starts.
 
-Regression: SIGTERM to `mlops serve` left gunicorn running (orphaned, still bound to the port).
+Regressions: SIGTERM to `mlops serve` left gunicorn running (orphaned, still bound to the port); a --model-uri
+that is no model started a server whose worker failed to boot (exit 3).
 """
 
 from __future__ import annotations
@@ -80,3 +82,28 @@ def test_stopping_mlops_serve_stops_every_server_process_and_frees_the_port(mode
         for pid in server | {process.pid}:
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def run_serve(capsys, *args: str) -> tuple[int, str]:
+    from mlops.cli import main
+
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["serve", "--stack", "dev", *args])
+    return exit_info.value.code, capsys.readouterr().err.splitlines()[-1]  # after MLflow's download progress bar
+
+
+def test_a_model_uri_that_is_no_model_is_refused_before_the_server_starts(tmp_path, capsys):
+    not_a_model = tmp_path / "data.csv"
+    not_a_model.write_text("a,b\n1,2\n")
+    code, err = run_serve(capsys, "--port", str(free_port()), "--model-uri", str(not_a_model))
+    assert code == 2 and err.startswith(f"error: --model-uri: '{not_a_model}' is not a model the scoring script can serve: ")
+
+
+def test_a_port_in_use_is_refused(model_dir, capsys):  # noqa: F811
+    with socket.socket() as taken:
+        taken.bind((HOST, 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, err = run_serve(capsys, "--port", str(port), "--model-uri", str(model_dir))
+    assert code == 2 and err.startswith(f"error: --port: {port} on 127.0.0.1 is not free")
