@@ -21,7 +21,6 @@ import io
 import json
 import re
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -30,8 +29,6 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 # The line breaks ruamel counts lines by (YAML 1.1's), so its line numbers index this split.
 _LINE_BREAK = re.compile(r"\r\n|\r|\n|\x85|\u2028|\u2029")
 _OUTSIDE = re.compile(r"\s*(#.*)?|---.*|\.\.\.\s*")  # lines that belong to no block: blank, comments, markers
-
-
 _ITEM = object()  # `_Editor._edit_value` edits a list item, not a key's value
 
 
@@ -47,7 +44,8 @@ class _Edit:
 
 
 def plain(value: Any) -> Any:
-    """A round-trip value (CommentedMap, ScalarInt, ...) as plain dicts, lists and scalars."""
+    """A round-trip value (CommentedMap, ScalarFloat, HexInt, ...) as plain dicts, lists and scalars (booleans,
+    None and dates stay as they are)."""
     if isinstance(value, dict):
         return {plain(k): plain(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -57,8 +55,6 @@ def plain(value: Any) -> Any:
     for kind in (int, float, str):
         if isinstance(value, kind):
             return kind(value)
-    if isinstance(value, date):
-        return value
     return value
 
 

@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from mlops.mockrun import run_stack
-from mlops.paths import ROOT_DIR
 from stacks.config import (
     MAX_STACK_FILE_BYTES,
     PROJECT,
