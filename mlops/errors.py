@@ -40,9 +40,9 @@ def first_line(exc: BaseException) -> str:
     return next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
 
 
-def log_internal_error(exc: BaseException, command: list[str]) -> Path:
+def log_internal_error(exc: BaseException, command: list[str]) -> Path | None:
     """Write the traceback of an unexpected exception to `<MLOPS_HOME>/logs/` (the temp folder when that is not
-    writable) and return the file's path."""
+    writable) and return the file's path; None when neither can be written."""
     name = f"error-{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{os.getpid()}.log"
     text = f"command: {' '.join(command)}\n\n" + "".join(traceback.format_exception(exc))
     for folder in (mlops_home() / "logs", Path(tempfile.gettempdir())):
@@ -53,8 +53,9 @@ def log_internal_error(exc: BaseException, command: list[str]) -> Path:
             return path
         except OSError:
             continue
-    raise exc
+    return None
 
 
-def internal_error_line(exc: BaseException, log: Path) -> str:
-    return f"internal error: {type(exc).__name__}: {first_line(exc)} (a bug; the traceback is in {log})"
+def internal_error_line(exc: BaseException, log: Path | None) -> str:
+    where = f"the traceback is in {log}" if log else "no log file could be written"
+    return f"internal error: {type(exc).__name__}: {first_line(exc)} (a bug; {where})"

@@ -39,6 +39,7 @@ from stacks.config import (
     load_yaml,
     parse_config,
     read_stack_document,
+    stack_document,
     stack_file,
 )
 
@@ -257,9 +258,7 @@ def write_atomically(path: Path, text: str) -> None:
 
 def _checked(environment: str, data: bytes, source: str) -> dict[str, Any]:
     """The stack document, after the same validation as `pulumi up` (a broken stack file is bad input)."""
-    document = load_yaml(data, source)
-    if not isinstance(document, dict):
-        raise ConfigError(source, "config", "the file must be a map with a 'config' map")
+    document = stack_document(data, source)
     parse_config(environment, engine_values(document)[0], source)
     return document
 

@@ -388,13 +388,13 @@ def load_yaml(data: bytes, source: str, loader: Any = None) -> Any:
     try:
         _check_yaml_bounds(loader, text, source)
         return loader.load(text)
-    except YAMLError as exc:
-        raise ConfigError(source, "config", f"not valid YAML: {_one_line(exc)}") from None
-    except (ValueError, TypeError, OverflowError) as exc:  # a scalar the constructor rejects, e.g. 2001-02-30
+    except (YAMLError, ValueError, TypeError, OverflowError) as exc:  # also a scalar the constructor rejects: 2001-02-30
         raise ConfigError(source, "config", f"not valid YAML: {_one_line(exc)}") from None
 
 
 def _check_yaml_bounds(loader: Any, text: str, source: str) -> None:
+    """One pass over the parser's events: documents, nesting depth, and the node count with aliases expanded (an
+    anchor's expanded size is known when its collection ends; an alias adds that size)."""
     from ruamel.yaml.events import (
         AliasEvent,
         CollectionEndEvent,
@@ -474,6 +474,11 @@ def read_stack_document(path: Path, source: str) -> dict[str, Any]:
         raise ConfigError(source, "stack", "no stack file") from None
     except OSError as exc:
         raise ConfigError(source, "stack", f"cannot read: {exc.strerror}") from None
+    return stack_document(data, source)
+
+
+def stack_document(data: bytes, source: str) -> dict[str, Any]:
+    """A stack file's bytes as a map whose `config` is a map with string keys; ConfigError when they are not."""
     document = load_yaml(data, source)
     if not isinstance(document, dict) or not isinstance(document.get("config") or {}, dict):
         raise ConfigError(source, "config", "the file must be a map with a 'config' map")

@@ -36,17 +36,18 @@ def test_a_number_that_is_not_finite_refuses(numbers, reason):
     assert not verdict.passed and verdict.reasons == [reason]
 
 
-@pytest.fixture
-def one_class_test_split(sample, tmp_path):
+@pytest.fixture(scope="module")
+def one_class_test_split(sample, tmp_path_factory):
     """prep's output as it would be if the test split held only negatives, and a model trained on the rest."""
-    features = tmp_path / "features"
+    folder = tmp_path_factory.mktemp("one-class")
+    features = folder / "features"
     features.mkdir()
     split = prep.prepare(sample)
     split.train.to_parquet(features / TRAIN_FILE, index=False)
     split.test[split.test[LABEL] == 0].to_parquet(features / TEST_FILE, index=False)
     (features / FEATURES_META).write_text(json.dumps(split.meta))
-    save_model(train_model(split.train, n_estimators=10, max_depth=4), split.train, tmp_path / "model")
-    return features, tmp_path / "model"
+    save_model(train_model(split.train, n_estimators=10, max_depth=4), split.train, folder / "model")
+    return features, folder / "model"
 
 
 def test_the_gate_step_refuses_an_auc_from_a_one_class_test_split(one_class_test_split, tmp_path, capsys):
