@@ -1,6 +1,7 @@
 """Drift check speed and memory: ours (pipelines/drift.py) vs Evidently's DataDriftPreset, same data, same run.
 
     .venv/bin/python bench/drift.py [--rows 1000000] [--features 50]
+    .venv/bin/python bench/drift.py --rows 1000000 3000000 --ours-only     # memory flat in the number of rows
 
 Writes a seeded reference and current Parquet file (half of the features shifted) into bench/results/, then runs
 each tool in its own process, so each has its own peak memory (ru_maxrss from wait4): ours in this virtualenv,
@@ -8,6 +9,10 @@ Evidently 0.7 in bench/.venv-bench (created from bench/requirements-bench.txt on
 pandas < 3). Each process times reading the data and computing the whole result (ours also writes its JSON and
 HTML reports; Evidently's snapshot is turned into a dict). Then PSI is compared on Evidently's own bins (Sturges
 edges over both samples): our `psi()` on those histograms vs Evidently's PSI stat test.
+
+Ours also runs as `compare`: a process that loads the saved reference profile and streams the current file in
+chunks (`python -m mlops drift -r profile.npz -c current.parquet`), whose peak memory must not grow with the
+rows. `--ours-only` leaves Evidently out (it needs minutes and gigabytes at these sizes).
 """
 
 from __future__ import annotations
@@ -77,12 +82,30 @@ def worker_ours(reference: Path, current: Path) -> dict:
 
     started = time.perf_counter()
     profile = drift.build_profile(reference)
+    profile.save(profile_path(reference))
     profiled = time.perf_counter()
     result = drift.compare_files(profile, current, DriftConfig())
     write_reports(result, RESULTS / "ours")
     finished = time.perf_counter()
     return {"seconds": finished - started, "profile_seconds": profiled - started, "compare_seconds": finished - profiled,
             "drifted": len(result.drifted_features)}  # fmt: skip
+
+
+def worker_compare(reference: Path, current: Path) -> dict:
+    """The comparison alone, from the saved profile: what a scheduled drift check runs."""
+    sys.path.insert(0, str(ROOT))
+    from pipelines import drift
+    from pipelines.drift_report import write_reports
+    from stacks.config import DriftConfig
+
+    started = time.perf_counter()
+    result = drift.compare_files(drift.ReferenceProfile.load(profile_path(reference)), current, DriftConfig())
+    write_reports(result, RESULTS / "ours")
+    return {"seconds": time.perf_counter() - started, "drifted": len(result.drifted_features)}
+
+
+def profile_path(reference: Path) -> Path:
+    return reference.with_suffix(".profile.npz")
 
 
 def worker_evidently(reference: Path, current: Path) -> dict:
@@ -127,40 +150,60 @@ def psi_agreement(reference: Path, current: Path, evidently_psi: dict) -> dict[s
     return worst
 
 
+WORKERS = {"ours": worker_ours, "compare": worker_compare, "evidently": worker_evidently}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000])
     parser.add_argument("--features", type=int, default=50)
-    parser.add_argument("--worker", choices=["ours", "evidently"])
+    parser.add_argument("--ours-only", action="store_true", help="leave Evidently out")
+    parser.add_argument("--worker", choices=sorted(WORKERS))
     parser.add_argument("--reference", type=Path)
     parser.add_argument("--current", type=Path)
     args = parser.parse_args()
     if args.worker:
-        work = worker_ours if args.worker == "ours" else worker_evidently
-        print(json.dumps(work(args.reference, args.current)))
+        print(json.dumps(WORKERS[args.worker](args.reference, args.current)))
         return
 
-    ensure_bench_venv()
-    reference, current = make_data(args.rows, args.features)
+    if not args.ours_only:
+        ensure_bench_venv()
+    results = [run_one(rows, args.features, args.ours_only) for rows in args.rows]
+    print(json.dumps(results, indent=2))
+    print("\n| rows | profile + compare s | peak MiB | compare from the saved profile s | peak MiB |")
+    print("| ---: | ---: | ---: | ---: | ---: |")
+    for r in results:
+        print(f"| {r['rows']:,} | {r['ours_seconds']} | {r['ours_peak_mib']:,} | {r['compare_seconds']} | {r['compare_peak_mib']:,} |")
+
+
+def run_one(rows: int, features: int, ours_only: bool) -> dict:
+    reference, current = make_data(rows, features)
     files = ["--reference", str(reference), "--current", str(current)]
     ours, ours_mib = run_measured([sys.executable, __file__, "--worker", "ours", *files])
-    theirs, theirs_mib = run_measured([str(BENCH_PYTHON), __file__, "--worker", "evidently", *files])
+    compare, compare_mib = run_measured([sys.executable, __file__, "--worker", "compare", *files])
     result = {
-        "rows": args.rows,
-        "features": args.features,
+        "rows": rows,
+        "features": features,
         "ours_seconds": round(ours["seconds"], 2),
         "ours_profile_seconds": round(ours["profile_seconds"], 2),
         "ours_compare_seconds": round(ours["compare_seconds"], 2),
-        "evidently_seconds": round(theirs["seconds"], 2),
-        "speedup": round(theirs["seconds"] / ours["seconds"], 1),
         "ours_peak_mib": round(ours_mib),
-        "evidently_peak_mib": round(theirs_mib),
-        "memory_ratio": round(ours_mib / theirs_mib, 3),
-        "drifted_features": {"ours": ours["drifted"], "evidently": theirs["drifted"]},
-        "psi_max_abs_difference_on_same_bins": psi_agreement(reference, current, theirs["psi"]),
+        "compare_seconds": round(compare["seconds"], 2),
+        "compare_peak_mib": round(compare_mib),
+        "drifted_features": {"ours": ours["drifted"], "compare": compare["drifted"]},
     }
-    (RESULTS / f"drift-{args.rows}x{args.features}.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    if not ours_only:
+        theirs, theirs_mib = run_measured([str(BENCH_PYTHON), __file__, "--worker", "evidently", *files])
+        result |= {
+            "evidently_seconds": round(theirs["seconds"], 2),
+            "speedup": round(theirs["seconds"] / ours["seconds"], 1),
+            "evidently_peak_mib": round(theirs_mib),
+            "memory_ratio": round(ours_mib / theirs_mib, 3),
+            "psi_max_abs_difference_on_same_bins": psi_agreement(reference, current, theirs["psi"]),
+        }
+        result["drifted_features"]["evidently"] = theirs["drifted"]
+    (RESULTS / f"drift-{rows}x{features}.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
 
 
 if __name__ == "__main__":

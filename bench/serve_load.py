@@ -5,7 +5,9 @@
 Starts the server on a free 127.0.0.1 port (with `--model-uri`, or a tiny scikit-learn model trained here on the
 sample data), sends a fixed number of valid requests with fixed concurrency, then every malformed kind of request a
 fixed number of times, and stops the server. Reports p50/p99 latency and errors: the target is zero errors on
-valid requests and a 4xx for every malformed one. Nothing is sent anywhere but 127.0.0.1.
+valid requests and a 4xx for every malformed one. Then the same load, side by side, with gunicorn's sync workers
+(the inference server's default, which `mlops serve` replaced by threaded workers). Nothing is sent anywhere but
+127.0.0.1.
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mlops.commands.serve import HOST, download_model, free_port, start_server  # noqa: E402
+from mlops.commands.serve import HOST, download_model, free_port, start_server, stop_server  # noqa: E402
 from pipelines.sample_data import FEATURES, LABEL, generate_telemetry  # noqa: E402
 
 MALFORMED = {
     "malformed JSON": b'{"input_data": [',
+    "deep nesting": b'{"input_data": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    "integer beyond int64": b'{"input_data": [{"temperature": 1' + b"0" * 400 + b"}]}",
     "NaN": b'{"input_data": [{"temperature": NaN}]}',
     "wrong shape": b'{"input_data": "rows"}',
     "missing feature": b'{"input_data": [{"temperature": 70.0}]}',
@@ -88,23 +92,32 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="serve-load-") as tmp:
         folder = Path(tmp)
         model_dir = download_model(args.model_uri, None, folder) if args.model_uri else tiny_model(folder)
-        port = free_port()
-        server = start_server(model_dir, port, folder / "server.log", workers=args.workers)
-        url = f"http://{HOST}:{port}/score"
-        try:
-            with ThreadPoolExecutor(args.concurrency) as pool:
-                started = time.perf_counter()
-                results = list(pool.map(lambda _: post(url, valid), range(args.requests)))
-                elapsed = time.perf_counter() - started
-                bad = {kind: list(pool.map(lambda _: post(url, body)[0], range(args.malformed_each))) for kind, body in MALFORMED.items()}
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+        summaries = {
+            name: measure(model_dir, folder, args, valid, env)
+            for name, env in (("threaded (mlops serve)", {}), ("sync (azmlinfsrv default)", {"GUNICORN_CMD_ARGS": ""}))
+        }
+    print(json.dumps(summaries, indent=2))
+    if any(s["valid_errors"] or s["malformed_not_4xx"] for s in summaries.values()):
+        raise SystemExit(1)
 
+
+def measure(model_dir: Path, folder: Path, args: argparse.Namespace, valid: bytes, env: dict[str, str]) -> dict:
+    """One server with `env` over SERVER_ENV, the whole load, its summary."""
     import numpy as np
 
+    port = free_port()
+    server = start_server(model_dir, port, folder / "server.log", workers=args.workers, env=env)
+    url = f"http://{HOST}:{port}/score"
+    try:
+        with ThreadPoolExecutor(args.concurrency) as pool:
+            started = time.perf_counter()
+            results = list(pool.map(lambda _: post(url, valid), range(args.requests)))
+            elapsed = time.perf_counter() - started
+            bad = {kind: list(pool.map(lambda _: post(url, body)[0], range(args.malformed_each))) for kind, body in MALFORMED.items()}
+    finally:
+        stop_server(server)
     latencies = np.array([ms for status, ms in results if status == 200])
-    summary = {
+    return {
         "requests": args.requests,
         "concurrency": args.concurrency,
         "rows_per_request": args.rows,
@@ -116,9 +129,6 @@ def main() -> None:
         "malformed_statuses": {kind: sorted(set(statuses)) for kind, statuses in bad.items()},
         "malformed_not_4xx": sum(not 400 <= s < 500 for statuses in bad.values() for s in statuses),
     }
-    print(json.dumps(summary, indent=2))
-    if summary["valid_errors"] or summary["malformed_not_4xx"]:
-        raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """The command table: one typer app, one module per command under mlops/commands/.
 
-Every command exits 0 on success, 1 when a check refuses, 2 on bad input or usage (one line, no traceback).
+Every command exits 0 on success, 1 when a check refuses, 2 on bad input or usage (one line, no traceback),
+3 on an internal error (one line naming the log file that holds the traceback). `main` is the one place
+where exceptions become exit codes: no traceback ever reaches a user.
 """
 
 from __future__ import annotations
@@ -10,7 +12,15 @@ import sys
 import typer
 
 from mlops.commands import drift, pipeline, preview, promote, serve
-from mlops.errors import EXIT_BAD_INPUT, EXIT_REFUSED, BadInput, Refused
+from mlops.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERNAL,
+    EXIT_REFUSED,
+    BadInput,
+    Refused,
+    internal_error_line,
+    log_internal_error,
+)
 from stacks.config import ConfigError
 
 app = typer.Typer(
@@ -36,12 +46,19 @@ app.command("serve", help=serve.HELP, epilog=serve.EXAMPLES)(serve.serve)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the app, turning known errors into one line on stderr and the documented exit code."""
+    """Run the app, turning every error into one line on stderr and the documented exit code.
+
+    Usage errors and Ctrl-C are click's (exit 2 and 130, through SystemExit); everything else is handled here.
+    """
+    args = sys.argv[1:] if argv is None else list(argv)
     try:
-        app(args=argv, prog_name="python -m mlops", standalone_mode=True)
+        app(args=args, prog_name="python -m mlops", standalone_mode=True)
     except (ConfigError, BadInput) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(EXIT_BAD_INPUT)
     except Refused as exc:
         print(f"refused: {exc}", file=sys.stderr)
         sys.exit(EXIT_REFUSED)
+    except Exception as exc:  # noqa: BLE001  the last resort: a bug, reported as one line and a log file
+        print(internal_error_line(exc, log_internal_error(exc, ["python -m mlops", *args])), file=sys.stderr)
+        sys.exit(EXIT_INTERNAL)

@@ -29,7 +29,15 @@ alert rule watches.
 
 The reference is summarised once into a `ReferenceProfile` (saved as one `.npz`): the bounded reference
 sample (`sample_size` values per feature, all of them when the reference is smaller, so KS and Wasserstein
-are then exact against the full reference), bin edges and counts, category counts.
+are then exact against the full reference), bin edges and counts, category counts. Loading checks every
+array against the others, so a truncated or edited profile is one clear error.
+
+Memory: the current data is read one batch of `chunk_rows` at a time (Parquet without pre-buffering, which
+would otherwise hold the whole file), so a comparison needs the reference profile plus a few batches,
+whatever the number of rows. Sums are kept in units of a power of two near the reference's largest value,
+so values near the float64 limit (1e308) neither overflow the spread nor the distance. A metric that is
+still not finite (current values far beyond the reference range, an infinite value) is reported as null
+with the reason in `undefined`; the JSON is always strict.
 """
 
 from __future__ import annotations
@@ -38,27 +46,31 @@ import json
 import logging
 import math
 import os
+import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Annotated, Literal, Protocol
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+from pydantic import BaseModel, ConfigDict, Field
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import kstwo
 
+from mlops.errors import first_line
 from pipelines.metrics import DEFAULT_BINS, DEFAULT_CHUNK_ROWS, DEFAULT_SAMPLE_SIZE, DRIFT_METRIC  # noqa: F401
-"""The metric the drift alert rule watches: share of drifted features (0..1), one value per drift check."""
+
 PSI_EPSILON = 1e-4
 UNSEEN = "(unseen)"
 OTHER = "(other values)"
 MAX_CATEGORIES = 100
 PROFILE_VERSION = 1
 APPINSIGHTS_ENV = "APPLICATIONINSIGHTS_CONNECTION_STRING"
+PARQUET_BUFFER_BYTES = 1 << 20  # read column chunks in 1 MiB pieces instead of whole
 
 log = logging.getLogger("mlops.drift")
 
@@ -120,6 +132,12 @@ class NumericReference:
     def sample_rows(self) -> int:
         return int(self.grid_counts.sum())
 
+    @property
+    def scale(self) -> float:
+        """The power of two at or above the largest |value| of the sample (1 for an all-zero sample): sums and
+        distances are computed in this unit, exactly (a power of two only moves the exponent)."""
+        return scale_of(self.grid)
+
 
 @dataclass
 class CategoricalReference:
@@ -168,26 +186,74 @@ class ReferenceProfile:
 
     @classmethod
     def load(cls, path: Path) -> ReferenceProfile:
+        """Read a saved profile; DriftInputError when it is not one (truncated, edited, another version)."""
         try:
             with np.load(path, allow_pickle=False) as data:
-                meta = json.loads(str(data["meta"]))
+                meta = ProfileMeta.model_validate_json(str(data["meta"]))
                 arrays = {key: data[key] for key in data.files if key != "meta"}
-        except (OSError, ValueError, KeyError) as exc:
-            raise DriftInputError(f"{path}: not a drift reference profile ({exc})") from None
-        if meta.get("version") != PROFILE_VERSION:
-            raise DriftInputError(f"{path}: profile version {meta.get('version')}, expected {PROFILE_VERSION}")
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:  # pydantic's error is a ValueError
+            raise DriftInputError(f"{path}: not a drift reference profile ({first_line(exc)})") from None
+        if meta.version != PROFILE_VERSION:
+            raise DriftInputError(f"{path}: profile version {meta.version}, expected {PROFILE_VERSION}")
         features: dict[str, FeatureReference] = {}
-        for index, entry in enumerate(meta["features"]):
-            if entry["kind"] == "numeric":
-                features[entry["name"]] = NumericReference(
-                    **{k: v for k, v in entry.items() if k != "kind"},
-                    **{key: arrays[f"{index}.{key}"] for key in ("grid", "grid_counts", "bin_of_cell", "bin_counts")},
-                )
-            else:
-                features[entry["name"]] = CategoricalReference(
-                    **{k: v for k, v in entry.items() if k != "kind"}, counts=arrays[f"{index}.counts"]
-                )
-        return cls(features, meta["source"], meta["rows"], meta["bins"], meta["sample_size"], meta["skipped"])
+        for index, entry in enumerate(meta.features):
+            try:
+                features[entry.name] = entry.reference({key.split(".", 1)[1]: a for key, a in arrays.items() if key.startswith(f"{index}.")})
+            except (KeyError, ValueError, TypeError) as exc:
+                raise DriftInputError(f"{path}: not a valid drift reference profile: feature '{entry.name}': {first_line(exc)}") from None
+        return cls(features, meta.source, meta.rows, meta.bins, meta.sample_size, meta.skipped)
+
+
+class FeatureMeta(BaseModel):
+    """One feature's entry in a saved profile's metadata; `reference` checks its arrays against it."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    kind: Literal["numeric", "categorical"]
+    rows: Annotated[int, Field(ge=0)]
+    nulls: Annotated[int, Field(ge=0)]
+    std: float | None = None
+    bin_labels: list[str] | None = None
+    categories: list[str] | None = None
+
+    def reference(self, arrays: dict[str, np.ndarray]) -> FeatureReference:
+        if self.kind == "categorical":
+            counts = _integers(arrays["counts"], "counts")
+            if self.categories is None or counts.shape != (len(self.categories),):
+                raise ValueError("counts do not match the categories")
+            return CategoricalReference(self.name, self.categories, counts, self.rows, self.nulls)
+        grid = arrays["grid"]
+        if grid.dtype != np.float64 or grid.ndim != 1 or grid.size == 0 or not np.isfinite(grid).all() or np.any(np.diff(grid) <= 0):
+            raise ValueError("grid is not a sorted array of distinct finite numbers")
+        grid_counts, bin_of_cell, bin_counts = (_integers(arrays[key], key) for key in ("grid_counts", "bin_of_cell", "bin_counts"))
+        labels = self.bin_labels or []
+        if grid_counts.shape != grid.shape or bin_of_cell.shape != (2 * grid.size + 1,) or bin_counts.shape != (len(labels),):
+            raise ValueError("array lengths do not match the grid and the bins")
+        if bin_of_cell.min() < 0 or bin_of_cell.max() >= len(labels) or self.std is None or not math.isfinite(self.std) or self.std < 0:
+            raise ValueError("bins or spread out of range")
+        return NumericReference(self.name, grid, grid_counts, bin_of_cell, labels, bin_counts, self.rows, self.nulls, self.std)
+
+
+class ProfileMeta(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: int
+    source: str
+    rows: Annotated[int, Field(ge=0)]
+    bins: Annotated[int, Field(ge=2)]
+    sample_size: Annotated[int, Field(ge=1)]
+    skipped: dict[str, str]
+    features: list[FeatureMeta]
+
+
+def _integers(array: np.ndarray, name: str) -> np.ndarray:
+    if array.ndim != 1 or not np.issubdtype(array.dtype, np.integer) or (array.size and array.min() < 0):
+        raise ValueError(f"{name} is not an array of counts")
+    return array.astype(np.int64, copy=False)
+
+
+def scale_of(values: np.ndarray) -> float:
+    largest = float(np.max(np.abs(values))) if values.size else 0.0
+    return float(2.0 ** math.frexp(largest)[1]) if largest > 0 else 1.0
 
 
 def feature_kind(data_type: pa.DataType) -> str | None:
@@ -238,6 +304,8 @@ def numeric_reference(
     values = numeric_values(column)
     if values.size == 0:
         raise DriftInputError(f"reference column '{name}' has no values (all null); drop it or fix the data")
+    if not np.isfinite(values).all():
+        raise DriftInputError(f"reference column '{name}' holds infinite values; the reference must be finite")
     sample = values if values.size <= sample_size else rng.choice(values, sample_size, replace=False)
     grid, grid_counts = np.unique(sample, return_counts=True)
     cells = 2 * grid.size + 1
@@ -264,8 +332,15 @@ def numeric_reference(
         bin_counts=bin_counts,
         rows=int(values.size),
         nulls=int(len(column) - values.size),
-        std=float(values.std()),
+        std=spread(values),
     )
+
+
+def spread(values: np.ndarray) -> float:
+    """The standard deviation, computed in units of a power of two so that squares of values near 1e308 do not
+    overflow (`values.std()` is infinite there, which made a real shift read as a distance of 0)."""
+    scale = scale_of(values)
+    return float(scale * np.std(values / scale))
 
 
 def categorical_reference(name: str, column: pa.ChunkedArray) -> CategoricalReference:
@@ -291,8 +366,7 @@ def _number(value: float) -> str:
 
 
 def _open_error(path: Path, exc: Exception) -> DriftInputError:
-    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return DriftInputError(f"cannot read {path}: {reason}")
+    return DriftInputError(f"cannot read {path}: {first_line(exc)}")
 
 
 def read_schema(path: Path) -> pa.Schema:
@@ -318,7 +392,8 @@ def iter_batches(path: Path, columns: Sequence[str], chunk_rows: int = DEFAULT_C
             reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 24), convert_options=options)
             yield from reader
         else:
-            yield from pq.ParquetFile(path).iter_batches(batch_size=chunk_rows, columns=list(columns))
+            parquet = pq.ParquetFile(path, pre_buffer=False, buffer_size=PARQUET_BUFFER_BYTES)  # no whole-file buffering
+            yield from parquet.iter_batches(batch_size=chunk_rows, columns=list(columns))
     except (OSError, pa.ArrowException) as exc:
         raise _open_error(path, exc) from None
 
@@ -407,7 +482,7 @@ class NumericAccumulator:
         self.ref = ref
         cells = 2 * ref.grid.size + 1
         self.counts = np.zeros(cells, dtype=np.int64)
-        self.sums = np.zeros(cells, dtype=np.float64)
+        self.sums = np.zeros(cells, dtype=np.float64)  # in units of ref.scale
         self.nulls = 0
 
     def add(self, column: pa.Array) -> None:
@@ -416,7 +491,8 @@ class NumericAccumulator:
         if values.size:
             cells = _grid_cells(self.ref.grid, values)
             self.counts += np.bincount(cells, minlength=self.counts.size)
-            self.sums += np.bincount(cells, weights=values, minlength=self.sums.size)
+            with np.errstate(over="ignore", invalid="ignore"):  # an infinite current value: W1 becomes undefined
+                self.sums += np.bincount(cells, weights=values / self.ref.scale, minlength=self.sums.size)
 
 
 class CategoricalAccumulator:
@@ -456,6 +532,7 @@ class FeatureDrift:
     current_counts: list[int]
     unseen: list[str] = field(default_factory=list)
     note: str = ""
+    undefined: dict[str, str] = field(default_factory=dict)  # metric -> why it is null
 
 
 @dataclass
@@ -476,6 +553,10 @@ class DriftResult:
     def to_dict(self) -> dict:
         return {"metric": DRIFT_METRIC, "drifted_features": self.drifted_features, **asdict(self)}
 
+    def to_json(self) -> str:
+        """Strict JSON (no NaN or Infinity: metrics that are not finite are already null, with their reason)."""
+        return json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"
+
 
 def numeric_drift(acc: NumericAccumulator, limits: Thresholds) -> FeatureDrift:
     """Finish a numeric feature: PSI and JS on bins, exact KS and (bounded) W1 on the grid cells."""
@@ -490,17 +571,28 @@ def numeric_drift(acc: NumericAccumulator, limits: Thresholds) -> FeatureDrift:
     cdf_ref, cdf_ref_below = cum_ref / m, (cum_ref - ref.grid_counts) / m
     ks = float(max(np.abs(cdf_ref - cdf_cur).max(), np.abs(cdf_ref_below - cdf_cur_below).max()))
 
-    grid, sums = ref.grid, acc.sums
-    tails = (below[0] * grid[0] - sums[0] + sums[-1] - below[-1] * grid[-1]) / n
-    # open interval (grid[i-1], grid[i]), i = 1..k-1: reference CDF constant, current values taken at their mean
-    inner, inner_sums = below[1:-1], sums[2:-2:2]
-    lo, hi = grid[:-1], grid[1:]
-    mean = np.where(inner > 0, inner_sums / np.maximum(inner, 1), lo)
-    a, c0, c1 = cdf_ref[:-1], cdf_cur[:-1], cdf_cur_below[1:]
-    w1 = tails + float(np.sum(np.abs(a - c0) * (mean - lo) + np.abs(a - c1) * (hi - mean)))
-    crossing = (a - c0) * (a - c1) < 0
-    bound = float(np.sum(((c1 - c0) * (hi - lo))[crossing]))
-    scale, note = (ref.std, "") if ref.std > 0 else (1.0, "constant reference: Wasserstein in data units")
+    # W1 in units of ref.scale (grid and sums alike), so that values near the float64 limit do not overflow
+    unit = ref.scale
+    grid, sums = ref.grid / unit, acc.sums
+    with np.errstate(over="ignore", invalid="ignore"):
+        tails = (below[0] * grid[0] - sums[0] + sums[-1] - below[-1] * grid[-1]) / n
+        # open interval (grid[i-1], grid[i]), i = 1..k-1: reference CDF constant, current values taken at their mean
+        inner, inner_sums = below[1:-1], sums[2:-2:2]
+        lo, hi = grid[:-1], grid[1:]
+        mean = np.where(inner > 0, inner_sums / np.maximum(inner, 1), lo)
+        a, c0, c1 = cdf_ref[:-1], cdf_cur[:-1], cdf_cur_below[1:]
+        w1 = tails + float(np.sum(np.abs(a - c0) * (mean - lo) + np.abs(a - c1) * (hi - mean)))
+        crossing = (a - c0) * (a - c1) < 0
+        bound = float(np.sum(((c1 - c0) * (hi - lo))[crossing]))
+        if ref.std > 0:
+            scale, note = ref.std / unit, ""
+        else:  # data units: back from ref.scale's unit
+            scale, note = 1.0 / unit, "constant reference: Wasserstein in data units"
+        wasserstein, error_bound = float(w1 / scale), float(bound / scale)
+    undefined = {}
+    if not (math.isfinite(wasserstein) and math.isfinite(error_bound)):
+        wasserstein = error_bound = None
+        undefined["wasserstein"] = "not finite: current values lie too far beyond the reference range (or are infinite)"
 
     result = FeatureDrift(
         name=ref.name,
@@ -510,8 +602,8 @@ def numeric_drift(acc: NumericAccumulator, limits: Thresholds) -> FeatureDrift:
         jensen_shannon=js_distance(ref.bin_counts, current_bins),
         ks_statistic=ks,
         ks_p_value=ks_p_value(ks, m, n),
-        wasserstein=w1 / scale,
-        wasserstein_error_bound=bound / scale,
+        wasserstein=wasserstein,
+        wasserstein_error_bound=error_bound,
         reference_rows=ref.rows,
         current_rows=n,
         reference_nulls=ref.nulls,
@@ -520,11 +612,12 @@ def numeric_drift(acc: NumericAccumulator, limits: Thresholds) -> FeatureDrift:
         reference_counts=ref.bin_counts.tolist(),
         current_counts=current_bins.tolist(),
         note=note,
+        undefined=undefined,
     )
     material = (
         result.psi > limits.psi_threshold
         or result.jensen_shannon > limits.jensen_shannon_threshold
-        or result.wasserstein > limits.wasserstein_threshold
+        or (result.wasserstein is not None and result.wasserstein > limits.wasserstein_threshold)
     )
     result.drifted = bool(result.ks_p_value < limits.ks_p_value and material)
     return result
@@ -625,36 +718,41 @@ def compare_files(
 # --- the metric ------------------------------------------------------------------------------------------------
 
 
-def emit_drift_metric(result: DriftResult, attributes: dict[str, str], meter_provider=None) -> str:
-    """Send `DRIFT_METRIC` (the drift share) to Application Insights when its connection string is set,
-    and always log it as one structured line. Returns where it went ("appinsights" or "log").
+def appinsights_meter_provider(env: dict[str, str] | os._Environ = os.environ):
+    """A meter provider exporting to Application Insights when its connection string is set, else None.
 
-    Application Insights of this platform has local (key) auth disabled, so the exporter authenticates with
-    Entra ID (`DefaultAzureCredential`: the managed identity in Azure, the developer's login locally).
-    """
-    record = {"metric": DRIFT_METRIC, "value": result.drift_share, "dataset_drift": result.dataset_drift,
-              "drifted_features": result.drifted_features, **attributes}
-    log.info(json.dumps(record, sort_keys=True))
-    connection_string = os.environ.get(APPINSIGHTS_ENV)
-    if meter_provider is None and not connection_string:
-        return "log"
+    Built before the comparison, so a malformed connection string is bad input (DriftInputError) rather than a
+    failure after the work. Application Insights of this platform has local (key) auth disabled, so the exporter
+    authenticates with Entra ID (`DefaultAzureCredential`: the managed identity in Azure, the developer's login
+    locally)."""
+    connection_string = env.get(APPINSIGHTS_ENV)
+    if not connection_string:
+        return None
+    from azure.identity import DefaultAzureCredential
+    from azure.monitor.opentelemetry.exporter import AzureMonitorMetricExporter
     from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 
-    owned = meter_provider is None
-    if owned:
-        from azure.identity import DefaultAzureCredential
-        from azure.monitor.opentelemetry.exporter import AzureMonitorMetricExporter
-        from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
-
+    try:
         exporter = AzureMonitorMetricExporter(
             connection_string=connection_string, credential=DefaultAzureCredential(), disable_offline_storage=True
         )
-        meter_provider = MeterProvider(metric_readers=[PeriodicExportingMetricReader(exporter, math.inf)])
-    assert isinstance(meter_provider, MeterProvider)
+    except ValueError as exc:
+        raise DriftInputError(f"{APPINSIGHTS_ENV}: {first_line(exc)}") from None
+    return MeterProvider(metric_readers=[PeriodicExportingMetricReader(exporter, math.inf)])
+
+
+def emit_drift_metric(result: DriftResult, attributes: dict[str, str], meter_provider=None) -> str:
+    """Log `DRIFT_METRIC` (the drift share) as one structured line, and record it on `meter_provider` (see
+    `appinsights_meter_provider`; its owner's shutdown flushes the one export) when there is one. Returns where
+    it went ("appinsights" or "log")."""
+    record = {"metric": DRIFT_METRIC, "value": result.drift_share, "dataset_drift": result.dataset_drift,
+              "drifted_features": result.drifted_features, **attributes}
+    log.info(json.dumps(record, sort_keys=True, allow_nan=False))
+    if meter_provider is None:
+        return "log"
     gauge = meter_provider.get_meter("mlops.drift").create_gauge(
         DRIFT_METRIC, unit="1", description="share of drifted features in the last drift check"
     )
     gauge.set(result.drift_share, {k: str(v) for k, v in attributes.items()})
-    if owned:
-        meter_provider.shutdown()  # flushes the one export
     return "appinsights"

@@ -4,7 +4,6 @@ metrics used."""
 
 from __future__ import annotations
 
-import json
 from html import escape
 from pathlib import Path
 
@@ -24,7 +23,7 @@ def write_reports(result: DriftResult, out_dir: Path) -> tuple[Path, Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path, html_path = out_dir / "drift.json", out_dir / "drift.html"
-    json_path.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+    json_path.write_text(result.to_json())
     html_path.write_text(render_html(result))
     return json_path, html_path
 

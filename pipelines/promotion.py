@@ -1,31 +1,53 @@
 """Promotion as a stack-config change: canary, complete and rollback edit `mlops-platform:serving`.
 
-The edit is a round trip through ruamel.yaml, so comments, key order and formatting of the stack file are
-kept, and the result is validated with the same config model `pulumi up` uses before anything is written.
-Blue/green: a new model goes into the free slot (`blue` or `green`) beside the live deployment, copying its
-sizing; completing moves all traffic to it and retires the old slot; rolling back retires the canary.
+The wanted serving state is computed on a ruamel.yaml round trip and written back with `yaml_edit.minimal_edit`,
+so only the lines whose data changes change (line endings, indentation, document markers and comments elsewhere
+stay byte for byte). The result is validated with the same config model `pulumi up` uses before anything is
+written. Blue/green: a new model goes into the free slot (`blue` or `green`) beside the live deployment, copying
+its sizing; completing moves all traffic to it and retires the old slot; rolling back retires the canary. A
+stack with more than two deployments is refused: promote never removes a deployment it was not asked to.
+
+Writing is safe against concurrent promotes and readers: the stack file is locked (flock) from reading to
+writing, and the new text replaces it atomically (a temporary file in the same folder, then rename). A side
+effect outside the file (moving the registry alias) happens first, so a failure leaves either the old state,
+or the alias moved and the file not yet written, which a rerun completes.
 """
 
 from __future__ import annotations
 
 import copy
 import difflib
-import io
+import fcntl
+import os
+import re
+import stat
 import subprocess
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap
-
 from mlops.errors import BadInput, Refused
-from stacks.config import PROJECT, ConfigError, display_path, engine_values, parse_config, stack_file
+from pipelines.yaml_edit import minimal_edit
+from stacks.config import (
+    PROJECT,
+    ConfigError,
+    display_path,
+    engine_values,
+    load_yaml,
+    parse_config,
+    read_stack_document,
+    stack_document,
+    stack_file,
+)
 
 SERVING_KEY = f"{PROJECT}:serving"
 SLOTS = ("blue", "green")
 GATE_STACK = "staging"  # a model reaches prod only after this stack served it
+MODEL_REF = re.compile(r"([A-Za-z0-9][A-Za-z0-9_.-]{0,254}):([0-9]+)")  # stacks.config.ModelRef
+ModelVersion = tuple[str, int]
 
 
 @dataclass
@@ -43,32 +65,34 @@ class Promotion:
         return "".join(difflib.unified_diff(self.before.splitlines(True), self.after.splitlines(True), name, name))
 
 
-def _yaml() -> YAML:
-    yaml = YAML()  # round-trip: comments and order survive
-    yaml.preserve_quotes = True
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    yaml.width = 4096
-    return yaml
-
-
-def parse_model(model: str) -> tuple[str, str]:
-    name, sep, version = model.partition(":")
-    if not sep or not name or not version.isdigit():
+def parse_model(model: str) -> ModelVersion:
+    match = MODEL_REF.fullmatch(model)
+    if not match:
         raise BadInput(f"--model: '{model}' is not NAME:VERSION (e.g. predictive-maintenance:3)")
-    return name, version
+    return match.group(1), int(match.group(2))
 
 
-def _serving(document: CommentedMap) -> CommentedMap:
-    config = document.setdefault("config", CommentedMap())
+def _model_version(value: Any) -> ModelVersion | None:
+    """A deployment's `model` as (name, version); None when it is not NAME:VERSION."""
+    match = MODEL_REF.fullmatch(value) if isinstance(value, str) else None
+    return (match.group(1), int(match.group(2))) if match else None
+
+
+Serving = dict[str, Any]
+
+
+def _serving(document: dict[str, Any]) -> Serving:
+    """The serving map of a stack document (created empty when the stack declares none)."""
+    config = document.setdefault("config", {})
     serving = config.get(SERVING_KEY)
     if serving is None:
-        serving = config[SERVING_KEY] = CommentedMap()
+        serving = config[SERVING_KEY] = {}
     serving.setdefault("deployments", [])
-    serving.setdefault("traffic", CommentedMap())
+    serving.setdefault("traffic", {})
     return serving
 
 
-def _live_and_canary(serving: CommentedMap) -> tuple[Any, Any]:
+def _live_and_canary(serving: Serving) -> tuple[Any, Any]:
     """The live deployment (most traffic) and the canary (the other one), if any."""
     deployments = list(serving["deployments"])
     if not deployments:
@@ -78,16 +102,20 @@ def _live_and_canary(serving: CommentedMap) -> tuple[Any, Any]:
     return ordered[0], (ordered[1] if len(ordered) > 1 else None)
 
 
-def canary(serving: CommentedMap, model: str, share: int) -> str:
+def _is(deployment: dict[str, Any], model: str) -> bool:
+    return _model_version(deployment["model"]) == _model_version(model)
+
+
+def canary(serving: Serving, model: str, share: int) -> str:
     live, current_canary = _live_and_canary(serving)
     if live is None:
-        serving["deployments"].append(CommentedMap(name=SLOTS[0], model=model))
-        serving["traffic"] = CommentedMap({SLOTS[0]: 100})
+        serving["deployments"].append({"name": SLOTS[0], "model": model})
+        serving["traffic"] = {SLOTS[0]: 100}
         return f"{model} deployed as '{SLOTS[0]}' with 100% (no live deployment to canary against)"
-    if live["model"] == model:
+    if _is(live, model):
         raise Refused(f"{model} already serves {serving['traffic'].get(live['name'], 0)}% as '{live['name']}'")
     if current_canary is not None:
-        if current_canary["model"] != model:
+        if not _is(current_canary, model):
             raise Refused(
                 f"a rollout of {current_canary['model']} is in progress as '{current_canary['name']}'; "
                 "complete it (--complete) or roll it back (--rollback) first"
@@ -95,36 +123,34 @@ def canary(serving: CommentedMap, model: str, share: int) -> str:
         slot = current_canary["name"]
     else:
         slot = next(s for s in SLOTS if s != live["name"])
-        new = copy.deepcopy(live)
-        new["name"], new["model"] = slot, model
-        serving["deployments"].append(new)
-    serving["traffic"] = CommentedMap({live["name"]: 100 - share, slot: share})
+        serving["deployments"].append({**copy.deepcopy(live), "name": slot, "model": model})
+    serving["traffic"] = {live["name"]: 100 - share, slot: share}
     return f"{model} canary as '{slot}' with {share}%, '{live['name']}' keeps {100 - share}%"
 
 
-def _in_progress(serving: CommentedMap, model: str | None, nothing: str) -> tuple[Any, Any]:
+def _in_progress(serving: Serving, model: str | None, nothing: str) -> tuple[Any, Any]:
     live, candidate = _live_and_canary(serving)
     if candidate is None:
         raise Refused(nothing)
-    if model and candidate["model"] != model:
+    if model and not _is(candidate, model):
         raise Refused(f"the rollout in progress is {candidate['model']}, not {model}")
     return live, candidate
 
 
-def _keep_only(serving: CommentedMap, survivor: Any) -> None:
+def _keep_only(serving: Serving, survivor: Any) -> None:
     """One slot left, serving everything; mirroring ends with the rollout."""
     serving["deployments"] = [d for d in serving["deployments"] if d["name"] == survivor["name"]]
-    serving["traffic"] = CommentedMap({survivor["name"]: 100})
+    serving["traffic"] = {survivor["name"]: 100}
     serving.pop("mirrorTraffic", None)
 
 
-def complete(serving: CommentedMap, model: str | None) -> str:
+def complete(serving: Serving, model: str | None) -> str:
     live, candidate = _in_progress(serving, model, "no rollout in progress: only one deployment is declared")
     _keep_only(serving, candidate)
     return f"{candidate['model']} serves 100% as '{candidate['name']}'; '{live['name']}' ({live['model']}) retired"
 
 
-def rollback(serving: CommentedMap, model: str | None) -> str:
+def rollback(serving: Serving, model: str | None) -> str:
     live, candidate = _in_progress(
         serving, model, "nothing to roll back: only one deployment is declared (revert the promotion commit instead)"
     )
@@ -132,18 +158,109 @@ def rollback(serving: CommentedMap, model: str | None) -> str:
     return f"{candidate['model']} ('{candidate['name']}') rolled back; '{live['name']}' ({live['model']}) serves 100%"
 
 
+ACTIONS: dict[str, Callable[..., str]] = {"canary": canary, "complete": complete, "rollback": rollback}
+
+
+# --- the staging-before-prod rule ------------------------------------------------------------------------------
+
+
+def declared_models(document: Any) -> set[ModelVersion]:
+    """The (name, version) of every deployment a stack document declares; odd shapes declare nothing."""
+    config = document.get("config") if isinstance(document, dict) else None
+    serving = config.get(SERVING_KEY) if isinstance(config, dict) else None
+    deployments = serving.get("deployments") if isinstance(serving, dict) else None
+    found = (_model_version(d.get("model")) for d in deployments or () if isinstance(d, dict))
+    return {model for model in found if model is not None} if isinstance(deployments, list) else set()
+
+
+def _historical_versions(path: Path, root: Path) -> Iterator[bytes]:
+    """Every committed version of a file (git log + one `git cat-file --batch`); nothing outside a git checkout."""
+    relative = str(path.relative_to(root))
+    commits = subprocess.run(
+        ["git", "log", "--format=%H", "--", relative], cwd=root, capture_output=True, text=True, check=False
+    ).stdout.split()
+    if not commits:
+        return
+    blobs = subprocess.run(
+        ["git", "cat-file", "--batch"], cwd=root, capture_output=True, check=False,
+        input="".join(f"{commit}:{relative}\n" for commit in commits).encode(),
+    ).stdout  # fmt: skip
+    offset = 0
+    while offset < len(blobs):
+        header_end = blobs.index(b"\n", offset)
+        header = blobs[offset:header_end].split()
+        offset = header_end + 1
+        if len(header) == 3 and header[1] == b"blob":
+            size = int(header[2])
+            yield blobs[offset : offset + size]
+            offset += size + 1  # the content is followed by a newline
+
+
 def served_by(environment: str, model: str, root: Path) -> bool:
-    """Whether a stack declares, or ever declared in git history, a deployment of this model."""
+    """Whether a stack declares, or ever declared in the git history of its file, a deployment of this model
+    (parsed NAME:VERSION values of its serving config; never a substring of the text)."""
     path = stack_file(environment)
-    if f"model: {model}" in path.read_text():
+    source = display_path(path)
+    wanted = _model_version(model)
+    if wanted in declared_models(read_stack_document(path, source)):
         return True
-    history = subprocess.run(
-        ["git", "log", "--format=%H", "-S", f"model: {model}", "--", str(path.relative_to(root))],
-        cwd=root,
-        capture_output=True,
-        text=True,
-    )
-    return bool(history.stdout.strip())
+    for data in _historical_versions(path, root):
+        try:
+            if wanted in declared_models(load_yaml(data, source)):
+                return True
+        except ConfigError:
+            continue  # a version that was not valid YAML declared nothing
+    return False
+
+
+# --- reading and writing the stack file ------------------------------------------------------------------------
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on the stack file across processes, held from reading it to writing it.
+
+    The lock is on the file itself; a writer replaces the file (rename), so after waiting the lock is taken
+    again when the path now names another file."""
+    while True:
+        try:
+            handle = path.open("rb")
+        except FileNotFoundError:
+            raise BadInput(f"--stack: no stack file {display_path(path)}") from None
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            if os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        handle.close()
+    try:
+        yield
+    finally:
+        handle.close()
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace the file in one step: readers see the old text or the new one, never a partial or empty file."""
+    mode = stat.S_IMODE(os.stat(path).st_mode)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(text.encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _checked(environment: str, data: bytes, source: str) -> dict[str, Any]:
+    """The stack document, after the same validation as `pulumi up` (a broken stack file is bad input)."""
+    document = stack_document(data, source)
+    parse_config(environment, engine_values(document)[0], source)
+    return document
 
 
 def promote(
@@ -153,38 +270,49 @@ def promote(
     action: str,
     model_exists: Callable[[str, str], bool],
     root: Path,
+    *,
+    dry_run: bool = True,
+    before_write: Callable[[Promotion], None] | None = None,
 ) -> Promotion:
-    """Compute the edited stack file for one step (`canary`, `complete` or `rollback`); nothing is written."""
+    """One step (`canary`, `complete` or `rollback`) on the stack file: checks, then under the file's lock the new
+    text, then (unless `dry_run`) `before_write` (a side effect such as moving the registry alias) and the write."""
     path = stack_file(environment)
+    source = display_path(path)
     if not path.exists():
-        raise BadInput(f"--stack: no stack file {display_path(path)}")
+        raise BadInput(f"--stack: no stack file {source}")
     if model:
         name, version = parse_model(model)
-        if action == "canary" and not model_exists(name, version):
-            raise Refused(f"the model registry has no version {version} of '{name}'")
-    if action == "canary":
+        model = f"{name}:{version}"
+    if action == "canary":  # the arguments first, then the registry and git
         if model is None:
             raise BadInput("--model is required to start a rollout")
         if traffic is None or not 1 <= traffic <= 99:
             raise BadInput(f"--traffic: {traffic} is out of range; a canary takes 1-99 (use --complete for 100)")
+        if not model_exists(name, str(version)):
+            raise Refused(f"the model registry has no version {version} of '{name}'")
         if environment == "prod" and not served_by(GATE_STACK, model, root):
             raise Refused(f"{model} never served in {GATE_STACK}; promote it there first")
-    before = path.read_text()
-    yaml = _yaml()
-    document = yaml.load(before)
-    serving = _serving(document)
-    step = {"canary": lambda: canary(serving, model, traffic), "complete": lambda: complete(serving, model),
-            "rollback": lambda: rollback(serving, model)}[action]
-    summary = step()
-    serving_model = None
-    if action == "complete":
-        [survivor] = serving["deployments"]
-        serving_model = survivor["model"]
-    buffer = io.StringIO()
-    yaml.dump(document, buffer)
-    after = buffer.getvalue()
-    try:  # the same validation as `pulumi up`: a promotion never writes an invalid stack file
-        parse_config(environment, engine_values(YAML(typ="safe").load(after))[0], display_path(path))
-    except ConfigError as exc:
-        raise Refused(f"the promoted config would be invalid: {exc}") from None
-    return Promotion(path, before, after, summary, serving_model)
+    with locked(path):
+        data = path.read_bytes()
+        document = _checked(environment, data, source)
+        serving = _serving(document)
+        declared = [d["name"] for d in serving["deployments"]]
+        if len(declared) > len(SLOTS):
+            raise Refused(
+                f"{source} declares {len(declared)} deployments ({', '.join(declared)}); promote moves traffic "
+                f"between two (the live one and a canary) and never removes others: retire the extra ones by hand"
+            )
+        arguments = (model, traffic) if action == "canary" else (model,)
+        summary = ACTIONS[action](serving, *arguments)
+        before = data.decode("utf-8")
+        after = minimal_edit(before, document)
+        try:  # the same validation as `pulumi up`: a promotion never writes an invalid stack file
+            _checked(environment, after.encode("utf-8"), source)
+        except ConfigError as exc:
+            raise Refused(f"the promoted config would be invalid: {exc}") from None
+        result = Promotion(path, before, after, summary, serving["deployments"][0]["model"] if action == "complete" else None)
+        if not dry_run:
+            if before_write is not None:
+                before_write(result)
+            write_atomically(path, after)
+    return result

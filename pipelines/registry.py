@@ -6,10 +6,15 @@ production model is the version carrying the `production` alias; promotion moves
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, ErrorCode
+
+from mlops.errors import BadInput, first_line
 
 MODEL_NAME = "predictive-maintenance"
 PRODUCTION_ALIAS = "production"
@@ -20,14 +25,28 @@ def experiment_name(environment: str) -> str:
     return f"{MODEL_NAME}-training-{environment}"
 
 
+@contextmanager
+def store_errors(uri: str) -> Iterator[None]:
+    """An MLflow store that fails (a server that does not answer, a broken database) is bad input naming the
+    store and the variable that picks it: one line, exit 2, instead of MLflow's traceback."""
+    try:
+        yield
+    except MlflowException as exc:
+        raise BadInput(f"cannot use the MLflow store {uri} (MLFLOW_TRACKING_URI): {first_line(exc)}") from None
+
+
+def is_missing(exc: MlflowException) -> bool:
+    """Whether MLflow says the model, version or alias asked for does not exist (rather than failing)."""
+    return exc.error_code in {ErrorCode.Name(RESOURCE_DOES_NOT_EXIST), ErrorCode.Name(INVALID_PARAMETER_VALUE)}
+
+
 def production_version(client: MlflowClient | None = None, name: str = MODEL_NAME) -> ModelVersion | None:
     """The version serving production, or None when the model or the alias does not exist yet."""
     client = client or MlflowClient()
     try:
         return client.get_model_version_by_alias(name, PRODUCTION_ALIAS)
     except MlflowException as exc:
-        missing = {ErrorCode.Name(RESOURCE_DOES_NOT_EXIST), ErrorCode.Name(INVALID_PARAMETER_VALUE)}
-        if exc.error_code in missing:
+        if is_missing(exc):
             return None
         raise
 

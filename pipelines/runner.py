@@ -25,7 +25,7 @@ from rich.console import Console
 
 from mlops.errors import BadInput, Refused
 from mlops.paths import ROOT_DIR, mlops_home
-from pipelines.registry import experiment_name
+from pipelines.registry import experiment_name, store_errors
 from pipelines.steps import DATA, STEPS, pipeline_parameters
 from stacks.config import PlatformConfig, load_stack_config
 
@@ -98,7 +98,7 @@ def run_local(stack: str, data: Path | None = None, console: Console | None = No
         console.print(f"data: built-in sample ({data})")
     values: dict[str, Any] = {DATA.name: data, **pipeline_parameters(stack, config.training, git_commit())}
     results: dict[str, Any] = {}
-    with ExitStack() as scope:
+    with store_errors(tracking_uri()), ExitStack() as scope:
         for step in STEPS:
             if step.tracked and mlflow.active_run() is None:
                 scope.enter_context(
@@ -112,7 +112,7 @@ def run_local(stack: str, data: Path | None = None, console: Console | None = No
             with console.status(f"{step.name}: {step.description}"):
                 try:
                     results[step.name] = step.module().run(args)
-                except (BadInput, Refused):
+                except Exception:
                     console.print(f"[red]x[/red] {step.name}")
                     raise
             console.print(
@@ -127,7 +127,7 @@ def run_local(stack: str, data: Path | None = None, console: Console | None = No
 def workspace_client(outputs):
     """An MLClient for the stack's workspace, signed in with DefaultAzureCredential (CLI, OIDC, managed identity)."""
     from azure.ai.ml import MLClient
-    from azure.core.tools import parse_resource_id
+    from azure.mgmt.core.tools import parse_resource_id
     from azure.identity import DefaultAzureCredential
 
     subscription = parse_resource_id(outputs.workspace_id)["subscription"]

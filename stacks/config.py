@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections.abc import Iterable, Iterator
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -548,6 +549,77 @@ class _KeyError(ValueError):
 
 # --- reading -------------------------------------------------------------------------------------------------
 
+MAX_STACK_FILE_BYTES = 1 << 20  # a stack file is a few KiB
+MAX_YAML_DEPTH = 64  # collections inside collections; the config model nests five deep
+MAX_YAML_NODES = 100_000  # nodes after expanding aliases (a few hundred in a real stack file)
+
+
+def load_yaml(data: bytes, source: str, loader: Any = None) -> Any:
+    """One YAML document from bytes, with bounded size, nesting depth and alias expansion; ConfigError otherwise.
+
+    The bounds are checked on the parser's event stream (linear in the text) before anything is built, so a
+    deeply nested file or an alias bomb is refused in milliseconds. `loader` is a ruamel `YAML` instance
+    (default: the safe loader; promotion passes a round-trip one).
+    """
+    from ruamel.yaml import YAML, YAMLError
+
+    if len(data) > MAX_STACK_FILE_BYTES:
+        raise ConfigError(source, "config", f"the file is {len(data)} bytes; at most {MAX_STACK_FILE_BYTES}")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(source, "config", f"not UTF-8: byte 0x{data[exc.start]:02x} at offset {exc.start}") from None
+    loader = loader or YAML(typ="safe")
+    try:
+        _check_yaml_bounds(loader, text, source)
+        return loader.load(text)
+    except (YAMLError, ValueError, TypeError, OverflowError) as exc:  # also a scalar the constructor rejects: 2001-02-30
+        raise ConfigError(source, "config", f"not valid YAML: {_one_line(exc)}") from None
+
+
+def _check_yaml_bounds(loader: Any, text: str, source: str) -> None:
+    """One pass over the parser's events: documents, nesting depth, and the node count with aliases expanded (an
+    anchor's expanded size is known when its collection ends; an alias adds that size)."""
+    from ruamel.yaml.events import (
+        AliasEvent,
+        CollectionEndEvent,
+        CollectionStartEvent,
+        DocumentStartEvent,
+        NodeEvent,
+    )
+
+    nodes, documents = 0, 0
+    open_anchors: list[tuple[str | None, int]] = []  # per open collection: its anchor and `nodes` before it
+    sizes: dict[str, int] = {}  # anchor -> expanded size of the node it names
+    for event in loader.parse(text):
+        if isinstance(event, DocumentStartEvent):
+            documents += 1
+            if documents > 1:
+                raise ConfigError(source, "config", "more than one YAML document; a stack file holds one")
+        elif isinstance(event, AliasEvent):
+            if event.anchor in (anchor for anchor, _ in open_anchors):
+                raise ConfigError(source, "config", f"alias *{event.anchor} refers to a collection containing it")
+            nodes += sizes.get(event.anchor, 1)
+        elif isinstance(event, CollectionStartEvent):
+            open_anchors.append((event.anchor, nodes))
+            nodes += 1
+            if len(open_anchors) > MAX_YAML_DEPTH:
+                raise ConfigError(source, "config", f"nested more than {MAX_YAML_DEPTH} levels deep")
+        elif isinstance(event, CollectionEndEvent):
+            anchor, before = open_anchors.pop()
+            if anchor is not None:
+                sizes[anchor] = nodes - before
+        elif isinstance(event, NodeEvent):  # a scalar
+            nodes += 1
+            if event.anchor is not None:
+                sizes[event.anchor] = 1
+        if nodes > MAX_YAML_NODES:
+            raise ConfigError(source, "config", f"more than {MAX_YAML_NODES} values once aliases are expanded")
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())[:300] or type(exc).__name__
+
 
 def engine_values(stack_yaml: dict[str, Any]) -> tuple[dict[str, str], set[str]]:
     """Turn a stack file's `config` map into what the engine hands the program, plus the secret keys.
@@ -571,7 +643,7 @@ def engine_values(stack_yaml: dict[str, Any]) -> tuple[dict[str, str], set[str]]
         if plain != value:  # the key holds a secure value, at the top or nested
             secrets.add(key)
         if isinstance(plain, (dict, list)):
-            values[key] = json.dumps(plain)
+            values[key] = json.dumps(plain, default=str)
         elif isinstance(plain, bool):
             values[key] = "true" if plain else "false"
         else:
@@ -579,23 +651,37 @@ def engine_values(stack_yaml: dict[str, Any]) -> tuple[dict[str, str], set[str]]
     return values, secrets
 
 
+def read_stack_document(path: Path, source: str) -> dict[str, Any]:
+    """A stack file as a map whose `config` is a map with string keys; ConfigError when it is not."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(source, "stack", "no stack file") from None
+    except OSError as exc:
+        raise ConfigError(source, "stack", f"cannot read: {exc.strerror}") from None
+    return stack_document(data, source)
+
+
+def stack_document(data: bytes, source: str) -> dict[str, Any]:
+    """A stack file's bytes as a map whose `config` is a map with string keys; ConfigError when they are not."""
+    document = load_yaml(data, source)
+    if not isinstance(document, dict) or not isinstance(document.get("config") or {}, dict):
+        raise ConfigError(source, "config", "the file must be a map with a 'config' map")
+    bad_keys = [key for key in document.get("config") or {} if not isinstance(key, str)]
+    if bad_keys:
+        raise ConfigError(source, "config", f"config keys must be strings; got {bad_keys[0]!r}")
+    return document
+
+
 def read_stack_values(environment: str, path: Path | None = None) -> tuple[dict[str, str], set[str]]:
     """Engine-style config values of one stack file and its secret keys; ConfigError when missing or not YAML."""
-    from ruamel.yaml import YAML, YAMLError
-
     path = path or stack_file(environment)
     source = display_path(path)
     if not re.fullmatch(r"[a-z][a-z0-9]{1,9}", environment):
-        raise ConfigError(source, "stack", f"'{environment}' is not a valid stack name (lowercase, 2-10 characters)")
-    try:
-        document = YAML(typ="safe").load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(source, "stack", f"no stack file for '{environment}'") from None
-    except YAMLError as exc:
-        raise ConfigError(source, "config", f"not valid YAML: {str(exc).splitlines()[0]}") from None
-    if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):
-        raise ConfigError(source, "config", "the file must be a map with a 'config' map")
-    return engine_values(document)
+        raise ConfigError(source, "stack", f"'{_printable(environment)}' is not a valid stack name (lowercase, 2-10 characters)")
+    if not path.exists():
+        raise ConfigError(source, "stack", f"no stack file for '{environment}'")
+    return engine_values(read_stack_document(path, source))
 
 
 def config_model(environment: str) -> type[PlatformConfig] | type[SharedConfig]:
@@ -603,8 +689,14 @@ def config_model(environment: str) -> type[PlatformConfig] | type[SharedConfig]:
     return SharedConfig if environment == SHARED_STACK else PlatformConfig
 
 
-def parse_config(environment: str, values: dict[str, str], source: str) -> PlatformConfig:
-    """Validate engine-style values of the `mlops-platform:` namespace into the stack's config model."""
+def parse_config(
+    environment: str, values: dict[str, str], source: str, secrets: Iterable[str] = ()
+) -> PlatformConfig | SharedConfig:
+    """Validate engine-style values of the `mlops-platform:` namespace into the stack's config model.
+
+    `secrets` are the keys holding secret values: an error never shows them (they read `[secret]`, as in the
+    preview), whether the engine decrypted them (`pulumi up`) or not (offline).
+    """
     data: dict[str, Any] = {}
     prefix = f"{PROJECT}:"
     for full_key, raw in values.items():
@@ -618,7 +710,9 @@ def parse_config(environment: str, values: dict[str, str], source: str) -> Platf
     try:
         return config_model(environment).model_validate(data)
     except ValidationError as exc:
-        raise _to_config_error(exc, source, config_model(environment)) from None
+        secret_keys = set(secrets)
+        secret_texts = {text for key in secret_keys for text in _strings(_decode(values.get(key, "")))}
+        raise _to_config_error(exc, source, config_model(environment), secret_keys, secret_texts) from None
 
 
 def load_stack_config(environment: str, path: Path | None = None) -> PlatformConfig:
@@ -629,29 +723,52 @@ def load_stack_config(environment: str, path: Path | None = None) -> PlatformCon
 
 def load_program_config() -> PlatformConfig:
     """Validate the config the engine (or the mock harness) gave this program run."""
-    from pulumi.runtime.config import CONFIG, get_config_env
+    from pulumi.runtime.config import CONFIG, get_config_env, get_config_secret_keys_env, is_config_secret
 
     environment = pulumi.get_stack()
     values = {**get_config_env(), **CONFIG.get()}
-    return parse_config(environment, values, display_path(stack_file(environment)))
+    secrets = {key for key in values if is_config_secret(key)} | set(get_config_secret_keys_env())
+    return parse_config(environment, values, display_path(stack_file(environment)), secrets)
 
 
 def _decode(raw: str) -> Any:
-    if raw[:1] in "{[":
+    if isinstance(raw, str) and raw[:1] in "{[":
         try:
             return json.loads(raw)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # not JSON, or nested too deeply: pydantic names the key
             return raw
     return raw
 
 
-def _to_config_error(exc: ValidationError, source: str, model: type[BaseModel] = PlatformConfig) -> ConfigError:
+def _strings(value: Any) -> Iterator[str]:
+    """Every string in a decoded value (the leaves of a secret key's value), recursively."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+MIN_MASKED_LENGTH = 4  # shorter secret strings ("1", "on") would garble messages and guard nothing
+
+
+def _to_config_error(
+    exc: ValidationError,
+    source: str,
+    model: type[BaseModel] = PlatformConfig,
+    secret_keys: set[str] = frozenset(),
+    secret_texts: set[str] = frozenset(),
+) -> ConfigError:
     error = exc.errors()[0]
-    location = [str(part) for part in error["loc"]]
+    location = [_printable(str(part)) for part in error["loc"]]
+    secret = bool(location) and f"{PROJECT}:{location[0]}" in secret_keys
     cause = (error.get("ctx") or {}).get("error")
     if isinstance(cause, _KeyError):
         key = ".".join([*location, cause.key]) if location else cause.key
-        return ConfigError(source, f"{PROJECT}:{key}", cause.message)
+        return ConfigError(source, f"{PROJECT}:{key}", _masked(cause.message, secret_texts))
     if location == ["environment"]:
         return ConfigError(source, "stack", f"stack name: {error['msg']}")
     key = f"{PROJECT}:{'.'.join(location)}"
@@ -664,8 +781,21 @@ def _to_config_error(exc: ValidationError, source: str, model: type[BaseModel] =
         return ConfigError(source, key, "required, and not set")
     message = error["msg"].removeprefix("Value error, ")
     if "input" in error and not isinstance(error["input"], dict):
-        message += f" (got {error['input']!r})"
-    return ConfigError(source, key, message)
+        message += f" (got {SECRET_PLACEHOLDER if secret else repr(error['input'])})"
+    return ConfigError(source, key, _masked(message, secret_texts))
+
+
+def _printable(text: str) -> str:
+    """Text for a one-line message: control characters (a newline in a key, say) escaped as Python would."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _masked(message: str, secret_texts: set[str]) -> str:
+    """The message on one line, with every secret string in it replaced by the placeholder, longest first."""
+    for text in sorted(secret_texts, key=len, reverse=True):
+        if len(text) >= MIN_MASKED_LENGTH:
+            message = message.replace(text, SECRET_PLACEHOLDER)
+    return _printable(message)
 
 
 def _allowed_keys(location: list[str], model: type[BaseModel]) -> list[str]:

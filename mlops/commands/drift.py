@@ -49,12 +49,16 @@ def drift(
     logging.getLogger("mlops").setLevel(logging.INFO)  # the metric line
     limits = load_stack_config(stack).drift if stack else DriftConfig()
     try:
+        meter_provider = core.appinsights_meter_provider()  # a bad connection string stops here, before the work
         if reference.suffix == ".npz":
             profile = core.ReferenceProfile.load(reference)
         else:
             profile = core.build_profile(reference, _names(features), _names(exclude), bins, sample_size)
         if save_profile:
-            profile.save(save_profile)
+            try:
+                profile.save(save_profile)
+            except OSError as exc:
+                raise BadInput(f"--save-profile: cannot write {save_profile}: {exc.strerror}") from None
         result = core.compare_files(profile, current, limits, chunk_rows)
     except core.DriftInputError as exc:
         raise BadInput(str(exc)) from None
@@ -62,7 +66,10 @@ def drift(
         json_path, html_path = write_reports(result, out)
     except OSError as exc:
         raise BadInput(f"--out: cannot write {out}: {exc.strerror}") from None
-    sink = core.emit_drift_metric(result, {"stack": stack or "local", "reference": str(reference), "current": str(current)})
+    attributes = {"stack": stack or "local", "reference": str(reference), "current": str(current)}
+    sink = core.emit_drift_metric(result, attributes, meter_provider)
+    if meter_provider is not None:
+        meter_provider.shutdown()  # flushes the one export
     for feature in result.features:
         typer.echo(f"{'DRIFT' if feature.drifted else 'ok   '} {feature.name}")
     typer.echo(f"{core.DRIFT_METRIC}={result.drift_share:.3f} (sent to {sink}); reports: {json_path}, {html_path}")

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from mlops.errors import BadInput
+from mlops.errors import BadInput, first_line
 from mlops.paths import ROOT_DIR
 from mlops.options import StackOption
 
@@ -27,18 +27,32 @@ def registry_client():
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
+def registry_errors():
+    """MLflow failures of the registry (unreachable, broken) as one line naming the store, exit 2."""
+    from pipelines.registry import store_errors
+    from pipelines.runner import tracking_uri
+
+    return store_errors(tracking_uri())
+
+
 class Registry(str, Enum):
     local = "local"
     workspace = "workspace"
 
 
 def model_exists(name: str, version: str) -> bool:
+    """Whether the registry has the version; a registry that fails is not a missing version (exit 2, not 1)."""
     from mlflow.exceptions import MlflowException
 
-    try:
-        registry_client().get_model_version(name, version)
-    except MlflowException:
-        return False
+    from pipelines.registry import is_missing
+
+    with registry_errors():
+        try:
+            registry_client().get_model_version(name, version)
+        except MlflowException as exc:
+            if is_missing(exc):
+                return False
+            raise
     return True
 
 
@@ -46,7 +60,7 @@ def workspace_model_exists(stack: str):
     """The stack's Azure ML workspace registry (azure-ai-ml, DefaultAzureCredential), where submitted runs register."""
 
     def exists(name: str, version: str) -> bool:
-        from azure.core.exceptions import ResourceNotFoundError
+        from azure.core.exceptions import AzureError, ResourceNotFoundError
 
         from pipelines.runner import workspace_client
         from pipelines.stack_outputs import load_outputs
@@ -55,6 +69,8 @@ def workspace_model_exists(stack: str):
             workspace_client(load_outputs(stack)).models.get(name=name, version=version)
         except ResourceNotFoundError:
             return False
+        except AzureError as exc:  # no credentials, no network, no permission: not a missing model
+            raise BadInput(f"cannot ask the {stack} workspace's registry: {first_line(exc)}") from None
         return True
 
     return exists
@@ -65,7 +81,8 @@ def mark_production(model: str) -> None:
     from pipelines.registry import PRODUCTION_ALIAS
 
     name, version = model.split(":")
-    registry_client().set_registered_model_alias(name, PRODUCTION_ALIAS, version)
+    with registry_errors():
+        registry_client().set_registered_model_alias(name, PRODUCTION_ALIAS, version)
 
 
 def promote(
@@ -86,10 +103,10 @@ def promote(
         raise BadInput("give exactly one of --traffic N, --complete, --rollback")
     action = {"--traffic": "canary", "--complete": "complete", "--rollback": "rollback"}[chosen[0]]
     exists = workspace_model_exists(stack) if registry is Registry.workspace else model_exists
-    result = plan_promotion(stack, model, traffic, action, exists, ROOT_DIR)
+    moves_alias = stack == "prod" and action == "complete" and registry is Registry.local
+    result = plan_promotion(
+        stack, model, traffic, action, exists, ROOT_DIR, dry_run=dry_run,
+        before_write=(lambda done: mark_production(done.model)) if moves_alias else None,
+    )  # fmt: skip
     typer.echo(result.diff(), nl=False)
-    if not dry_run:
-        result.path.write_text(result.after)
-        if stack == "prod" and action == "complete" and result.model and registry is Registry.local:
-            mark_production(result.model)
     typer.echo(f"{'would promote' if dry_run else 'promoted'}: {result.summary}", err=True)

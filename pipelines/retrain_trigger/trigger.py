@@ -1,12 +1,16 @@
 """The retrain trigger's logic: a drift or performance alert (Azure Monitor common alert schema) submits the
 training pipeline of this stack once per incident.
 
-- Malformed payloads are answered 400 with the reason; resolved alerts 200 "ignored".
+- Malformed payloads are answered 400 with the reason (413 above `MAX_ALERT_BYTES`; size and nesting depth are
+  checked before parsing); resolved alerts 200 "ignored".
 - Cool-down: an alert id is claimed once (a re-notification of the same incident never retrains again), and a
   rule is claimed for `cooldown` (a stateless log alert that fires again within the window does not retrain
   again). Claims live in a `ClaimStore`: blobs in the function's own storage in Azure (identity auth, atomic
-  with conditional writes), a file or memory in tests.
-- A failed submission releases its claims and answers 503, so the action group's retry can try again.
+  with conditional writes), a file or memory in tests. Claim keys are hashes of the full alert id and of the
+  stack and rule, so two ids never share a claim.
+- A claim is kept only when a submission succeeded: an alert ignored for the rule's cool-down, a failed
+  submission (503, so the action group's retry can try again) or an invocation cancelled meanwhile releases
+  what it claimed.
 
 The deployed Function App package (`python -m pipelines.retrain_trigger.package`) is this folder's `function_app.py`,
 `host.json` and `requirements.txt` at its root plus the project modules the function and the pipeline steps import
@@ -17,6 +21,7 @@ training config that the component writes into the app settings.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -27,16 +32,24 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
+from pipelines.json_limits import JsonLimitError, loads_bounded
+
 COMMON_ALERT_SCHEMA = "azureMonitorCommonAlertSchema"
 CONDITIONS = ("Fired", "Resolved")
 INCIDENT_MEMORY = timedelta(days=30)
 DEFAULT_COOLDOWN_MINUTES = 360
+MAX_ALERT_BYTES = 1024 * 1024  # a common-schema payload is a few KiB; log alerts with results stay well below
+MAX_ALERT_DEPTH = 32  # alertContext nests about eight levels
 
 log = logging.getLogger("mlops.retrain")
 
 
 class AlertError(ValueError):
-    """The payload is not a usable common-alert-schema alert."""
+    """The payload is not a usable common-alert-schema alert: answered with `status` (400, or 413 too large)."""
+
+    def __init__(self, reason: str, status: int = 400):
+        super().__init__(reason)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -51,17 +64,17 @@ class Alert:
 def parse_alert(body: bytes) -> Alert:
     """The essentials of a common-alert-schema payload; AlertError naming what is wrong."""
     try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise AlertError(f"malformed JSON: {exc}") from None
+        payload = loads_bounded(body, MAX_ALERT_BYTES, MAX_ALERT_DEPTH)
+    except JsonLimitError as exc:
+        raise AlertError(exc.reason, exc.status) from None
     if not isinstance(payload, dict) or payload.get("schemaId") != COMMON_ALERT_SCHEMA:
         raise AlertError(f"schemaId must be '{COMMON_ALERT_SCHEMA}' (enable the common alert schema on the action)")
     essentials = (payload.get("data") or {}).get("essentials") if isinstance(payload.get("data"), dict) else None
     if not isinstance(essentials, dict):
         raise AlertError("data.essentials is missing")
     for key in ("alertId", "alertRule", "monitorCondition"):
-        if not isinstance(essentials.get(key), str) or not essentials[key]:
-            raise AlertError(f"data.essentials.{key} is missing or not a string")
+        if not isinstance(essentials.get(key), str) or not essentials[key].strip():
+            raise AlertError(f"data.essentials.{key} is missing, blank or not a string")
     if essentials["monitorCondition"] not in CONDITIONS:
         raise AlertError(f"data.essentials.monitorCondition must be Fired or Resolved, got {essentials['monitorCondition']!r}")
     return Alert(
@@ -259,29 +272,40 @@ def handle_alert(
     try:
         alert = parse_alert(body)
     except AlertError as exc:
-        return _outcome(400, {"error": str(exc)})
+        return _outcome(exc.status, {"error": str(exc)})
     about = {"alert_id": alert.alert_id, "rule": alert.rule, "stack": settings.stack}
     if alert.condition == "Resolved":
         return _outcome(200, {"action": "ignored", "reason": "the alert is resolved", **about})
-    incident, window = f"alert/{_key(alert.alert_id)}", f"rule/{_key(settings.stack)}/{_key(alert.rule)}"
+    incident, window = claim_keys(alert, settings.stack)
     if not store.claim(incident, now + INCIDENT_MEMORY, now):
         return _outcome(200, {"action": "ignored", "reason": "this incident already triggered a retrain", **about})
-    if not store.claim(window, now + settings.cooldown, now):
-        minutes = int(settings.cooldown.total_seconds() // 60)
-        reason = f"cool-down: this rule triggered a retrain less than {minutes} minutes ago"
-        return _outcome(200, {"action": "ignored", "reason": reason, **about})
-    try:
-        job = submit(settings.stack)
-    except Exception as exc:  # noqa: BLE001  any failure: free the claims so the action group's retry can succeed
-        store.release(incident), store.release(window)
-        log.exception("retrain submission failed")
-        return _outcome(503, {"error": f"submission failed: {type(exc).__name__}: {exc}", **about})
-    return _outcome(202, {"action": "submitted", "job": job, **about})
+    claimed = [incident]
+    try:  # whatever happens before a job is submitted (cool-down, failure, cancellation) frees what was claimed
+        if not store.claim(window, now + settings.cooldown, now):
+            minutes = int(settings.cooldown.total_seconds() // 60)
+            reason = f"cool-down: this rule triggered a retrain less than {minutes} minutes ago"
+            return _outcome(200, {"action": "ignored", "reason": reason, **about})
+        claimed.append(window)
+        try:
+            job = submit(settings.stack)
+        except Exception as exc:  # noqa: BLE001  any failure: the action group's retry can succeed
+            log.exception("retrain submission failed")
+            return _outcome(503, {"error": f"submission failed: {type(exc).__name__}: {exc}", **about})
+        claimed.clear()  # submitted: the claims stand
+        return _outcome(202, {"action": "submitted", "job": job, **about})
+    finally:
+        for key in claimed:
+            store.release(key)
 
 
-def _key(text: str) -> str:
-    """A blob-name-safe key part (alert ids are ARM paths)."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)[-200:]
+def claim_keys(alert: Alert, stack: str) -> tuple[str, str]:
+    """The incident's and the rule's claim keys: sha256 of the full alert id, and of the stack and rule (no two
+    ids share a key, whatever their length or characters; hex is a valid blob name)."""
+    return f"alert/{_digest(alert.alert_id)}", f"rule/{_digest(stack, alert.rule)}"
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
 def _outcome(status: int, body: dict[str, Any]) -> Outcome:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -16,7 +17,7 @@ from typing import Any
 import pandas as pd
 import pyarrow
 
-from mlops.errors import EXIT_BAD_INPUT, EXIT_REFUSED, BadInput, Refused
+from mlops.errors import EXIT_BAD_INPUT, EXIT_REFUSED, BadInput, Refused, first_line
 from pipelines.sample_data import SCHEMA, TIMESTAMP_COLUMN
 from pipelines.steps import Step
 
@@ -70,7 +71,7 @@ def read_table(path: Path) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise BadInput(f"{path}: empty file (no header)") from None
     except (ValueError, UnicodeDecodeError, pyarrow.ArrowException, OSError) as exc:
-        raise BadInput(f"{path}: corrupt {kind}: {_first_line(exc)}") from None
+        raise BadInput(f"{path}: corrupt {kind}: {first_line(exc)}") from None
     if frame.empty:
         raise BadInput(f"{path}: no rows")
     return _parse_timestamps(frame)
@@ -96,15 +97,23 @@ def _parse_timestamps(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(**{TIMESTAMP_COLUMN: parsed})
 
 
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-
-
 def write_json(folder: Path, port: str, value: Any) -> Path:
+    """Strict JSON: a NaN or infinite number (an undefined metric) is written as null."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / RESULT_FILE[port]
-    path.write_text(json.dumps(value, indent=2, default=str))
+    path.write_text(json.dumps(finite_or_null(value), indent=2, default=str, allow_nan=False))
     return path
+
+
+def finite_or_null(value: Any) -> Any:
+    """A JSON-ready value with every non-finite float replaced by None, recursively."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: finite_or_null(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_or_null(item) for item in value]
+    return value
 
 
 def read_json(folder: Path, port: str) -> Any:

@@ -3,12 +3,15 @@
 Two rules, both from the stack config (`training.minAuc`, `training.maxAucRegression`): the candidate's AUC
 is at least the minimum, and it is not below the production model's AUC by more than the margin. The
 production model is re-scored on the candidate's test split, so both AUCs are measured on the same rows.
+Every number the gate reads must be finite: an undefined AUC (a test split with one class) or a NaN
+threshold refuses, naming the number and why, since any comparison with NaN is false and would let it through.
 A failed gate is a refusal (exit 1); nothing after it runs, so the registry stays untouched.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
@@ -17,6 +20,7 @@ import pandas as pd
 
 from mlops.errors import Refused
 from pipelines.registry import MODEL_NAME, PRODUCTION_ALIAS, production_version
+from pipelines.sample_data import LABEL
 from pipelines.steps import step
 from pipelines.steps.common import read_features, read_json, step_main, write_json
 from pipelines.steps.evaluate import evaluate_model
@@ -24,25 +28,51 @@ from pipelines.steps.evaluate import evaluate_model
 STEP = step("gate")
 
 
+NOT_FINITE = "it is not a finite number"
+
+
 @dataclass(frozen=True)
 class Verdict:
     passed: bool
     reasons: list[str]
-    candidate_auc: float
+    candidate_auc: float | None
     min_auc: float
     max_auc_regression: float
     production_version: str | None = None
     production_auc: float | None = None
 
 
+def _finite(value: float | None) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
 def decide(
-    candidate_auc: float,
+    candidate_auc: float | None,
     min_auc: float,
     max_auc_regression: float,
     production_auc: float | None = None,
     production_version: str | None = None,
+    why_undefined: str = NOT_FINITE,
 ) -> Verdict:
-    """The verdict and a reason per rule, passed or not."""
+    """The verdict and a reason per rule, passed or not. A number that is not finite refuses the model.
+
+    `why_undefined` says why an AUC may be undefined (e.g. "the test split has one class").
+    """
+    numbers = {
+        "the candidate's AUC": (candidate_auc, why_undefined),
+        "training.minAuc": (min_auc, NOT_FINITE),
+        "training.maxAucRegression": (max_auc_regression, NOT_FINITE),
+    }
+    if production_version is not None:
+        numbers[f"production version {production_version}'s AUC"] = (production_auc, why_undefined)
+    undefined = [
+        f"{name} is {'undefined' if value is None else value}: {why}"
+        for name, (value, why) in numbers.items()
+        if not _finite(value)
+    ]
+    if undefined:
+        reasons = [f"{problem}; the gate cannot compare it" for problem in undefined]
+        return Verdict(False, reasons, candidate_auc, min_auc, max_auc_regression, production_version, production_auc)
     reasons, passed = [], True
     if candidate_auc < min_auc:
         passed = False
@@ -75,11 +105,17 @@ def score_production(test: pd.DataFrame) -> tuple[str | None, float | None]:
     return str(version.version), evaluate_model(model, test).auc
 
 
+def why_auc_undefined(test: pd.DataFrame) -> str:
+    """Why an AUC on this test split would be undefined: one class only, or (else) not a number."""
+    classes = sorted(test[LABEL].unique().tolist())
+    return f"the test split has one class (only label {classes[0]})" if len(classes) == 1 else NOT_FINITE
+
+
 def run(args: argparse.Namespace) -> Verdict:
     _, test, _ = read_features(args.features)
     version, auc = score_production(test)
-    candidate = read_json(args.metrics, "metrics")["auc"]
-    verdict = decide(candidate, args.min_auc, args.max_auc_regression, auc, version)
+    candidate = read_json(args.metrics, "metrics").get("auc")
+    verdict = decide(candidate, args.min_auc, args.max_auc_regression, auc, version, why_auc_undefined(test))
     write_json(args.verdict, "verdict", asdict(verdict))
     if not verdict.passed:
         raise Refused(f"evaluation gate: {'; '.join(verdict.reasons)}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,6 +24,13 @@ from pipelines.steps.common import FEATURES_META, TEST_FILE, TRAIN_FILE, read_js
 STEP = step("prep")
 SEED = 7
 TEST_SIZE = 0.2
+# Rows each label class needs so that the stratified split leaves at least one of it in the test split (and
+# so in the train split): below this, the test split can hold one class and its AUC is undefined.
+MIN_ROWS_PER_CLASS = math.ceil(1 / TEST_SIZE)
+SPLIT_RULE = (
+    f"each label class needs at least {MIN_ROWS_PER_CLASS} rows so that the stratified "
+    f"{round((1 - TEST_SIZE) * 100)}/{round(TEST_SIZE * 100)} split has it in the test split, where the AUC is measured"
+)
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,10 @@ def data_version(frame: pd.DataFrame) -> str:
 
 
 def prepare(frame: pd.DataFrame, seed: int = SEED, test_size: float = TEST_SIZE) -> Features:
+    counts = frame[LABEL].value_counts()
+    if len(counts) < 2 or counts.min() < MIN_ROWS_PER_CLASS:
+        shown = ", ".join(f"{label}: {count}" for label, count in sorted(counts.items()))
+        raise BadInput(f"label '{LABEL}' cannot be split for evaluation (rows per class: {shown or 'none'}); {SPLIT_RULE}")
     columns = [*FEATURES, LABEL]
     train, test = train_test_split(frame[columns], test_size=test_size, stratify=frame[LABEL], random_state=seed)
     return Features(train.reset_index(drop=True), test.reset_index(drop=True), data_version(frame))

@@ -46,15 +46,16 @@ def lineage_tags(data_version: str, git_commit: str, stack: str, metrics: dict[s
 
 def register_model(model_dir: Path, example: pd.DataFrame, tags: dict[str, str], name: str = MODEL_NAME) -> Registered:
     """Log the saved model to the current run (or a new one) as a new version of `name`, then tag the version."""
-    signature = Model.load(str(model_dir)).signature
+    saved = Model.load(str(model_dir))
     model = mlflow.sklearn.load_model(str(model_dir))
     with nullcontext() if mlflow.active_run() else mlflow.start_run():
         mlflow.set_tags(tags)
         logged = mlflow.sklearn.log_model(
             model,
             name="model",
-            signature=signature,
+            signature=saved.signature,
             input_example=example,
+            metadata=saved.metadata,
             pip_requirements=mlflow.sklearn.get_default_pip_requirements(),
             registered_model_name=name,
             skops_trusted_types=SKOPS_TRUSTED_TYPES,

@@ -17,6 +17,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
+from pipelines.model_metadata import CATEGORIES
 from pipelines.sample_data import CATEGORICAL_FEATURES, FEATURES, LABEL, NUMERIC_FEATURES
 from pipelines.steps import step
 from pipelines.steps.common import log_to_run, read_features, step_main
@@ -44,8 +45,14 @@ def train_model(train: pd.DataFrame, n_estimators: int, max_depth: int, seed: in
     return build_model(n_estimators, max_depth, seed).fit(train[list(FEATURES)], train[LABEL])
 
 
+def training_categories(features: pd.DataFrame) -> dict[str, list[str]]:
+    """The categories of each categorical feature seen in training (the scoring script refuses others)."""
+    return {name: sorted(str(value) for value in features[name].dropna().unique()) for name in CATEGORICAL_FEATURES}
+
+
 def save_model(model: Pipeline, features: pd.DataFrame, path) -> None:
-    """MLflow format; pinned requirements instead of MLflow's slow requirement inference."""
+    """MLflow format with the training categories as metadata; pinned requirements instead of MLflow's slow
+    requirement inference."""
     example = features[list(FEATURES)].head(EXAMPLE_ROWS)
     mlflow.sklearn.save_model(
         model,
@@ -54,6 +61,7 @@ def save_model(model: Pipeline, features: pd.DataFrame, path) -> None:
         input_example=example,
         pip_requirements=mlflow.sklearn.get_default_pip_requirements(),
         skops_trusted_types=SKOPS_TRUSTED_TYPES,
+        metadata={CATEGORIES: training_categories(features)},
     )
 
 

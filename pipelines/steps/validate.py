@@ -1,8 +1,9 @@
 """validate: check telemetry against the schema with a Great Expectations suite; save the result; fail on violations.
 
 The suite is generated from `sample_data.SCHEMA`: required columns, minimum rows, dtypes, no nulls, ranges,
-allowed values, unique event ids, timestamp window, both label classes present. Any failed expectation is
-bad input (exit 2); the message names the expectation and the column.
+allowed values, unique event ids, timestamp window, both label classes present, and enough rows of each class
+for the evaluation split (`prep.MIN_ROWS_PER_CLASS`). Any failed expectation is bad input (exit 2); the message
+names the expectation and the column.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from mlops.errors import BadInput
 from pipelines.sample_data import LABEL, SCHEMA, ColumnSpec
 from pipelines.steps import step
 from pipelines.steps.common import read_table, step_main, write_json
+from pipelines.steps.prep import MIN_ROWS_PER_CLASS, SPLIT_RULE
 
 STEP = step("validate")
 MIN_ROWS = 100  # fewer rows give a test split too small for a meaningful AUC
@@ -72,12 +74,20 @@ def column_expectations(name: str, spec: ColumnSpec) -> list[gxe.Expectation]:
     return expectations
 
 
-def build_suite() -> gx.ExpectationSuite:
+def label_split_expectation(rows: int) -> gxe.Expectation:
+    """The label is 0/1, so its sum is the positives and rows minus it the negatives: both at least the minimum."""
+    return gxe.ExpectColumnSumToBeBetween(
+        column=LABEL, min_value=MIN_ROWS_PER_CLASS, max_value=rows - MIN_ROWS_PER_CLASS, description=SPLIT_RULE
+    )
+
+
+def build_suite(rows: int) -> gx.ExpectationSuite:
     suite = gx.ExpectationSuite(name="telemetry")
     for expectation in [
         gxe.ExpectTableColumnsToMatchSet(column_set=list(SCHEMA), exact_match=False),
         gxe.ExpectTableRowCountToBeBetween(min_value=MIN_ROWS),
         gxe.ExpectColumnDistinctValuesToContainSet(column=LABEL, value_set=list(SCHEMA[LABEL].allowed)),
+        label_split_expectation(rows),
         *(e for name, spec in SCHEMA.items() for e in column_expectations(name, spec)),
     ]:
         suite.add_expectation(expectation)
@@ -107,7 +117,7 @@ def validate_frame(frame: pd.DataFrame) -> ValidationReport:
         ),
     )
     batch = context.data_sources.add_pandas("telemetry").add_dataframe_asset("events").add_batch_definition_whole_dataframe("all")
-    definition = gx.ValidationDefinition(name="telemetry", data=batch, suite=context.suites.add(build_suite()))
+    definition = gx.ValidationDefinition(name="telemetry", data=batch, suite=context.suites.add(build_suite(len(frame))))
     result = context.validation_definitions.add(definition).run(batch_parameters={"dataframe": frame})
     return ValidationReport(success=result.success, failures=_failures(result.results), result=result.to_json_dict())
 
@@ -147,7 +157,10 @@ def _detail(r: ExpectationValidationResult) -> str:
         return f"{result['unexpected_count']} of {result['element_count']} values unexpected (e.g. {examples})"
     if r.exception_info and r.exception_info.get("raised_exception"):
         return f"could not run: {r.exception_info.get('exception_message')}"
-    return f"observed {result.get('observed_value')!r}"
+    observed = result.get("observed_value")
+    observed = observed.item() if hasattr(observed, "item") else observed  # a numpy scalar as its Python value
+    why = f"; {r.expectation_config.description}" if r.expectation_config.description else ""
+    return f"observed {observed!r}{why}"
 
 
 def run(args: argparse.Namespace) -> ValidationReport:

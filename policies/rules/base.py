@@ -22,6 +22,7 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.proxy import UnknownValueError
 
 from .values import MISSING, WRONG_TYPE, as_bool, as_number, as_text, get, items, same, shown
 
@@ -64,6 +65,11 @@ class Rule:
     def message(self, problem: str) -> str:
         return f"{problem}. Fix: {self.remediation}"
 
+    @staticmethod
+    def unreadable(exc: Exception) -> str:
+        """The problem reported when a check raised: the input has a shape the rule cannot read."""
+        return f"the rule could not read these inputs ({type(exc).__name__}: {str(exc)[:200]}); they do not have the shape Azure expects"
+
     def _policy_args(self) -> dict[str, Any]:
         tags = [f"pillar:{self.pillar}"]
         tags += [f"psrule:{self.psrule}"] if self.psrule else []
@@ -93,7 +99,13 @@ class ResourceRule(Rule):
     def validate(self, args: ResourceValidationArgs, report: ReportViolation) -> None:
         if args.resource_type not in self.types:
             return  # most calls: return before reading any property (the throughput floor)
-        for problem in self.check(args.props, self.settings(args.get_config())):
+        try:
+            problems = list(self.check(args.props, self.settings(args.get_config())))
+        except UnknownValueError:
+            raise
+        except Exception as exc:  # noqa: BLE001  fail closed on a shape no test foresaw (see the module docstring)
+            problems = [self.unreadable(exc)]
+        for problem in problems:
             report(self.message(problem), None)
 
     def policy(self) -> ResourceValidationPolicy:
@@ -109,7 +121,14 @@ class StackRule(Rule):
     kind = "stack"
 
     def validate(self, args: StackValidationArgs, report: ReportViolation) -> None:
-        for urn, problem in self.check(args.resources, self.settings(args.get_config())):
+        found: list[tuple[str | None, str]] = []
+        try:
+            found.extend(self.check(args.resources, self.settings(args.get_config())))
+        except UnknownValueError:
+            raise
+        except Exception as exc:  # noqa: BLE001  fail closed, keeping what the check found before (module docstring)
+            found.append((None, self.unreadable(exc)))
+        for urn, problem in found:
             report(self.message(problem), urn)
 
     def policy(self) -> StackValidationPolicy:

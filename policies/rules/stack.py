@@ -91,11 +91,13 @@ def _sends_logs_to_log_analytics(setting: PolicyResource) -> bool:
         return False
     if not isinstance(workspace, str) and workspace is not UNKNOWN:
         return False
-    try:
-        logs = setting.props.get("logs") or []
-        return any(as_bool(peek(entry, "enabled")) is True for entry in logs)
-    except UnknownValueError:
+    logs = peek(setting.props, "logs")
+    if logs is UNKNOWN:
         return True  # not known during preview: do not claim a gap
+    try:
+        return any(as_bool(peek(entry, "enabled")) is True for entry in items(logs))
+    except UnknownValueError:
+        return True
 
 
 def _covers(uri: str, keys: list[str]) -> bool:

@@ -4,7 +4,9 @@ Rules never index properties directly. `get` walks a dotted path and answers one
 - the value;
 - MISSING when a key is absent (the rule then applies Azure's documented default);
 - WRONG_TYPE when a step is not an object, or the value has a type the rule cannot judge (the provider's
-  schema check rejects such input; a rule reports nothing rather than guess).
+  schema check rejects such input; a rule reports nothing rather than guess). A number that is not finite
+  (NaN, infinity, also spelled as strings) is WRONG_TYPE too: every comparison with NaN is false, so reading it
+  as a number would let it pass any minimum.
 An unknown value (a preview-time output) raises pulumi-policy's UnknownValueError from its proxy; in a
 resource rule we let it propagate, so pulumi-policy reports the rule as not evaluated instead of a verdict.
 Stack rules use `peek`, which turns the unknown into UNKNOWN so one unknown resource cannot hide the rest.
@@ -12,6 +14,7 @@ Stack rules use `peek`, which turns the unknown into UNKNOWN so one unknown reso
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -66,14 +69,16 @@ def as_bool(value: Any) -> Any:
 
 
 def as_number(value: Any) -> Any:
-    """A number (inputs arrive as floats), numeric strings included; markers pass through."""
-    if is_marker(value) or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+    """A finite number (inputs arrive as floats), numeric strings included; markers pass through."""
+    if is_marker(value):
         return value
     if isinstance(value, str):
         try:
-            return float(value)
+            value = float(value)
         except ValueError:
             return WRONG_TYPE
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return value
     return WRONG_TYPE
 
 

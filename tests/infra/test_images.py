@@ -22,7 +22,7 @@ from stacks.config import RunnersConfig
 IMAGES = ROOT_DIR / "pipelines" / "images"
 
 
-def test_serving_environment_runs_the_scoring_script_on_its_routes():
+def test_serving_environment_runs_the_scoring_script_on_its_routes(tmp_path):
     spec = YAML(typ="safe").load((IMAGES / "serving-environment.yml").read_text())
     context = IMAGES / spec["build"]["path"]
     dockerfile = (context / spec["build"]["dockerfile_path"]).read_text()
@@ -31,9 +31,14 @@ def test_serving_environment_runs_the_scoring_script_on_its_routes():
         "liveness_route": INFERENCE_PORT, "readiness_route": INFERENCE_PORT, "scoring_route": INFERENCE_PORT}
     assert spec["inference_config"]["scoring_route"]["path"] == "/score"
     assert f"--port\", \"{INFERENCE_PORT}\"" in dockerfile and f"EXPOSE {INFERENCE_PORT}" in dockerfile
-    # The context holds what the Dockerfile copies; score.py is copied in by the workflow from pipelines/.
+    # The assembled context holds everything the Dockerfile copies (score.py and its helpers come from pipelines/).
+    from pipelines.serving_context import assemble
+
+    built = tmp_path / "context"
+    assemble(built)
     for source in re.findall(r"^COPY (\S+) ", dockerfile, re.M):
-        assert (context / source).is_file() or (ROOT_DIR / "pipelines" / source).is_file(), source
+        assert (built / source).exists(), source
+    assert (built / "pipelines" / "json_limits.py").read_text() == (ROOT_DIR / "pipelines" / "json_limits.py").read_text()
     for requirement in (context / "requirements.txt").read_text().split():
         if not requirement.startswith("#") and ">=" in requirement:
             assert requirement.split(">=")[0] in (ROOT_DIR / "requirements.txt").read_text()

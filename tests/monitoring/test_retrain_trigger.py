@@ -113,7 +113,7 @@ def test_resolved_alert_is_ignored(submitted):
         (b"{not json", "malformed JSON"),
         (as_json({"data": {}}), "schemaId must be 'azureMonitorCommonAlertSchema'"),
         (as_json({"schemaId": "azureMonitorCommonAlertSchema", "data": []}), "data.essentials is missing"),
-        (as_json(alert(alertId=None)), "data.essentials.alertId is missing or not a string"),
+        (as_json(alert(alertId=None)), "data.essentials.alertId is missing, blank or not a string"),
         (as_json(alert(monitorCondition="Acknowledged")), "data.essentials.monitorCondition must be Fired or Resolved"),
     ],
 )

@@ -1,19 +1,24 @@
 """A real azmlinfsrv process on loopback with pipelines/score.py: valid requests score, each bad kind gets its 4xx.
 
-The model is a tiny scikit-learn pipeline logged with a signature and registered in a temporary MLflow store,
-then fetched the way `python -m mlops serve` fetches the latest local version.
+The model is the training pipeline's own (train step: one-hot encoder that ignores unknown categories, forest),
+saved and registered by the train and register steps in a temporary MLflow store, then fetched the way
+`python -m mlops serve` fetches the latest local version.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import urllib.error
 import urllib.request
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from mlops.commands.serve import HOST, download_model, free_port, latest_model_uri, start_server
-from pipelines.sample_data import FEATURES, LABEL, NUMERIC_FEATURES, generate_telemetry
+from mlops.commands.serve import HOST, download_model, free_port, latest_model_uri, start_server, stop_server
+from pipelines.sample_data import FEATURES, generate_telemetry
+from tests.monitoring.test_scoring_properties import names, payloads, scalars
 
 ROW = {"machine_type": "A", "temperature": 71.5, "vibration": 3.2, "pressure": 6.1, "rotation_speed": 1490.0,
        "voltage": 231.0, "humidity": 48.0, "operating_hours": 12000.0}  # fmt: skip
@@ -22,30 +27,20 @@ ROW = {"machine_type": "A", "temperature": 71.5, "vibration": 3.2, "pressure": 6
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory):
     import mlflow
-    from mlflow.models import infer_signature
-    from sklearn.compose import make_column_transformer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
     from pipelines.registry import MODEL_NAME
+    from pipelines.steps.register import register_model
+    from pipelines.steps.train import save_model, train_model
 
     folder = tmp_path_factory.mktemp("registry")
     frame = generate_telemetry(1500, seed=3)
-    features = frame[list(FEATURES)]
-    model = make_pipeline(
-        make_column_transformer((OneHotEncoder(), ["machine_type"]), (StandardScaler(), list(NUMERIC_FEATURES))),
-        LogisticRegression(),
-    ).fit(features, frame[LABEL])
+    save_model(train_model(frame, n_estimators=10, max_depth=4), frame, folder / "saved")
     tracking_uri = f"sqlite:///{folder / 'mlflow.db'}"
     mlflow.set_tracking_uri(tracking_uri)  # restored below: other tests use their own stores
     try:
         experiment = mlflow.create_experiment("scoring-test", artifact_location=(folder / "artifacts").as_uri())
         with mlflow.start_run(experiment_id=experiment):
-            mlflow.sklearn.log_model(
-                model, name="model", signature=infer_signature(features, model.predict(features)),
-                registered_model_name=MODEL_NAME,
-            )  # fmt: skip
+            register_model(folder / "saved", frame[list(FEATURES)].head(5), {"stack": "test"})
     finally:
         mlflow.set_tracking_uri(None)
     uri = latest_model_uri(tracking_uri)
@@ -53,14 +48,16 @@ def model_dir(tmp_path_factory):
     return download_model(uri, tracking_uri, folder / "model")
 
 
+IDLE_SECONDS = 2  # the test server's body idle timeout (MLOPS_BODY_IDLE_SECONDS; 10 by default)
+
+
 @pytest.fixture(scope="session")
 def server(model_dir, tmp_path_factory):
     port = free_port()
     log_path = tmp_path_factory.mktemp("server") / "server.log"
-    process = start_server(model_dir, port, log_path)
+    process = start_server(model_dir, port, log_path, env={"MLOPS_BODY_IDLE_SECONDS": str(IDLE_SECONDS)})
     yield f"http://{HOST}:{port}", log_path
-    process.terminate()
-    process.wait(timeout=30)
+    stop_server(process)
 
 
 def post(url: str, body: bytes, content_type: str = "application/json") -> tuple[int, dict]:
@@ -103,7 +100,16 @@ BAD_REQUESTS = {
     "number for string": (as_json({"input_data": [{**ROW, "machine_type": 3}]}), 400, "row 0: 'machine_type' must be string, got integer"),
     "null value": (as_json({"input_data": [{**ROW, "humidity": None}]}), 400, "row 0: 'humidity' is null"),
     "too many rows": (as_json({"input_data": [ROW] * 1001}), 413, "1001 rows; at most 1000 per request"),
-    "unknown category": (as_json({"input_data": [{**ROW, "machine_type": "Z"}]}), 422, "the model cannot score these rows"),
+    # the training pipeline's encoder ignores unknown categories: without the check this scored with 200
+    "unknown category": (as_json({"input_data": [{**ROW, "machine_type": "Z"}]}), 422, "row 0: 'machine_type' is 'Z'; the model knows A, B, C"),
+    # regressions: each of these was a 500
+    "deep nesting": (b'{"input_data": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 400, "JSON nested 100001 levels deep; at most 8"),
+    "integer beyond float range": (as_json({"input_data": [{**ROW, "temperature": 10**400}]}), 400, "malformed JSON: integer 1000000000000000000000000000000000000000... is out of range (64 bits)"),
+    "number beyond float range": (b'{"input_data": [{"temperature": 1e400}]}', 400, "malformed JSON: number 1e400 is out of range"),
+    "list-valued column names": (as_json({"input_data": {"columns": [["temperature"]], "data": [[1.0]]}}), 400, "input_data.columns must be an array of feature names (strings)"),
+    "repeated column names": (as_json({"input_data": {"columns": ["voltage", "voltage"], "data": [[1.0, 2.0]]}}), 400, "input_data.columns names a feature more than once: voltage"),
+    "lone surrogate": (b'{"input_data": [{"machine_type": "\\ud800"}]}', 400, "malformed JSON: a string holds a lone surrogate '\\ud800'"),
+    "lone surrogate key": (b'{"input_data": [{"\\udfff": 1}]}', 400, "malformed JSON: a string holds a lone surrogate '\\udfff'"),
 }
 
 
@@ -128,3 +134,99 @@ def test_server_listens_on_loopback_only(server):
         if fields[1].endswith(f":{port}") and fields[3] == "0A"
     ]
     assert listening and set(listening) == {"0100007F"}
+
+
+def raw_exchange(url: str, request: bytes, timeout: float = 30) -> bytes:
+    """Send raw bytes to the server, close our side, and read its answer until it closes the connection."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as connection:
+        connection.sendall(request)
+        connection.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    return answer
+
+
+HEAD = b"POST /score HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nConnection: close\r\n"
+
+
+@pytest.mark.parametrize(
+    "chunks", [b"zz\r\n{}\r\n0\r\n\r\n", b"5\r\n{}\r\n0\r\n\r\n", b"2\r\n{}"], ids=["bad-size", "short-chunk", "truncated"]
+)
+def test_a_bad_chunked_body_is_400(server, chunks):
+    answer = raw_exchange(server[0], HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + chunks)
+    assert answer.startswith(b"HTTP/1.1 400 ") and b"malformed request body" in answer
+
+
+def test_a_body_over_the_cap_is_413_before_it_is_read(server):
+    """The declared length is refused at once (the body is never sent here); a chunked body when it passes 4 MiB."""
+    answer = raw_exchange(server[0], HEAD + b"Content-Length: 104857600\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 413 ") and b"body is 104857600 bytes; at most 4194304" in answer
+    chunk = b" " * 65536
+    chunked = b"%x\r\n%s\r\n" % (len(chunk), chunk) * 65 + b"0\r\n\r\n"
+    answer = raw_exchange(server[0], HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + chunked)
+    assert answer.startswith(b"HTTP/1.1 413 ") and b"body is more than 4194304 bytes" in answer
+
+
+def test_a_valid_chunked_body_scores(server):
+    body = as_json({"input_data": [ROW]})
+    chunked = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (body[:10], body[10:])) + b"0\r\n\r\n"
+    answer = raw_exchange(server[0], HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + chunked)
+    assert answer.startswith(b"HTTP/1.1 200 ") and b'"predictions"' in answer
+
+
+def test_slow_clients_block_neither_scoring_nor_the_health_probe(server):
+    """Two clients stall, one in its headers and one in its body; others are still served, the stalled body
+    gets 408 after the idle timeout. (The old single sync worker served nobody until its 300 s timeout.)"""
+    url = server[0]
+    host, port = url.removeprefix("http://").split(":")
+    stalled_headers = socket.create_connection((host, int(port)))
+    stalled_body = socket.create_connection((host, int(port)), timeout=30)
+    try:
+        stalled_headers.sendall(b"POST /score HTTP/1.1\r\nHost: local")
+        stalled_body.sendall(HEAD + b"Content-Length: 100\r\n\r\n{")
+        assert post(url, as_json({"input_data": [ROW]}))[0] == 200
+        with urllib.request.urlopen(url + "/", timeout=30) as health:
+            assert health.status == 200
+        answer = stalled_body.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 408 ") and f"stalled for {IDLE_SECONDS} s".encode() in answer
+    finally:
+        stalled_headers.close()
+        stalled_body.close()
+
+
+FUZZ = settings(max_examples=120, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+
+
+@FUZZ
+@given(
+    st.one_of(
+        payloads.map(lambda p: json.dumps(p, allow_nan=True).encode()),
+        st.binary(max_size=200),
+        st.builds(lambda row, key, value: as_json({"input_data": [{**row, key: value}]}), st.just(ROW), names, scalars),
+    ),
+    st.sampled_from(["application/json", "application/json; charset=utf-8", "text/plain", ""]),
+)
+def test_fuzzed_requests_never_get_a_5xx(server, body, content_type):
+    """A bounded fuzz run against the live server: malformed bodies, odd values, content types."""
+    request = urllib.request.Request(server[0] + "/score", data=body, headers={"Content-Type": content_type} if content_type else {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, answer = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, answer = error.code, error.read()
+    assert status < 500, (status, answer)
+    assert set(json.loads(answer)) <= {"predictions", "error"}
+
+
+def test_the_image_runs_the_server_as_mlops_serve_does():
+    from mlops.commands.serve import SERVER_ENV
+    from mlops.paths import ROOT_DIR
+
+    dockerfile = (ROOT_DIR / "pipelines" / "images" / "serving" / "Dockerfile").read_text()
+    assert all(f'{key}="{value}"' in dockerfile or f"{key}={value}" in dockerfile for key, value in SERVER_ENV.items())
+    copied = next(line for line in dockerfile.splitlines() if line.endswith(" /app/pipelines/")).split()[1:-1]
+    assert all((ROOT_DIR / path).is_file() for path in copied)
+    imported = [line.split()[1] for line in (ROOT_DIR / "pipelines" / "score.py").read_text().splitlines() if line.startswith("from pipelines.")]
+    assert sorted(f"{module.replace('.', '/')}.py" for module in imported) == sorted(p for p in copied if p != "pipelines/__init__.py")

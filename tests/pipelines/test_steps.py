@@ -15,7 +15,7 @@ from tests.pipelines.conftest import write
 def test_valid_sample_passes_every_expectation(sample):
     report = validate.validate_frame(sample)
     assert report.success and report.failures == []
-    assert report.result["statistics"]["evaluated_expectations"] == report.result["statistics"]["successful_expectations"] == 38
+    assert report.result["statistics"]["evaluated_expectations"] == report.result["statistics"]["successful_expectations"] == 39
 
 
 def test_violations_are_named_by_expectation_and_column(sample):
