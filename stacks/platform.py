@@ -31,7 +31,7 @@ from components.roles import Grant
 from components.runners import CiRunners, CiRunnersArgs
 from components.serving import DeploymentSpec, OnlineServing, OnlineServingArgs, Principal, ProbeSpec
 from pipelines.metrics import DRIFT_METRIC
-from stacks.config import AlertsConfig, ConfigError, PlatformConfig, SharedConfig, load_program_config
+from stacks.config import AlertsConfig, PlatformConfig, SharedConfig, load_program_config
 from stacks.foundation import base_context, export_outputs, principals
 from stacks.outputs import SharedOutputs, StackOutputs, contract_keys
 from stacks.shared import build_shared
@@ -44,11 +44,7 @@ DEPLOYMENTS_NS = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/d
 
 def build_platform(cfg: PlatformConfig | SharedConfig | None = None) -> None:
     """Declare every resource of the current stack and export its outputs contract."""
-    if cfg is None:
-        try:
-            cfg = load_program_config()
-        except ConfigError as exc:
-            raise pulumi.RunError(str(exc)) from None  # one line, no traceback
+    cfg = cfg or load_program_config()  # a ConfigError is a RunError: Pulumi prints its one line, no traceback
     if isinstance(cfg, SharedConfig):
         build_shared(cfg)
     else:

@@ -602,13 +602,14 @@ def test_bootstrap_images_come_from_dev_by_resource_id_on_a_hosted_runner():
 def test_bootstrap_creates_the_scoring_environment_in_the_shared_registry_from_its_spec():
     job = WORKFLOWS["bootstrap"]["jobs"]["scoring-environment"]
     script = run_scripts(job)
-    assert script.index("cp pipelines/score.py pipelines/images/serving/score.py") < script.index("az ml environment create")
+    assert script.index("python -m pipelines.serving_context") < script.index("az ml environment create")
     assert "registry=$(pulumi stack output mlRegistryName --stack \"$STACK\")" in script
     assert ('az ml environment create --registry-name "$registry" --file pipelines/images/serving-environment.yml '
             '--version "$version"') in " ".join(script.replace("\\\n", " ").split())  # fmt: skip
     assert job["env"]["SERVING_ENVIRONMENT"] == "${{ needs.plan.outputs.serving-environment }}"
     spec = load(ROOT / "pipelines" / "images" / "serving-environment.yml")
-    assert spec["build"]["path"] == "serving" and (ROOT / "pipelines" / "images" / "serving" / ".gitignore").read_text().split() == ["score.py"]
+    ignored = [line for line in (ROOT / "pipelines" / "images" / "serving" / ".gitignore").read_text().splitlines() if line and not line.startswith("#")]
+    assert spec["build"]["path"] == "serving" and ignored == ["score.py", "pipelines/"]  # what serving_context copies in
 
 
 def test_readme_delivery_describes_every_workflow_and_runner():
