@@ -46,6 +46,7 @@ class DeploymentSpec:
 
     name: str
     model: str
+    environment: str  # name:version of its scoring environment in the registry
     instance_type: str
     instance_count: int
     request_timeout_ms: int
@@ -68,7 +69,6 @@ class OnlineServingArgs:
     ml_registry_name: pulumi.Input[str]
     ml_registry_id: pulumi.Input[str]
     predictions_hub_id: pulumi.Input[str]
-    environment: str | None  # name:version in the registry; None until bootstrap created it
     deployments: Sequence[DeploymentSpec]
     traffic: Mapping[str, int]
     mirror_traffic: Mapping[str, int]
@@ -136,7 +136,7 @@ class OnlineServing(PlatformComponent):
                     endpoint_compute_type="Managed",
                     description=f"{spec.model} on {spec.instance_type}",
                     model=registry_asset_id(args.ml_registry_name, "models", spec.model),
-                    environment_id=registry_asset_id(args.ml_registry_name, "environments", args.environment or ""),
+                    environment_id=registry_asset_id(args.ml_registry_name, "environments", spec.environment),
                     instance_type=spec.instance_type,
                     app_insights_enabled=True,
                     # Set explicitly (the SDK's default is Enabled); with a managed network the workspace's

@@ -65,6 +65,9 @@ class Promotion:
         return "".join(difflib.unified_diff(self.before.splitlines(True), self.after.splitlines(True), name, name))
 
 
+ENVIRONMENT_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}:[A-Za-z0-9][A-Za-z0-9_.-]{0,29}")
+
+
 def parse_model(model: str) -> ModelVersion:
     match = MODEL_REF.fullmatch(model)
     if not match:
@@ -106,13 +109,23 @@ def _is(deployment: dict[str, Any], model: str) -> bool:
     return _model_version(deployment["model"]) == _model_version(model)
 
 
-def canary(serving: Serving, model: str, share: int) -> str:
+def canary(serving: Serving, model: str, share: int, environment: str | None = None) -> str:
+    """A new model (and optionally a new scoring environment) in the free slot with `share`% of the traffic.
+
+    The environment is the stack's `serving.environment` unless `environment` names another one: then the canary
+    slot carries it and the live slot keeps its own, so a new image is rolled out (and rolled back) like a model.
+    """
     live, current_canary = _live_and_canary(serving)
     if live is None:
+        if environment:
+            serving["environment"] = environment
+        if not serving.get("environment"):
+            raise BadInput("the stack has no serving.environment yet: pass --environment NAME:VERSION "
+                           "(the scoring environment in the shared registry, created by the bootstrap workflow)")
         serving["deployments"].append({"name": SLOTS[0], "model": model})
         serving["traffic"] = {SLOTS[0]: 100}
         return f"{model} deployed as '{SLOTS[0]}' with 100% (no live deployment to canary against)"
-    if _is(live, model):
+    if _is(live, model) and environment in (None, _environment_of(serving, live)):
         raise Refused(f"{model} already serves {serving['traffic'].get(live['name'], 0)}% as '{live['name']}'")
     if current_canary is not None:
         if not _is(current_canary, model):
@@ -121,11 +134,23 @@ def canary(serving: Serving, model: str, share: int) -> str:
                 "complete it (--complete) or roll it back (--rollback) first"
             )
         slot = current_canary["name"]
+        new = current_canary
     else:
         slot = next(s for s in SLOTS if s != live["name"])
-        serving["deployments"].append({**copy.deepcopy(live), "name": slot, "model": model})
+        new = {**copy.deepcopy(live), "name": slot, "model": model}
+        serving["deployments"].append(new)
+    if environment:
+        if environment == serving.get("environment"):
+            new.pop("environment", None)
+        else:
+            new["environment"] = environment
     serving["traffic"] = {live["name"]: 100 - share, slot: share}
-    return f"{model} canary as '{slot}' with {share}%, '{live['name']}' keeps {100 - share}%"
+    with_environment = f" on {_environment_of(serving, new)}" if environment else ""
+    return f"{model}{with_environment} canary as '{slot}' with {share}%, '{live['name']}' keeps {100 - share}%"
+
+
+def _environment_of(serving: Serving, deployment: dict[str, Any]) -> str | None:
+    return deployment.get("environment") or serving.get("environment")
 
 
 def _in_progress(serving: Serving, model: str | None, nothing: str) -> tuple[Any, Any]:
@@ -138,7 +163,10 @@ def _in_progress(serving: Serving, model: str | None, nothing: str) -> tuple[Any
 
 
 def _keep_only(serving: Serving, survivor: Any) -> None:
-    """One slot left, serving everything; mirroring ends with the rollout."""
+    """One slot left, serving everything; mirroring ends with the rollout. The survivor's own environment, if it
+    had one, becomes the stack's."""
+    if survivor.get("environment"):
+        serving["environment"] = survivor.pop("environment")
     serving["deployments"] = [d for d in serving["deployments"] if d["name"] == survivor["name"]]
     serving["traffic"] = {survivor["name"]: 100}
     serving.pop("mirrorTraffic", None)
@@ -271,6 +299,7 @@ def promote(
     model_exists: Callable[[str, str], bool],
     root: Path,
     *,
+    serving_environment: str | None = None,
     dry_run: bool = True,
     before_write: Callable[[Promotion], None] | None = None,
 ) -> Promotion:
@@ -283,6 +312,11 @@ def promote(
     if model:
         name, version = parse_model(model)
         model = f"{name}:{version}"
+    if serving_environment is not None:
+        if action != "canary":
+            raise BadInput("--environment goes with --traffic: a new scoring environment is rolled out as a canary")
+        if not ENVIRONMENT_REF.fullmatch(serving_environment):
+            raise BadInput(f"--environment: '{serving_environment}' is not NAME:VERSION (e.g. mlops-serving:3)")
     if action == "canary":  # the arguments first, then the registry and git
         if model is None:
             raise BadInput("--model is required to start a rollout")
@@ -302,7 +336,7 @@ def promote(
                 f"{source} declares {len(declared)} deployments ({', '.join(declared)}); promote moves traffic "
                 f"between two (the live one and a canary) and never removes others: retire the extra ones by hand"
             )
-        arguments = (model, traffic) if action == "canary" else (model,)
+        arguments = (model, traffic, serving_environment) if action == "canary" else (model,)
         summary = ACTIONS[action](serving, *arguments)
         before = data.decode("utf-8")
         after = minimal_edit(before, document)

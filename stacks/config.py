@@ -219,6 +219,7 @@ class DriftConfig(_Section):
 
 
 ModelRef = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}:[0-9]+$")]
+EnvironmentRef = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}:[A-Za-z0-9][A-Za-z0-9_.-]{0,29}$")]
 InstanceType = Annotated[str, Field(pattern=r"^Standard_[A-Z][A-Za-z0-9_]*$")]
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")]
 
@@ -288,6 +289,8 @@ class DeploymentConfig(_Section):
 
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")]
     model: ModelRef
+    # The scoring environment of this slot, when it differs from serving.environment (a canary of a new one).
+    environment: EnvironmentRef | None = None
     instance_type: InstanceType = "Standard_DS3_v2"
     instance_count: Annotated[int, Field(ge=1, le=50)] = 1
     request_timeout_ms: Annotated[int, Field(ge=100, le=180_000)] = 5000
@@ -309,7 +312,7 @@ class ServingConfig(_Section):
 
     auth_mode: Literal["AADToken", "AMLToken", "Key"] = "AADToken"
     # The scoring environment (name:version in the shared Azure ML registry); none until bootstrap creates it.
-    environment: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}:[A-Za-z0-9][A-Za-z0-9_.-]{0,29}$")] | None = None
+    environment: EnvironmentRef | None = None
     deployments: list[DeploymentConfig] = []
     traffic: dict[str, Annotated[int, Field(ge=0, le=100)]] = {}
     mirror_traffic: dict[str, Annotated[int, Field(ge=0, le=50)]] = {}
@@ -330,7 +333,7 @@ class ServingConfig(_Section):
         for name in self.mirror_traffic:
             if self.traffic.get(name):
                 raise _KeyError("mirrorTraffic", f"'{name}' already receives live traffic; mirror only to a deployment at 0%")
-        if self.deployments and self.environment is None:
+        if self.environment is None and any(d.environment is None for d in self.deployments):
             raise _KeyError("environment", "required once deployments are declared: the scoring environment (name:version) in the shared Azure ML registry")
         return self
 

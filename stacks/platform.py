@@ -191,8 +191,7 @@ def build_environment(cfg: PlatformConfig) -> None:
             ml_registry_name=shared.registry_name,
             ml_registry_id=shared.registry_id,
             predictions_hub_id=hub_id("predictions"),
-            environment=serving_cfg.environment,
-            deployments=[deployment_spec(d) for d in serving_cfg.deployments],
+            deployments=[deployment_spec(d, serving_cfg.environment) for d in serving_cfg.deployments],
             traffic=serving_cfg.traffic,
             mirror_traffic=serving_cfg.mirror_traffic,
             auth_mode=serving_cfg.auth_mode,
@@ -304,11 +303,12 @@ def build_environment(cfg: PlatformConfig) -> None:
     export_outputs(StackOutputs, {**outputs, "action_group_id": alerts.resource_id, "retrain_function_name": trigger.resource_name})
 
 
-def deployment_spec(d) -> DeploymentSpec:
+def deployment_spec(d, default_environment: str | None) -> DeploymentSpec:
     probe = lambda p: ProbeSpec(p.initial_delay_seconds, p.period_seconds, p.timeout_seconds, p.failure_threshold)  # noqa: E731
     return DeploymentSpec(
         name=d.name,
         model=d.model,
+        environment=d.environment or default_environment,
         instance_type=d.instance_type,
         instance_count=d.instance_count,
         request_timeout_ms=d.request_timeout_ms,

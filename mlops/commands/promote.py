@@ -14,7 +14,8 @@ from mlops.options import StackOption
 HELP = "Promote a model: canary (--traffic N), --complete or --rollback, by editing stacks/Pulumi.<env>.yaml."
 EXAMPLES = (
     "Examples: python -m mlops promote --stack staging --model predictive-maintenance:3 --traffic 10 | "
-    "python -m mlops promote --stack staging --complete | python -m mlops promote --stack staging --rollback --dry-run"
+    "python -m mlops promote --stack staging --complete | python -m mlops promote --stack staging --rollback --dry-run | "
+    "python -m mlops promote --stack dev --model predictive-maintenance:1 --traffic 10 --environment mlops-serving:1"
 )
 
 def registry_client():
@@ -88,6 +89,10 @@ def mark_production(model: str) -> None:
 def promote(
     stack: StackOption,
     model: Annotated[Optional[str], typer.Option(help="NAME:VERSION of a registered model.")] = None,
+    environment: Annotated[
+        Optional[str],
+        typer.Option(help="NAME:VERSION of the scoring environment in the shared registry, for the canary (required for a stack's first model)."),
+    ] = None,
     traffic: Annotated[Optional[int], typer.Option(help="Canary share in percent, 1-99.")] = None,
     complete: Annotated[bool, typer.Option("--complete", help="Move all traffic to the canary; retire the old slot.")] = False,
     rollback: Annotated[bool, typer.Option("--rollback", help="Retire the canary; the live slot serves 100%.")] = False,
@@ -105,7 +110,7 @@ def promote(
     exists = workspace_model_exists(stack) if registry is Registry.workspace else model_exists
     moves_alias = stack == "prod" and action == "complete" and registry is Registry.local
     result = plan_promotion(
-        stack, model, traffic, action, exists, ROOT_DIR, dry_run=dry_run,
+        stack, model, traffic, action, exists, ROOT_DIR, serving_environment=environment, dry_run=dry_run,
         before_write=(lambda done: mark_production(done.model)) if moves_alias else None,
     )  # fmt: skip
     typer.echo(result.diff(), nl=False)

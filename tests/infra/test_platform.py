@@ -300,6 +300,18 @@ def test_blue_green_adds_a_deployment_and_moves_traffic_after_it(run_stack_with)
     assert {deployments["blue"].urn, deployments["green"].urn} <= set(traffic.dependencies)
 
 
+def test_a_canary_of_a_new_scoring_environment_changes_only_its_own_slot(run_stack_with):
+    """`promote --environment`: the canary slot names its own image; the live slot keeps the stack's."""
+    green = {**TWO[1], "model": "predictive-maintenance:1", "environment": "mlops-serving:4"}
+    before = _graph(run_stack_with("staging", serving=_serving(deployments=[TWO[0], {**green, "environment": None}], traffic={"blue": 90, "green": 10})))
+    after_record = run_stack_with("staging", serving=_serving(deployments=[TWO[0], green], traffic={"blue": 90, "green": 10}))
+    deployments = {d.inputs["deploymentName"]: d for d in after_record.of_type(DEPLOYMENT)}
+    versions = {name: d.inputs["properties"]["environmentId"].rsplit("/", 1)[1] for name, d in deployments.items()}
+    assert versions == {"blue": "3", "green": "4"}
+    after = _graph(after_record)
+    assert [urn for urn in before if before[urn] != after.get(urn)] == [deployments["green"].urn]
+
+
 def test_batch_deployment_is_the_default_after_it_exists(run_stack_with):
     record = run_stack_with("dev", batch=json.dumps({"model": "predictive-maintenance:4"}))
     deployment = record.one("azure-native:machinelearningservices:BatchDeployment")

@@ -47,7 +47,7 @@ def test_canary_complete_and_rollback(project_repo, cli, registry):
     cli(["promote", "--stack", "staging", "--model", "predictive-maintenance:3", "--traffic", "20"], cwd=project_repo, MLFLOW_TRACKING_URI=registry)
     result = cli(["promote", "--stack", "staging", "--rollback"], cwd=project_repo, MLFLOW_TRACKING_URI=registry)
     assert result.returncode == 0, result.stderr
-    assert serving(project_repo, "staging") == {"deployments": [{"name": "green", "model": "predictive-maintenance:2", "instanceCount": 1}], "traffic": {"green": 100}}
+    assert serving(project_repo, "staging") == {"environment": "mlops-serving:1", "deployments": [{"name": "green", "model": "predictive-maintenance:2", "instanceCount": 1}], "traffic": {"green": 100}}
 
 
 def test_dry_run_writes_nothing(project_repo, cli, registry):
@@ -77,6 +77,58 @@ def test_refusals_and_bad_input(project_repo, cli, registry, args, code, message
     assert result.returncode == code, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
     assert (project_repo / "stacks" / "Pulumi.staging.yaml").read_text() == before
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--stack", "dev", "--model", "predictive-maintenance:1", "--traffic", "10"], "the stack has no serving.environment yet: pass --environment"),
+        (["--stack", "staging", "--model", "predictive-maintenance:2", "--traffic", "10", "--environment", "mlops-serving"], "'mlops-serving' is not NAME:VERSION"),
+        (["--stack", "staging", "--complete", "--environment", "mlops-serving:2"], "--environment goes with --traffic"),
+    ],
+    ids=["first-model-needs-one", "not-name-version", "not-with-complete"],
+)
+def test_environment_is_bad_input_when_missing_or_malformed(project_repo, cli, registry, args, message):
+    stack = args[1]
+    before = (project_repo / "stacks" / f"Pulumi.{stack}.yaml").read_text()
+    result = cli(["promote", *args], cwd=project_repo, MLFLOW_TRACKING_URI=registry)
+    assert (result.returncode, message in result.stderr, "Traceback" in result.stderr) == (2, True, False), result.stderr
+    assert (project_repo / "stacks" / f"Pulumi.{stack}.yaml").read_text() == before
+
+
+def test_a_first_model_brings_the_stacks_environment(project_repo, cli, registry):
+    args = ["promote", "--stack", "dev", "--model", "predictive-maintenance:1", "--traffic", "10", "--environment", "mlops-serving:1"]
+    result = cli(args, cwd=project_repo, MLFLOW_TRACKING_URI=registry)
+    assert result.returncode == 0, result.stderr
+    assert serving(project_repo, "dev") == {
+        "authMode": "AMLToken",
+        "environment": "mlops-serving:1",
+        "deployments": [{"name": "blue", "model": "predictive-maintenance:1"}],
+        "traffic": {"blue": 100},
+    }
+
+
+def test_a_new_environment_rolls_out_and_back_like_a_model(project_repo, cli, registry):
+    """The same model on a new image: the canary slot carries the override, --complete makes it the stack's,
+    --rollback drops it with the slot."""
+    run = lambda *args: cli(["promote", "--stack", "staging", *args], cwd=project_repo, MLFLOW_TRACKING_URI=registry)  # noqa: E731
+    assert run("--model", "predictive-maintenance:1", "--traffic", "10").returncode == 1  # same model, same image
+    result = run("--model", "predictive-maintenance:1", "--traffic", "10", "--environment", "mlops-serving:2")
+    assert result.returncode == 0, result.stderr
+    assert "on mlops-serving:2 canary as 'green'" in result.stderr
+    state = serving(project_repo, "staging")
+    assert (state["environment"], [d.get("environment") for d in state["deployments"]]) == ("mlops-serving:1", [None, "mlops-serving:2"])
+    assert run("--rollback").returncode == 0
+    assert serving(project_repo, "staging")["environment"] == "mlops-serving:1"
+    assert "environment" not in serving(project_repo, "staging")["deployments"][0]
+
+    assert run("--model", "predictive-maintenance:2", "--traffic", "10", "--environment", "mlops-serving:2").returncode == 0
+    assert run("--complete").returncode == 0
+    assert serving(project_repo, "staging") == {
+        "environment": "mlops-serving:2",
+        "deployments": [{"name": "green", "model": "predictive-maintenance:2", "instanceCount": 1}],
+        "traffic": {"green": 100},
+    }
 
 
 def test_prod_accepts_a_model_staging_served_before(project_repo, cli, registry, commit):
@@ -132,7 +184,7 @@ def test_workspace_registry_is_asked_through_azure_ai_ml(monkeypatch, capsys, ve
 
     monkeypatch.setattr(stack_outputs, "load_outputs", lambda stack: SimpleNamespace(stack=stack))
     monkeypatch.setattr(runner, "workspace_client", lambda outputs: SimpleNamespace(models=FakeWorkspaceModels()))
-    args = ["promote", "--stack", "staging", "--model", f"predictive-maintenance:{version}", "--traffic", "10"]
+    args = ["promote", "--stack", "staging", "--model", f"predictive-maintenance:{version}", "--traffic", "10", "--environment", "mlops-serving:1"]
     with pytest.raises(SystemExit) as exit_info:
         main([*args, "--registry", "workspace", "--dry-run"])
     assert exit_info.value.code == code

@@ -45,7 +45,7 @@ def refused_port() -> str:
     [
         lambda text: text.replace("model: predictive-maintenance:1\n", "model: predictive-maintenance:21\n", 1),
         lambda text: text.replace("config:\n", "config:\n  # next: model: predictive-maintenance:2\n", 1),
-        lambda text: text.replace("  mlops-platform:batch:\n    model: predictive-maintenance:1", "  mlops-platform:batch:\n    model: predictive-maintenance:2"),
+        lambda text: text.replace("config:\n", "config:\n  mlops-platform:batch:\n    model: predictive-maintenance:2\n", 1),
     ],
     ids=["version-21-in-staging", "a-comment", "the-batch-model"],
 )
@@ -105,12 +105,12 @@ def test_an_unreachable_registry_is_not_a_missing_version(project_repo, cli, mon
 # --- concurrency --------------------------------------------------------------------------------------------------
 
 
-def test_parallel_promotes_never_lose_an_edit_and_readers_never_see_a_partial_file(project_copy):
+def test_parallel_promotes_never_lose_an_edit_and_readers_never_see_a_partial_file(project_repo):
     """Eight promotes of eight different models start together (a barrier in the registry lookup, the last step
     before the file is read): without the lock several read the same file and all succeed, each writing its own
     canary. With it, exactly one wins and the others see its rollout in progress. A reader meanwhile parses the
     file continuously: it must always hold a complete stack file."""
-    path = project_copy / STAGING
+    path = project_repo / STAGING
     count = 8
     barrier = threading.Barrier(count)
 
@@ -133,12 +133,12 @@ def test_parallel_promotes_never_lose_an_edit_and_readers_never_see_a_partial_fi
 
     stacks_dir = stack_config.STACKS_DIR
     try:
-        stack_config.STACKS_DIR = project_copy / "stacks"
+        stack_config.STACKS_DIR = project_repo / "stacks"
 
         def attempt(version: int):
             try:
                 return promotion.promote(
-                    "staging", f"predictive-maintenance:{version}", 10, "canary", exists, project_copy, dry_run=False
+                    "staging", f"predictive-maintenance:{version}", 10, "canary", exists, project_repo, dry_run=False
                 )
             except Refused as refusal:
                 return refusal
@@ -182,7 +182,9 @@ THREE = """config:
   mlops-platform:owner: team
   mlops-platform:costCenter: cc-1
   mlops-platform:alerts: {emailReceivers: [{name: team, address: team@example.com}]}
+  mlops-platform:network: {mode: public}
   mlops-platform:serving:
+    environment: mlops-serving:1
     deployments:
       - {name: blue, model: "predictive-maintenance:1"}
       - {name: green, model: "predictive-maintenance:2"}
@@ -210,7 +212,10 @@ ODD = (
     "    mlops-platform:owner: team\r\n"
     "    mlops-platform:costCenter: cc-1\r\n"
     "    mlops-platform:alerts: {emailReceivers: [{name: team, address: team@example.com}]}\r\n"
+    "    mlops-platform:network: {mode: public}\r\n"
+    "    mlops-platform:workspace: {isolationMode: AllowInternetOutbound}\r\n"
     "    mlops-platform:serving:\r\n"
+    "        environment: mlops-serving:1   # in the shared registry\r\n"
     "        deployments:\r\n"
     "        - name: blue      # the live slot\r\n"
     "          model: predictive-maintenance:1   # name:version\r\n"
