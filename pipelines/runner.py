@@ -127,7 +127,7 @@ def run_local(stack: str, data: Path | None = None, console: Console | None = No
 def workspace_client(outputs):
     """An MLClient for the stack's workspace, signed in with DefaultAzureCredential (CLI, OIDC, managed identity)."""
     from azure.ai.ml import MLClient
-    from azure.core.tools import parse_resource_id
+    from azure.mgmt.core.tools import parse_resource_id
     from azure.identity import DefaultAzureCredential
 
     subscription = parse_resource_id(outputs.workspace_id)["subscription"]
@@ -155,26 +155,28 @@ def registered_by(client, stack: str, commit: str) -> str | None:
     return f"{newest.name}:{newest.version}" if newest else None
 
 
-def submit(stack: str, data: Path | None = None, ml_client=None, console: Console | None = None) -> RunRecord:
+def submit(stack: str, data: Path | None = None, console: Console | None = None) -> RunRecord:
     """Submit the pipeline to the stack's workspace and wait; anything but Completed is a refusal (exit 1)."""
     from azure.ai.ml.exceptions import JobException
     from azure.ai.ml.operations._run_history_constants import JobStatus
 
-    from pipelines.aml import build_pipeline
+    from pipelines.aml import build_pipeline, code_snapshot
     from pipelines.stack_outputs import load_outputs
 
     console = console or Console(stderr=True, soft_wrap=True)
     config = checked_inputs(stack, data)
     outputs = load_outputs(stack)
-    job = build_pipeline(outputs, pipeline_parameters(stack, config.training, git_commit()), data)
-    client = ml_client or workspace_client(outputs)
-    created = client.jobs.create_or_update(job, experiment_name=job.experiment_name)
+    client = workspace_client(outputs)
+    with code_snapshot() as code:
+        job = build_pipeline(outputs, pipeline_parameters(stack, config.training, git_commit()), data, code)
+        created = client.jobs.create_or_update(job, experiment_name=job.experiment_name)
     console.print(f"submitted {created.name} to {outputs.workspace_name}: {created.studio_url}")
     try:
         client.jobs.stream(created.name)
     except JobException:
         pass  # a failed job raises here; its final status below is the verdict
-    status = client.jobs.get(created.name).status
+    final = client.jobs.get(created.name).status
+    status = str(getattr(final, "value", final))  # the SDK answers its REST enum; the record and message want "Failed"
     record = RunRecord(stack, status, created.name)
     if status != JobStatus.COMPLETED:
         raise Refused(f"pipeline job {created.name} ended {status}: {created.studio_url}", record)

@@ -112,28 +112,21 @@ def test_completing_in_prod_moves_the_production_alias(project_repo, cli, regist
     assert str(client.get_model_version_by_alias("predictive-maintenance", "production").version) == "2"  # only prod moves it
 
 
-class FakeWorkspaceModels:
-    """Stands in for MLClient.models of the stack's workspace (azure-core's own not-found error)."""
-
-    def get(self, name, version):
-        from azure.core.exceptions import ResourceNotFoundError
-
-        if version != "2":
-            raise ResourceNotFoundError(f"model {name}:{version} not found")
-        return object()
-
-
 @pytest.mark.parametrize(("version", "code"), [("2", 0), ("9", 1)])
-def test_workspace_registry_is_asked_through_azure_ai_ml(monkeypatch, capsys, version, code):
-    from types import SimpleNamespace
-
+def test_workspace_registry_is_asked_over_arm(azure, capsys, version, code):
+    """`--registry workspace`: azure-identity signs in, azure-ai-ml asks ARM for the model version; nothing else is faked."""
     from mlops.cli import main
-    from pipelines import runner, stack_outputs
+    from pipelines.stack_outputs import load_outputs
+    from tests.azure.wire import token_for
+    from tests.azure.workspace import RecordedWorkspace
 
-    monkeypatch.setattr(stack_outputs, "load_outputs", lambda stack: SimpleNamespace(stack=stack))
-    monkeypatch.setattr(runner, "workspace_client", lambda outputs: SimpleNamespace(models=FakeWorkspaceModels()))
+    outputs = load_outputs("staging")
+    RecordedWorkspace(outputs, models=[("1", {}), ("2", {"stack": "dev"})]).install(azure)
     args = ["promote", "--stack", "staging", "--model", f"predictive-maintenance:{version}", "--traffic", "10"]
     with pytest.raises(SystemExit) as exit_info:
         main([*args, "--registry", "workspace", "--dry-run"])
     assert exit_info.value.code == code
     assert ("would promote" if code == 0 else "registry has no version 9") in capsys.readouterr().err
+    [get] = azure.requests_to("management.azure.com")
+    assert (get.method, get.path) == ("GET", f"{outputs.workspace_id}/models/predictive-maintenance/versions/{version}")
+    assert get.api_version and get.bearer == token_for("https://management.azure.com")
