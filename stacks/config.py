@@ -12,7 +12,7 @@ import difflib
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -23,6 +23,8 @@ from components.naming import REGION_CODES, NameRuleError, Naming
 PROJECT = "mlops-platform"
 STACKS_DIR = Path(__file__).resolve().parent
 RESERVED_KEYS = {"environment": "the environment is the stack name"}
+# Config namespaces a stack file may use: the project's, the Azure provider's, the engine's own.
+CONFIG_NAMESPACES = (PROJECT, "azure-native", "pulumi")
 SECRET_PLACEHOLDER = "[secret]"
 
 
@@ -407,10 +409,36 @@ def read_stack_values(environment: str, path: Path | None = None) -> tuple[dict[
     except FileNotFoundError:
         raise ConfigError(source, "stack", f"no stack file for '{environment}'") from None
     except YAMLError as exc:
-        raise ConfigError(source, "config", f"not valid YAML: {str(exc).splitlines()[0]}") from None
+        raise ConfigError(source, "config", f"not valid YAML{_yaml_position(exc)}: {_yaml_problem(exc)}") from None
     if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):
         raise ConfigError(source, "config", "the file must be a map with a 'config' map")
     return engine_values(document)
+
+
+def _yaml_position(exc: Exception) -> str:
+    """' at line L, column C' of a ruamel.yaml error (1-based, as editors count), or '' without a mark."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    return f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+
+
+def _yaml_problem(exc: Exception) -> str:
+    problem = getattr(exc, "problem", None)
+    context = getattr(exc, "context", None)
+    if problem:
+        return f"{context}, {problem}" if context else str(problem)
+    return str(exc).splitlines()[0]
+
+
+def _check_namespace(full_key: str, source: str) -> None:
+    """Keys outside the known namespaces are typos (`mlops-platfrom:protect`) that the engine would ignore."""
+    namespace, colon, key = full_key.partition(":")
+    if not colon:
+        raise ConfigError(source, full_key, f"no namespace; project keys are written '{PROJECT}:{full_key}'")
+    if namespace in CONFIG_NAMESPACES:
+        return
+    close = difflib.get_close_matches(namespace, CONFIG_NAMESPACES, n=1)
+    hint = f"did you mean '{close[0]}:{key}'? " if close else ""
+    raise ConfigError(source, full_key, f"unknown namespace '{namespace}'; {hint}known: {', '.join(CONFIG_NAMESPACES)}")
 
 
 def parse_config(environment: str, values: dict[str, str], source: str) -> PlatformConfig:
@@ -418,6 +446,7 @@ def parse_config(environment: str, values: dict[str, str], source: str) -> Platf
     data: dict[str, Any] = {}
     prefix = f"{PROJECT}:"
     for full_key, raw in values.items():
+        _check_namespace(full_key, source)
         if not full_key.startswith(prefix):
             continue  # other namespaces (azure-native:*) belong to their providers
         key = full_key[len(prefix) :]
@@ -456,7 +485,8 @@ def _decode(raw: str) -> Any:
 
 
 def _to_config_error(exc: ValidationError, source: str) -> ConfigError:
-    error = exc.errors()[0]
+    # A mistyped key also leaves the intended key "missing": name the typo, it explains both.
+    error = min(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
     location = [str(part) for part in error["loc"]]
     cause = (error.get("ctx") or {}).get("error")
     if isinstance(cause, _KeyError):
@@ -478,11 +508,33 @@ def _to_config_error(exc: ValidationError, source: str) -> ConfigError:
     return ConfigError(source, key, message)
 
 
+def _section(annotation: Any, steps: int) -> tuple[type[BaseModel] | None, int]:
+    """The model behind an annotation, and how many location parts its containers take.
+
+    `DeploymentConfig` is itself; `list[DeploymentConfig]` is it after an index (`deployments.0`);
+    `dict[str, EventHubConfig]` after a key (`hubs.telemetry`); `X | None` is X.
+    """
+    origin, args = get_origin(annotation), get_args(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation, steps
+    if origin in (list, dict) and args:
+        return _section(args[-1], steps + 1)
+    if origin is Annotated or args:
+        for arg in args:
+            model, taken = _section(arg, steps)
+            if model is not None:
+                return model, taken
+    return None, steps
+
+
 def _allowed_keys(location: list[str]) -> list[str]:
     model: type[BaseModel] = PlatformConfig
-    for part in location:
+    index = 0
+    while index < len(location):
+        part = location[index]
         field = next((f for name, f in model.model_fields.items() if part in (name, f.alias)), None)
-        if field is None or not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)):
+        found, containers = _section(field.annotation, 0) if field is not None else (None, 0)
+        if found is None:
             return []
-        model = field.annotation
+        model, index = found, index + 1 + containers
     return [field.alias or name for name, field in model.model_fields.items() if name != "environment"]

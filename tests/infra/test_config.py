@@ -37,6 +37,19 @@ def config_error(tmp_path, environment: str, extra: str, base: str = BASE) -> Co
         ("  mlops-platform:nameSuffix: Bad!\n", "mlops-platform:nameSuffix", "should match pattern"),
         ("  mlops-platform:registry:\n    sku: Standard\n", "mlops-platform:registry.sku", "cannot disable public network access"),
         ("  mlops-platform:environment: prod\n", "mlops-platform:environment", "reserved"),
+        ("  mlops-platfrom:protect: false\n", "mlops-platfrom:protect", "unknown namespace 'mlops-platfrom'; did you mean 'mlops-platform:protect'?"),
+        ("  azure-nativ:location: westeurope\n", "azure-nativ:location", "did you mean 'azure-native:location'?"),
+        ("  protect: false\n", "protect", "no namespace; project keys are written 'mlops-platform:protect'"),
+        (
+            "  mlops-platform:serving:\n    deployments:\n      - name: blue\n        modle: predictive-maintenance:1\n",
+            "mlops-platform:serving.deployments.0.modle",
+            "did you mean 'model'? allowed: name, model, instanceType, instanceCount,",
+        ),
+        (
+            "  mlops-platform:eventHubs:\n    hubs:\n      telemetry: {partitons: 2}\n      predictions: {}\n",
+            "mlops-platform:eventHubs.hubs.telemetry.partitons",
+            "did you mean 'partitions'? allowed: partitions, retentionHours, consumerGroups",
+        ),
     ],
 )
 def test_bad_value_names_file_and_key(tmp_path, extra, key, fragment):
@@ -67,7 +80,8 @@ def test_name_too_long_through_suffix(tmp_path):
 
 
 def test_not_yaml_and_not_a_map(tmp_path):
-    assert "not valid YAML" in config_error(tmp_path, "dev", "  bad: [unclosed\n").message
+    error = config_error(tmp_path, "dev", "  mlops-platform:storage:\n    sku: [unclosed\n  mlops-platform:protect: false\n")
+    assert error.message == "not valid YAML at line 8, column 25: while parsing a flow sequence, expected ',' or ']', but got ':'"
     path = tmp_path / "Pulumi.dev.yaml"
     path.write_text("- just a list\n")
     with pytest.raises(ConfigError, match="must be a map"):
