@@ -69,6 +69,9 @@ ARM_IDS: dict[str, str] = {
     "azure-native:monitor:DiagnosticSetting": "{resourceUri}/providers/Microsoft.Insights/diagnosticSettings/{name}",
     "azure-native:web:WebApp": _RG + "/providers/Microsoft.Web/sites/{name}",
     "azure-native:web:AppServicePlan": _RG + "/providers/Microsoft.Web/serverfarms/{name}",
+    "azure-native:web:WebAppApplicationSettings": _RG + "/providers/Microsoft.Web/sites/{name}/config/appsettings",
+    "azure-native:web:WebAppFtpAllowed": _RG + "/providers/Microsoft.Web/sites/{name}/basicPublishingCredentialsPolicies/ftp",
+    "azure-native:web:WebAppScmAllowed": _RG + "/providers/Microsoft.Web/sites/{name}/basicPublishingCredentialsPolicies/scm",
 }
 
 

@@ -21,7 +21,7 @@ from mlops.errors import EXIT_REFUSED, BadInput
 from mlops.mockrun import run_stack
 from mlops.options import FormatOption, OutOption, OutputFormat, StackOption, stack_names, write_output
 from mlops.analyzer import PolicyAnalyzer
-from mlops.preview.diff import BaseEvaluation, diff_states, from_recorded, state_from_export
+from mlops.preview.diff import BaseEvaluation, diff_states, from_recorded, is_data_loss, state_from_export
 from mlops.preview.render import render_json, render_markdown, render_text
 from mlops.preview.report import ResourceEntry, StackReport
 from stacks.config import load_stack_config
@@ -63,6 +63,7 @@ def build_reports(
         if base_job is not None:
             base_states = base_job.result()
     reports = []
+    matched: set[str] = set()
     for environment, record in records.items():
         changes = []
         if base_states is not None:
@@ -72,6 +73,7 @@ def build_reports(
                 guard_data=configs[environment].protect,
                 acknowledged=acknowledged,
             )
+            matched |= {key for c in changes if is_data_loss(c) for key in (c.name, c.urn) if key in acknowledged}
         reports.append(
             StackReport(
                 stack=environment,
@@ -81,6 +83,12 @@ def build_reports(
                 outputs=record.outputs,
             )
         )
+    unmatched = sorted(acknowledged - matched)
+    if unmatched:
+        where = "no base to compare with (give --base or --state)" if base_states is None else (
+            f"no stateful resource is replaced or deleted under that name in {', '.join(stacks)}"
+        )
+        raise BadInput(f"--acknowledge-data-loss {', '.join(unmatched)}: {where}")
     return reports
 
 

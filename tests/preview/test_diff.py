@@ -28,12 +28,13 @@ def test_identical_states_are_all_same(prod_state):
 
 
 def test_rename_without_alias_is_a_replace(prod_state):
+    """The same Azure resource (same ARM id) under a new logical name: Pulumi would create, then delete it."""
     base = copy.deepcopy(prod_state)
-    old = next(r for r in base if r.name == "online-traffic")
-    old.urn, old.name = old.urn.replace("::online-traffic", "::endpoint-traffic"), "endpoint-traffic"
-    change = changes_by_name(diff_states(base, prod_state, guard_data=True))["online-traffic"]
+    old = next(r for r in base if r.name == "online-endpoint")
+    old.urn, old.name = old.urn.replace("::online-endpoint", "::endpoint"), "endpoint"
+    change = changes_by_name(diff_states(base, prod_state, guard_data=True))["online-endpoint"]
     assert change.op == "replace"
-    assert "without an alias" in change.replace_reasons[0] and "endpoint-traffic" in change.replace_reasons[0]
+    assert "without an alias" in change.replace_reasons[0] and "::endpoint" in change.replace_reasons[0]
 
 
 def test_location_change_replaces_naming_location(stacks, run_stack_with):
