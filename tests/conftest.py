@@ -22,7 +22,7 @@ def stacks() -> dict[str, StackRecord]:
     return {environment: run_stack(environment) for environment in ENVIRONMENTS}
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def run_stack_with():
     """Run a stack with some config values replaced (keys without the `mlops-platform:` prefix)."""
 

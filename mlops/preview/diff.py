@@ -125,12 +125,12 @@ def is_data_loss(change: Change) -> bool:
 def diff_states(
     base: list[StateResource], current: list[StateResource], guard_data: bool, acknowledged: set[str] = frozenset()
 ) -> list[Change]:
-    """Changes from base to current, in current order then deletions; custom resources only."""
-    base_by_urn = {r.urn: r for r in base if r.custom}
-    current_custom = [r for r in current if r.custom]
+    """Changes from base to current, in current order then deletions; components included (Pulumi counts them)."""
+    base_by_urn = {r.urn: r for r in base}
+    current_all = list(current)
     matched: set[str] = set()
     renamed_from: dict[str, StateResource] = {}
-    for resource in current_custom:
+    for resource in current_all:
         for urn in (resource.urn, *resource.aliases):
             if urn in base_by_urn:
                 matched.add(urn)
@@ -140,7 +140,7 @@ def diff_states(
     by_identity = {identity: r for r in unmatched_base.values() if (identity := _azure_identity(r))}
 
     changes: list[Change] = []
-    for resource in current_custom:
+    for resource in current_all:
         old = renamed_from.get(resource.urn)
         if old is not None:
             changes.append(_compare(old, resource))

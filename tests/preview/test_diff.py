@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 
 import pytest
 
@@ -164,7 +165,7 @@ def test_base_ref_renaming_the_lake_in_prod_is_blocked_with_exit_1(project_repo,
     result = cli(["preview", "--stack", "prod", "--base", "HEAD", "--format", "text"], cwd=project_repo, MLOPS_SKIP_POLICIES="1")
     assert result.returncode == 1, result.stderr
     assert "would lose data" in result.stdout
-    assert "prod: BLOCKED" in result.stdout
+    assert re.search(r"^\s+prod\s+BLOCKED\s.*blocked by replace of lake-renamed-st", result.stdout, re.M)
 
 
 @pytest.mark.parametrize(
