@@ -83,8 +83,9 @@ def use_local_tracking(environment: str, home: Path) -> str:
 def run_local(stack: str, data: Path | None = None, console: Console | None = None) -> dict[str, Any]:
     """Run every step; returns each step's result by name. Raises BadInput / Refused as the steps do."""
     console = console or Console(stderr=True, soft_wrap=True)
-    config = checked_inputs(stack, data)
-    import mlflow
+    with console.status(f"{stack}: reading the stack config and loading MLflow"):
+        config = checked_inputs(stack, data)
+        import mlflow
 
     for noisy in ("mlflow", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -164,9 +165,10 @@ def submit(stack: str, data: Path | None = None, console: Console | None = None)
     from pipelines.stack_outputs import load_outputs
 
     console = console or Console(stderr=True, soft_wrap=True)
-    config = checked_inputs(stack, data)
-    outputs = load_outputs(stack)
-    client = workspace_client(outputs)
+    with console.status(f"{stack}: reading the stack outputs and signing in"):
+        config = checked_inputs(stack, data)
+        outputs = load_outputs(stack)
+        client = workspace_client(outputs)
     with code_snapshot() as code:
         job = build_pipeline(outputs, pipeline_parameters(stack, config.training, git_commit()), data, code)
         created = client.jobs.create_or_update(job, experiment_name=job.experiment_name)

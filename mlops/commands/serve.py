@@ -7,6 +7,7 @@ The model is downloaded from the local MLflow registry (or any `--model-uri`) in
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -16,7 +17,7 @@ from typing import Annotated, Optional
 import typer
 
 from mlops.errors import BadInput
-from mlops.options import StackOption
+from mlops.options import StackOption, one_stack
 from mlops.paths import ROOT_DIR
 from stacks.config import load_stack_config
 
@@ -48,22 +49,34 @@ def server_command(model_dir: Path, port: int, workers: int = 1) -> list[str]:
     ]  # fmt: skip
 
 
-def start_server(model_dir: Path, port: int, log: Path, workers: int = 1, timeout: float = 60.0) -> subprocess.Popen:
-    """Start azmlinfsrv in the background and wait until its health probe answers; RuntimeError otherwise."""
+def wait_until_healthy(process: subprocess.Popen, port: int, timeout: float = 60.0) -> bool:
+    """Poll the server's health probe until it answers (True), the process exits or the time is up (False)."""
     import time
     import urllib.request
 
-    with log.open("w") as handle:
-        process = subprocess.Popen(server_command(model_dir, port, workers), stdout=handle, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
         try:
             urllib.request.urlopen(f"http://{HOST}:{port}/", timeout=1)
-            return process
+            return True
         except OSError:
             time.sleep(0.25)
+    return False
+
+
+def start_server(model_dir: Path, port: int, log: Path, workers: int = 1, timeout: float = 60.0) -> subprocess.Popen:
+    """Start azmlinfsrv in the background and wait until its health probe answers; RuntimeError otherwise."""
+    with log.open("w") as handle:
+        process = subprocess.Popen(server_command(model_dir, port, workers), stdout=handle, stderr=subprocess.STDOUT)
+    if wait_until_healthy(process, port, timeout):
+        return process
     process.terminate()
     raise RuntimeError(f"azmlinfsrv did not become healthy: {log.read_text()[-2000:]}")
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM ends the command like Ctrl-C does, so the temporary model folder is removed either way."""
+    raise KeyboardInterrupt
 
 
 def free_port() -> int:
@@ -122,14 +135,22 @@ def serve(
 ) -> None:
     from pipelines.runner import tracking_uri as store_uri
 
-    load_stack_config(stack)  # a bad stack name or file exits 2 before anything starts
+    load_stack_config(one_stack(stack))  # a bad stack name or file exits 2 before anything starts
     tracking_uri = store_uri()
     uri = model_uri or latest_model_uri(tracking_uri)
-    with tempfile.TemporaryDirectory(prefix="mlops-serve-") as folder:
-        model_dir = download_model(uri, tracking_uri, Path(folder))
-        typer.echo(f"serving {uri} on http://{HOST}:{port}/score (Ctrl-C stops)")
-        try:
-            code = subprocess.call(server_command(model_dir, port, workers), env=os.environ.copy())
-        except KeyboardInterrupt:
-            code = 0
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with tempfile.TemporaryDirectory(prefix="mlops-serve-") as folder:
+            model_dir = download_model(uri, tracking_uri, Path(folder))
+            process = subprocess.Popen(server_command(model_dir, port, workers), env=os.environ.copy())
+            try:
+                if wait_until_healthy(process, port):  # the server's banner first, then where to send requests
+                    typer.echo(f"serving {uri} on http://{HOST}:{port}/score (Ctrl-C stops)")
+                code = process.wait()
+            except KeyboardInterrupt:
+                process.terminate()
+                process.wait(timeout=30)
+                code = 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     raise typer.Exit(code)

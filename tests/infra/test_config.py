@@ -120,6 +120,27 @@ def test_cli_exits_2_with_one_line(project_copy, cli, stack_file_edit, key):
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["pipeline", "run"],
+        ["pipeline", "show"],
+        ["promote", "--complete"],
+        ["serve"],
+        ["drift", "-r", "reference.parquet", "-c", "current.parquet"],
+        ["preview"],
+    ],
+)
+def test_every_command_says_no_such_stack_the_same_way(command, capsys):
+    from mlops.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main([*command, "--stack", "stagin"])
+    expected = "error: --stack: no stack 'stagin' (no stacks/Pulumi.stagin.yaml); did you mean 'staging'? available: dev, staging, prod"
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip() == expected + (" or all" if command == ["preview"] else "")
+
+
 def test_cli_unknown_stack_exits_2(cli):
     result = cli(["preview", "--stack", "qa"])
     assert result.returncode == 2
