@@ -12,7 +12,7 @@ import multiprocessing
 import os
 import shutil
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import ExitStack, closing
 from enum import Enum
@@ -44,26 +44,19 @@ class Engine(str, Enum):
     pulumi = "pulumi"
 
 
-def _evaluate(environment: str) -> StackRecord:
-    return run_stack(environment)
+def start_evaluations(stacks: list[str], running: ExitStack) -> list[Callable[[], StackRecord]]:
+    """Each stack under mocks, in worker processes (one per core) forked now; returns a way to wait for each.
 
-
-def evaluate_stacks(stacks: list[str]) -> Iterator[StackRecord]:
-    """Each stack under mocks, in parallel processes (one per core), yielded as they finish, in the given order.
-
-    Workers are forked with the program's modules already imported and before any gRPC channel exists; one
-    stack (or one core) runs in this process.
+    The workers are forked with the program's modules imported, before this process opens any gRPC channel.
+    With one stack or one core, each stack runs in this process when it is waited for.
     """
     workers = min(len(stacks), os.cpu_count() or 1)
     if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        yield from map(run_stack, stacks)
-        return
-    importlib.import_module("stacks.platform")  # the program's modules, imported once here for every worker
-
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        futures = [pool.submit(_evaluate, environment) for environment in stacks]
-        for future in futures:
-            yield future.result()
+        return [lambda environment=environment: run_stack(environment) for environment in stacks]
+    importlib.import_module("stacks.platform")  # imported once here, inherited by every worker
+    context = multiprocessing.get_context("fork")
+    pool = running.enter_context(ProcessPoolExecutor(max_workers=workers, mp_context=context))
+    return [pool.submit(run_stack, environment).result for environment in stacks]  # a fork pool starts all workers here
 
 
 def build_reports(
@@ -79,14 +72,14 @@ def build_reports(
     progress(f"evaluating {', '.join(stacks)} under mocks" + (f" and the base at {base}" if base else ""))
     # Stacks run in worker processes, the base in a subprocess and the pack in another, all at once.
     with ExitStack() as running:
-        evaluations = evaluate_stacks(stacks)
-        first = next(evaluations)  # the workers are forked before the pack's gRPC channel exists
+        evaluations = start_evaluations(stacks, running)
         base_job = running.enter_context(closing(BaseEvaluation(base, stacks).start())) if base else None
         analyzer = running.enter_context(PolicyAnalyzer()) if policies else None
         # The pack analyses stack N (in its own process) while the next stacks finish.
         checks = running.enter_context(ThreadPoolExecutor(max_workers=1))
         records, pending = {}, {}
-        for record in (first, *evaluations):
+        for evaluated in evaluations:
+            record = evaluated()
             records[record.environment] = record
             progress(f"{record.environment}: {len(record.resources)} resources evaluated")
             if analyzer:

@@ -150,7 +150,7 @@ def _violation_line(v: Violation) -> Text:
 def _policies(console: Console, report: StackReport, show_all: bool) -> bool:
     """The `Policies:` block; False when there is nothing to say."""
     groups = [
-        ("mandatory", report.violations_of("mandatory"), "bold red", "✗"),
+        ("mandatory", sorted(report.violations_of("mandatory"), key=lambda v: not report.is_new(v)), "bold red", "✗"),
         ("advisory", report.violations_of("advisory", None if show_all else True), "yellow", "!"),
         ("not-evaluated", report.violations_of("not-evaluated") if show_all else [], "dim", "?"),
     ]
