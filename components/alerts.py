@@ -1,4 +1,10 @@
-"""Alerts as code: one action group and the metric and log alerts that watch serving, ingestion and data."""
+"""Alerts as code: one action group and the metric and log alerts that watch serving, ingestion and data.
+
+Metric alerts are validated by Azure at creation (a metric name the resource type does not have is refused), so
+every rule is checked against the supported-metrics table (`policies/rules/azure/metrics.json`, the same one the
+`deploy-metric-alert-metric-exists` rule uses) when it is declared. The action group publishes to the Event Hubs
+`alerts` hub, which the retrain function consumes (no secret, no inbound: see retrain_trigger.py).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,9 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_azure_native import monitor
 
-from components.context import PlatformComponent, PlatformContext
+from components.azure_facts import metric
+from components.base import PlatformComponent
+from components.context import PlatformContext
 
 ENDPOINTS_NS = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"
 DEPLOYMENTS_NS = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments"
@@ -28,11 +36,29 @@ class MetricRule:
     aggregation: str = "Average"
     dimensions: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        known = metric(self.namespace, self.metric)  # KeyError: no such metric for this resource type
+        if self.aggregation not in known["aggregations"]:
+            raise ValueError(f"{self.metric} aggregates with {known['aggregations']}, not {self.aggregation}")
+        unknown = set(self.dimensions) - set(known["dimensions"])
+        if unknown:
+            raise ValueError(f"{self.metric} has no dimension {sorted(unknown)}; it has {known['dimensions']}")
+
+
+@dataclass(frozen=True)
+class EventHubTarget:
+    """Where the action group publishes alerts (common alert schema): a hub of the stack's namespace."""
+
+    namespace_name: pulumi.Input[str]
+    hub_name: str
+    hub_id: pulumi.Input[str]
+
 
 @dataclass(frozen=True)
 class AlertsArgs:
     email_receivers: Sequence[tuple[str, str]]
     webhook_urls: Mapping[str, pulumi.Input[str]]
+    retrain: EventHubTarget
     severity: int
     metric_rules: Sequence[MetricRule]
     drift_scope: pulumi.Input[str]  # Application Insights, where the drift metric lands
@@ -42,7 +68,7 @@ class AlertsArgs:
 
 class Alerts(PlatformComponent):
     TYPE = "mlops:monitoring:Alerts"
-    OUTPUTS = ("action_group_id", "alert_ids")
+    OUTPUTS = ("resource_id", "resource_name", "principal_id", "alert_ids")
 
     def __init__(self, name: str, ctx: PlatformContext, args: AlertsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(name, ctx, opts)
@@ -61,9 +87,24 @@ class Alerts(PlatformComponent):
                 monitor.WebhookReceiverArgs(name=receiver, service_uri=url, use_common_alert_schema=True)
                 for receiver, url in args.webhook_urls.items()
             ],
+            event_hub_receivers=[
+                monitor.EventHubReceiverArgs(
+                    name="retrain",
+                    event_hub_name_space=args.retrain.namespace_name,
+                    event_hub_name=args.retrain.hub_name,
+                    subscription_id=ctx.subscription_id,
+                    tenant_id=ctx.tenant_id,
+                    use_common_alert_schema=True,
+                    # Local auth is off on the namespace: publish as the action group's own identity.
+                    managed_identity="SystemAssigned",
+                )
+            ],
+            identity=monitor.ManagedServiceIdentityArgs(type="SystemAssigned"),
             tags=ctx.tags,
             opts=self.child(),
         )
+        group_principal = group.identity.apply(lambda identity: identity.principal_id if identity else None)
+        self.grant("publish-alerts", group_principal, "Azure Event Hubs Data Sender", args.retrain.hub_id)
         actions = [monitor.MetricAlertActionArgs(action_group_id=group.id)]
         alerts = [
             monitor.MetricAlert(
@@ -134,6 +175,8 @@ class Alerts(PlatformComponent):
             tags=ctx.tags,
             opts=self.child(),
         )
-        self.action_group_id: pulumi.Output[str] = group.id
+        self.resource_id: pulumi.Output[str] = group.id
+        self.resource_name: pulumi.Output[str] = group.name
+        self.principal_id: pulumi.Output[str] = group_principal
         self.alert_ids: pulumi.Output[list[str]] = pulumi.Output.all(*(a.id for a in [*alerts, drift]))
         self._register()

@@ -1,18 +1,37 @@
-"""Batch scoring: an endpoint and, when the stack names a model, a deployment on the training cluster."""
+"""Batch scoring: an endpoint and, when the stack names a model, a deployment on the training cluster.
+
+The model comes from the shared Azure ML registry. The deployment becomes the endpoint's default (what an
+endpoint-level invocation runs) through a follow-up setting created after it, as Azure ML's own examples do:
+endpoint, then deployment, then `defaults.deploymentName` (arm_settings.py). Jobs run on ParallelRunStep, which
+needs the workspace storage's queue and table (outbound rules and roles in the workspace and access components).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 from pulumi_azure_native import machinelearningservices as ml
 
-from components.context import PlatformComponent, PlatformContext
-from components.serving import model_version_id
-from stacks.config import BatchConfig
+from components.arm_settings import BATCH_DEFAULT_KIND, ArmSetting, revision
+from components.base import PlatformComponent
+from components.context import PlatformContext
+from components.serving import Principal, registry_asset_id
 
 BATCH_DEPLOYMENT = "default"
 OUTPUT_FILE = "predictions.csv"
+
+
+@dataclass(frozen=True)
+class BatchDeploymentSpec:
+    model: str  # name:version in the registry
+    mini_batch_size: int
+    max_retries: int
+    retry_timeout_seconds: int
+    max_concurrency_per_instance: int
+    instance_count: int
+    error_threshold: int
 
 
 @dataclass(frozen=True)
@@ -20,31 +39,34 @@ class BatchScoringArgs:
     workspace_id: pulumi.Input[str]
     workspace_name: pulumi.Input[str]
     compute_id: pulumi.Input[str]
-    output_uri: pulumi.Input[str]
-    settings: BatchConfig
+    ml_registry_name: pulumi.Input[str]
+    deployment: BatchDeploymentSpec | None
+    callers: Sequence[Principal]
 
 
 class BatchScoring(PlatformComponent):
     TYPE = "mlops:serving:BatchScoring"
-    OUTPUTS = ("endpoint_id", "endpoint_name", "deployment_name")
+    OUTPUTS = ("resource_id", "resource_name", "deployment_name")
 
     def __init__(self, name: str, ctx: PlatformContext, args: BatchScoringArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(name, ctx, opts)
-        settings = args.settings
         endpoint = ml.BatchEndpoint(
             f"{name}-endpoint",
             endpoint_name=ctx.naming.name("mlbe"),
             workspace_name=args.workspace_name,
             resource_group_name=ctx.resource_group_name,
             location=ctx.location,
-            identity=ml.ManagedServiceIdentityArgs(type="SystemAssigned"),
             properties=ml.BatchEndpointPropertiesArgs(auth_mode="AADToken", description="Batch scoring of lake data"),
             tags=ctx.tags,
-            opts=self.child(),
+            opts=self.child(ignore_changes=["properties.defaults"]),
         )
+        for index, caller in enumerate(args.callers):
+            # Invoking creates jobs in the workspace (how-to-authenticate-batch-endpoint): the workspace is the scope.
+            self.grant(f"invoke-{index}", caller.object_id, "AzureML Data Scientist", args.workspace_id, principal_type=caller.type)
         self.deployment_name: str | None = None
-        if settings.model:
-            ml.BatchDeployment(
+        spec = args.deployment
+        if spec is not None:
+            deployment = ml.BatchDeployment(
                 f"{name}-{BATCH_DEPLOYMENT}",
                 deployment_name=BATCH_DEPLOYMENT,
                 endpoint_name=endpoint.name,
@@ -52,29 +74,35 @@ class BatchScoring(PlatformComponent):
                 resource_group_name=ctx.resource_group_name,
                 location=ctx.location,
                 properties=ml.BatchDeploymentPropertiesArgs(
-                    description=f"{settings.model} on the training cluster",
+                    description=f"{spec.model} on the training cluster",
                     # An MLflow model needs no scoring script or environment for batch scoring.
                     model=ml.IdAssetReferenceArgs(
-                        reference_type="Id", asset_id=model_version_id(args.workspace_id, settings.model)
+                        reference_type="Id", asset_id=registry_asset_id(args.ml_registry_name, "models", spec.model)
                     ),
                     compute=args.compute_id,
-                    resources=ml.DeploymentResourceConfigurationArgs(instance_count=settings.instance_count),
-                    mini_batch_size=settings.mini_batch_size,
-                    max_concurrency_per_instance=settings.max_concurrency_per_instance,
+                    resources=ml.DeploymentResourceConfigurationArgs(instance_count=spec.instance_count),
+                    mini_batch_size=spec.mini_batch_size,
+                    max_concurrency_per_instance=spec.max_concurrency_per_instance,
                     retry_settings=ml.BatchRetrySettingsArgs(
-                        max_retries=settings.max_retries, timeout=f"PT{settings.retry_timeout_seconds}S"
+                        max_retries=spec.max_retries, timeout=f"PT{spec.retry_timeout_seconds}S"
                     ),
-                    error_threshold=settings.error_threshold,
+                    error_threshold=spec.error_threshold,
                     output_action="AppendRow",
                     output_file_name=OUTPUT_FILE,
                     logging_level="Info",
-                    # Jobs write their output under the curated zone; invocations read this property.
-                    properties={"outputUri": args.output_uri},
                 ),
                 tags=ctx.tags,
                 opts=self.child(),
             )
+            ArmSetting(
+                f"{name}-default",
+                BATCH_DEFAULT_KIND,
+                endpoint.id,
+                {"deploymentName": BATCH_DEPLOYMENT},
+                revision(endpoint.properties, "defaults"),
+                opts=self.child(depends_on=[endpoint, deployment]),
+            )
             self.deployment_name = BATCH_DEPLOYMENT
-        self.endpoint_id: pulumi.Output[str] = endpoint.id
-        self.endpoint_name: pulumi.Output[str] = endpoint.name
+        self.resource_id: pulumi.Output[str] = endpoint.id
+        self.resource_name: pulumi.Output[str] = endpoint.name
         self._register()

@@ -7,29 +7,36 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import machinelearningservices as ml
 
-from components.context import PlatformComponent, PlatformContext
+from components.base import PlatformComponent
+from components.context import PlatformContext
 
 
 @dataclass(frozen=True)
 class ComputeClusterArgs:
+    """The cluster's name is fixed by naming (the workspace names it as its image-build compute first)."""
+
     workspace_name: pulumi.Input[str]
-    vm_size: str = "Standard_DS3_v2"
-    vm_priority: str = "Dedicated"
-    min_nodes: int = 0
-    max_nodes: int = 4
-    idle_minutes_before_scale_down: int = 15
-    node_public_ip: bool = False
+    vm_size: str
+    vm_priority: str
+    min_nodes: int
+    max_nodes: int
+    idle_minutes_before_scale_down: int
+    node_public_ip: bool
+
+
+def cluster_name(ctx: PlatformContext) -> str:
+    return ctx.naming.name("mlc", "cpu")
 
 
 class ComputeCluster(PlatformComponent):
     TYPE = "mlops:ml:ComputeCluster"
-    OUTPUTS = ("compute_id", "compute_name", "principal_id")
+    OUTPUTS = ("resource_id", "resource_name", "principal_id")
 
     def __init__(self, name: str, ctx: PlatformContext, args: ComputeClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(name, ctx, opts)
         cluster = ml.Compute(
             f"{name}-mlc",
-            compute_name=ctx.naming.name("mlc", "cpu"),
+            compute_name=cluster_name(ctx),
             workspace_name=args.workspace_name,
             resource_group_name=ctx.resource_group_name,
             location=ctx.location,
@@ -53,7 +60,7 @@ class ComputeCluster(PlatformComponent):
             tags=ctx.tags,
             opts=self.child(),
         )
-        self.compute_id: pulumi.Output[str] = cluster.id
-        self.compute_name: pulumi.Output[str] = cluster.name
+        self.resource_id: pulumi.Output[str] = cluster.id
+        self.resource_name: pulumi.Output[str] = cluster.name
         self.principal_id: pulumi.Output[str] = cluster.identity.apply(lambda i: i.principal_id)
         self._register()

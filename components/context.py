@@ -1,4 +1,5 @@
-"""What every component shares: naming, tags, location, resource group, diagnostics target, protection.
+"""What every component shares: naming, tags, location, resource group, subscription, diagnostics target,
+protection and, in a private stack, the spoke network its private endpoints go into.
 
 Components receive a context instead of reading config or module globals, so a component can be
 instantiated twice (two stacks, two tests) without interference.
@@ -8,11 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import ClassVar, Mapping
+from collections.abc import Mapping
 
 import pulumi
 
 from components.naming import Naming
+from components.private_link import PrivateNetwork
 
 MANAGED_BY = "pulumi"
 REQUIRED_TAG_KEYS = ("environment", "workload", "owner", "cost-center", "managed-by")
@@ -41,33 +43,26 @@ class PlatformContext:
     tags: Mapping[str, str]
     location: str
     resource_group_name: pulumi.Input[str]
+    subscription_id: pulumi.Input[str]
+    tenant_id: pulumi.Input[str]
     protect: bool
     diagnostics_workspace_id: pulumi.Input[str] | None = None
+    network: PrivateNetwork | None = None  # None: public mode, no private endpoints
 
     def with_diagnostics(self, workspace_id: pulumi.Input[str]) -> PlatformContext:
         return dataclasses.replace(self, diagnostics_workspace_id=workspace_id)
 
+    def with_network(self, network: PrivateNetwork | None) -> PlatformContext:
+        return dataclasses.replace(self, network=network)
 
-class PlatformComponent(pulumi.ComponentResource):
-    """Base of every component: type token `mlops:<area>:<Name>`, children parented to it, typed outputs.
+    @property
+    def private(self) -> bool:
+        """Whether services close public access and are reached through private endpoints."""
+        return self.network is not None
 
-    Subclasses set TYPE and OUTPUTS (the attribute names they expose) and call `_register()` at the end
-    of __init__, so the registered outputs and the attributes come from one list.
-    """
-
-    TYPE: ClassVar[str]
-    OUTPUTS: ClassVar[tuple[str, ...]]
-
-    def __init__(self, name: str, ctx: PlatformContext, opts: pulumi.ResourceOptions | None = None):
-        super().__init__(self.TYPE, name, None, opts)
-        self.ctx = ctx
-
-    def child(self, *, stateful: bool = False, **options) -> pulumi.ResourceOptions:
-        """Options for a child resource; stateful ones are protected and retained where the stack says so."""
-        if stateful:
-            options.setdefault("protect", self.ctx.protect)
-            options.setdefault("retain_on_delete", self.ctx.protect)
-        return pulumi.ResourceOptions(parent=self, **options)
-
-    def _register(self) -> None:
-        self.register_outputs({name: getattr(self, name) for name in self.OUTPUTS})
+    def resource_id(self, provider_path: str) -> pulumi.Output[str]:
+        """The ARM id of a resource of this stack's resource group, e.g. `Microsoft.Devices/IotHubs/<name>`: known
+        before the resource exists, so two resources can name each other without a dependency cycle."""
+        return pulumi.Output.concat(
+            "/subscriptions/", self.subscription_id, "/resourceGroups/", self.resource_group_name, "/providers/", provider_path
+        )

@@ -1,13 +1,21 @@
-"""The data lake: ADLS Gen2 with raw / curated / features zones, identity-only access and soft delete."""
+"""The data lake: ADLS Gen2 with raw / curated / features zones, identity-only access and soft delete.
+
+The lake is not the workspace's storage (Azure ML refuses a hierarchical namespace there); the workspace
+registers each zone as an identity-based ADLS Gen2 datastore. In a private stack it is reached through its
+`blob` and `dfs` private endpoints, and its firewall lets exactly its trusted writers in from outside any
+network: the IoT Hub's routing and Event Hubs Capture (resource-instance rules, see storage_account.py).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 from pulumi_azure_native import storage
 
-from components.context import PlatformComponent, PlatformContext
+from components.base import PlatformComponent
+from components.context import PlatformContext
 from components.storage_account import private_containers, secure_storage_account, send_blob_diagnostics
 
 ZONES = ("raw", "curated", "features")
@@ -15,16 +23,19 @@ ZONES = ("raw", "curated", "features")
 
 @dataclass(frozen=True)
 class DataLakeArgs:
-    sku: str = "Standard_LRS"
-    public_network_access: bool = False
-    blob_soft_delete_days: int = 7
-    container_soft_delete_days: int = 7
-    raw_to_cool_after_days: int = 30
+    """Redundancy, retention and tiering from the typed config; `trusted_writers`: ids of the Azure resources
+    that write into the lake as trusted services (their system-assigned identities hold the data roles)."""
+
+    sku: str
+    blob_soft_delete_days: int
+    container_soft_delete_days: int
+    raw_to_cool_after_days: int
+    trusted_writers: Sequence[pulumi.Input[str]]
 
 
 class DataLake(PlatformComponent):
     TYPE = "mlops:data:DataLake"
-    OUTPUTS = ("storage_account_id", "storage_account_name", "blob_endpoint", "dfs_endpoint", "container_urls", "container_ids")
+    OUTPUTS = ("resource_id", "resource_name", "blob_endpoint", "dfs_endpoint", "container_urls", "container_ids")
 
     def __init__(self, name: str, ctx: PlatformContext, args: DataLakeArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(name, ctx, opts)
@@ -33,7 +44,7 @@ class DataLake(PlatformComponent):
             ctx,
             account_name=ctx.naming.name("st"),
             sku=args.sku,
-            public_network_access=args.public_network_access,
+            trusted_writers=args.trusted_writers,
             opts=self.child(stateful=True),
             access_tier="Hot",
             is_hns_enabled=True,
@@ -79,8 +90,9 @@ class DataLake(PlatformComponent):
             opts=self.child(),
         )
         send_blob_diagnostics(name, ctx, account, self.child(depends_on=[blob_service]))
-        self.storage_account_id: pulumi.Output[str] = account.id
-        self.storage_account_name: pulumi.Output[str] = account.name
+        self.private_endpoints(account.id, ["blob", "dfs"])
+        self.resource_id: pulumi.Output[str] = account.id
+        self.resource_name: pulumi.Output[str] = account.name
         self.blob_endpoint: pulumi.Output[str] = account.primary_endpoints.blob
         self.dfs_endpoint: pulumi.Output[str] = account.primary_endpoints.dfs
         self.container_urls: pulumi.Output[dict[str, str]] = pulumi.Output.all(

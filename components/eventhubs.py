@@ -1,16 +1,22 @@
-"""Event Hubs: the streaming entry (telemetry in, predictions out), identity-only, captured into the raw zone."""
+"""Event Hubs: the streaming entry (telemetry in, predictions out, alerts to the retrain function), identity-only,
+telemetry captured into the raw zone.
+
+In a private stack the namespace is reached through its `namespace` private endpoint, and its firewall admits
+exactly the trusted Azure services that write to it from outside any network: the IoT Hub (its system-assigned
+identity routes telemetry) and Azure Monitor action groups (alerts). That needs public access "Enabled" with a
+network rule set that denies by default and lets trusted services bypass it (Event Hubs private link docs).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 from pulumi_azure_native import eventhub
 
-from components.context import PlatformComponent, PlatformContext, enabled
-from components.diagnostics import send_diagnostics
-from components.roles import Grant, grant
+from components.base import PlatformComponent
+from components.context import PlatformContext
 
 CAPTURED_HUB = "telemetry"
 # Every token Capture supports, so archives never collide: {Namespace}/{EventHub}/{PartitionId}/date/time.
@@ -19,30 +25,28 @@ ARCHIVE_NAME_FORMAT = "{Namespace}/{EventHub}/{PartitionId}/{Year}/{Month}/{Day}
 
 @dataclass(frozen=True)
 class HubArgs:
-    partitions: int = 2
-    retention_hours: int = 24
-    consumer_groups: tuple[str, ...] = ()
+    partitions: int
+    retention_hours: int
+    consumer_groups: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class EventHubsArgs:
-    subscription_id: pulumi.Input[str]
     capture_account_id: pulumi.Input[str]
     capture_container_name: pulumi.Input[str]
     capture_container_id: pulumi.Input[str]
-    hubs: Mapping[str, HubArgs] = field(default_factory=dict)
-    sku: str = "Standard"
-    capacity: int = 1
-    public_network_access: bool = False
-    zone_redundant: bool = False
-    capture_enabled: bool = True
-    capture_interval_seconds: int = 300
-    capture_size_limit_mb: int = 300
+    hubs: Mapping[str, HubArgs]
+    sku: str
+    capacity: int
+    zone_redundant: bool
+    capture_enabled: bool
+    capture_interval_seconds: int
+    capture_size_limit_mb: int
 
 
 class EventHubs(PlatformComponent):
     TYPE = "mlops:ingestion:EventHubs"
-    OUTPUTS = ("namespace_id", "namespace_name", "namespace_fqdn", "principal_id", "hub_names", "hub_ids")
+    OUTPUTS = ("resource_id", "resource_name", "namespace_fqdn", "principal_id", "hub_names", "hub_ids")
 
     def __init__(self, name: str, ctx: PlatformContext, args: EventHubsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(name, ctx, opts)
@@ -55,19 +59,28 @@ class EventHubs(PlatformComponent):
             identity=eventhub.IdentityArgs(type="SystemAssigned"),
             disable_local_auth=True,
             minimum_tls_version="1.2",
-            public_network_access=enabled(args.public_network_access),
+            # Private stacks: "Enabled" for the trusted services only, closed by the rule set below.
+            public_network_access="Enabled",
             zone_redundant=args.zone_redundant,
             kafka_enabled=args.sku != "Basic",
             tags=ctx.tags,
             opts=self.child(stateful=True),
         )
+        if ctx.private:
+            eventhub.NamespaceNetworkRuleSet(
+                f"{name}-firewall",
+                namespace_name=namespace.name,
+                resource_group_name=ctx.resource_group_name,
+                public_network_access="Enabled",
+                default_action="Deny",
+                trusted_service_access_enabled=True,
+                ip_rules=[],
+                virtual_network_rules=[],
+                opts=self.child(),
+            )
+        self.private_endpoints(namespace.id, ["namespace"])
         principal_id = namespace.identity.apply(lambda i: i.principal_id)
-        capture_access = grant(
-            name,
-            args.subscription_id,
-            Grant("capture-to-raw", principal_id, "Storage Blob Data Contributor", args.capture_container_id),
-            self.child(),
-        )
+        capture_access = self.grant("capture-to-raw", principal_id, "Storage Blob Data Contributor", args.capture_container_id)
         hubs: dict[str, eventhub.EventHub] = {}
         for hub_name, hub in args.hubs.items():
             capture = hub_name == CAPTURED_HUB and args.capture_enabled
@@ -93,9 +106,9 @@ class EventHubs(PlatformComponent):
                     resource_group_name=ctx.resource_group_name,
                     opts=self.child(),
                 )
-        send_diagnostics(name, ctx, namespace.id, self.child())
-        self.namespace_id: pulumi.Output[str] = namespace.id
-        self.namespace_name: pulumi.Output[str] = namespace.name
+        self.diagnostics(namespace.id)
+        self.resource_id: pulumi.Output[str] = namespace.id
+        self.resource_name: pulumi.Output[str] = namespace.name
         self.namespace_fqdn: pulumi.Output[str] = namespace.name.apply(lambda n: f"{n}.servicebus.windows.net")
         self.principal_id: pulumi.Output[str] = principal_id
         self.hub_names: list[str] = list(hubs)

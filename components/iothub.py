@@ -1,133 +1,138 @@
 """IoT Hub: device telemetry routed to Event Hubs (hot path) and the raw zone (cold path), identity-only.
 
-Identity-based routing endpoints live inside the hub resource, so a system-assigned identity could not
-hold its data roles before the hub needs them. A user-assigned identity is created first, granted its
-roles, and only then is the hub created pointing every endpoint at it.
+Writing through the Event Hubs and storage firewalls as a trusted Microsoft service requires the hub's
+*system-assigned* identity (IoT Hub virtual network support; Event Hubs trusted services). That identity exists
+only after the hub, and identity-based routing endpoints are part of the hub resource, so: the hub is created
+with a system identity and no custom routing (it ignores `properties.routing`), its identity gets its data
+roles, and then a follow-up setting (arm_settings.py) writes the endpoints and routes.
+
+Device ingress stays public by nature (devices are in the field): per-device authentication (X.509 or device
+SAS; service-side shared access policies are off), TLS 1.2, and in a private stack an IP filter admitting only
+the configured sites. The service side (routing consumers, the registry manager) has a private endpoint.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_azure_native import iothub, managedidentity
+from pulumi_azure_native import iothub
 
-from components.context import PlatformComponent, PlatformContext, enabled
-from components.diagnostics import send_diagnostics
-from components.roles import Grant, grant
+from components.arm_settings import IOT_ROUTING_KIND, ArmSetting, revision
+from components.base import PlatformComponent
+from components.context import PlatformContext
 
 HOT_ENDPOINT = "telemetry-eventhub"
 COLD_ENDPOINT = "raw-lake"
+RESERVED_ENDPOINT_NAMES = ("events", "fileNotifications", "$default")  # IoT Hub REST reference
 
 
 @dataclass(frozen=True)
 class IotHubArgs:
-    subscription_id: pulumi.Input[str]
     eventhubs_namespace_fqdn: pulumi.Input[str]
-    telemetry_hub_name: pulumi.Input[str]
+    telemetry_hub_name: str
     telemetry_hub_id: pulumi.Input[str]
     storage_blob_endpoint: pulumi.Input[str]
-    raw_container_name: pulumi.Input[str]
+    raw_container_name: str
     raw_container_id: pulumi.Input[str]
-    sku: str = "S1"
-    units: int = 1
-    public_network_access: bool = False
-    cold_path_batch_seconds: int = 300
+    sku: str
+    units: int
+    cold_path_batch_seconds: int
+    device_ip_ranges: Sequence[str]
+
+
+def routing(args: IotHubArgs) -> dict:
+    """The hub's routing as the IoT Hub REST API spells it: both endpoints use the hub's system identity."""
+    return {
+        "endpoints": {
+            "eventHubs": [
+                {
+                    "name": HOT_ENDPOINT,
+                    "authenticationType": "identityBased",
+                    "endpointUri": pulumi.Output.concat("sb://", args.eventhubs_namespace_fqdn),
+                    "entityPath": args.telemetry_hub_name,
+                }
+            ],
+            "storageContainers": [
+                {
+                    "name": COLD_ENDPOINT,
+                    "authenticationType": "identityBased",
+                    "endpointUri": args.storage_blob_endpoint,
+                    "containerName": args.raw_container_name,
+                    "encoding": "avro",
+                    "fileNameFormat": "iothub/{iothub}/{partition}/{YYYY}/{MM}/{DD}/{HH}/{mm}",
+                    "batchFrequencyInSeconds": args.cold_path_batch_seconds,
+                    "maxChunkSizeInBytes": 100 * 1024 * 1024,
+                }
+            ],
+            "serviceBusQueues": [],
+            "serviceBusTopics": [],
+        },
+        "routes": [
+            {"name": "telemetry-to-eventhubs", "source": "DeviceMessages", "condition": "true",
+             "endpointNames": [HOT_ENDPOINT], "isEnabled": True},
+            {"name": "telemetry-to-lake", "source": "DeviceMessages", "condition": "true",
+             "endpointNames": [COLD_ENDPOINT], "isEnabled": True},
+        ],
+        # Messages matching no route still reach the built-in endpoint instead of being dropped.
+        "fallbackRoute": {"name": "$fallback", "source": "DeviceMessages", "condition": "true",
+                          "endpointNames": ["events"], "isEnabled": True},
+    }  # fmt: skip
 
 
 class IotHub(PlatformComponent):
     TYPE = "mlops:ingestion:IotHub"
-    OUTPUTS = ("hub_id", "hub_name", "hostname", "identity_id", "principal_id")
+    OUTPUTS = ("resource_id", "resource_name", "hostname", "principal_id")
 
     def __init__(self, name: str, ctx: PlatformContext, args: IotHubArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(name, ctx, opts)
-        identity = managedidentity.UserAssignedIdentity(
-            f"{name}-id",
-            resource_name_=ctx.naming.name("id", "iot"),
-            resource_group_name=ctx.resource_group_name,
-            location=ctx.location,
-            tags=ctx.tags,
-            opts=self.child(),
-        )
-        access = [
-            grant(name, args.subscription_id, item, self.child())
-            for item in (
-                Grant("send-telemetry", identity.principal_id, "Azure Event Hubs Data Sender", args.telemetry_hub_id),
-                Grant("write-raw", identity.principal_id, "Storage Blob Data Contributor", args.raw_container_id),
-            )
-        ]
-        endpoint_identity = iothub.ManagedIdentityArgs(user_assigned_identity=identity.id)
+        ip_filter = ctx.private and bool(args.device_ip_ranges)
         hub = iothub.IotHubResource(
             f"{name}-iot",
             resource_name_=ctx.naming.name("iot"),
             resource_group_name=ctx.resource_group_name,
             location=ctx.location,
             sku=iothub.IotHubSkuInfoArgs(name=args.sku, capacity=args.units),
-            identity=iothub.ArmIdentityArgs(type="UserAssigned", user_assigned_identities=[identity.id]),
+            identity=iothub.ArmIdentityArgs(type="SystemAssigned"),
             properties=iothub.IotHubPropertiesArgs(
                 min_tls_version="1.2",
                 disable_local_auth=True,
                 disable_device_sas=False,  # devices authenticate with per-device SAS or X.509; service SAS is off
                 disable_module_sas=True,
-                public_network_access=enabled(args.public_network_access),
-                routing=iothub.RoutingPropertiesArgs(
-                    endpoints=iothub.RoutingEndpointsArgs(
-                        event_hubs=[
-                            iothub.RoutingEventHubPropertiesArgs(
-                                name=HOT_ENDPOINT,
-                                authentication_type="identityBased",
-                                identity=endpoint_identity,
-                                endpoint_uri=pulumi.Output.concat("sb://", args.eventhubs_namespace_fqdn),
-                                entity_path=args.telemetry_hub_name,
-                            )
-                        ],
-                        storage_containers=[
-                            iothub.RoutingStorageContainerPropertiesArgs(
-                                name=COLD_ENDPOINT,
-                                authentication_type="identityBased",
-                                identity=endpoint_identity,
-                                endpoint_uri=args.storage_blob_endpoint,
-                                container_name=args.raw_container_name,
-                                encoding="avro",
-                                file_name_format="iothub/{iothub}/{partition}/{YYYY}/{MM}/{DD}/{HH}/{mm}",
-                                batch_frequency_in_seconds=args.cold_path_batch_seconds,
-                                max_chunk_size_in_bytes=100 * 1024 * 1024,
-                            )
-                        ],
-                    ),
-                    routes=[
-                        iothub.RoutePropertiesArgs(
-                            name="telemetry-to-eventhubs",
-                            source="DeviceMessages",
-                            condition="true",
-                            endpoint_names=[HOT_ENDPOINT],
-                            is_enabled=True,
-                        ),
-                        iothub.RoutePropertiesArgs(
-                            name="telemetry-to-lake",
-                            source="DeviceMessages",
-                            condition="true",
-                            endpoint_names=[COLD_ENDPOINT],
-                            is_enabled=True,
-                        ),
+                public_network_access="Enabled",  # device ingress: devices cannot use a private endpoint
+                network_rule_sets=iothub.NetworkRuleSetPropertiesArgs(
+                    default_action="Deny",
+                    apply_to_built_in_event_hub_endpoint=True,
+                    ip_rules=[
+                        iothub.NetworkRuleSetIpRuleArgs(filter_name=f"site-{index}", action="Allow", ip_mask=mask)
+                        for index, mask in enumerate(args.device_ip_ranges)
                     ],
-                    # Messages matching no route still reach the built-in endpoint instead of being dropped.
-                    fallback_route=iothub.FallbackRoutePropertiesArgs(
-                        name="$fallback",
-                        source="DeviceMessages",
-                        condition="true",
-                        endpoint_names=["events"],
-                        is_enabled=True,
-                    ),
-                ),
+                )
+                if ip_filter
+                else None,
             ),
             tags=ctx.tags,
-            opts=self.child(stateful=True, depends_on=access),
+            # Routing is written by the follow-up setting below, once the identity holds its roles.
+            opts=self.child(stateful=True, ignore_changes=["properties.routing"]),
         )
-        send_diagnostics(name, ctx, hub.id, self.child())
-        self.hub_id: pulumi.Output[str] = hub.id
-        self.hub_name: pulumi.Output[str] = hub.name
+        principal_id = hub.identity.apply(lambda identity: identity.principal_id)
+        access = [
+            self.grant("send-telemetry", principal_id, "Azure Event Hubs Data Sender", args.telemetry_hub_id),
+            self.grant("write-raw", principal_id, "Storage Blob Data Contributor", args.raw_container_id),
+        ]
+        ArmSetting(
+            f"{name}-routing",
+            IOT_ROUTING_KIND,
+            hub.id,
+            {"routing": routing(args)},
+            revision(hub.properties, "routing"),
+            opts=self.child(depends_on=[hub, *access]),
+        )
+        self.private_endpoints(hub.id, ["iotHub"])
+        self.diagnostics(hub.id)
+        self.resource_id: pulumi.Output[str] = hub.id
+        self.resource_name: pulumi.Output[str] = hub.name
         self.hostname: pulumi.Output[str] = hub.properties.host_name
-        self.identity_id: pulumi.Output[str] = identity.id
-        self.principal_id: pulumi.Output[str] = identity.principal_id
+        self.principal_id: pulumi.Output[str] = principal_id
         self._register()

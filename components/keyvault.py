@@ -1,4 +1,4 @@
-"""Key Vault: RBAC-only, purge-protected, closed to the internet outside dev."""
+"""Key Vault: RBAC-only, purge-protected; in a private stack reached through its private endpoint only."""
 
 from __future__ import annotations
 
@@ -7,21 +7,19 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import keyvault
 
-from components.context import PlatformComponent, PlatformContext, enabled
-from components.diagnostics import send_diagnostics
+from components.base import PlatformComponent
+from components.context import PlatformContext, enabled
 
 
 @dataclass(frozen=True)
 class KeyVaultArgs:
-    tenant_id: pulumi.Input[str]
-    sku: str = "standard"
-    soft_delete_retention_days: int = 90
-    public_network_access: bool = False
+    sku: str
+    soft_delete_retention_days: int
 
 
 class KeyVault(PlatformComponent):
     TYPE = "mlops:security:KeyVault"
-    OUTPUTS = ("key_vault_id", "key_vault_name", "key_vault_uri")
+    OUTPUTS = ("resource_id", "resource_name", "vault_uri")
 
     def __init__(self, name: str, ctx: PlatformContext, args: KeyVaultArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(name, ctx, opts)
@@ -31,7 +29,7 @@ class KeyVault(PlatformComponent):
             resource_group_name=ctx.resource_group_name,
             location=ctx.location,
             properties=keyvault.VaultPropertiesArgs(
-                tenant_id=args.tenant_id,
+                tenant_id=ctx.tenant_id,
                 sku=keyvault.SkuArgs(family="A", name=args.sku),
                 enable_rbac_authorization=True,
                 enable_soft_delete=True,
@@ -40,17 +38,19 @@ class KeyVault(PlatformComponent):
                 enabled_for_deployment=False,
                 enabled_for_disk_encryption=False,
                 enabled_for_template_deployment=False,
-                public_network_access=enabled(args.public_network_access),
+                public_network_access=enabled(not ctx.private),
                 network_acls=keyvault.NetworkRuleSetArgs(
-                    default_action="Allow" if args.public_network_access else "Deny",
+                    default_action="Deny" if ctx.private else "Allow",
+                    # The workspace reads its secrets as a trusted Azure service.
                     bypass="AzureServices",
                 ),
             ),
             tags=ctx.tags,
             opts=self.child(stateful=True),
         )
-        send_diagnostics(name, ctx, vault.id, self.child())
-        self.key_vault_id: pulumi.Output[str] = vault.id
-        self.key_vault_name: pulumi.Output[str] = vault.name
-        self.key_vault_uri: pulumi.Output[str] = vault.properties.vault_uri
+        self.private_endpoints(vault.id, ["vault"])
+        self.diagnostics(vault.id)
+        self.resource_id: pulumi.Output[str] = vault.id
+        self.resource_name: pulumi.Output[str] = vault.name
+        self.vault_uri: pulumi.Output[str] = vault.properties.vault_uri
         self._register()

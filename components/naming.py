@@ -80,7 +80,9 @@ RULES: dict[str, NameRule] = {
         NameRule("storage account", "st", 3, 24, r"[a-z0-9]+", True, True),
         NameRule("Key Vault", "kv", 3, 24, r"[a-zA-Z][a-zA-Z0-9-]*[a-zA-Z0-9]", False, True),
         NameRule("container registry", "cr", 5, 50, r"[a-zA-Z0-9]+", True, True),
-        NameRule("Azure ML workspace", "mlw", 3, 33, _DASHED, False, False),
+        # Global in effect: a deleted workspace keeps its name for 14 days (soft delete), so dev needs a suffix.
+        NameRule("Azure ML workspace", "mlw", 3, 33, _DASHED, False, True),
+        NameRule("Azure ML registry", "mlr", 3, 33, r"[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}", False, True),
         NameRule("Azure ML compute cluster", "mlc", 2, 16, _DASHED, False, False, scoped=True),
         NameRule("Event Hubs namespace", "evhns", 6, 50, _DASHED, False, True),
         NameRule("IoT Hub", "iot", 3, 50, _DASHED, False, True),
@@ -90,6 +92,15 @@ RULES: dict[str, NameRule] = {
         NameRule("action group", "ag", 1, 260, _DASHED, False, False),
         NameRule("alert rule", "alrt", 1, 260, _DASHED, False, False),
         NameRule("Function App", "func", 2, 60, _DASHED, False, True),
+        NameRule("virtual network", "vnet", 2, 64, _DASHED, False, False),
+        NameRule("network security group", "nsg", 1, 80, _DASHED, False, False),
+        NameRule("private endpoint", "pep", 2, 64, _DASHED, False, False),
+        NameRule("Azure Monitor private link scope", "ampls", 1, 255, _DASHED, False, False),
+        NameRule("Bastion host", "bas", 1, 80, _DASHED, False, False),
+        NameRule("public IP address", "pip", 1, 80, _DASHED, False, False),
+        NameRule("NAT gateway", "ng", 1, 80, _DASHED, False, False),
+        NameRule("Container Apps environment", "cae", 2, 32, r"[a-z][a-z0-9-]*[a-z0-9]", False, False),
+        NameRule("Container Apps job", "caj", 2, 32, r"[a-z][a-z0-9-]*[a-z0-9]", False, False),
     )
 }
 

@@ -1,4 +1,9 @@
-"""Container registry for training and serving images: identity pulls only, private outside dev."""
+"""Container registry: identity pulls only; in a private stack Premium and reached through its private endpoint.
+
+The trusted-services bypass stays on: `az acr import` (how the bootstrap brings the CI runner image in) works
+into a network-restricted registry only through it (README, "Azure facts"). Pulls by managed identity need the
+registry to accept ARM-audience tokens (Container Apps jobs pull the runner image that way).
+"""
 
 from __future__ import annotations
 
@@ -7,20 +12,19 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import containerregistry
 
-from components.context import PlatformComponent, PlatformContext, enabled
-from components.diagnostics import send_diagnostics
+from components.base import PlatformComponent
+from components.context import PlatformContext, enabled
 
 
 @dataclass(frozen=True)
 class RegistryArgs:
-    sku: str = "Premium"
-    public_network_access: bool = False
-    zone_redundant: bool = False
+    sku: str
+    zone_redundant: bool
 
 
 class ContainerRegistry(PlatformComponent):
     TYPE = "mlops:containers:ContainerRegistry"
-    OUTPUTS = ("registry_id", "registry_name", "login_server")
+    OUTPUTS = ("resource_id", "resource_name", "login_server")
 
     def __init__(self, name: str, ctx: PlatformContext, args: RegistryArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(name, ctx, opts)
@@ -33,20 +37,20 @@ class ContainerRegistry(PlatformComponent):
             sku=containerregistry.SkuArgs(name=args.sku),
             admin_user_enabled=False,
             anonymous_pull_enabled=False,
-            public_network_access=enabled(args.public_network_access),
+            public_network_access=enabled(not ctx.private),
             network_rule_bypass_options="AzureServices",
             # Zone redundancy and the retention policy exist only on Premium.
             zone_redundancy=enabled(premium and args.zone_redundant),
             policies=containerregistry.PoliciesArgs(
-                retention_policy=containerregistry.RetentionPolicyArgs(days=30, status="enabled")
-            )
-            if premium
-            else None,
+                retention_policy=containerregistry.RetentionPolicyArgs(days=30, status="enabled") if premium else None,
+                azure_ad_authentication_as_arm_policy=containerregistry.AzureADAuthenticationAsArmPolicyArgs(status="enabled"),
+            ),
             tags=ctx.tags,
             opts=self.child(stateful=True),
         )
-        send_diagnostics(name, ctx, registry.id, self.child())
-        self.registry_id: pulumi.Output[str] = registry.id
-        self.registry_name: pulumi.Output[str] = registry.name
+        self.private_endpoints(registry.id, ["registry"])
+        self.diagnostics(registry.id)
+        self.resource_id: pulumi.Output[str] = registry.id
+        self.resource_name: pulumi.Output[str] = registry.name
         self.login_server: pulumi.Output[str] = registry.login_server
         self._register()

@@ -1,9 +1,17 @@
-"""The retrain trigger's infrastructure: a Flex Consumption Function App that receives the alert webhook
-(`pipelines/retrain_trigger/`) and submits the training pipeline to the workspace as its own identity.
+"""The retrain trigger's infrastructure: a Flex Consumption Function App that consumes the alerts the action group
+publishes to the Event Hubs `alerts` hub (`pipelines/retrain_trigger/`) and submits the training pipeline to the
+workspace as its own identity.
 
-Secure by default: system-assigned identity only (no keys for storage or Application Insights), HTTPS only,
-TLS 1.2, FTPS and basic-auth publishing off, logs to Log Analytics. The function's own storage account holds
-only the deployment package and the cool-down claims.
+Why an Event Hubs receiver and not a webhook: it needs no secret anywhere (no function key read at plan time,
+which fails when the host cannot start and needs rights a Reader lacks) and no inbound path at all: Azure
+Monitor action groups are a trusted service of Event Hubs (Event Hubs private link docs, "Azure Monitor
+(Diagnostic Settings and Action Groups)"), and the function reads the hub with an identity-based connection.
+
+Flex Consumption: no `siteConfig` (Flex rejects netFrameworkVersion, ftpsState, linuxFxVersion and more; the
+SDK's SiteConfigArgs would inject netFrameworkVersion), runtime and scale in `functionAppConfig`, the package in
+a blob container read by the system identity. In a private stack: VNet integration on the delegated `functions`
+subnet, public access off (code deploys come from the runners through the `sites` private endpoint), host storage
+private with `blob`, `queue`, `table` endpoints, telemetry through the Azure Monitor private link scope.
 """
 
 from __future__ import annotations
@@ -16,40 +24,41 @@ from typing import Any
 import pulumi
 from pulumi_azure_native import web
 
-from components.context import PlatformComponent, PlatformContext
-from components.diagnostics import send_diagnostics
-from components.roles import Grant, grant
+from components.base import PlatformComponent
+from components.context import PlatformContext, enabled
 from components.storage_account import private_containers, secure_storage_account, send_blob_diagnostics
 
-FUNCTION_ROUTE = "api/retrain"
 PACKAGE_CONTAINER = "app-package"
 STATE_CONTAINER = "retrain-state"
+EVENTHUB_CONNECTION = "AlertsEventHub"  # the trigger's `connection`: <name>__fullyQualifiedNamespace
+STORAGE_GROUPS = ("blob", "queue", "table")
 
 
 @dataclass(frozen=True)
 class RetrainTriggerArgs:
-    """Required: where to submit (workspace), where to report (Application Insights), the subscription for role
-    definitions. Optional: cool-down and scale. The function's storage is private by default; a Flex plan then
-    needs VNet integration to reach it, so a stack without private networking relaxes it explicitly
-    (`retrainTrigger.storagePublicNetworkAccess`, dev). Shared keys stay off either way."""
+    """Where to submit (workspace and its storage, for code snapshots), where alerts arrive (the Event Hubs
+    namespace and hub), where to report (Application Insights), the function's scale and the settings it reads."""
 
     workspace_id: pulumi.Input[str]
     workspace_name: pulumi.Input[str]
-    subscription_id: pulumi.Input[str]
+    workspace_storage_id: pulumi.Input[str]
+    eventhubs_namespace_fqdn: pulumi.Input[str]
+    alerts_hub_name: str
+    alerts_hub_id: pulumi.Input[str]
+    alerts_consumer_group: str
     application_insights_id: pulumi.Input[str]
     application_insights_connection_string: pulumi.Input[str]
     stack_outputs: pulumi.Input[Mapping[str, Any]]  # the outputs contract (camelCase keys), without secrets
     training: Mapping[str, Any]  # the stack's training config (TrainingConfig.model_dump(by_alias=True))
-    cooldown_minutes: int = 360
-    maximum_instance_count: int = 10
-    instance_memory_mb: int = 2048
-    python_version: str = "3.11"
-    storage_public_network_access: bool = False
+    cooldown_minutes: int
+    maximum_instance_count: int
+    instance_memory_mb: int
+    python_version: str
 
 
 class RetrainTrigger(PlatformComponent):
     TYPE = "mlops:monitoring:RetrainTrigger"
-    OUTPUTS = ("function_app_id", "principal_id", "webhook_url")
+    OUTPUTS = ("resource_id", "resource_name", "principal_id", "package_container_id")
 
     def __init__(self, name: str, ctx: PlatformContext, args: RetrainTriggerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(name, ctx, opts)
@@ -58,10 +67,10 @@ class RetrainTrigger(PlatformComponent):
             ctx,
             account_name=ctx.naming.name("st", "fn"),
             sku="Standard_LRS",
-            public_network_access=args.storage_public_network_access,
             opts=self.child(stateful=True),  # holds the cool-down claims: one incident retrains once
         )
         send_blob_diagnostics(f"{name}-st", ctx, account, self.child())
+        self.private_endpoints(account.id, STORAGE_GROUPS, label="st")
         containers = private_containers(name, ctx, account.name, (PACKAGE_CONTAINER, STATE_CONTAINER), self.child())
         blob_endpoint = account.primary_endpoints.apply(lambda endpoints: endpoints.blob)
         app_name = ctx.naming.name("func", "retrain")
@@ -79,10 +88,13 @@ class RetrainTrigger(PlatformComponent):
         settings = {
             "AzureWebJobsStorage__accountName": account.name,
             "AzureWebJobsStorage__credential": "managedidentity",
+            f"{EVENTHUB_CONNECTION}__fullyQualifiedNamespace": args.eventhubs_namespace_fqdn,
+            "MLOPS_ALERTS_HUB": args.alerts_hub_name,
+            "MLOPS_ALERTS_CONSUMER_GROUP": args.alerts_consumer_group,
             "APPLICATIONINSIGHTS_CONNECTION_STRING": args.application_insights_connection_string,
             "APPLICATIONINSIGHTS_AUTHENTICATION_STRING": "Authorization=AAD",  # local auth is off on App Insights
             "MLOPS_STACK": ctx.naming.environment,
-            "AZURE_SUBSCRIPTION_ID": args.subscription_id,
+            "AZURE_SUBSCRIPTION_ID": ctx.subscription_id,
             "AZURE_RESOURCE_GROUP": ctx.resource_group_name,
             "AZUREML_WORKSPACE_NAME": args.workspace_name,
             "MLOPS_RETRAIN_COOLDOWN_MINUTES": str(args.cooldown_minutes),
@@ -99,13 +111,10 @@ class RetrainTrigger(PlatformComponent):
             server_farm_id=plan.id,
             https_only=True,
             identity=web.ManagedServiceIdentityArgs(type="SystemAssigned"),
-            public_network_access="Enabled",  # Azure Monitor action groups call it over the internet (function key)
-            site_config=web.SiteConfigArgs(
-                min_tls_version="1.2",
-                scm_min_tls_version="1.2",
-                ftps_state="Disabled",
-                http20_enabled=True,
-            ),
+            # Nothing calls the app: alerts arrive through Event Hubs. Private stacks deploy code through the
+            # `sites` private endpoint from the runners; dev deploys from GitHub-hosted runners.
+            public_network_access=enabled(not ctx.private),
+            virtual_network_subnet_id=ctx.network.subnet_ids["functions"] if ctx.network else None,
             function_app_config=web.FunctionAppConfigArgs(
                 deployment=web.FunctionsDeploymentArgs(
                     storage=web.FunctionsDeploymentStorageArgs(
@@ -122,12 +131,18 @@ class RetrainTrigger(PlatformComponent):
             tags=ctx.tags,
             opts=self.child(depends_on=list(containers.values())),
         )
-        web.WebAppApplicationSettings(  # a resource of its own: the secret connection string stays out of siteConfig
+        principal_id = app.identity.apply(lambda identity: identity.principal_id)
+        # The host needs its storage before it starts: roles first, then the settings that point it there.
+        host_access = [
+            self.grant("host-storage", principal_id, "Storage Blob Data Owner", account.id),
+            self.grant("host-diagnostics", principal_id, "Storage Table Data Contributor", account.id),
+        ]
+        web.WebAppApplicationSettings(  # a resource of its own: the secret connection string stays out of the app
             f"{name}-settings",
             name=app.name,
             resource_group_name=ctx.resource_group_name,
             properties=settings,
-            opts=self.child(),
+            opts=self.child(depends_on=host_access),
         )
         for policy in (web.WebAppFtpAllowed, web.WebAppScmAllowed):  # no basic-auth publishing credentials
             policy(
@@ -137,22 +152,17 @@ class RetrainTrigger(PlatformComponent):
                 allow=False,
                 opts=self.child(),
             )
-        principal_id = app.identity.apply(lambda identity: identity.principal_id)
         for label, role, scope in (
             ("workspace", "AzureML Data Scientist", args.workspace_id),
-            ("storage", "Storage Blob Data Contributor", account.id),
+            ("code-snapshots", "Storage Blob Data Contributor", args.workspace_storage_id),
+            ("receive-alerts", "Azure Event Hubs Data Receiver", args.alerts_hub_id),
             ("insights", "Monitoring Metrics Publisher", args.application_insights_id),
         ):
-            grant(name, args.subscription_id, Grant(label, principal_id, role, scope), self.child())
-        send_diagnostics(f"{name}-func", ctx, app.id, self.child())
-        keys = web.list_web_app_host_keys_output(name=app.name, resource_group_name=ctx.resource_group_name)
-
-        self.function_app_id: pulumi.Output[str] = app.id
+            self.grant(label, principal_id, role, scope)
+        self.private_endpoints(app.id, ["sites"], label="func")
+        self.diagnostics(app.id, "func")
+        self.resource_id: pulumi.Output[str] = app.id
+        self.resource_name: pulumi.Output[str] = app.name
         self.principal_id: pulumi.Output[str] = principal_id
-        self.webhook_url: pulumi.Output[str] = pulumi.Output.secret(
-            pulumi.Output.concat(
-                "https://", app.default_host_name, f"/{FUNCTION_ROUTE}?code=",
-                keys.apply(lambda k: (k.function_keys or {}).get("default", "")),
-            )
-        )  # fmt: skip
+        self.package_container_id: pulumi.Output[str] = containers[PACKAGE_CONTAINER].id
         self._register()

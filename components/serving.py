@@ -1,35 +1,82 @@
 """Online serving: a managed endpoint, its blue/green deployments from stack config, and the traffic split.
 
-Deployments reference the registered model version by ARM id (`<workspace>/models/<name>/versions/<v>`)
-and the serving environment image in the stack's registry, which bakes in the scoring script
+Deployments take their model and their scoring environment from the shared Azure ML registry
+(`azureml://registries/<registry>/models/<name>/versions/<v>`, `.../environments/<name>/versions/<v>`): the
+documented way to use one model in several workspaces. The environment image bakes in the scoring script
 (`pipelines/score.py`) and the Azure ML inference server.
+
+The endpoint runs as a user-assigned identity that holds its roles before the endpoint exists: a
+system-assigned identity gets AcrPull and a storage reader role from Azure ML automatically, and an explicit
+assignment of the same role and scope fails with 409 RoleAssignmentExists (concept-endpoints-online-auth).
+A new environment has no deployments until bootstrap has registered a model and an environment.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
 from pulumi_azure_native import machinelearningservices as ml
 
-from components.context import PlatformComponent, PlatformContext, enabled
-from components.diagnostics import send_diagnostics
-from components.roles import Grant, grant
-from components.traffic import EndpointTraffic, EndpointTrafficArgs
-from stacks.config import DeploymentConfig, ProbeConfig
+from components.arm_settings import TRAFFIC_KIND, ArmSetting, revision
+from components.base import PlatformComponent
+from components.context import PlatformContext, enabled
 
-SERVING_ENVIRONMENT = "mlops-serving"
 INFERENCE_PORT = 5001  # azmlinfsrv
 
 
-def model_version_id(workspace_id: pulumi.Input[str], model: str) -> pulumi.Output[str]:
-    """`name:version` -> the model-version ARM id ARM expects where azure-ai-ml accepts short names."""
-    name, version = model.split(":")
-    return pulumi.Output.concat(workspace_id, f"/models/{name}/versions/{version}")
+def registry_asset_id(registry_name: pulumi.Input[str], kind: str, reference: str) -> pulumi.Output[str]:
+    """`name:version` of a model or environment -> its id in the Azure ML registry, as ARM accepts it."""
+    name, version = reference.split(":")
+    return pulumi.Output.concat("azureml://registries/", registry_name, f"/{kind}/{name}/versions/{version}")
 
 
-def _probe(probe: ProbeConfig) -> ml.ProbeSettingsArgs:
+@dataclass(frozen=True)
+class ProbeSpec:
+    initial_delay_seconds: int
+    period_seconds: int
+    timeout_seconds: int
+    failure_threshold: int
+
+
+@dataclass(frozen=True)
+class DeploymentSpec:
+    """One blue/green slot: its name, the model (`name:version` in the registry), size and probes."""
+
+    name: str
+    model: str
+    instance_type: str
+    instance_count: int
+    request_timeout_ms: int
+    max_concurrent_requests_per_instance: int
+    liveness_probe: ProbeSpec
+    readiness_probe: ProbeSpec
+
+
+@dataclass(frozen=True)
+class Principal:
+    object_id: str
+    type: str  # Group | ServicePrincipal
+
+
+@dataclass(frozen=True)
+class OnlineServingArgs:
+    workspace_name: pulumi.Input[str]
+    container_registry_id: pulumi.Input[str]
+    workspace_storage_id: pulumi.Input[str]
+    ml_registry_name: pulumi.Input[str]
+    ml_registry_id: pulumi.Input[str]
+    predictions_hub_id: pulumi.Input[str]
+    environment: str | None  # name:version in the registry; None until bootstrap created it
+    deployments: Sequence[DeploymentSpec]
+    traffic: Mapping[str, int]
+    mirror_traffic: Mapping[str, int]
+    auth_mode: str
+    scoring_callers: Sequence[Principal]
+
+
+def _probe(probe: ProbeSpec) -> ml.ProbeSettingsArgs:
     return ml.ProbeSettingsArgs(
         initial_delay=f"PT{probe.initial_delay_seconds}S",
         period=f"PT{probe.period_seconds}S",
@@ -39,48 +86,20 @@ def _probe(probe: ProbeConfig) -> ml.ProbeSettingsArgs:
     )
 
 
-@dataclass(frozen=True)
-class OnlineServingArgs:
-    subscription_id: pulumi.Input[str]
-    workspace_id: pulumi.Input[str]
-    workspace_name: pulumi.Input[str]
-    registry_id: pulumi.Input[str]
-    registry_login_server: pulumi.Input[str]
-    storage_account_id: pulumi.Input[str]
-    environment_image: str
-    deployments: Sequence[DeploymentConfig] = ()
-    traffic: dict[str, int] | None = None
-    mirror_traffic: dict[str, int] | None = None
-    auth_mode: str = "AADToken"
-    public_network_access: bool = False
-    egress_public_network_access: bool = False
-
-
 class OnlineServing(PlatformComponent):
     TYPE = "mlops:serving:OnlineServing"
-    OUTPUTS = ("endpoint_id", "endpoint_name", "scoring_uri", "principal_id", "deployment_ids")
+    OUTPUTS = ("resource_id", "resource_name", "principal_id", "scoring_uri", "deployment_ids")
 
     def __init__(self, name: str, ctx: PlatformContext, args: OnlineServingArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(name, ctx, opts)
-        image_name, image_version = args.environment_image.rsplit(":", 1)
-        environment = ml.EnvironmentVersion(
-            f"{name}-environment",
-            name=SERVING_ENVIRONMENT,
-            version=image_version,
-            workspace_name=args.workspace_name,
-            resource_group_name=ctx.resource_group_name,
-            properties=ml.EnvironmentVersionPropertiesArgs(
-                description="Scoring image: pipelines/score.py on the Azure ML inference server",
-                image=pulumi.Output.concat(args.registry_login_server, "/", image_name, ":", image_version),
-                os_type="Linux",
-                inference_config=ml.InferenceContainerPropertiesArgs(
-                    liveness_route=ml.RouteArgs(path="/", port=INFERENCE_PORT),
-                    readiness_route=ml.RouteArgs(path="/", port=INFERENCE_PORT),
-                    scoring_route=ml.RouteArgs(path="/score", port=INFERENCE_PORT),
-                ),
-            ),
-            opts=self.child(),
-        )
+        identity = self.user_assigned_identity("online")
+        access = [
+            self.grant("pull-images", identity.principal_id, "AcrPull", args.container_registry_id),
+            self.grant("read-workspace-storage", identity.principal_id, "Storage Blob Data Reader", args.workspace_storage_id),
+            # Models and environments come from the shared registry; no narrower built-in role reads its assets.
+            self.grant("read-registry", identity.principal_id, "AzureML Registry User", args.ml_registry_id),
+            self.grant("send-predictions", identity.principal_id, "Azure Event Hubs Data Sender", args.predictions_hub_id),
+        ]
         endpoint = ml.OnlineEndpoint(
             f"{name}-endpoint",
             endpoint_name=ctx.naming.name("mloe"),
@@ -88,25 +107,21 @@ class OnlineServing(PlatformComponent):
             resource_group_name=ctx.resource_group_name,
             location=ctx.location,
             kind="Managed",
-            identity=ml.ManagedServiceIdentityArgs(type="SystemAssigned"),
+            identity=ml.ManagedServiceIdentityArgs(type="UserAssigned", user_assigned_identities=[identity.id]),
             properties=ml.OnlineEndpointPropertiesArgs(
                 auth_mode=args.auth_mode,
-                public_network_access=enabled(args.public_network_access),
+                # Private: scoring only through the workspace's private endpoint (concept-secure-online-endpoint).
+                public_network_access=enabled(not ctx.private),
                 description="Online scoring; traffic is set by the endpoint-traffic resource",
             ),
             tags=ctx.tags,
-            # The split belongs to EndpointTraffic, so the endpoint never fights it.
-            opts=self.child(ignore_changes=["properties.traffic", "properties.mirrorTraffic"]),
+            # The split belongs to the traffic setting, so the endpoint never fights it.
+            opts=self.child(ignore_changes=["properties.traffic", "properties.mirrorTraffic"], depends_on=access),
         )
-        send_diagnostics(name, ctx, endpoint.id, self.child())
-        principal_id = endpoint.identity.apply(lambda i: i.principal_id)
-        access = [
-            grant(name, args.subscription_id, item, self.child())
-            for item in (
-                Grant("pull-images", principal_id, "AcrPull", args.registry_id),
-                Grant("read-lake", principal_id, "Storage Blob Data Reader", args.storage_account_id),
-            )
-        ]
+        self.diagnostics(endpoint.id)
+        for index, caller in enumerate(args.scoring_callers):
+            # The score action is in AzureML Data Scientist; at endpoint scope it covers this endpoint only.
+            self.grant(f"score-{index}", caller.object_id, "AzureML Data Scientist", endpoint.id, principal_type=caller.type)
         deployments = {
             spec.name: ml.OnlineDeployment(
                 f"{name}-{spec.name}",
@@ -120,11 +135,13 @@ class OnlineServing(PlatformComponent):
                 properties=ml.ManagedOnlineDeploymentArgs(
                     endpoint_compute_type="Managed",
                     description=f"{spec.model} on {spec.instance_type}",
-                    model=model_version_id(args.workspace_id, spec.model),
-                    environment_id=environment.id,
+                    model=registry_asset_id(args.ml_registry_name, "models", spec.model),
+                    environment_id=registry_asset_id(args.ml_registry_name, "environments", args.environment or ""),
                     instance_type=spec.instance_type,
                     app_insights_enabled=True,
-                    egress_public_network_access=enabled(args.egress_public_network_access),
+                    # Set explicitly (the SDK's default is Enabled); with a managed network the workspace's
+                    # outbound rules decide egress instead.
+                    egress_public_network_access=enabled(not ctx.private),
                     request_settings=ml.OnlineRequestSettingsArgs(
                         request_timeout=f"PT{spec.request_timeout_ms / 1000:g}S",
                         max_concurrent_requests_per_instance=spec.max_concurrent_requests_per_instance,
@@ -134,27 +151,23 @@ class OnlineServing(PlatformComponent):
                     scale_settings=ml.DefaultScaleSettingsArgs(scale_type="Default"),
                 ),
                 tags=ctx.tags,
-                opts=self.child(depends_on=access),
+                opts=self.child(),
             )
             for spec in args.deployments
         }
-        EndpointTraffic(
+        ArmSetting(
             f"{name}-traffic",
-            EndpointTrafficArgs(
-                subscription_id=args.subscription_id,
-                resource_group_name=ctx.resource_group_name,
-                workspace_name=args.workspace_name,
-                endpoint_name=endpoint.name,
-                traffic=args.traffic or {},
-                mirror_traffic=args.mirror_traffic or {},
-                deployments=list(deployments),
-            ),
+            TRAFFIC_KIND,
+            endpoint.id,
+            {"traffic": dict(args.traffic), "mirrorTraffic": dict(args.mirror_traffic)},
+            revision(endpoint.properties, "traffic", "mirrorTraffic"),
+            described={"endpointName": endpoint.name, "deployments": list(deployments)},
             opts=self.child(depends_on=[endpoint, *deployments.values()]),
         )
-        self.endpoint_id: pulumi.Output[str] = endpoint.id
-        self.endpoint_name: pulumi.Output[str] = endpoint.name
+        self.resource_id: pulumi.Output[str] = endpoint.id
+        self.resource_name: pulumi.Output[str] = endpoint.name
+        self.principal_id: pulumi.Output[str] = identity.principal_id
         self.scoring_uri: pulumi.Output[str] = endpoint.properties.scoring_uri
-        self.principal_id: pulumi.Output[str] = principal_id
         self.deployment_names: list[str] = list(deployments)
         self.deployment_ids: pulumi.Output[dict[str, str]] = pulumi.Output.all(
             *(d.id for d in deployments.values())

@@ -2,18 +2,18 @@
 
 The secure settings of an account are defined here once, so no component can forget one: identity-only
 access (shared keys off, OAuth by default), HTTPS and TLS 1.2, no public blobs, no cross-tenant replication,
-and the firewall denying by default unless the stack opens public network access.
+and the network access of the stack's mode (see `secure_storage_account`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pulumi
 from pulumi_azure_native import storage
 
-from components.context import PlatformContext, enabled
+from components.context import PlatformContext
 from components.diagnostics import send_diagnostics
 
 
@@ -23,11 +23,31 @@ def secure_storage_account(
     *,
     account_name: str,
     sku: str,
-    public_network_access: bool,
     opts: pulumi.ResourceOptions,
+    trusted_writers: Sequence[pulumi.Input[str]] = (),
     **settings: Any,
 ) -> storage.StorageAccount:
-    """A StorageV2 account with the platform's secure settings; `settings` adds the caller's own (HNS, tier)."""
+    """A StorageV2 account with the platform's secure settings; `settings` adds the caller's own (HNS, tier).
+
+    Network access follows the stack: public mode allows every network (Entra ID auth only). A private stack
+    reaches the account through private endpoints only (public access Disabled), unless Azure services must
+    write to it from outside any network (`trusted_writers`, resource ids: IoT Hub routing, Event Hubs Capture):
+    then public access is "Enabled from selected networks" with no network selected, `defaultAction: Deny`,
+    the trusted-services bypass and one resource-instance rule per writer, because those exceptions exist only
+    in that mode (README, "Network": storage-network-security-trusted-azure-services).
+    """
+    if not ctx.private:
+        public, rules = "Enabled", storage.NetworkRuleSetArgs(default_action="Allow", bypass="AzureServices")
+    else:
+        public = "Enabled" if trusted_writers else "Disabled"
+        rules = storage.NetworkRuleSetArgs(
+            default_action="Deny",
+            bypass="AzureServices" if trusted_writers else "None",
+            resource_access_rules=[
+                storage.ResourceAccessRuleArgs(tenant_id=ctx.tenant_id, resource_id=writer) for writer in trusted_writers
+            ]
+            or None,
+        )
     return storage.StorageAccount(
         resource_name,
         account_name=account_name,
@@ -41,10 +61,8 @@ def secure_storage_account(
         enable_https_traffic_only=True,
         minimum_tls_version="TLS1_2",
         allow_cross_tenant_replication=False,
-        public_network_access=enabled(public_network_access),
-        network_rule_set=storage.NetworkRuleSetArgs(
-            default_action="Allow" if public_network_access else "Deny", bypass="AzureServices"
-        ),
+        public_network_access=public,
+        network_rule_set=rules,
         tags=ctx.tags,
         opts=opts,
         **settings,

@@ -17,7 +17,8 @@ import os
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -69,6 +70,7 @@ class StackResource:
     protect: bool = False
     parent: str = ""
     dependencies: tuple[str, ...] = ()
+    property_dependencies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def resource_urn(type_: str, name: str, stack: str = "offline") -> str:
@@ -239,6 +241,9 @@ class PolicyAnalyzer:
                     options=proto.AnalyzerResourceOptions(protect=r.protect, parent=r.parent),
                     parent=r.parent,
                     dependencies=list(r.dependencies),
+                    propertyDependencies={
+                        key: proto.AnalyzerPropertyDependencies(urns=list(urns)) for key, urns in r.property_dependencies.items()
+                    },
                 )
                 for r in resources
             ]
@@ -278,4 +283,5 @@ def stack_resource(resource: RecordedResource) -> StackResource:
         protect=resource.protect,
         parent=resource.parent,
         dependencies=tuple(resource.dependencies),
+        property_dependencies={key: tuple(urns) for key, urns in resource.property_dependencies.items()},
     )

@@ -23,9 +23,10 @@ from pulumi.runtime.stack import wait_for_rpcs
 from pulumi.runtime.sync_await import _sync_await
 
 from mlops.paths import ROOT_DIR
-from stacks.config import PROJECT, read_stack_values, stack_file
+from stacks.config import PROJECT, SHARED_STACK, read_stack_values, stack_file
 
 PROGRAM = ROOT_DIR / "__main__.py"
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
 
 SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000000"
 TENANT_ID = "11111111-1111-1111-1111-111111111111"
@@ -35,6 +36,7 @@ _RG = "/subscriptions/{sub}/resourceGroups/{resourceGroupName}"
 _MLW = _RG + "/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}"
 _EVH = _RG + "/providers/Microsoft.EventHub/namespaces/{namespaceName}"
 _ST = _RG + "/providers/Microsoft.Storage/storageAccounts/{accountName}"
+_NET = _RG + "/providers/Microsoft.Network"
 
 # ARM id templates per resource type; placeholders are input keys ({sub} and {name} are filled in).
 ARM_IDS: dict[str, str] = {
@@ -72,6 +74,28 @@ ARM_IDS: dict[str, str] = {
     "azure-native:web:WebAppApplicationSettings": _RG + "/providers/Microsoft.Web/sites/{name}/config/appsettings",
     "azure-native:web:WebAppFtpAllowed": _RG + "/providers/Microsoft.Web/sites/{name}/basicPublishingCredentialsPolicies/ftp",
     "azure-native:web:WebAppScmAllowed": _RG + "/providers/Microsoft.Web/sites/{name}/basicPublishingCredentialsPolicies/scm",
+    "azure-native:network:VirtualNetwork": _NET + "/virtualNetworks/{virtualNetworkName}",
+    "azure-native:network:NetworkSecurityGroup": _NET + "/networkSecurityGroups/{networkSecurityGroupName}",
+    "azure-native:network:PublicIPAddress": _NET + "/publicIPAddresses/{publicIpAddressName}",
+    "azure-native:network:NatGateway": _NET + "/natGateways/{natGatewayName}",
+    "azure-native:network:BastionHost": _NET + "/bastionHosts/{bastionHostName}",
+    "azure-native:network:VirtualNetworkPeering": _NET
+    + "/virtualNetworks/{virtualNetworkName}/virtualNetworkPeerings/{virtualNetworkPeeringName}",
+    "azure-native:network:PrivateEndpoint": _NET + "/privateEndpoints/{privateEndpointName}",
+    "azure-native:network:PrivateDnsZoneGroup": _NET
+    + "/privateEndpoints/{privateEndpointName}/privateDnsZoneGroups/{privateDnsZoneGroupName}",
+    "azure-native:privatedns:PrivateZone": _NET + "/privateDnsZones/{privateZoneName}",
+    "azure-native:privatedns:VirtualNetworkLink": _NET
+    + "/privateDnsZones/{privateZoneName}/virtualNetworkLinks/{virtualNetworkLinkName}",
+    "azure-native:monitor:PrivateLinkScope": _RG + "/providers/Microsoft.Insights/privateLinkScopes/{scopeName}",
+    "azure-native:monitor:PrivateLinkScopedResource": _RG
+    + "/providers/Microsoft.Insights/privateLinkScopes/{scopeName}/scopedResources/{name}",
+    "azure-native:eventhub:NamespaceNetworkRuleSet": _EVH + "/networkRuleSets/default",
+    "azure-native:machinelearningservices:Datastore": _MLW + "/datastores/{name}",
+    "azure-native:machinelearningservices:Registry": _RG + "/providers/Microsoft.MachineLearningServices/registries/{registryName}",
+    "azure-native:app:ManagedEnvironment": _RG + "/providers/Microsoft.App/managedEnvironments/{environmentName}",
+    "azure-native:app:Job": _RG + "/providers/Microsoft.App/jobs/{jobName}",
+    "azure-native:keyvault:Secret": _RG + "/providers/Microsoft.KeyVault/vaults/{vaultName}/secrets/{secretName}",
 }
 
 
@@ -115,6 +139,7 @@ class RecordedResource:
     protect: bool = False
     retain_on_delete: bool = False
     dependencies: list[str] = field(default_factory=list)
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
     aliases: list[str] = field(default_factory=list)
     delete_before_replace: bool = False
     ignore_changes: list[str] = field(default_factory=list)
@@ -129,6 +154,7 @@ class StackRecord:
     environment: str
     resources: list[RecordedResource]
     outputs: dict[str, Any]
+    calls: list[str] = field(default_factory=list)
 
     def of_type(self, type_: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.type == type_]
@@ -149,9 +175,19 @@ class StackRecord:
 
 
 class PlatformMocks(pulumi_mocks.Mocks):
-    """Answers the engine's provider calls with what Azure would compute."""
+    """Answers the engine's provider calls with what Azure would compute. `stack_outputs` answers
+    StackReferences (stack name -> its exported outputs), as the engine reads another stack's state."""
+
+    def __init__(self, stack_outputs: dict[str, dict[str, Any]] | None = None):
+        self.stack_outputs = stack_outputs or {}
+        self.calls: list[str] = []  # every invoke the program made, by token (plan-time reads are visible)
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict]:
+        if args.typ == STACK_REFERENCE:
+            stack = str(args.inputs.get("name", args.name))
+            if stack not in self.stack_outputs:
+                raise ValueError(f"StackReference {stack!r}: no outputs of that stack in this run")
+            return stack, {"name": stack, "outputs": self.stack_outputs[stack], "secretOutputNames": []}
         inputs = _plain(args.inputs)
         azure_name = _azure_name(args.typ, args.name, inputs)
         resource_id = _arm_id(args.typ, azure_name, inputs)
@@ -163,6 +199,7 @@ class PlatformMocks(pulumi_mocks.Mocks):
         return resource_id, outputs
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> dict:
+        self.calls.append(args.token)
         if args.token == "azure-native:authorization:getClientConfig":
             return {
                 "clientId": CLIENT_OBJECT_ID,
@@ -170,8 +207,6 @@ class PlatformMocks(pulumi_mocks.Mocks):
                 "subscriptionId": SUBSCRIPTION_ID,
                 "tenantId": TENANT_ID,
             }
-        if args.token == "azure-native:web:listWebAppHostKeys":
-            return {"functionKeys": {"default": "offline-function-key"}, "masterKey": "offline-master-key"}
         return {}
 
 
@@ -276,6 +311,25 @@ def _computed_outputs(type_: str, name: str, inputs: dict, resource_id: str) -> 
         return {"principalId": _uuid("principal", resource_id), "clientId": _uuid("client", resource_id), "tenantId": TENANT_ID}
     if type_ == "azure-native:web:WebApp":
         return {"defaultHostName": f"{name}.azurewebsites.net"}
+    if type_ == "azure-native:machinelearningservices:Registry":
+        managed = f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/azureml-rg-{name}_{_uuid('mrg', resource_id)}/providers"
+        suffix = _uuid("registry", resource_id).replace("-", "")[:10]
+        regions = inputs.get("regionDetails") or [{}]
+        return {
+            "discoveryUrl": f"https://{location}.api.azureml.ms/registrymanagement/v1.0/registries/{name}/discovery",
+            "regionDetails": [
+                {
+                    **region,
+                    "acrDetails": [{"systemCreatedAcrAccount": {**((region.get("acrDetails") or [{}])[0].get("systemCreatedAcrAccount") or {}),
+                        "armResourceId": {"resourceId": f"{managed}/Microsoft.ContainerRegistry/registries/{suffix}"}}}],
+                    "storageAccountDetails": [{"systemCreatedStorageAccount": {**((region.get("storageAccountDetails") or [{}])[0].get("systemCreatedStorageAccount") or {}),
+                        "armResourceId": {"resourceId": f"{managed}/Microsoft.Storage/storageAccounts/{suffix}"}}}],
+                }
+                for region in regions
+            ],
+        }  # fmt: skip
+    if type_ == "azure-native:app:ManagedEnvironment":
+        return {"defaultDomain": f"{name}.{location}.azurecontainerapps.io", "staticIp": "10.0.0.4"}
     return {}
 
 
@@ -308,6 +362,7 @@ class Recorder(pulumi_mocks.MockMonitor):
                 protect=bool(request.protect),
                 retain_on_delete=bool(request.retainOnDelete),
                 dependencies=list(request.dependencies),
+                property_dependencies={key: list(deps.urns) for key, deps in request.propertyDependencies.items()},
                 aliases=[a.urn for a in request.aliases if a.urn] + list(request.aliasURNs),
                 delete_before_replace=bool(request.deleteBeforeReplace),
                 ignore_changes=list(request.ignoreChanges),
@@ -331,11 +386,18 @@ def run_stack(
     config: dict[str, str] | None = None,
     secret_keys: set[str] | None = None,
     program: Path = PROGRAM,
+    references: dict[str, dict[str, Any]] | None = None,
 ) -> StackRecord:
-    """Run the program for one stack under mocks; raises ConfigError for bad config."""
+    """Run the program for one stack under mocks; raises ConfigError for bad config.
+
+    `references` answers the stack's StackReferences (stack name -> outputs); by default the shared stack is run
+    first from its own file, as an environment's `pulumi up` reads the deployed shared stack.
+    """
     if config is None:
         config, secret_keys = read_stack_values(environment)
-    mocks = PlatformMocks()
+    if references is None:
+        references = {} if environment == SHARED_STACK else {SHARED_STACK: shared_outputs(program)}
+    mocks = PlatformMocks(references)
     monitor = Recorder(mocks)
     settings.ROOT.set(None)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=environment, preview=False, monitor=monitor)
@@ -348,7 +410,13 @@ def run_stack(
         outputs = {key: _resolve(value) for key, value in exported.items()}
     finally:
         settings.ROOT.set(None)
-    return StackRecord(environment=environment, resources=monitor.recorded, outputs=outputs)
+    return StackRecord(environment=environment, resources=monitor.recorded, outputs=outputs, calls=mocks.calls)
+
+
+def shared_outputs(program: Path = PROGRAM) -> dict[str, Any]:
+    """The shared stack's outputs under mocks, as a StackReference returns them (secrets unwrapped)."""
+    record = run_stack(SHARED_STACK, program=program, references={})
+    return {key: value.value if isinstance(value, Secret) else value for key, value in record.outputs.items()}
 
 
 def _resolve(value: Any) -> Any:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
 
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.alias_generators import to_camel
 
 from components.naming import REGION_CODES, NameRuleError, Naming
+from components.azure_facts import FLEX_MAXIMUM_INSTANCES, PRIVATE_DNS_ZONES
 
 PROJECT = "mlops-platform"
 STACKS_DIR = Path(__file__).resolve().parent
@@ -26,6 +28,7 @@ RESERVED_KEYS = {"environment": "the environment is the stack name"}
 # Config namespaces a stack file may use: the project's, the Azure provider's, the engine's own.
 CONFIG_NAMESPACES = (PROJECT, "azure-native", "pulumi")
 SECRET_PLACEHOLDER = "[secret]"
+SHARED_STACK = "shared"  # the stack of what environments share (the Azure ML registry)
 
 
 def stack_file(environment: str) -> Path:
@@ -55,10 +58,110 @@ class _Section(BaseModel):
 Days = Annotated[int, Field(ge=1, le=365)]
 
 
-class NetworkConfig(_Section):
-    """Public network access of every service; off unless a stack relaxes it (dev)."""
+ArmId = Annotated[str, Field(pattern=r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/.+[^/]$")]
+# What the platform's subnets need at least (sources in the Network section of the README):
+# AzureBastionSubnet /26; a Container Apps workload-profiles environment (the CI runners) /27;
+# Flex Consumption VNet integration /27 (/26 for several apps).
+SUBNET_MIN_PREFIX = {"privateEndpoints": 28, "functions": 27, "runners": 27, "bastion": 26}
+SUBNET_DEFAULT_PREFIX = {"privateEndpoints": 24, "functions": 26, "runners": 27, "bastion": 26}
 
-    public_network_access: bool = False
+
+class SubnetsConfig(_Section):
+    """The spoke's subnets; without this key they are carved from `addressSpace` in this order."""
+
+    private_endpoints: IPv4Network
+    functions: IPv4Network
+    runners: IPv4Network
+    bastion: IPv4Network | None = None
+
+
+class HubConfig(_Section):
+    """An existing hub: peering, central private DNS zones and the DNS servers that resolve them."""
+
+    vnet_id: ArmId | None = None
+    private_dns_zones: dict[str, ArmId] = {}
+    dns_servers: list[IPv4Address] = []
+
+    @model_validator(mode="after")
+    def _zones_resolve(self) -> HubConfig:
+        for zone, zone_id in self.private_dns_zones.items():
+            if zone not in PRIVATE_DNS_ZONES:
+                close = difflib.get_close_matches(zone, PRIVATE_DNS_ZONES, n=1)
+                hint = f"did you mean '{close[0]}'? " if close else ""
+                raise _KeyError(f"privateDnsZones.{zone}", f"not a zone the platform uses; {hint}allowed: {', '.join(PRIVATE_DNS_ZONES)}")
+            kind, _, name = zone_id.rpartition("/")
+            if not kind.lower().endswith("/providers/microsoft.network/privatednszones") or name.lower() != zone:
+                raise _KeyError(f"privateDnsZones.{zone}", f"{zone_id} is not the id of the private DNS zone {zone}")
+        if self.private_dns_zones and not self.dns_servers:
+            raise _KeyError("dnsServers", "the hub's DNS servers (its resolver) are needed to resolve the hub's zones from the spoke")
+        return self
+
+
+class NetworkConfig(_Section):
+    """`public`: every service reachable from the internet with Entra ID auth (dev, cheap). `private`: a spoke
+    VNet with private endpoints and private DNS for every service, public access closed except the documented
+    ingress (IoT devices, trusted Azure writers)."""
+
+    mode: Literal["public", "private"] = "private"
+    address_space: IPv4Network | None = None
+    subnets: SubnetsConfig | None = None
+    bastion: bool = False
+    hub: HubConfig = HubConfig()
+
+    @property
+    def private(self) -> bool:
+        return self.mode == "private"
+
+    @property
+    def public_network_access(self) -> bool:
+        return not self.private
+
+    @model_validator(mode="after")
+    def _plan_fits(self) -> NetworkConfig:
+        if not self.private:
+            for key, value in (("addressSpace", self.address_space), ("subnets", self.subnets)):
+                if value is not None:
+                    raise _KeyError(key, "applies only with mode: private")
+            return self
+        if self.address_space is None:
+            raise _KeyError("addressSpace", "required with mode: private (a /22 or larger is enough for every subnet)")
+        plan = self.subnet_plan
+        for name, subnet in plan.items():
+            key = f"subnets.{name}"
+            if not subnet.subnet_of(self.address_space):
+                raise _KeyError(key, f"{subnet} is outside addressSpace {self.address_space}")
+            if subnet.prefixlen > SUBNET_MIN_PREFIX[name]:
+                raise _KeyError(key, f"{subnet} is too small; it needs at least a /{SUBNET_MIN_PREFIX[name]}")
+        names = list(plan)
+        for index, first in enumerate(names):
+            for second in names[index + 1 :]:
+                if plan[first].overlaps(plan[second]):
+                    raise _KeyError(f"subnets.{second}", f"{plan[second]} overlaps subnets.{first} ({plan[first]})")
+        return self
+
+    @property
+    def subnet_plan(self) -> dict[str, IPv4Network]:
+        """Subnet name (config key) -> prefix: as configured, or carved from the address space in order."""
+        if self.address_space is None:
+            return {}
+        if self.subnets is not None:
+            given = self.subnets.model_dump(by_alias=True)
+            return {name: prefix for name, prefix in given.items() if prefix is not None and (name != "bastion" or self.bastion)}
+        wanted = [name for name in SUBNET_DEFAULT_PREFIX if name != "bastion" or self.bastion]
+        return carve(self.address_space, {name: SUBNET_DEFAULT_PREFIX[name] for name in wanted}, key="addressSpace")
+
+
+def carve(space: IPv4Network, prefixes: dict[str, int], key: str) -> dict[str, IPv4Network]:
+    """Aligned blocks of the given prefix lengths, in order, from the start of `space`."""
+    plan, cursor = {}, int(space.network_address)
+    for name, prefix in prefixes.items():
+        size = 2 ** (32 - prefix)
+        start = -(-cursor // size) * size
+        block = IPv4Network((start, prefix))
+        if not block.subnet_of(space):
+            raise _KeyError(key, f"{space} has no room for a /{prefix} {name} subnet; use a /22 or larger")
+        plan[name], cursor = block, start + size
+    return plan
 
 
 class StorageConfig(_Section):
@@ -77,10 +180,17 @@ class RegistryConfig(_Section):
     sku: Literal["Basic", "Standard", "Premium"] = "Premium"
 
 
+Fqdn = Annotated[str, Field(pattern=r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")]
+
+
 class WorkspaceConfig(_Section):
+    # One-way: once a managed network is on it cannot be switched off (a new workspace is needed).
     isolation_mode: Literal["Disabled", "AllowInternetOutbound", "AllowOnlyApprovedOutbound"] = (
         "AllowOnlyApprovedOutbound"
     )
+    # FQDN outbound rules for a package mirror (approved-outbound only); they make Azure deploy a firewall.
+    package_mirror_fqdns: list[Fqdn] = []
+    firewall_sku: Literal["Basic", "Standard"] = "Basic"
 
 
 class ComputeConfig(_Section):
@@ -158,6 +268,8 @@ class EventHubsConfig(_Section):
         missing = {"telemetry", "predictions"} - set(self.hubs)
         if missing:
             raise _KeyError("hubs", f"must include {', '.join(sorted(missing))}")
+        if "alerts" in self.hubs:
+            raise _KeyError("hubs.alerts", "reserved: the platform's hub for the action group's alerts")
         if self.sku == "Basic" and self.capture.enabled:
             raise _KeyError("sku", "Basic cannot capture; use Standard or set capture.enabled: false")
         for name, hub in self.hubs.items():
@@ -172,6 +284,9 @@ class IotHubConfig(_Section):
     sku: Literal["B1", "B2", "B3", "S1", "S2", "S3"] = "S1"
     units: Annotated[int, Field(ge=1, le=200)] = 1
     cold_path_batch_seconds: Annotated[int, Field(ge=60, le=720)] = 300
+    # Device ingress is public by nature (devices are in the field). In private mode only these ranges
+    # (the sites' egress addresses) may connect; an empty list lets any address connect with device auth.
+    device_ip_ranges: list[IPv4Network] = []
 
 
 class ProbeConfig(_Section):
@@ -206,7 +321,8 @@ class ServingConfig(_Section):
     """The serving state: which model versions are deployed and how traffic is split. Edited by `mlops promote`."""
 
     auth_mode: Literal["AADToken", "AMLToken", "Key"] = "AADToken"
-    environment_image: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9/._-]*:[A-Za-z0-9._-]+$")] = "mlops-serving:1"
+    # The scoring environment (name:version in the shared Azure ML registry); none until bootstrap creates it.
+    environment: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}:[A-Za-z0-9][A-Za-z0-9_.-]{0,29}$")] | None = None
     deployments: list[DeploymentConfig] = []
     traffic: dict[str, Annotated[int, Field(ge=0, le=100)]] = {}
     mirror_traffic: dict[str, Annotated[int, Field(ge=0, le=50)]] = {}
@@ -227,6 +343,8 @@ class ServingConfig(_Section):
         for name in self.mirror_traffic:
             if self.traffic.get(name):
                 raise _KeyError("mirrorTraffic", f"'{name}' already receives live traffic; mirror only to a deployment at 0%")
+        if self.deployments and self.environment is None:
+            raise _KeyError("environment", "required once deployments are declared: the scoring environment (name:version) in the shared Azure ML registry")
         return self
 
 
@@ -274,16 +392,49 @@ class AlertsConfig(_Section):
 
 
 class RetrainTriggerConfig(_Section):
-    """The alert-driven retraining Function App."""
+    """The alert-driven retraining Function App (Flex Consumption)."""
 
     cooldown_minutes: Annotated[int, Field(ge=5, le=10080)] = 360
-    maximum_instances: Annotated[int, Field(ge=1, le=1000)] = 10
-    # Private by default; without VNet integration (not provided yet) the Flex plan needs it public.
-    storage_public_network_access: bool = False
+    # Flex Consumption's documented range (README, "Azure facts"); a retrain never needs more than one.
+    maximum_instances: Annotated[int, Field(ge=FLEX_MAXIMUM_INSTANCES[0], le=FLEX_MAXIMUM_INSTANCES[1])] = FLEX_MAXIMUM_INSTANCES[0]
+    instance_memory_mb: Literal[512, 2048, 4096] = 2048
 
 
-class PlatformConfig(_Section):
-    """One stack's configuration. `environment` is the stack name, not a key."""
+PrincipalId = Annotated[str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
+
+
+class PrincipalConfig(_Section):
+    """An Entra ID group or service principal (people get access through groups, never as users)."""
+
+    object_id: PrincipalId
+    type: Literal["Group", "ServicePrincipal"] = "Group"
+
+
+class AccessConfig(_Section):
+    """Who, besides the platform's own identities, may use it: data-plane roles at the narrowest scope."""
+
+    operators: list[PrincipalConfig] = []  # workspace (AzureML Data Scientist) and Log Analytics queries
+    scoring_callers: list[PrincipalConfig] = []  # the online endpoint's score action
+    batch_callers: list[PrincipalConfig] = []  # batch endpoint invocations
+
+
+class RunnersConfig(_Section):
+    """Self-hosted GitHub Actions runners inside the network (private mode): Container Apps jobs scaled by
+    the `github-runner` scaler. Their token is a Key Vault secret (`tokenSecretName`) set once by an operator."""
+
+    github_owner: Annotated[str, Field(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")] | None = None
+    repositories: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,100}$")]] = []
+    image: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9/._-]*:[A-Za-z0-9._-]+$")] = "github-actions-runner:2.330.0"
+    token_secret_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,127}$")] = "github-runner-token"
+    max_executions: Annotated[int, Field(ge=1, le=100)] = 4
+    cpu: Literal[0.5, 1.0, 2.0, 4.0] = 2.0
+    # The GitHub token (fine-grained: Actions read, Administration read/write, Metadata read), set with
+    # `pulumi config set --secret --path 'mlops-platform:runners.token'`. Without it no runner job exists yet.
+    token: Annotated[str, Field(min_length=1)] | None = None
+
+
+class _StackConfig(_Section):
+    """What every stack has: where it lives, who owns it, how its names are made, whether it is protected."""
 
     environment: Annotated[str, Field(pattern=r"^[a-z][a-z0-9]{1,9}$")]
     location: str
@@ -293,21 +444,6 @@ class PlatformConfig(_Section):
     name_suffix: Annotated[str, Field(pattern=r"^[a-z0-9]{0,6}$")] = ""
     protect: bool = True
     extra_tags: dict[str, str] = {}
-    network: NetworkConfig = NetworkConfig()
-    storage: StorageConfig = StorageConfig()
-    key_vault: KeyVaultConfig = KeyVaultConfig()
-    registry: RegistryConfig = RegistryConfig()
-    workspace: WorkspaceConfig = WorkspaceConfig()
-    compute: ComputeConfig = ComputeConfig()
-    monitoring: MonitoringConfig = MonitoringConfig()
-    training: TrainingConfig = TrainingConfig()
-    drift: DriftConfig = DriftConfig()
-    event_hubs: EventHubsConfig = EventHubsConfig()
-    iot_hub: IotHubConfig = IotHubConfig()
-    serving: ServingConfig = ServingConfig()
-    batch: BatchConfig = BatchConfig()
-    retrain_trigger: RetrainTriggerConfig = RetrainTriggerConfig()
-    alerts: AlertsConfig
 
     @field_validator("location")
     @classmethod
@@ -319,26 +455,7 @@ class PlatformConfig(_Section):
         return value
 
     @model_validator(mode="after")
-    def _cross_key_rules(self) -> PlatformConfig:
-        if not self.network.public_network_access and self.registry.sku != "Premium":
-            raise _KeyError(
-                "registry.sku",
-                f"'{self.registry.sku}' cannot disable public network access; use Premium "
-                "or set network.publicNetworkAccess: true",
-            )
-        if not self.compute.node_public_ip and self.workspace.isolation_mode == "Disabled":
-            raise _KeyError(
-                "compute.nodePublicIp",
-                "false needs a managed network: set workspace.isolationMode to AllowInternetOutbound "
-                "or AllowOnlyApprovedOutbound",
-            )
-        if self.is_production:
-            for index, deployment in enumerate(self.serving.deployments):
-                if deployment.instance_count < 2:
-                    raise _KeyError(
-                        f"serving.deployments.{index}.instanceCount",
-                        f"{deployment.instance_count} for '{deployment.name}'; prod needs at least 2 instances",
-                    )
+    def _names_fit(self) -> _StackConfig:
         try:
             self.naming.check_all()
         except NameRuleError as exc:
@@ -353,6 +470,86 @@ class PlatformConfig(_Section):
     @property
     def is_production(self) -> bool:
         return self.environment == "prod"
+
+
+class MlRegistryConfig(_Section):
+    """The Azure ML registry every environment promotes models and environments through."""
+
+    # Dev has no private network and reaches the registry publicly (Entra ID only); staging and prod use
+    # their private endpoint either way. A stack without a public environment keeps it closed.
+    public_network_access: bool = False
+    replication_locations: list[str] = []
+
+
+class SharedConfig(_StackConfig):
+    """The `shared` stack: what every environment uses (the Azure ML registry)."""
+
+    ml_registry: MlRegistryConfig = MlRegistryConfig()
+
+
+class PlatformConfig(_StackConfig):
+    """One environment stack's configuration. `environment` is the stack name, not a key."""
+
+    network: NetworkConfig = Field(default_factory=dict, validate_default=True)
+    storage: StorageConfig = StorageConfig()
+    key_vault: KeyVaultConfig = KeyVaultConfig()
+    registry: RegistryConfig = RegistryConfig()
+    workspace: WorkspaceConfig = WorkspaceConfig()
+    compute: ComputeConfig = ComputeConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
+    training: TrainingConfig = TrainingConfig()
+    drift: DriftConfig = DriftConfig()
+    event_hubs: EventHubsConfig = EventHubsConfig()
+    iot_hub: IotHubConfig = IotHubConfig()
+    serving: ServingConfig = ServingConfig()
+    batch: BatchConfig = BatchConfig()
+    retrain_trigger: RetrainTriggerConfig = RetrainTriggerConfig()
+    access: AccessConfig = AccessConfig()
+    runners: RunnersConfig = RunnersConfig()
+    # The stack that holds the Azure ML registry models and environments are promoted through.
+    shared_stack: Annotated[str, Field(pattern=r"^[A-Za-z0-9._/-]+$")] = SHARED_STACK
+    alerts: AlertsConfig
+
+    @model_validator(mode="after")
+    def _cross_key_rules(self) -> PlatformConfig:
+        if self.registry.sku != "Premium" and (self.network.private or self.workspace.isolation_mode != "Disabled"):
+            raise _KeyError(
+                "registry.sku",
+                f"'{self.registry.sku}' has no private endpoint, which private networking and a workspace managed "
+                "network need; use Premium (or network.mode: public with workspace.isolationMode: Disabled)",
+            )
+        if self.network.private and self.workspace.isolation_mode == "Disabled":
+            raise _KeyError("workspace.isolationMode", "Disabled leaves compute outside any network; a private stack needs a managed network")
+        if self.network.private and not self.iot_hub.device_ip_ranges:
+            raise _KeyError(
+                "iotHub.deviceIpRanges",
+                "required with network.mode: private: the sites' egress ranges devices connect from "
+                "(devices cannot use a private endpoint, so device ingress stays public and filtered)",
+            )
+        if self.network.private and self.event_hubs.sku == "Basic":
+            raise _KeyError("eventHubs.sku", "Basic has no private endpoints or network rules; use Standard with network.mode: private")
+        if self.network.private and not self.runners.github_owner:
+            raise _KeyError("runners.githubOwner", "required with network.mode: private: jobs that reach data planes run on runners inside the network")
+        if self.batch.model and self.workspace.isolation_mode == "AllowOnlyApprovedOutbound" and not self.workspace.package_mirror_fqdns:
+            raise _KeyError(
+                "batch.model",
+                "an MLflow batch deployment builds its image from the model's conda file, which an "
+                "AllowOnlyApprovedOutbound workspace cannot download: set workspace.packageMirrorFqdns",
+            )
+        if not self.compute.node_public_ip and self.workspace.isolation_mode == "Disabled":
+            raise _KeyError(
+                "compute.nodePublicIp",
+                "false needs a managed network: set workspace.isolationMode to AllowInternetOutbound "
+                "or AllowOnlyApprovedOutbound",
+            )
+        if self.is_production:
+            for index, deployment in enumerate(self.serving.deployments):
+                if deployment.instance_count < 2:
+                    raise _KeyError(
+                        f"serving.deployments.{index}.instanceCount",
+                        f"{deployment.instance_count} for '{deployment.name}'; prod needs at least 2 instances",
+                    )
+        return self
 
 
 class _KeyError(ValueError):
@@ -441,8 +638,13 @@ def _check_namespace(full_key: str, source: str) -> None:
     raise ConfigError(source, full_key, f"unknown namespace '{namespace}'; {hint}known: {', '.join(CONFIG_NAMESPACES)}")
 
 
+def config_model(environment: str) -> type[PlatformConfig] | type[SharedConfig]:
+    """The config model of a stack: the shared stack has its own."""
+    return SharedConfig if environment == SHARED_STACK else PlatformConfig
+
+
 def parse_config(environment: str, values: dict[str, str], source: str) -> PlatformConfig:
-    """Validate engine-style values of the `mlops-platform:` namespace into a PlatformConfig."""
+    """Validate engine-style values of the `mlops-platform:` namespace into the stack's config model."""
     data: dict[str, Any] = {}
     prefix = f"{PROJECT}:"
     for full_key, raw in values.items():
@@ -455,9 +657,9 @@ def parse_config(environment: str, values: dict[str, str], source: str) -> Platf
         data[key] = _decode(raw)
     data["environment"] = environment
     try:
-        return PlatformConfig.model_validate(data)
+        return config_model(environment).model_validate(data)
     except ValidationError as exc:
-        raise _to_config_error(exc, source) from None
+        raise _to_config_error(exc, source, config_model(environment)) from None
 
 
 def load_stack_config(environment: str, path: Path | None = None) -> PlatformConfig:
@@ -484,7 +686,7 @@ def _decode(raw: str) -> Any:
     return raw
 
 
-def _to_config_error(exc: ValidationError, source: str) -> ConfigError:
+def _to_config_error(exc: ValidationError, source: str, model: type[BaseModel] = PlatformConfig) -> ConfigError:
     # A mistyped key also leaves the intended key "missing": name the typo, it explains both.
     error = min(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
     location = [str(part) for part in error["loc"]]
@@ -496,7 +698,7 @@ def _to_config_error(exc: ValidationError, source: str) -> ConfigError:
         return ConfigError(source, "stack", f"stack name: {error['msg']}")
     key = f"{PROJECT}:{'.'.join(location)}"
     if error["type"] == "extra_forbidden":
-        allowed = _allowed_keys(location[:-1])
+        allowed = _allowed_keys(location[:-1], model)
         close = difflib.get_close_matches(location[-1], allowed, n=1)
         hint = f"did you mean '{close[0]}'? " if close else ""
         return ConfigError(source, key, f"unknown key; {hint}allowed: {', '.join(allowed)}")
@@ -527,8 +729,7 @@ def _section(annotation: Any, steps: int) -> tuple[type[BaseModel] | None, int]:
     return None, steps
 
 
-def _allowed_keys(location: list[str]) -> list[str]:
-    model: type[BaseModel] = PlatformConfig
+def _allowed_keys(location: list[str], model: type[BaseModel]) -> list[str]:
     index = 0
     while index < len(location):
         part = location[index]

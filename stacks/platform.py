@@ -1,98 +1,165 @@
-"""The composition: which components each stack gets and how they are wired. Settings come from the config."""
+"""The composition: which components each stack gets and how they are wired. Settings come from the config.
+
+An environment stack (dev, staging, prod) builds, in order: resource group and context; monitoring; in a private
+stack the spoke network (every later component puts its private endpoints there); the data lake; Key Vault and
+the container registry; the workspace (with its own storage, datastores and managed network) and its cluster;
+Event Hubs and IoT Hub; serving and batch scoring; the CI runners (private); the retrain function; alerts; the
+run-time data-plane roles of every platform flow; the outputs contract. The `shared` stack builds the Azure ML
+registry that environments promote models and environments through (shared.py).
+"""
 
 from __future__ import annotations
 
 import pulumi
-from pulumi_azure_native import authorization, resources
 
-from components.alerts import ENDPOINTS_NS, DEPLOYMENTS_NS, Alerts, AlertsArgs, MetricRule
-from components.batch import BatchScoring, BatchScoringArgs
-from components.compute import ComputeCluster, ComputeClusterArgs
-from components.context import PlatformContext, standard_tags
-from components.datalake import DataLake, DataLakeArgs
+from components.access import WorkloadAccess
+from components.alerts import Alerts, AlertsArgs, EventHubTarget, MetricRule
+from components.azure_facts import PRIVATE_DNS_ZONES
+from components.batch import BatchDeploymentSpec, BatchScoring, BatchScoringArgs
+from components.compute import ComputeCluster, ComputeClusterArgs, cluster_name
+from components.datalake import ZONES, DataLake, DataLakeArgs
 from components.eventhubs import EventHubs, EventHubsArgs, HubArgs
 from components.iothub import IotHub, IotHubArgs
 from components.keyvault import KeyVault, KeyVaultArgs
-from components.mlworkspace import MlWorkspace, MlWorkspaceArgs
-from components.monitoring import Monitoring, MonitoringArgs
+from components.mlworkspace import MlWorkspace, MlWorkspaceArgs, OutboundTarget
+from components.monitoring import AMPLS_GROUP, Monitoring, MonitoringArgs
+from components.network import Network, NetworkArgs
+from components.private_access import RemotePrivateEndpoints, RemoteService
 from components.registry import ContainerRegistry, RegistryArgs
-from components.roles import Grant, WorkloadAccess
-from components.serving import OnlineServing, OnlineServingArgs
 from components.retrain_trigger import RetrainTrigger, RetrainTriggerArgs
+from components.roles import Grant
+from components.runners import CiRunners, CiRunnersArgs
+from components.serving import DeploymentSpec, OnlineServing, OnlineServingArgs, Principal, ProbeSpec
 from pipelines.metrics import DRIFT_METRIC
-from stacks.config import AlertsConfig, PlatformConfig, load_program_config
-from stacks.outputs import StackOutputs, contract_keys, export_outputs
+from stacks.config import AlertsConfig, ConfigError, PlatformConfig, SharedConfig, load_program_config
+from stacks.foundation import base_context, principals
+from stacks.outputs import SharedOutputs, StackOutputs, contract_keys, export_outputs
+from stacks.shared import build_shared
+
+ALERTS_HUB = "alerts"  # the action group publishes here; the retrain function consumes it
+ALERTS_CONSUMER_GROUP = "retrain"
+ENDPOINTS_NS = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"
+DEPLOYMENTS_NS = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments"
 
 
-def build_platform(cfg: PlatformConfig | None = None) -> None:
-    """Declare every resource of the current stack and export the outputs contract."""
-    cfg = cfg or load_program_config()
-    naming = cfg.naming
-    public = cfg.network.public_network_access
-    tags = standard_tags(naming, cfg.owner, cfg.cost_center, cfg.extra_tags)
+def build_platform(cfg: PlatformConfig | SharedConfig | None = None) -> None:
+    """Declare every resource of the current stack and export its outputs contract."""
+    if cfg is None:
+        try:
+            cfg = load_program_config()
+        except ConfigError as exc:
+            raise pulumi.RunError(str(exc)) from None  # one line, no traceback
+    if isinstance(cfg, SharedConfig):
+        build_shared(cfg)
+    else:
+        build_environment(cfg)
 
-    group = resources.ResourceGroup(
-        "platform-rg",
-        resource_group_name=naming.name("rg"),
-        location=cfg.location,
-        tags=tags,
-        opts=pulumi.ResourceOptions(protect=cfg.protect),
-    )
-    ctx = PlatformContext(
-        naming=naming, tags=tags, location=cfg.location, resource_group_name=group.name, protect=cfg.protect
-    )
 
-    monitoring = Monitoring(
-        "monitoring",
-        ctx,
-        MonitoringArgs(retention_days=cfg.monitoring.log_retention_days, public_network_access=public),
-    )
-    ctx = ctx.with_diagnostics(monitoring.log_analytics_workspace_id)
+def build_environment(cfg: PlatformConfig) -> None:
+    group, ctx = base_context(cfg)
+    naming, net = cfg.naming, cfg.network
+    shared = SharedOutputs.reference(pulumi.StackReference(cfg.shared_stack))
 
+    network = None
+    if net.private:
+        network = Network(
+            "network",
+            ctx,
+            NetworkArgs(
+                address_space=str(net.address_space),
+                subnets={key: str(prefix) for key, prefix in net.subnet_plan.items()},
+                zones=PRIVATE_DNS_ZONES,
+                hub_vnet_id=net.hub.vnet_id,
+                hub_zone_ids=dict(net.hub.private_dns_zones),
+                dns_servers=[str(server) for server in net.hub.dns_servers],
+            ),
+        )
+        ctx = ctx.with_network(network.private_network)  # every later component puts its private endpoints here
+        RemotePrivateEndpoints(
+            "ml-registry",
+            ctx,
+            [
+                RemoteService("mlr", shared.registry_id, ["amlregistry"]),
+                RemoteService("st", shared.registry_storage_account_id, ["blob"]),
+                RemoteService("cr", shared.registry_container_registry_id, ["registry"]),
+            ],
+        )
+    monitoring = Monitoring("monitoring", ctx, MonitoringArgs(retention_days=cfg.monitoring.log_retention_days))
+    ctx = ctx.with_diagnostics(monitoring.resource_id)
+
+    # The lake's trusted writers are named by id before they exist, so neither side waits for the other.
+    iot_hub_id = ctx.resource_id(f"Microsoft.Devices/IotHubs/{naming.name('iot')}")
+    namespace_id = ctx.resource_id(f"Microsoft.EventHub/namespaces/{naming.name('evhns')}")
     lake = DataLake(
         "lake",
         ctx,
         DataLakeArgs(
             sku=cfg.storage.sku,
-            public_network_access=public,
             blob_soft_delete_days=cfg.storage.blob_soft_delete_days,
             container_soft_delete_days=cfg.storage.container_soft_delete_days,
             raw_to_cool_after_days=cfg.storage.raw_to_cool_after_days,
+            trusted_writers=[iot_hub_id, namespace_id],
         ),
     )
-    client = authorization.get_client_config_output()
     vault = KeyVault(
-        "vault",
+        "vault", ctx, KeyVaultArgs(sku=cfg.key_vault.sku, soft_delete_retention_days=cfg.key_vault.soft_delete_retention_days)
+    )
+    registry = ContainerRegistry("registry", ctx, RegistryArgs(sku=cfg.registry.sku, zone_redundant=cfg.is_production))
+
+    hubs = {hub: HubArgs(h.partitions, h.retention_hours, tuple(h.consumer_groups)) for hub, h in cfg.event_hubs.hubs.items()}
+    hubs[ALERTS_HUB] = HubArgs(partitions=2, retention_hours=24, consumer_groups=(ALERTS_CONSUMER_GROUP,))
+    events = EventHubs(
+        "events",
         ctx,
-        KeyVaultArgs(
-            tenant_id=client.tenant_id,
-            sku=cfg.key_vault.sku,
-            soft_delete_retention_days=cfg.key_vault.soft_delete_retention_days,
-            public_network_access=public,
+        EventHubsArgs(
+            capture_account_id=lake.resource_id,
+            capture_container_name="raw",
+            capture_container_id=lake.container_ids["raw"],
+            hubs=hubs,
+            sku=cfg.event_hubs.sku,
+            capacity=cfg.event_hubs.capacity,
+            zone_redundant=cfg.is_production,
+            capture_enabled=cfg.event_hubs.capture.enabled,
+            capture_interval_seconds=cfg.event_hubs.capture.interval_seconds,
+            capture_size_limit_mb=cfg.event_hubs.capture.size_limit_mb,
         ),
     )
-    registry = ContainerRegistry(
-        "registry",
-        ctx,
-        RegistryArgs(sku=cfg.registry.sku, public_network_access=public, zone_redundant=cfg.is_production),
-    )
+    hub_id = lambda name: events.hub_ids.apply(lambda ids: ids[name])  # noqa: E731
+
+    outbound = {
+        "lake-blob": OutboundTarget(lake.resource_id, "blob"),
+        "lake-dfs": OutboundTarget(lake.resource_id, "dfs"),
+        "eventhubs": OutboundTarget(events.resource_id, "namespace"),
+        "registry": OutboundTarget(shared.registry_id, "amlregistry"),
+        "registry-storage": OutboundTarget(shared.registry_storage_account_id, "blob"),
+        "registry-acr": OutboundTarget(shared.registry_container_registry_id, "registry"),
+    }
+    if monitoring.private_link_scope_id is not None:
+        outbound["monitor"] = OutboundTarget(monitoring.private_link_scope_id, AMPLS_GROUP)
     workspace = MlWorkspace(
         "workspace",
         ctx,
         MlWorkspaceArgs(
-            storage_account_id=lake.storage_account_id,
-            key_vault_id=vault.key_vault_id,
-            registry_id=registry.registry_id,
+            key_vault_id=vault.resource_id,
+            registry_id=registry.resource_id,
             application_insights_id=monitoring.application_insights_id,
-            public_network_access=public,
+            storage_sku=cfg.storage.sku,
             isolation_mode=cfg.workspace.isolation_mode,
+            image_build_compute=cluster_name(ctx),
+            outbound=outbound,
+            package_mirror_fqdns=cfg.workspace.package_mirror_fqdns,
+            firewall_sku=cfg.workspace.firewall_sku,
+            lake_account_name=lake.resource_name,
+            lake_zones=ZONES,
+            approver_scopes=[group.id, shared.registry_id, shared.registry_storage_account_id,
+                             shared.registry_container_registry_id],
         ),
     )
     compute = ComputeCluster(
         "compute",
         ctx,
         ComputeClusterArgs(
-            workspace_name=workspace.workspace_name,
+            workspace_name=workspace.resource_name,
             vm_size=cfg.compute.vm_size,
             vm_priority=cfg.compute.vm_priority,
             min_nodes=cfg.compute.min_nodes,
@@ -101,138 +168,129 @@ def build_platform(cfg: PlatformConfig | None = None) -> None:
             node_public_ip=cfg.compute.node_public_ip,
         ),
     )
-
-    access_grants = [
-        Grant("workspace-lake", workspace.principal_id, "Storage Blob Data Contributor", lake.storage_account_id),
-        Grant("workspace-secrets", workspace.principal_id, "Key Vault Secrets User", vault.key_vault_id),
-        Grant("workspace-push-images", workspace.principal_id, "AcrPush", registry.registry_id),
-        Grant("compute-read-raw", compute.principal_id, "Storage Blob Data Reader", lake.container_ids["raw"]),
-        Grant("compute-write-curated", compute.principal_id, "Storage Blob Data Contributor", lake.container_ids["curated"]),
-        Grant("compute-write-features", compute.principal_id, "Storage Blob Data Contributor", lake.container_ids["features"]),
-        Grant("compute-secrets", compute.principal_id, "Key Vault Secrets User", vault.key_vault_id),
-        Grant("compute-pull-images", compute.principal_id, "AcrPull", registry.registry_id),
-    ]
-    WorkloadAccess("access", ctx, client.subscription_id, access_grants)
-
-    hubs = cfg.event_hubs
-    events = EventHubs(
-        "events",
-        ctx,
-        EventHubsArgs(
-            subscription_id=client.subscription_id,
-            capture_account_id=lake.storage_account_id,
-            capture_container_name="raw",
-            capture_container_id=lake.container_ids["raw"],
-            hubs={
-                hub: HubArgs(h.partitions, h.retention_hours, tuple(h.consumer_groups)) for hub, h in hubs.hubs.items()
-            },
-            sku=hubs.sku,
-            capacity=hubs.capacity,
-            public_network_access=public,
-            zone_redundant=cfg.is_production,
-            capture_enabled=hubs.capture.enabled,
-            capture_interval_seconds=hubs.capture.interval_seconds,
-            capture_size_limit_mb=hubs.capture.size_limit_mb,
-        ),
-    )
     iot = IotHub(
         "iot",
         ctx,
         IotHubArgs(
-            subscription_id=client.subscription_id,
             eventhubs_namespace_fqdn=events.namespace_fqdn,
             telemetry_hub_name="telemetry",
-            telemetry_hub_id=events.hub_ids.apply(lambda ids: ids["telemetry"]),
+            telemetry_hub_id=hub_id("telemetry"),
             storage_blob_endpoint=lake.blob_endpoint,
             raw_container_name="raw",
             raw_container_id=lake.container_ids["raw"],
             sku=cfg.iot_hub.sku,
             units=cfg.iot_hub.units,
-            public_network_access=public,
             cold_path_batch_seconds=cfg.iot_hub.cold_path_batch_seconds,
+            device_ip_ranges=[str(r) for r in cfg.iot_hub.device_ip_ranges],
         ),
     )
+    serving_cfg = cfg.serving
     serving = OnlineServing(
         "online",
         ctx,
         OnlineServingArgs(
-            subscription_id=client.subscription_id,
-            workspace_id=workspace.workspace_id,
-            workspace_name=workspace.workspace_name,
-            registry_id=registry.registry_id,
-            registry_login_server=registry.login_server,
-            storage_account_id=lake.storage_account_id,
-            environment_image=cfg.serving.environment_image,
-            deployments=cfg.serving.deployments,
-            traffic=cfg.serving.traffic,
-            mirror_traffic=cfg.serving.mirror_traffic,
-            auth_mode=cfg.serving.auth_mode,
-            public_network_access=public,
-            egress_public_network_access=public,
+            workspace_name=workspace.resource_name,
+            container_registry_id=registry.resource_id,
+            workspace_storage_id=workspace.storage_account_id,
+            ml_registry_name=shared.registry_name,
+            ml_registry_id=shared.registry_id,
+            predictions_hub_id=hub_id("predictions"),
+            environment=serving_cfg.environment,
+            deployments=[deployment_spec(d) for d in serving_cfg.deployments],
+            traffic=serving_cfg.traffic,
+            mirror_traffic=serving_cfg.mirror_traffic,
+            auth_mode=serving_cfg.auth_mode,
+            scoring_callers=principals(cfg.access.scoring_callers),
         ),
     )
     batch = BatchScoring(
         "batch",
         ctx,
         BatchScoringArgs(
-            workspace_id=workspace.workspace_id,
-            workspace_name=workspace.workspace_name,
-            compute_id=compute.compute_id,
-            output_uri=lake.container_urls.apply(lambda urls: urls["curated"] + "/batch-scoring"),
-            settings=cfg.batch,
+            workspace_id=workspace.resource_id,
+            workspace_name=workspace.resource_name,
+            compute_id=compute.resource_id,
+            ml_registry_name=shared.registry_name,
+            deployment=batch_spec(cfg),
+            callers=principals(cfg.access.batch_callers),
         ),
     )
+    runners = None
+    if net.private:
+        settings = cfg.runners
+        runners = CiRunners(
+            "runners",
+            ctx,
+            CiRunnersArgs(
+                registry_login_server=registry.login_server,
+                registry_id=registry.resource_id,
+                vault_name=vault.resource_name,
+                vault_uri=vault.vault_uri,
+                vault_id=vault.resource_id,
+                github_owner=settings.github_owner or "",
+                repositories=settings.repositories,
+                image=settings.image,
+                token_secret_name=settings.token_secret_name,
+                token=settings.token,
+                max_executions=settings.max_executions,
+                cpu=settings.cpu,
+            ),
+        )
     outputs = {
         "environment": cfg.environment,
         "resource_group_name": group.name,
         "location": cfg.location,
-        "workspace_id": workspace.workspace_id,
-        "workspace_name": workspace.workspace_name,
-        "compute_name": compute.compute_name,
-        "storage_account_name": lake.storage_account_name,
+        "workspace_id": workspace.resource_id,
+        "workspace_name": workspace.resource_name,
+        "workspace_storage_account_name": workspace.storage_account_name,
+        "compute_name": compute.resource_name,
+        "storage_account_name": lake.resource_name,
         "container_urls": lake.container_urls,
-        "key_vault_uri": vault.key_vault_uri,
+        "key_vault_uri": vault.vault_uri,
         "registry_login_server": registry.login_server,
-        "log_analytics_workspace_id": monitoring.log_analytics_workspace_id,
+        "ml_registry_name": shared.registry_name,
+        "log_analytics_workspace_id": monitoring.resource_id,
         "application_insights_connection_string": monitoring.application_insights_connection_string,
         "mlflow_tracking_uri": workspace.mlflow_tracking_uri,
-        "online_endpoint_name": serving.endpoint_name,
+        "online_endpoint_name": serving.resource_name,
         "scoring_uri": serving.scoring_uri,
-        "batch_endpoint_name": batch.endpoint_name,
+        "batch_endpoint_name": batch.resource_name,
         "eventhubs_namespace_fqdn": events.namespace_fqdn,
         "event_hub_names": events.hub_names,
         "iot_hub_hostname": iot.hostname,
-        # Known before the action group exists (it needs the trigger's webhook): the id from its name.
-        "action_group_id": pulumi.Output.concat(
-            "/subscriptions/", client.subscription_id, "/resourceGroups/", group.name,
-            "/providers/Microsoft.Insights/actionGroups/", naming.name("ag"),
-        ),
-    }  # fmt: skip
+        "runner_label": runners.label if runners else None,
+        # Known before the action group exists (its receivers need the trigger): the id from its name.
+        "action_group_id": ctx.resource_id(f"Microsoft.Insights/actionGroups/{naming.name('ag')}"),
+    }
     trigger = RetrainTrigger(
         "retrain",
         ctx,
         RetrainTriggerArgs(
-            workspace_id=workspace.workspace_id,
-            workspace_name=workspace.workspace_name,
-            subscription_id=client.subscription_id,
+            workspace_id=workspace.resource_id,
+            workspace_name=workspace.resource_name,
+            workspace_storage_id=workspace.storage_account_id,
+            eventhubs_namespace_fqdn=events.namespace_fqdn,
+            alerts_hub_name=ALERTS_HUB,
+            alerts_hub_id=hub_id(ALERTS_HUB),
+            alerts_consumer_group=ALERTS_CONSUMER_GROUP,
             application_insights_id=monitoring.application_insights_id,
             application_insights_connection_string=monitoring.application_insights_connection_string,
             stack_outputs=contract_keys({k: v for k, v in outputs.items() if k not in StackOutputs.secret_fields()}),
             training=cfg.training.model_dump(by_alias=True),
             cooldown_minutes=cfg.retrain_trigger.cooldown_minutes,
             maximum_instance_count=cfg.retrain_trigger.maximum_instances,
-            storage_public_network_access=cfg.retrain_trigger.storage_public_network_access,
+            instance_memory_mb=cfg.retrain_trigger.instance_memory_mb,
+            python_version="3.11",
         ),
     )
-    webhooks = {"retrain": trigger.webhook_url}
-    if cfg.alerts.webhook_url:
-        webhooks["webhook"] = pulumi.Output.secret(cfg.alerts.webhook_url)
+    webhooks = {"webhook": pulumi.Output.secret(cfg.alerts.webhook_url)} if cfg.alerts.webhook_url else {}
     alerts = Alerts(
         "alerts",
         ctx,
         AlertsArgs(
             email_receivers=[(r.name, r.address) for r in cfg.alerts.email_receivers],
             webhook_urls=webhooks,
+            retrain=EventHubTarget(namespace_name=events.resource_name, hub_name=ALERTS_HUB, hub_id=hub_id(ALERTS_HUB)),
             severity=cfg.alerts.severity,
             metric_rules=metric_rules(cfg.alerts, serving, events, iot, lake),
             drift_scope=monitoring.application_insights_id,
@@ -240,7 +298,75 @@ def build_platform(cfg: PlatformConfig | None = None) -> None:
             drift_threshold=cfg.drift.drift_share,
         ),
     )
-    export_outputs({**outputs, "action_group_id": alerts.action_group_id})
+    WorkloadAccess(
+        "access",
+        ctx,
+        flow_grants(cfg, workspace, compute, lake, vault, registry, events, monitoring, trigger, runners, shared),
+    )
+    export_outputs(StackOutputs, {**outputs, "action_group_id": alerts.resource_id})
+
+
+def deployment_spec(d) -> DeploymentSpec:
+    probe = lambda p: ProbeSpec(p.initial_delay_seconds, p.period_seconds, p.timeout_seconds, p.failure_threshold)  # noqa: E731
+    return DeploymentSpec(
+        name=d.name,
+        model=d.model,
+        instance_type=d.instance_type,
+        instance_count=d.instance_count,
+        request_timeout_ms=d.request_timeout_ms,
+        max_concurrent_requests_per_instance=d.max_concurrent_requests_per_instance,
+        liveness_probe=probe(d.liveness_probe),
+        readiness_probe=probe(d.readiness_probe),
+    )
+
+
+def batch_spec(cfg: PlatformConfig) -> BatchDeploymentSpec | None:
+    b = cfg.batch
+    if not b.model:
+        return None
+    return BatchDeploymentSpec(b.model, b.mini_batch_size, b.max_retries, b.retry_timeout_seconds,
+                               b.max_concurrency_per_instance, b.instance_count, b.error_threshold)  # fmt: skip
+
+
+def flow_grants(cfg, workspace, compute, lake, vault, registry, events, monitoring, trigger, runners, shared) -> list[Grant]:
+    """The run-time data-plane roles of the platform's flows (README, "Flows"), narrowest scope first."""
+    hub = lambda name: events.hub_ids.apply(lambda ids: ids[name])  # noqa: E731
+    ws_storage, cluster = workspace.storage_account_id, compute.principal_id
+    grants = [
+        Grant("workspace-lake", workspace.principal_id, "Storage Blob Data Contributor", lake.resource_id),
+        Grant("workspace-secrets", workspace.principal_id, "Key Vault Secrets User", vault.resource_id),
+        Grant("workspace-push-images", workspace.principal_id, "AcrPush", registry.resource_id),
+        # Jobs write outputs, logs and MLflow artifacts to the workspace's storage; batch (ParallelRunStep)
+        # uses its queues and tables (how-to-disable-local-auth-storage).
+        Grant("compute-workspace-blobs", cluster, "Storage Blob Data Contributor", ws_storage),
+        Grant("compute-workspace-queues", cluster, "Storage Queue Data Contributor", ws_storage),
+        Grant("compute-workspace-tables", cluster, "Storage Table Data Contributor", ws_storage),
+        Grant("compute-read-raw", cluster, "Storage Blob Data Reader", lake.container_ids["raw"]),
+        Grant("compute-write-curated", cluster, "Storage Blob Data Contributor", lake.container_ids["curated"]),
+        Grant("compute-write-features", cluster, "Storage Blob Data Contributor", lake.container_ids["features"]),
+        Grant("compute-secrets", cluster, "Key Vault Secrets User", vault.resource_id),
+        Grant("compute-pull-images", cluster, "AcrPull", registry.resource_id),
+        Grant("compute-read-registry", cluster, "AzureML Registry User", shared.registry_id),
+        # The feature builder and the drift monitor read their consumer groups; the drift job publishes its metric.
+        Grant("compute-read-telemetry", cluster, "Azure Event Hubs Data Receiver", hub("telemetry")),
+        Grant("compute-read-predictions", cluster, "Azure Event Hubs Data Receiver", hub("predictions")),
+        Grant("compute-publish-metrics", cluster, "Monitoring Metrics Publisher", monitoring.application_insights_id),
+    ]
+    if runners is not None:
+        ci = runners.principal_id
+        grants += [
+            Grant("ci-workspace", ci, "AzureML Data Scientist", workspace.resource_id),
+            Grant("ci-code-snapshots", ci, "Storage Blob Data Contributor", ws_storage),
+            Grant("ci-registry-assets", ci, "AzureML Registry User", shared.registry_id),
+            Grant("ci-function-package", ci, "Storage Blob Data Contributor", trigger.package_container_id),
+            Grant("ci-function-deploy", ci, "Website Contributor", trigger.resource_id),
+        ]
+    for index, operator in enumerate(cfg.access.operators):
+        grants += [
+            Grant(f"operator-{index}-workspace", operator.object_id, "AzureML Data Scientist", workspace.resource_id, operator.type),
+            Grant(f"operator-{index}-logs", operator.object_id, "Log Analytics Reader", monitoring.resource_id, operator.type),
+        ]
+    return grants
 
 
 def metric_rules(
@@ -248,17 +374,17 @@ def metric_rules(
 ) -> list[MetricRule]:
     """The metric alerts per stack: serving latency and errors, deployment saturation, ingestion, storage."""
     rules = [
-        MetricRule("latency", "Online endpoint latency above threshold (ms)", serving.endpoint_id, ENDPOINTS_NS,
+        MetricRule("latency", "Online endpoint latency above threshold (ms)", serving.resource_id, ENDPOINTS_NS,
                    "RequestLatency", "GreaterThan", thresholds.latency_ms),
-        MetricRule("http-5xx", "Online endpoint 5xx responses per minute", serving.endpoint_id, ENDPOINTS_NS,
-                   "RequestsPerMinute", "GreaterThan", thresholds.http_5xx_per_minute, "Total",
+        MetricRule("http-5xx", "Online endpoint 5xx responses per minute", serving.resource_id, ENDPOINTS_NS,
+                   "RequestsPerMinute", "GreaterThan", thresholds.http_5xx_per_minute, "Average",
                    {"statusCodeClass": ["5xx"]}),
-        MetricRule("eventhubs-throttled", "Event Hubs throttled requests", events.namespace_id,
+        MetricRule("eventhubs-throttled", "Event Hubs throttled requests", events.resource_id,
                    "Microsoft.EventHub/namespaces", "ThrottledRequests", "GreaterThan", thresholds.throttled_requests,
                    "Total"),
-        MetricRule("iot-routing-dropped", "IoT Hub telemetry dropped by routing", iot.hub_id, "Microsoft.Devices/IotHubs",
+        MetricRule("iot-routing-dropped", "IoT Hub telemetry dropped by routing", iot.resource_id, "Microsoft.Devices/IotHubs",
                    "d2c.telemetry.egress.dropped", "GreaterThanOrEqual", thresholds.routing_failures, "Total"),
-        MetricRule("storage-availability", "Data lake availability below threshold (%)", lake.storage_account_id,
+        MetricRule("storage-availability", "Data lake availability below threshold (%)", lake.resource_id,
                    "Microsoft.Storage/storageAccounts", "Availability", "LessThan",
                    thresholds.storage_availability_percent),
     ]
@@ -268,6 +394,6 @@ def metric_rules(
             MetricRule(f"{deployment}-cpu", f"Deployment {deployment} CPU utilization (%)", scope, DEPLOYMENTS_NS,
                        "CpuUtilizationPercentage", "GreaterThan", thresholds.cpu_percent),
             MetricRule(f"{deployment}-memory", f"Deployment {deployment} memory utilization (%)", scope,
-                       DEPLOYMENTS_NS, "MemoryUtilizationPercentage", "GreaterThan", thresholds.memory_percent),
+                       DEPLOYMENTS_NS, "CpuMemoryUtilizationPercentage", "GreaterThan", thresholds.memory_percent),
         ]
     return rules

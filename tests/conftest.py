@@ -22,16 +22,16 @@ def stacks() -> dict[str, StackRecord]:
     return {environment: run_stack(environment) for environment in ENVIRONMENTS}
 
 
+def run_with(environment: str, **overrides: str) -> StackRecord:
+    """Run a stack with some config values replaced (keys without the `mlops-platform:` prefix)."""
+    values, secrets = read_stack_values(environment)
+    values.update({f"mlops-platform:{key}": value for key, value in overrides.items()})
+    return run_stack(environment, values, secrets)
+
+
 @pytest.fixture(scope="session")
 def run_stack_with():
-    """Run a stack with some config values replaced (keys without the `mlops-platform:` prefix)."""
-
-    def run(environment: str, **overrides: str) -> StackRecord:
-        values, secrets = read_stack_values(environment)
-        values.update({f"mlops-platform:{key}": value for key, value in overrides.items()})
-        return run_stack(environment, values, secrets)
-
-    return run
+    return run_with
 
 
 @pytest.fixture

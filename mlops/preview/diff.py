@@ -22,7 +22,7 @@ from typing import Any
 from mlops.errors import BadInput
 from mlops.mockrun import RecordedResource, Secret
 from mlops.paths import ROOT_DIR, mlops_home
-from mlops.preview.replace import forcing, is_stateful, path_keys
+from mlops.preview.replace import forcing, identity_keys, is_stateful
 from mlops.preview.report import Change, masked
 
 IGNORED_KEYS = frozenset({"__provider"})
@@ -95,8 +95,9 @@ def from_document(item: dict[str, Any]) -> StateResource:
 
 
 def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    """Dotted paths to leaves; lists are leaves (their order matters to Azure)."""
-    if isinstance(value, dict) and value and "[secret]" not in value:
+    """Dotted paths to leaves; lists are leaves (their order matters to Azure); an empty map below the top has
+    no leaves, so `traffic: {}` -> `{blue: 90}` reads as `traffic.blue: null -> 90`."""
+    if isinstance(value, dict) and "[secret]" not in value and (value or prefix):
         out: dict[str, Any] = {}
         for key, item in value.items():
             out.update(flatten(item, f"{prefix}.{key}" if prefix else key))
@@ -109,8 +110,8 @@ def _display(value: Any) -> Any:
 
 
 def _azure_identity(resource: StateResource) -> tuple[str, ...] | None:
-    """Type plus the values of its ARM id's path parameters: pairs a renamed logical resource with its old self."""
-    keys = path_keys(resource.type)
+    """Type plus the values that name it in Azure: pairs a renamed logical resource with its old self."""
+    keys = identity_keys(resource.type)
     values = [resource.inputs.get(key) for key in keys]
     if not keys or not all(isinstance(v, str) for v in values):
         return None

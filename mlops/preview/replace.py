@@ -36,9 +36,12 @@ CREATE_ONLY: dict[str, tuple[str, ...]] = {
     "azure-native:iothub:IotHubResource": ("properties.minTlsVersion",),
     "azure-native:authorization:RoleAssignment": ("principalId", "roleDefinitionId", "principalType"),
     "azure-native:applicationinsights:Component": ("kind",),
-    # The traffic resource's provider re-creates it when it targets another endpoint.
-    "pulumi-python:dynamic:Resource": ("subscriptionId", "resourceGroupName", "workspaceName", "endpointName"),
+    # A dynamic resource (endpoint traffic, follow-up settings) is re-created when it targets another resource.
+    "pulumi-python:dynamic:Resource": ("resourceId", "kind"),
 }
+
+# What identifies a resource in Azure for types without an ARM id template (pairs a rename with its old self).
+IDENTITY_KEYS: dict[str, tuple[str, ...]] = {"pulumi-python:dynamic:Resource": ("resourceId", "kind")}
 
 # Types whose replacement or deletion loses data (the data-loss guard blocks them in protected stacks).
 STATEFUL_TYPES = frozenset(
@@ -64,6 +67,11 @@ def path_keys(type_: str) -> tuple[str, ...]:
         return ()
     fields = [name for _, name, _, _ in string.Formatter().parse(template) if name]
     return tuple(dict.fromkeys(name for name in fields if name != "sub"))
+
+
+def identity_keys(type_: str) -> tuple[str, ...]:
+    """The inputs whose values name the Azure resource: its ARM id's path parameters, or the table above."""
+    return path_keys(type_) or IDENTITY_KEYS.get(type_, ())
 
 
 def replace_keys(type_: str) -> tuple[str, ...]:

@@ -25,6 +25,7 @@ from pulumi_policy import (
 
 from .values import MISSING, WRONG_TYPE, as_bool, as_number, as_text, get, items, same, shown
 
+DEPLOY_PREFIX = "deploy-"
 SECURITY = "Security"
 RELIABILITY = "Reliability"
 OPERATIONS = "Operational Excellence"
@@ -46,9 +47,15 @@ class Rule:
     remediation: str
     psrule: str = ""
     checkov: str = ""
+    source: str = ""  # the Microsoft document a rule's Azure fact comes from (every deploy-* rule has one)
     config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # JSON-schema properties with "default"
 
     kind: ClassVar[str]  # "resource" | "stack", for the catalogue
+
+    @property
+    def deploy_check(self) -> bool:
+        """A `deploy-*` rule: what Azure itself rejects at deploy time (or what makes a deploy fail)."""
+        return self.name.startswith(DEPLOY_PREFIX)
 
     def settings(self, config: Mapping[str, Any]) -> dict[str, Any]:
         """The rule's config: what Configure sent, else each property's default."""
@@ -62,7 +69,7 @@ class Rule:
         tags += [f"psrule:{self.psrule}"] if self.psrule else []
         tags += [f"checkov:{self.checkov}"] if self.checkov else []
         schema = PolicyConfigSchema(properties={k: dict(v) for k, v in self.config.items()}) if self.config else None
-        url = f"https://azure.github.io/PSRule.Rules.Azure/en/rules/{self.psrule}/" if self.psrule else None
+        url = self.source or (f"https://azure.github.io/PSRule.Rules.Azure/en/rules/{self.psrule}/" if self.psrule else None)
         return dict(
             name=self.name,
             description=self.description,
@@ -186,6 +193,15 @@ def only_if(path: str, *values: Any, then: Check) -> Check:
     def check(props: Mapping[str, Any], settings: Settings) -> list[str]:
         value = get(props, path)
         return then(props, settings) if any(same(value, v) for v in values) else []
+
+    return check
+
+
+def unless_present(path: str, then: Check) -> Check:
+    """Apply `then` only to resources without a value at `path` (e.g. a Flex Consumption app's functionAppConfig)."""
+
+    def check(props: Mapping[str, Any], settings: Settings) -> list[str]:
+        return then(props, settings) if get(props, path) is MISSING else []
 
     return check
 

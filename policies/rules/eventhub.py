@@ -2,8 +2,14 @@
 
 from pulumi_policy import Severity
 
-from .base import RELIABILITY, REQUIRED_SETTING, SECURITY, ResourceRule, expect, if_setting
-from .resource_types import EVENTHUB_NAMESPACE
+from collections.abc import Iterator
+
+from pulumi_policy import PolicyResource
+
+from .base import RELIABILITY, REQUIRED_SETTING, SECURITY, ResourceRule, Settings, StackRule, expect, if_setting
+from .graph import references, text
+from .resource_types import EVENTHUB_NAMESPACE, EVENTHUB_RULE_SET
+from .values import UNKNOWN, items, peek, same, shown
 
 NAMESPACE = (EVENTHUB_NAMESPACE,)
 
@@ -30,16 +36,43 @@ eventhub_min_tls = ResourceRule(
     checkov="CKV_AZURE_223",
 )
 
-eventhub_public_network = ResourceRule(
-    name="eventhub-public-network-disabled",
-    description="Event Hubs namespaces are not reachable from public networks.",
-    types=NAMESPACE,
-    check=expect("publicNetworkAccess", "Disabled", "SecuredByPerimeter", default="Enabled"),
+def _closes(rule_set: PolicyResource) -> bool:
+    """A network rule set that lets in nothing but trusted Azure services (and private endpoints)."""
+    props = rule_set.props
+    opened = any(items(peek(props, key)) for key in ("ipRules", "virtualNetworkRules"))
+    return same(peek(props, "defaultAction"), "Deny") and not opened and peek(props, "trustedServiceAccessEnabled") is True
+
+
+def _open_namespaces(resources: list[PolicyResource], _settings: Settings) -> Iterator[tuple[str, str]]:
+    rule_sets = [r for r in resources if r.resource_type == EVENTHUB_RULE_SET]
+    for namespace in (r for r in resources if r.resource_type == EVENTHUB_NAMESPACE):
+        access = peek(namespace.props, "publicNetworkAccess")
+        if access is UNKNOWN or (isinstance(access, str) and access.lower() in ("disabled", "securedbyperimeter")):
+            continue
+        names = {text(namespace.props, "namespaceName"), text(namespace.props, "name")} - {None}
+        own = [
+            rs for rs in rule_sets
+            if text(rs.props, "namespaceName") in names or namespace in references(rs, "namespaceName")
+        ]  # fmt: skip
+        if any(_closes(rs) for rs in own):
+            continue
+        yield namespace.urn, (
+            f"Namespace '{namespace.name}' is open to public networks: publicNetworkAccess is "
+            f"{shown(access) if isinstance(access, str) else 'not set (Enabled)'} and no network rule set denies by default"
+        )
+
+
+eventhub_public_network = StackRule(
+    name="eventhub-public-network-restricted",
+    description="Event Hubs namespaces are reached through private endpoints; public access only for trusted Azure services.",
+    check=_open_namespaces,
     severity=Severity.HIGH,
     pillar=SECURITY,
-    remediation='set public_network_access="Disabled" (stack config network.publicNetworkAccess: false)',
+    remediation='declare a NamespaceNetworkRuleSet with default_action="Deny", trusted_service_access_enabled=True and '
+    "no IP or network rules, or set public_network_access=\"Disabled\" (stack config network.mode: private)",
     psrule="Azure.EventHub.Firewall",
 )
+
 
 eventhub_zone_redundant = ResourceRule(
     name="eventhub-zone-redundant",

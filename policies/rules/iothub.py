@@ -2,7 +2,11 @@
 
 from pulumi_policy import Severity
 
-from .base import SECURITY, ResourceRule, expect
+from collections.abc import Mapping
+from typing import Any
+
+from .base import SECURITY, ResourceRule, Settings, expect
+from .values import WRONG_TYPE, as_text, get, items, same
 from .resource_types import IOT_HUB
 
 HUB = (IOT_HUB,)
@@ -28,13 +32,25 @@ iothub_local_auth = ResourceRule(
     remediation="set properties.disable_local_auth=True on the hub",
 )
 
+def _device_ingress(props: Mapping[str, Any], _settings: Settings) -> list[str]:
+    """Devices in the field cannot use a private endpoint, so ingress stays public, limited to the sites' ranges."""
+    access = as_text(get(props, "properties.publicNetworkAccess"))
+    if access is WRONG_TYPE or (isinstance(access, str) and access.lower() == "disabled"):
+        return []
+    rules = get(props, "properties.networkRuleSets")
+    if isinstance(rules, Mapping) and same(get(rules, "defaultAction"), "Deny") and items(get(rules, "ipRules")):
+        return []
+    return ["properties.publicNetworkAccess is 'Enabled' without an IP filter (networkRuleSets with defaultAction "
+            "'Deny' and the sites' ipRules); it must be 'Disabled' or filtered"]
+
+
 iothub_public_network = ResourceRule(
-    name="iothub-public-network-disabled",
-    description="IoT Hubs are not reachable from public networks.",
+    name="iothub-device-ingress-restricted",
+    description="IoT Hub accepts devices only from the configured sites' address ranges (or no public access at all).",
     types=HUB,
-    check=expect("properties.publicNetworkAccess", "Disabled", default="Enabled"),
+    check=_device_ingress,
     severity=Severity.HIGH,
     pillar=SECURITY,
-    remediation='set properties.public_network_access="Disabled" (stack config network.publicNetworkAccess: false)',
+    remediation="set stack config iotHub.deviceIpRanges to the sites' egress ranges (network.mode: private filters with them)",
     checkov="CKV_AZURE_108",
 )

@@ -15,6 +15,7 @@ from pulumi_policy import PolicyResource, Severity
 from pulumi_policy.proxy import UnknownValueError
 
 from .base import OPERATIONS, RELIABILITY, Settings, StackRule
+from .graph import kind, references, text
 from .monitoring import action_group_ids
 from .resource_types import (
     ACTION_GROUP,
@@ -50,28 +51,13 @@ LOG_ANALYTICS_ID = "/providers/microsoft.operationalinsights/workspaces/"
 MAX_MIRROR_PERCENT = 50
 
 
-def _kind(resource: PolicyResource) -> str:
-    return resource.resource_type.rsplit(":", 1)[-1]
-
-
-def _text(props: Mapping[str, Any], path: str) -> str | None:
-    """A known, non-empty string at `path`, lower-cased (ARM ids and names compare case-insensitively)."""
-    value = peek(props, path)
-    return value.lower() if isinstance(value, str) and value else None
-
-
-def _references(resource: PolicyResource, prop: str) -> list[PolicyResource]:
-    """The resources a property was computed from: its property dependencies, else all dependencies."""
-    return list(resource.property_dependencies.get(prop) or resource.dependencies)
-
-
 # --- stateful resources are protected ----------------------------------------------------------------------------
 
 
 def _unprotected(resources: list[PolicyResource], _settings: Settings) -> Violations:
     for resource in resources:
         if resource.resource_type in STATEFUL and not resource.opts.protect:
-            yield resource.urn, f"{_kind(resource)} '{resource.name}' is not protected"
+            yield resource.urn, f"{kind(resource)} '{resource.name}' is not protected"
 
 
 stateful_protected = StackRule(
@@ -93,8 +79,8 @@ def _source_keys(resource: PolicyResource) -> list[str] | None:
     None when neither is known (a preview-time name): the resource cannot be judged.
     """
     segment, name_key = LOG_SOURCES[resource.resource_type]
-    keys = [key for key in (_text(resource.props, "id"),) if key]
-    for name in {_text(resource.props, name_key), _text(resource.props, "name")} - {None}:
+    keys = [key for key in (text(resource.props, "id"),) if key]
+    for name in {text(resource.props, name_key), text(resource.props, "name")} - {None}:
         keys.append(f"{segment}{name}")
     return keys or None
 
@@ -124,16 +110,16 @@ def _without_diagnostics(resources: list[PolicyResource], _settings: Settings) -
     for setting in (r for r in resources if r.resource_type == DIAGNOSTIC_SETTING):
         if not _sends_logs_to_log_analytics(setting):
             continue
-        uri = _text(setting.props, "resourceUri")
+        uri = text(setting.props, "resourceUri")
         if uri:
             uris.append(uri)
         elif peek(setting.props, "resourceUri") is UNKNOWN:
-            covered.update(r.urn for r in _references(setting, "resourceUri"))
+            covered.update(r.urn for r in references(setting, "resourceUri"))
     for urn, source in sources.items():
         keys = _source_keys(source)
         if urn in covered or keys is None or any(_covers(uri, keys) for uri in uris):
             continue
-        yield urn, f"{_kind(source)} '{source.name}' has no diagnostic setting sending its logs to Log Analytics"
+        yield urn, f"{kind(source)} '{source.name}' has no diagnostic setting sending its logs to Log Analytics"
 
 
 diagnostics_to_log_analytics = StackRule(
@@ -165,9 +151,9 @@ def _percentages(props: Mapping[str, Any], path: str) -> dict[str, float] | None
 def _declared_deployments(resources: list[PolicyResource], endpoint: str | None) -> set[str] | None:
     """Deployment names the stack declares for an endpoint; None when it declares none we can read."""
     names = {
-        _text(r.props, "deploymentName")
+        text(r.props, "deploymentName")
         for r in resources
-        if r.resource_type == ONLINE_DEPLOYMENT and endpoint and _text(r.props, "endpointName") == endpoint
+        if r.resource_type == ONLINE_DEPLOYMENT and endpoint and text(r.props, "endpointName") == endpoint
     } - {None}
     return names or None
 
@@ -193,7 +179,7 @@ def _traffic_problems(resource: PolicyResource, resources: list[PolicyResource])
         total, expected = sum(traffic.values()), 100 if listed else 0
         if total != expected:
             yield f"traffic sums to {total:g}, not {expected}"
-    declared = _declared_deployments(resources, _text(props, "endpointName"))
+    declared = _declared_deployments(resources, text(props, "endpointName"))
     for label, shares in (("traffic", traffic), ("mirrorTraffic", mirror)):
         for name in sorted(shares or {}):
             if (listed is not None and name not in listed) or (declared is not None and name.lower() not in declared):
@@ -225,8 +211,8 @@ endpoint_traffic_valid = StackRule(
 
 def _unwired_alerts(resources: list[PolicyResource], _settings: Settings) -> Violations:
     groups = [r for r in resources if r.resource_type == ACTION_GROUP]
-    ids = {_text(g.props, "id") for g in groups} - {None}
-    names = {_text(g.props, key) for g in groups for key in ("actionGroupName", "name")} - {None}
+    ids = {text(g.props, "id") for g in groups} - {None}
+    names = {text(g.props, key) for g in groups for key in ("actionGroupName", "name")} - {None}
     for alert in (r for r in resources if r.resource_type in ALERTS):
         try:
             targets = [target.lower() for target in action_group_ids(alert.props) or []]
@@ -235,7 +221,7 @@ def _unwired_alerts(resources: list[PolicyResource], _settings: Settings) -> Vio
         for target in targets:
             if target in ids or target.rsplit("/actiongroups/", 1)[-1] in names and "/actiongroups/" in target:
                 continue
-            yield alert.urn, f"{_kind(alert)} '{alert.name}' targets {target}, which is not an action group of this stack"
+            yield alert.urn, f"{kind(alert)} '{alert.name}' targets {target}, which is not an action group of this stack"
 
 
 alerts_target_action_group = StackRule(

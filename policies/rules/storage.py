@@ -2,7 +2,11 @@
 
 from pulumi_policy import Severity
 
-from .base import RELIABILITY, SECURITY, ResourceRule, all_of, at_least, expect
+from collections.abc import Mapping
+from typing import Any
+
+from .base import RELIABILITY, SECURITY, ResourceRule, Settings, all_of, at_least, expect
+from .values import WRONG_TYPE, as_text, get, items, same
 from .resource_types import BLOB_CONTAINER, BLOB_SERVICE, STORAGE_ACCOUNT
 
 ACCOUNT = (STORAGE_ACCOUNT,)
@@ -78,26 +82,48 @@ storage_cross_tenant_replication = ResourceRule(
 
 storage_network_default_deny = ResourceRule(
     name="storage-network-default-deny",
-    description="The storage firewall denies traffic by default; only trusted Azure services bypass it.",
+    description="The storage firewall denies traffic by default.",
     types=ACCOUNT,
     check=expect("networkRuleSet.defaultAction", "Deny", default="Allow"),
     severity=Severity.HIGH,
     pillar=SECURITY,
-    remediation='set network_rule_set.default_action="Deny" (stack config network.publicNetworkAccess: false; for the retrain trigger storage retrainTrigger.storagePublicNetworkAccess: false)',
+    remediation='set network_rule_set.default_action="Deny" (stack config network.mode: private)',
     psrule="Azure.Storage.Firewall",
     checkov="CKV_AZURE_35",
 )
 
+def _public_network_restricted(props: Mapping[str, Any], _settings: Settings) -> list[str]:
+    """Private endpoints only, or "Enabled from selected networks" with no network selected: the only way Azure
+    services outside any network (IoT Hub routing, Event Hubs Capture) can write, as resource instances."""
+    access = as_text(get(props, "publicNetworkAccess"))
+    if access is WRONG_TYPE or (isinstance(access, str) and access.lower() == "disabled"):
+        return []
+    rules = get(props, "networkRuleSet")
+    if not isinstance(rules, Mapping):
+        return ["publicNetworkAccess is 'Enabled' with no networkRuleSet, so every network may connect; "
+                "it must be 'Disabled', or 'Enabled' with defaultAction 'Deny' and only resource-instance rules"]
+    opened = [key for key in ("ipRules", "virtualNetworkRules") if items(get(rules, key))]
+    if not same(get(rules, "defaultAction"), "Deny") or opened:
+        what = f"{' and '.join(opened)} open it" if opened else "networkRuleSet.defaultAction is not 'Deny'"
+        return [f"publicNetworkAccess is 'Enabled' and {what}; only private endpoints and resource-instance rules may reach it"]
+    if not items(get(rules, "resourceAccessRules")):
+        return ["publicNetworkAccess is 'Enabled' but no resource instance needs it (no resourceAccessRules); "
+                "it must be 'Disabled'"]
+    return []
+
+
 storage_public_network = ResourceRule(
-    name="storage-public-network-disabled",
-    description="Storage accounts are not reachable from public networks.",
+    name="storage-public-network-restricted",
+    description="Storage accounts are reached through private endpoints; public access is open only to named trusted Azure resources.",
     types=ACCOUNT,
-    check=expect("publicNetworkAccess", "Disabled", default="Enabled"),
+    check=_public_network_restricted,
     severity=Severity.HIGH,
     pillar=SECURITY,
-    remediation='set public_network_access="Disabled" (stack config network.publicNetworkAccess: false; for the retrain trigger storage retrainTrigger.storagePublicNetworkAccess: false)',
+    remediation='use secure_storage_account: public_network_access="Disabled", or "Enabled" with default_action="Deny" '
+    "and resource_access_rules for the trusted writers only (stack config network.mode: private)",
     checkov="CKV_AZURE_59",
 )
+
 
 storage_blob_soft_delete = ResourceRule(
     name="storage-blob-soft-delete",

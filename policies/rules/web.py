@@ -2,7 +2,7 @@
 
 from pulumi_policy import Severity
 
-from .base import SECURITY, ResourceRule, expect
+from .base import SECURITY, ResourceRule, expect, unless_present
 from .resource_types import FTP_PUBLISHING, SCM_PUBLISHING, WEB_APP
 
 SITES = (WEB_APP,)
@@ -35,7 +35,8 @@ function_ftps_disabled = ResourceRule(
     name="function-ftp-disabled",
     description="Function Apps accept no FTP or FTPS deployments.",
     types=SITES,
-    check=expect("siteConfig.ftpsState", "Disabled", default="AllAllowed"),
+    # Flex Consumption has no FTP and rejects siteConfig.ftpsState (deploy-flex-site-config): not applicable there.
+    check=unless_present("functionAppConfig", then=expect("siteConfig.ftpsState", "Disabled", default="AllAllowed")),
     severity=Severity.MEDIUM,
     pillar=SECURITY,
     remediation='set site_config.ftps_state="Disabled" and deploy from the package container by identity',

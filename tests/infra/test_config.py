@@ -10,6 +10,9 @@ BASE = """config:
   mlops-platform:location: westeurope
   mlops-platform:owner: team
   mlops-platform:costCenter: cc-1
+  mlops-platform:network: {mode: private, addressSpace: 10.1.0.0/22}
+  mlops-platform:runners: {githubOwner: example-org, repositories: [mlops-platform]}
+  mlops-platform:iotHub: {deviceIpRanges: [203.0.113.0/24]}
   mlops-platform:alerts: {emailReceivers: [{name: team, address: team@example.com}]}
 """
 
@@ -35,7 +38,7 @@ def config_error(tmp_path, environment: str, extra: str, base: str = BASE) -> Co
         ("  mlops-platform:storage:\n    sku: Premium_XYZ\n", "mlops-platform:storage.sku", "'Standard_LRS'"),
         ("  mlops-platform:workload: averyveryverylongworkloadname\n", "mlops-platform:workload", "shorten workload"),
         ("  mlops-platform:nameSuffix: Bad!\n", "mlops-platform:nameSuffix", "should match pattern"),
-        ("  mlops-platform:registry:\n    sku: Standard\n", "mlops-platform:registry.sku", "cannot disable public network access"),
+        ("  mlops-platform:registry:\n    sku: Standard\n", "mlops-platform:registry.sku", "has no private endpoint"),
         ("  mlops-platform:environment: prod\n", "mlops-platform:environment", "reserved"),
         ("  mlops-platfrom:protect: false\n", "mlops-platfrom:protect", "unknown namespace 'mlops-platfrom'; did you mean 'mlops-platform:protect'?"),
         ("  azure-nativ:location: westeurope\n", "azure-nativ:location", "did you mean 'azure-native:location'?"),
@@ -81,7 +84,8 @@ def test_name_too_long_through_suffix(tmp_path):
 
 def test_not_yaml_and_not_a_map(tmp_path):
     error = config_error(tmp_path, "dev", "  mlops-platform:storage:\n    sku: [unclosed\n  mlops-platform:protect: false\n")
-    assert error.message == "not valid YAML at line 8, column 25: while parsing a flow sequence, expected ',' or ']', but got ':'"
+    line = len(BASE.splitlines()) + 3  # the key after the unclosed flow sequence
+    assert error.message == f"not valid YAML at line {line}, column 25: while parsing a flow sequence, expected ',' or ']', but got ':'"
     path = tmp_path / "Pulumi.dev.yaml"
     path.write_text("- just a list\n")
     with pytest.raises(ConfigError, match="must be a map"):
@@ -136,7 +140,7 @@ def test_every_command_says_no_such_stack_the_same_way(command, capsys):
 
     with pytest.raises(SystemExit) as exit_info:
         main([*command, "--stack", "stagin"])
-    expected = "error: --stack: no stack 'stagin' (no stacks/Pulumi.stagin.yaml); did you mean 'staging'? available: dev, staging, prod"
+    expected = "error: --stack: no stack 'stagin' (no stacks/Pulumi.stagin.yaml); did you mean 'staging'? available: dev, staging, prod, shared"
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.strip() == expected + (" or all" if command == ["preview"] else "")
 
@@ -159,13 +163,17 @@ BLUE = '{name: blue, model: "predictive-maintenance:1"}'
         ("staging", f"  mlops-platform:serving: {{deployments: [{BLUE}], traffic: {{blue: 50, green: 50}}}}\n", "mlops-platform:serving.traffic", "undeclared deployments green"),
         ("staging", f"  mlops-platform:serving: {{deployments: [{BLUE}, {BLUE}], traffic: {{blue: 100}}}}\n", "mlops-platform:serving.deployments", "duplicate deployment names: blue"),
         ("staging", "  mlops-platform:serving: {deployments: [{name: blue, model: 'm:1', instanceCount: 0}], traffic: {blue: 100}}\n", "mlops-platform:serving.deployments.0.instanceCount", "greater than or equal to 1"),
-        ("prod", "  mlops-platform:serving: {deployments: [{name: blue, model: 'm:1', instanceCount: 1}], traffic: {blue: 100}}\n", "mlops-platform:serving.deployments.0.instanceCount", "prod needs at least 2 instances"),
+        ("prod", "  mlops-platform:serving: {environment: 'e:1', deployments: [{name: blue, model: 'm:1', instanceCount: 1}], traffic: {blue: 100}}\n", "mlops-platform:serving.deployments.0.instanceCount", "prod needs at least 2 instances"),
+        ("staging", f"  mlops-platform:serving: {{deployments: [{BLUE}], traffic: {{blue: 100}}}}\n", "mlops-platform:serving.environment", "required once deployments are declared"),
         ("staging", "  mlops-platform:serving: {deployments: [{name: blue, model: classifier}], traffic: {blue: 100}}\n", "mlops-platform:serving.deployments.0.model", "should match pattern"),
         ("staging", "  mlops-platform:serving: {deployments: [{name: blue, model: 'm:1', instanceType: DS3}], traffic: {blue: 100}}\n", "mlops-platform:serving.deployments.0.instanceType", "should match pattern"),
         ("staging", f"  mlops-platform:serving: {{deployments: [{BLUE}], traffic: {{blue: 100}}, mirrorTraffic: {{blue: 60}}}}\n", "mlops-platform:serving.mirrorTraffic.blue", "less than or equal to 50"),
         ("staging", "  mlops-platform:eventHubs: {hubs: {telemetry: {partitions: 64}, predictions: {}}}\n", "mlops-platform:eventHubs.hubs.telemetry.partitions", "less than or equal to 32"),
         ("staging", "  mlops-platform:eventHubs: {hubs: {telemetry: {}}}\n", "mlops-platform:eventHubs.hubs", "must include predictions"),
         ("staging", "  mlops-platform:eventHubs: {sku: Basic}\n", "mlops-platform:eventHubs.sku", "Basic cannot capture"),
+        ("staging", "  mlops-platform:eventHubs: {sku: Basic, capture: {enabled: false}, hubs: {telemetry: {}, predictions: {}}}\n", "mlops-platform:eventHubs.sku", "Basic has no private endpoints"),
+        ("staging", "  mlops-platform:eventHubs: {hubs: {telemetry: {}, predictions: {}, alerts: {}}}\n", "mlops-platform:eventHubs.hubs.alerts", "reserved"),
+        ("staging", "  mlops-platform:batch: {model: 'predictive-maintenance:1'}\n", "mlops-platform:batch.model", "set workspace.packageMirrorFqdns"),
     ],
 )
 def test_bad_serving_and_ingestion_values(tmp_path, environment, extra, key, fragment):
@@ -192,3 +200,69 @@ def test_secure_values_are_placeholders_offline(tmp_path):
     path = tmp_path / "Pulumi.staging.yaml"
     path.write_text(BASE.replace("{emailReceivers: [{name: team, address: team@example.com}]}", "{webhookUrl: {secure: v1:abc}}"))
     assert load_stack_config("staging", path).alerts.webhook_url == "[secret]"
+
+
+NET = "  mlops-platform:network: {mode: private, addressSpace: 10.1.0.0/22, %s}\n"
+ZONE_ID = "/subscriptions/s1/resourceGroups/hub/providers/Microsoft.Network/privateDnsZones/"
+
+
+@pytest.mark.parametrize(
+    ("network", "key", "fragment"),
+    [
+        (NET % "subnets: {privateEndpoints: 10.1.0.0/24, functions: 10.1.0.0/26, runners: 10.1.1.0/27}",
+         "mlops-platform:network.subnets.functions", "overlaps subnets.privateEndpoints (10.1.0.0/24)"),
+        (NET % "subnets: {privateEndpoints: 10.1.0.0/24, functions: 10.1.1.0/26, runners: 10.9.0.0/27}",
+         "mlops-platform:network.subnets.runners", "10.9.0.0/27 is outside addressSpace 10.1.0.0/22"),
+        (NET % "subnets: {privateEndpoints: 10.1.0.0/24, functions: 10.1.1.0/28, runners: 10.1.1.32/27}",
+         "mlops-platform:network.subnets.functions", "too small; it needs at least a /27"),
+        (NET % "subnets: {privateEndpoints: 10.1.0.0/24, functions: 10.1.1.0/26}",
+         "mlops-platform:network.subnets.runners", "required, and not set"),
+        ("  mlops-platform:network: {mode: private, addressSpace: 10.1.0.0/26}\n",
+         "mlops-platform:network.addressSpace", "has no room for a /24 privateEndpoints subnet"),
+        ("  mlops-platform:network: {mode: private}\n", "mlops-platform:network.addressSpace", "required with mode: private"),
+        ("  mlops-platform:network: {mode: public, addressSpace: 10.1.0.0/22}\n", "mlops-platform:network.addressSpace", "applies only with mode: private"),
+        ("  mlops-platform:network: {mode: privat}\n", "mlops-platform:network.mode", "'public' or 'private'"),
+        ("  mlops-platform:network: {mode: private, addressSpace: 10.1.0.1/22}\n", "mlops-platform:network.addressSpace", "valid IPv4 network"),
+        (NET % f"hub: {{privateDnsZones: {{privatelink.vaultcore.azure.net: {ZONE_ID}privatelink.blob.core.windows.net}}, dnsServers: [10.0.0.4]}}",
+         "mlops-platform:network.hub.privateDnsZones.privatelink.vaultcore.azure.net", "is not the id of the private DNS zone privatelink.vaultcore.azure.net"),
+        (NET % f"hub: {{privateDnsZones: {{privatelink.vaultcore.azure.com: {ZONE_ID}privatelink.vaultcore.azure.com}}, dnsServers: [10.0.0.4]}}",
+         "mlops-platform:network.hub.privateDnsZones.privatelink.vaultcore.azure.com", "did you mean 'privatelink.vaultcore.azure.net'"),
+        (NET % f"hub: {{privateDnsZones: {{privatelink.vaultcore.azure.net: {ZONE_ID}privatelink.vaultcore.azure.net}}}}",
+         "mlops-platform:network.hub.dnsServers", "the hub's DNS servers"),
+    ],
+)
+def test_bad_network_plans_name_the_key(tmp_path, network, key, fragment):
+    base = BASE.replace("  mlops-platform:network: {mode: private, addressSpace: 10.1.0.0/22}\n", "")
+    error = config_error(tmp_path, "staging", network, base=base)
+    assert (error.key, fragment in error.message) == (key, True), error
+
+
+@pytest.mark.parametrize(
+    ("edit", "key", "fragment"),
+    [
+        ("  mlops-platform:runners: {repositories: [mlops-platform]}\n", "mlops-platform:runners.githubOwner", "required with network.mode: private"),
+        ("  mlops-platform:iotHub: {sku: S1}\n", "mlops-platform:iotHub.deviceIpRanges", "devices cannot use a private endpoint"),
+        ("  mlops-platform:retrainTrigger: {maximumInstances: 10}\n", "mlops-platform:retrainTrigger.maximumInstances", "greater than or equal to 40"),
+        ("  mlops-platform:retrainTrigger: {maximumInstances: 1001}\n", "mlops-platform:retrainTrigger.maximumInstances", "less than or equal to 1000"),
+        ("  mlops-platform:retrainTrigger: {instanceMemoryMb: 1024}\n", "mlops-platform:retrainTrigger.instanceMemoryMb", "512, 2048 or 4096"),
+        ("  mlops-platform:registry: {sku: Basic}\n", "mlops-platform:registry.sku", "has no private endpoint"),
+        ("  mlops-platform:workspace: {isolationMode: Disabled}\n  mlops-platform:compute: {nodePublicIp: true}\n", "mlops-platform:workspace.isolationMode", "a private stack needs a managed network"),
+        ("  mlops-platform:access: {operators: [{objectId: not-a-guid}]}\n", "mlops-platform:access.operators.0.objectId", "should match pattern"),
+        ("  mlops-platform:access: {operators: [{objectId: 5f0c1a2e-0000-4000-8000-000000000a01, type: User}]}\n", "mlops-platform:access.operators.0.type", "'Group' or 'ServicePrincipal'"),
+    ],
+)
+def test_bad_private_stack_values(tmp_path, edit, key, fragment):
+    base = BASE
+    for section in ("runners", "iotHub"):
+        if f"mlops-platform:{section}:" in edit:
+            base = "\n".join(line for line in base.splitlines() if f"mlops-platform:{section}:" not in line) + "\n"
+    error = config_error(tmp_path, "staging", edit, base=base)
+    assert (error.key, fragment in error.message) == (key, True), error
+
+
+def test_subnets_are_carved_from_the_address_space():
+    staging = load_stack_config("staging").network
+    assert {k: str(v) for k, v in staging.subnet_plan.items()} == {
+        "privateEndpoints": "10.20.0.0/24", "functions": "10.20.1.0/26", "runners": "10.20.1.64/27",
+    }  # fmt: skip
+    assert load_stack_config("dev").network.subnet_plan == {}

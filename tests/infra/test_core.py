@@ -76,16 +76,33 @@ def test_registry_and_monitoring_disable_local_auth(stacks, environment):
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_workspace_wired_by_identity(stacks, environment):
+def test_workspace_wired_by_identity_to_its_own_storage(stacks, environment):
     record = stacks[environment]
     workspace = record.one(WORKSPACE).inputs
-    ids = {t: record.one(t).outputs["id"] for t in (VAULT, REGISTRY, INSIGHTS)} | {STORAGE: record.named("lake-st").outputs["id"]}
-    assert workspace["storageAccount"] == ids[STORAGE]
+    ids = {t: record.one(t).outputs["id"] for t in (VAULT, REGISTRY, INSIGHTS)}
+    storage = record.named("workspace-st")
+    # Azure ML refuses an HNS account as the workspace's storage: it has its own StorageV2 account, the lake is a datastore.
+    assert workspace["storageAccount"] == storage.outputs["id"] != record.named("lake-st").outputs["id"]
+    assert storage.inputs["kind"] == "StorageV2" and storage.inputs["isHnsEnabled"] is False
+    assert storage.inputs["allowSharedKeyAccess"] is False
+    assert record.named("lake-st").inputs["isHnsEnabled"] is True
     assert workspace["keyVault"] == ids[VAULT]
     assert workspace["containerRegistry"] == ids[REGISTRY]
     assert workspace["applicationInsights"] == ids[INSIGHTS]
     assert workspace["identity"]["type"] == "SystemAssigned"
     assert workspace["systemDatastoresAuthMode"] == "Identity"
+    assert workspace["allowPublicAccessWhenBehindVnet"] is False
+    datastores = {d.inputs["name"]: d.inputs["properties"] for d in record.of_type("azure-native:machinelearningservices:Datastore")}
+    assert set(datastores) == {"raw", "curated", "features"}
+    for zone, props in datastores.items():
+        assert props == {
+            "datastoreType": "AzureDataLakeGen2",
+            "accountName": record.named("lake-st").inputs["accountName"],
+            "filesystem": zone,
+            "credentials": {"credentialsType": "None"},
+            "serviceDataAccessAuthIdentity": "WorkspaceSystemAssignedIdentity",
+            "description": f"The lake's {zone} zone (identity-based)",
+        }
     compute = record.one(COMPUTE).inputs
     assert compute["workspaceName"] == workspace["workspaceName"]
     assert compute["properties"]["disableLocalAuth"] is True
@@ -98,7 +115,8 @@ def test_diagnostics_for_storage_vault_registry_workspace(stacks, environment):
     record = stacks[environment]
     law = record.one(LOGS).outputs["id"]
     targets = {d.inputs["resourceUri"]: d.inputs["workspaceId"] for d in record.of_type(DIAGNOSTICS)}
-    expected = [record.named("lake-st").outputs["id"] + "/blobServices/default"] + [record.one(t).outputs["id"] for t in (VAULT, REGISTRY, WORKSPACE)]
+    accounts = [record.named(name).outputs["id"] + "/blobServices/default" for name in ("lake-st", "workspace-st", "retrain-st")]
+    expected = accounts + [record.one(t).outputs["id"] for t in (VAULT, REGISTRY, WORKSPACE)]
     for uri in expected:
         assert targets.get(uri) == law, uri
 
@@ -106,15 +124,20 @@ def test_diagnostics_for_storage_vault_registry_workspace(stacks, environment):
 def test_dev_is_public_and_unprotected_staging_and_prod_private_and_protected(stacks):
     for environment, public in (("dev", "Enabled"), ("staging", "Disabled"), ("prod", "Disabled")):
         record = stacks[environment]
-        assert record.named("lake-st").inputs["publicNetworkAccess"] == public
-        assert record.named("lake-st").inputs["networkRuleSet"]["defaultAction"] == ("Allow" if public == "Enabled" else "Deny")
+        # The lake is "Enabled from selected networks" with no network selected in private stacks: only its
+        # trusted writers get in from outside (test_network covers the exact rules).
+        lake = record.named("lake-st").inputs
+        assert lake["publicNetworkAccess"] == "Enabled"
+        assert lake["networkRuleSet"]["defaultAction"] == ("Allow" if public == "Enabled" else "Deny")
+        assert record.named("workspace-st").inputs["publicNetworkAccess"] == public
+        assert record.named("retrain-st").inputs["publicNetworkAccess"] == public
+        assert record.one(VAULT).inputs["properties"]["publicNetworkAccess"] == public
         assert record.one(VAULT).inputs["properties"]["networkAcls"]["defaultAction"] == ("Allow" if public == "Enabled" else "Deny")
         assert record.one(REGISTRY).inputs["publicNetworkAccess"] == public
         assert record.one(WORKSPACE).inputs["publicNetworkAccess"] == public
-        for resource in (record.named("lake-st"), *(record.one(t) for t in STATEFUL if t != STORAGE)):
-            type_ = resource.type
-            assert resource.protect is (environment != "dev"), (environment, type_)
-            assert resource.retain_on_delete is (environment != "dev"), (environment, type_)
+        for resource in (*record.of_type(STORAGE), *(record.one(t) for t in STATEFUL if t != STORAGE)):
+            assert resource.protect is (environment != "dev"), (environment, resource.name)
+            assert resource.retain_on_delete is (environment != "dev"), (environment, resource.name)
     assert stacks["dev"].one(WORKSPACE).inputs["managedNetwork"]["isolationMode"] == "Disabled"
     assert stacks["prod"].one(WORKSPACE).inputs["managedNetwork"]["isolationMode"] == "AllowOnlyApprovedOutbound"
     assert stacks["dev"].one(COMPUTE).inputs["properties"]["properties"]["enableNodePublicIp"] is True
@@ -174,6 +197,15 @@ def test_global_names_differ_between_stacks(stacks):
     assert len(set(names)) == 3
 
 
+def test_soft_deleted_names_change_with_the_name_suffix(run_stack_with, stacks):
+    """A deleted workspace keeps its name 14 days, a purge-protected vault for its retention: dev's names carry
+    the suffix derived from `nameSuffix`, so a destroyed dev can be created again at once with a new suffix."""
+    again = run_stack_with("dev", nameSuffix="d2")
+    for type_, key in ((WORKSPACE, "workspaceName"), (VAULT, "vaultName")):
+        before, after = stacks["dev"].one(type_).inputs[key], again.one(type_).inputs[key]
+        assert before != after and before.rsplit("-", 1)[0] == after.rsplit("-", 1)[0]
+
+
 def test_no_recorded_input_key_is_snake_case(stacks):
     """Union-typed args given as dicts reach the provider snake_cased; the harness must catch that."""
 
@@ -203,3 +235,10 @@ def test_no_input_is_lost_to_unresolved_outputs(stacks):
             assert setting.inputs["resourceUri"] and setting.inputs["workspaceId"], setting.urn
         for container in record.of_type("azure-native:storage:BlobContainer"):
             assert container.inputs["accountName"], container.urn
+
+
+def test_the_program_reads_no_secret_at_plan_time(stacks):
+    """The only invoke is the client config (tenant and subscription): no host keys or other secrets are listed,
+    which would fail when a host cannot start and needs rights a Reader (a PR preview) lacks."""
+    for record in stacks.values():
+        assert record.calls == ["azure-native:authorization:getClientConfig"]

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from components.roles import BUILT_IN_ROLES, assignment_name
-from components.traffic import TRAFFIC_KIND
+from components.arm_settings import IOT_ROUTING_KIND, TRAFFIC_KIND
 from mlops.mockrun import Secret
 
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -63,85 +63,172 @@ def test_event_hubs_sized_per_environment(stacks):
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_iot_hub_routes_with_user_assigned_identity(stacks, environment):
+def test_iot_hub_routes_with_its_system_identity_after_its_roles(stacks, environment):
     record = stacks[environment]
     hub = record.one(IOT)
     props = hub.inputs["properties"]
     assert props["minTlsVersion"] == "1.2" and props["disableLocalAuth"] is True
-    identity = record.one("azure-native:managedidentity:UserAssignedIdentity")
-    assert hub.inputs["identity"] == {"type": "UserAssigned", "userAssignedIdentities": [identity.outputs["id"]]}
-    endpoints = props["routing"]["endpoints"]
+    # Trusted-service access to the Event Hubs and storage firewalls requires the system-assigned identity.
+    assert hub.inputs["identity"] == {"type": "SystemAssigned"}
+    assert "routing" not in props and "properties.routing" in hub.ignore_changes
+    principal = hub.outputs["identity"]["principalId"]
+    roles = {r.name: r for r in record.of_type(ROLE) if r.inputs["principalId"] == principal}
+    assert set(roles) == {"iot-send-telemetry", "iot-write-raw"}
+    assert roles["iot-send-telemetry"].inputs["scope"].endswith("/eventhubs/telemetry")
+    assert roles["iot-write-raw"].inputs["scope"].endswith("/containers/raw")
+    [routing] = [r for r in record.of_type(DYNAMIC) if r.inputs.get("kind") == IOT_ROUTING_KIND]
+    assert routing.inputs["resourceId"] == hub.outputs["id"]
+    assert {hub.urn, *(r.urn for r in roles.values())} <= set(routing.dependencies)
+    endpoints = routing.inputs["routing"]["endpoints"]
     for endpoint in endpoints["eventHubs"] + endpoints["storageContainers"]:
-        assert endpoint["authenticationType"] == "identityBased"
-        assert endpoint["identity"] == {"userAssignedIdentity": identity.outputs["id"]}
+        assert endpoint["authenticationType"] == "identityBased" and "identity" not in endpoint  # the system identity
     assert endpoints["eventHubs"][0]["entityPath"] == "telemetry"
     assert endpoints["storageContainers"][0]["containerName"] == "raw"
-    routes = {r["name"]: r["endpointNames"] for r in props["routing"]["routes"]}
+    routes = {r["name"]: r["endpointNames"] for r in routing.inputs["routing"]["routes"]}
     assert routes == {"telemetry-to-eventhubs": ["telemetry-eventhub"], "telemetry-to-lake": ["raw-lake"]}
-    assert props["routing"]["fallbackRoute"]["isEnabled"] is True
-    # the identity holds its data roles before the hub exists
-    roles = {r.name: r for r in record.of_type(ROLE) if r.inputs["principalId"] == identity.outputs["principalId"]}
-    assert set(roles) == {"iot-send-telemetry", "iot-write-raw"}
-    assert all(r.urn in hub.dependencies for r in roles.values())
-    assert roles["iot-send-telemetry"].inputs["scope"].endswith("/eventhubs/telemetry")
+    assert routing.inputs["routing"]["fallbackRoute"]["isEnabled"] is True
+
+
+SERVING = {
+    "environment": "mlops-serving:3",
+    "deployments": [{"name": "blue", "model": "predictive-maintenance:1", "instanceCount": 2}],
+    "traffic": {"blue": 100},
+}
+
+
+def _serving(**changes):
+    return json.dumps(SERVING | changes)
+
+
+@pytest.fixture(scope="module")
+def served(stacks):
+    """Each stack as it runs once bootstrap has registered a model and the scoring environment."""
+    from stacks.config import read_stack_values
+    from tests.conftest import run_with
+
+    own = lambda env: json.loads(read_stack_values(env)[0]["mlops-platform:serving"])  # noqa: E731
+    return {environment: run_with(environment, serving=json.dumps(own(environment) | SERVING)) for environment in ENVIRONMENTS}
+
+
+def test_a_new_environment_starts_without_deployments(stacks):
+    """The first `up` creates the workspace and registries: nothing may name a model or image that cannot exist yet."""
+    for record in stacks.values():
+        assert record.of_type(DEPLOYMENT) == []
+        assert record.of_type("azure-native:machinelearningservices:BatchDeployment") == []
+        assert record.of_type("azure-native:machinelearningservices:EnvironmentVersion") == []
+        assert traffic_resource(record).inputs["traffic"] == {}
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_online_endpoint_and_deployments(stacks, environment):
-    record = stacks[environment]
+def test_online_endpoint_and_deployments(served, environment):
+    record = served[environment]
     endpoint = record.one(ENDPOINT)
     assert endpoint.inputs["properties"]["authMode"] == ("AMLToken" if environment == "dev" else "AADToken")
     assert endpoint.inputs["properties"]["publicNetworkAccess"] == ("Enabled" if environment == "dev" else "Disabled")
     assert "traffic" not in endpoint.inputs["properties"]
     assert "properties.traffic" in endpoint.ignore_changes
+    registry = record.outputs["mlRegistryName"]
     for deployment in record.of_type(DEPLOYMENT):
         props = deployment.inputs["properties"]
         assert props["appInsightsEnabled"] is True
         assert props["egressPublicNetworkAccess"] == ("Enabled" if environment == "dev" else "Disabled")
-        assert props["model"] == record.one("azure-native:machinelearningservices:Workspace").outputs["id"] + "/models/predictive-maintenance/versions/1"
-        assert props["environmentId"].endswith("/environments/mlops-serving/versions/1")
-        assert deployment.inputs["sku"]["capacity"] >= (2 if environment == "prod" else 1)
+        # Models and environments come from the shared registry, by the ids ARM takes.
+        assert props["model"] == f"azureml://registries/{registry}/models/predictive-maintenance/versions/1"
+        assert props["environmentId"] == f"azureml://registries/{registry}/environments/mlops-serving/versions/3"
+        assert deployment.inputs["sku"]["capacity"] == 2
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_traffic_is_carried_by_one_resource_after_the_deployments(stacks, environment):
-    record = stacks[environment]
+def test_endpoint_identity_is_user_assigned_and_granted_before_the_endpoint(served, environment):
+    record = served[environment]
+    endpoint = record.one(ENDPOINT)
+    identity = record.named("online-id")
+    assert endpoint.inputs["identity"] == {"type": "UserAssigned", "userAssignedIdentities": [identity.outputs["id"]]}
+    grants = {ROLE_NAMES[r.inputs["roleDefinitionId"].rsplit("/", 1)[1]]: r for r in record.of_type(ROLE)
+              if r.inputs["principalId"] == identity.outputs["principalId"]}  # fmt: skip
+    assert set(grants) == {"AcrPull", "Storage Blob Data Reader", "AzureML Registry User", "Azure Event Hubs Data Sender"}
+    assert grants["AcrPull"].inputs["scope"] == record.one("azure-native:containerregistry:Registry").outputs["id"]
+    assert grants["Storage Blob Data Reader"].inputs["scope"] == record.named("workspace-st").outputs["id"]
+    assert all(g.urn in endpoint.dependencies for g in grants.values())
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_traffic_is_carried_by_one_resource_after_the_deployments(served, environment):
+    record = served[environment]
     traffic = traffic_resource(record)
     assert traffic.inputs["traffic"] == {"blue": 100}
     assert traffic.inputs["deployments"] == ["blue"]
+    assert traffic.inputs["resourceId"] == record.one(ENDPOINT).outputs["id"]
     assert traffic.inputs["endpointName"] == record.one(ENDPOINT).inputs["endpointName"]
     assert all(d.urn in traffic.dependencies for d in record.of_type(DEPLOYMENT))
+
+
+def _granted(record):
+    return {(r.name, ROLE_NAMES[r.inputs["roleDefinitionId"].rsplit("/", 1)[1]]) for r in record.of_type(ROLE)}
+
+
+COMMON_GRANTS = {
+    ("access-workspace-lake", "Storage Blob Data Contributor"),
+    ("access-workspace-secrets", "Key Vault Secrets User"),
+    ("access-workspace-push-images", "AcrPush"),
+    ("access-compute-workspace-blobs", "Storage Blob Data Contributor"),
+    ("access-compute-workspace-queues", "Storage Queue Data Contributor"),
+    ("access-compute-workspace-tables", "Storage Table Data Contributor"),
+    ("access-compute-read-raw", "Storage Blob Data Reader"),
+    ("access-compute-write-curated", "Storage Blob Data Contributor"),
+    ("access-compute-write-features", "Storage Blob Data Contributor"),
+    ("access-compute-secrets", "Key Vault Secrets User"),
+    ("access-compute-pull-images", "AcrPull"),
+    ("access-compute-read-registry", "AzureML Registry User"),
+    ("access-compute-read-telemetry", "Azure Event Hubs Data Receiver"),
+    ("access-compute-read-predictions", "Azure Event Hubs Data Receiver"),
+    ("access-compute-publish-metrics", "Monitoring Metrics Publisher"),
+    ("events-capture-to-raw", "Storage Blob Data Contributor"),
+    ("iot-send-telemetry", "Azure Event Hubs Data Sender"),
+    ("iot-write-raw", "Storage Blob Data Contributor"),
+    ("online-pull-images", "AcrPull"),
+    ("online-read-workspace-storage", "Storage Blob Data Reader"),
+    ("online-read-registry", "AzureML Registry User"),
+    ("online-send-predictions", "Azure Event Hubs Data Sender"),
+    ("retrain-host-storage", "Storage Blob Data Owner"),
+    ("retrain-host-diagnostics", "Storage Table Data Contributor"),
+    ("retrain-workspace", "AzureML Data Scientist"),
+    ("retrain-code-snapshots", "Storage Blob Data Contributor"),
+    ("retrain-receive-alerts", "Azure Event Hubs Data Receiver"),
+    ("retrain-insights", "Monitoring Metrics Publisher"),
+    ("alerts-publish-alerts", "Azure Event Hubs Data Sender"),
+}
+PRIVATE_GRANTS = {
+    ("workspace-approve-endpoints-0", "Azure AI Enterprise Network Connection Approver"),
+    ("workspace-approve-endpoints-1", "Azure AI Enterprise Network Connection Approver"),
+    ("workspace-approve-endpoints-2", "Azure AI Enterprise Network Connection Approver"),
+    ("workspace-approve-endpoints-3", "Azure AI Enterprise Network Connection Approver"),
+    ("runners-pull-runner-image", "AcrPull"),
+    ("runners-read-runner-token", "Key Vault Secrets User"),
+    ("access-ci-workspace", "AzureML Data Scientist"),
+    ("access-ci-code-snapshots", "Storage Blob Data Contributor"),
+    ("access-ci-registry-assets", "AzureML Registry User"),
+    ("access-ci-function-package", "Storage Blob Data Contributor"),
+    ("access-ci-function-deploy", "Website Contributor"),
+    ("access-operator-0-workspace", "AzureML Data Scientist"),
+    ("access-operator-0-logs", "Log Analytics Reader"),
+    ("online-score-0", "AzureML Data Scientist"),
+}
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_role_assignments_are_least_privilege_and_deterministic(stacks, environment):
     record = stacks[environment]
+    assert _granted(record) == (COMMON_GRANTS if environment == "dev" else COMMON_GRANTS | PRIVATE_GRANTS)
     assignments = record.of_type(ROLE)
-    granted = {(r.name, ROLE_NAMES[r.inputs["roleDefinitionId"].rsplit("/", 1)[1]]) for r in assignments}
-    assert granted == {
-        ("access-workspace-lake", "Storage Blob Data Contributor"),
-        ("access-workspace-secrets", "Key Vault Secrets User"),
-        ("access-workspace-push-images", "AcrPush"),
-        ("access-compute-read-raw", "Storage Blob Data Reader"),
-        ("access-compute-write-curated", "Storage Blob Data Contributor"),
-        ("access-compute-write-features", "Storage Blob Data Contributor"),
-        ("access-compute-secrets", "Key Vault Secrets User"),
-        ("access-compute-pull-images", "AcrPull"),
-        ("events-capture-to-raw", "Storage Blob Data Contributor"),
-        ("iot-send-telemetry", "Azure Event Hubs Data Sender"),
-        ("iot-write-raw", "Storage Blob Data Contributor"),
-        ("online-pull-images", "AcrPull"),
-        ("online-read-lake", "Storage Blob Data Reader"),
-        ("retrain-workspace", "AzureML Data Scientist"),
-        ("retrain-storage", "Storage Blob Data Contributor"),
-        ("retrain-insights", "Monitoring Metrics Publisher"),
-    }
     names = [r.inputs["roleAssignmentName"] for r in assignments]
     assert len(set(names)) == len(names)
     for r in assignments:
-        assert r.inputs["principalType"] == "ServicePrincipal"
+        people = r.name.startswith(("access-operator", "online-score"))
+        assert r.inputs["principalType"] == ("Group" if "operator" in r.name else "ServicePrincipal")
         guid = r.inputs["roleDefinitionId"].rsplit("/", 1)[1]
         assert r.inputs["roleAssignmentName"] == assignment_name(r.inputs["scope"], r.inputs["principalId"], guid)
+        assert people or r.inputs["principalId"] not in {p.inputs["principalId"] for p in assignments if p.name.startswith("access-operator")}
 
 
 def test_role_assignment_names_are_stable_across_runs(stacks, run_stack_with):
@@ -151,14 +238,17 @@ def test_role_assignment_names_are_stable_across_runs(stacks, run_stack_with):
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_every_alert_is_enabled_and_targets_the_action_group(stacks, environment):
-    record = stacks[environment]
+def test_every_alert_is_enabled_and_targets_the_action_group(served, environment):
+    record = served[environment]
     group = record.one("azure-native:monitor:ActionGroup")
     assert group.inputs["enabled"] is True and group.inputs["emailReceivers"]
     alerts = record.of_type(ALERT)
-    metrics = {a.inputs["criteria"]["allOf"][0]["metricName"] for a in alerts}
-    assert {"RequestLatency", "RequestsPerMinute", "CpuUtilizationPercentage", "MemoryUtilizationPercentage",
-            "ThrottledRequests", "d2c.telemetry.egress.dropped", "Availability"} <= metrics
+    criteria = {a.inputs["criteria"]["allOf"][0]["metricName"]: a.inputs["criteria"]["allOf"][0] for a in alerts}
+    # CpuMemoryUtilizationPercentage, not MemoryUtilizationPercentage (which deployments do not have).
+    assert set(criteria) == {"RequestLatency", "RequestsPerMinute", "CpuUtilizationPercentage", "CpuMemoryUtilizationPercentage",
+                             "ThrottledRequests", "d2c.telemetry.egress.dropped", "Availability"}
+    assert criteria["RequestsPerMinute"]["timeAggregation"] == "Average"
+    assert criteria["RequestsPerMinute"]["dimensions"] == [{"name": "statusCodeClass", "operator": "Include", "values": ["5xx"]}]
     for alert in alerts:
         assert alert.inputs["enabled"] is True
         assert alert.inputs["actions"] == [{"actionGroupId": group.outputs["id"]}]
@@ -176,19 +266,16 @@ def test_severity_and_thresholds_per_environment(stacks):
     assert latency["prod"] < latency["staging"]
 
 
-def _serving(**changes):
-    base = {"deployments": [{"name": "blue", "model": "predictive-maintenance:1"}], "traffic": {"blue": 100}}
-    return json.dumps(base | changes)
-
-
 def _graph(record):
     return {r.urn: (r.inputs, sorted(r.dependencies)) for r in record.resources}
 
 
+TWO = [{"name": "blue", "model": "predictive-maintenance:1", "instanceCount": 2}, {"name": "green", "model": "predictive-maintenance:2", "instanceCount": 2}]
+
+
 def test_changing_only_the_traffic_changes_only_the_traffic_resource(run_stack_with):
-    two = [{"name": "blue", "model": "predictive-maintenance:1"}, {"name": "green", "model": "predictive-maintenance:2"}]
-    before = _graph(run_stack_with("staging", serving=_serving(deployments=two, traffic={"blue": 90, "green": 10})))
-    after_record = run_stack_with("staging", serving=_serving(deployments=two, traffic={"blue": 0, "green": 100}))
+    before = _graph(run_stack_with("staging", serving=_serving(deployments=TWO, traffic={"blue": 90, "green": 10})))
+    after_record = run_stack_with("staging", serving=_serving(deployments=TWO, traffic={"blue": 0, "green": 100}))
     after = _graph(after_record)
     changed = [urn for urn in before if before[urn] != after.get(urn)]
     assert changed == [traffic_resource(after_record).urn]
@@ -196,7 +283,7 @@ def test_changing_only_the_traffic_changes_only_the_traffic_resource(run_stack_w
 
 def test_changing_only_a_model_version_changes_only_that_deployment(run_stack_with):
     before = _graph(run_stack_with("staging", serving=_serving()))
-    after_record = run_stack_with("staging", serving=_serving(deployments=[{"name": "blue", "model": "predictive-maintenance:7"}]))
+    after_record = run_stack_with("staging", serving=_serving(deployments=[{"name": "blue", "model": "predictive-maintenance:7", "instanceCount": 2}]))
     after = _graph(after_record)
     changed = [urn for urn in before if before[urn] != after.get(urn)]
     assert changed == [after_record.one(DEPLOYMENT).urn]
@@ -204,14 +291,7 @@ def test_changing_only_a_model_version_changes_only_that_deployment(run_stack_wi
 
 
 def test_blue_green_adds_a_deployment_and_moves_traffic_after_it(run_stack_with):
-    record = run_stack_with(
-        "staging",
-        serving=_serving(
-            deployments=[{"name": "blue", "model": "predictive-maintenance:1"}, {"name": "green", "model": "predictive-maintenance:2"}],
-            traffic={"blue": 90, "green": 10},
-            mirrorTraffic={},
-        ),
-    )
+    record = run_stack_with("staging", serving=_serving(deployments=TWO, traffic={"blue": 90, "green": 10}, mirrorTraffic={}))
     deployments = {d.inputs["deploymentName"]: d for d in record.of_type(DEPLOYMENT)}
     assert set(deployments) == {"blue", "green"}
     traffic = traffic_resource(record)
@@ -219,26 +299,36 @@ def test_blue_green_adds_a_deployment_and_moves_traffic_after_it(run_stack_with)
     assert {deployments["blue"].urn, deployments["green"].urn} <= set(traffic.dependencies)
 
 
-def test_no_deployments_means_an_empty_split(run_stack_with):
-    record = run_stack_with("dev", serving=json.dumps({"deployments": [], "traffic": {}}))
-    assert record.of_type(DEPLOYMENT) == []
-    assert traffic_resource(record).inputs["traffic"] == {}
+def test_batch_deployment_is_the_default_after_it_exists(run_stack_with):
+    record = run_stack_with("dev", batch=json.dumps({"model": "predictive-maintenance:4"}))
+    deployment = record.one("azure-native:machinelearningservices:BatchDeployment")
+    assert deployment.inputs["properties"]["model"]["assetId"] == (
+        f"azureml://registries/{record.outputs['mlRegistryName']}/models/predictive-maintenance/versions/4")
+    [default] = [r for r in record.of_type(DYNAMIC) if r.inputs.get("kind") == "mlops:batch-default-deployment"]
+    assert default.inputs["deploymentName"] == "default"
+    assert default.inputs["resourceId"] == record.one("azure-native:machinelearningservices:BatchEndpoint").outputs["id"]
+    assert deployment.urn in default.dependencies
 
 
-def test_retrain_trigger_is_wired_to_the_action_group(stacks):
+def test_alerts_reach_the_retrain_function_through_event_hubs(stacks):
+    """No webhook, no key read at plan time: the action group publishes to the `alerts` hub as its own identity."""
     for environment in ENVIRONMENTS:
         record = stacks[environment]
         group = record.one("azure-native:monitor:ActionGroup")
-        receivers = group.inputs["webhookReceivers"]
-        assert isinstance(receivers, Secret)  # the URL carries the function key
-        [receiver] = receivers.value
-        assert receiver["name"] == "retrain" and receiver["useCommonAlertSchema"] is True
-        app = record.one("azure-native:web:WebApp")
-        uri = receiver["serviceUri"]
-        assert (uri.value if isinstance(uri, Secret) else uri).startswith(f"https://{app.outputs['defaultHostName']}/api/retrain?code=")
-        storage = record.named("retrain-st")
-        assert storage.inputs["publicNetworkAccess"] == ("Enabled" if environment == "dev" else "Disabled")
-        assert storage.protect is (environment != "dev")
-        # the function knows the stack's outputs, including the action group's id, without a dependency cycle
+        assert group.inputs.get("webhookReceivers", []) == []
+        [receiver] = group.inputs["eventHubReceivers"]
+        namespace = record.one(NAMESPACE)
+        assert receiver == {
+            "name": "retrain", "eventHubNameSpace": namespace.inputs["namespaceName"], "eventHubName": "alerts",
+            "subscriptionId": "00000000-0000-0000-0000-000000000000", "tenantId": "11111111-1111-1111-1111-111111111111",
+            "useCommonAlertSchema": True, "managedIdentity": "SystemAssigned",
+        }  # fmt: skip
+        assert group.inputs["identity"] == {"type": "SystemAssigned"}
+        [publish] = [r for r in record.of_type(ROLE) if r.name == "alerts-publish-alerts"]
+        assert publish.inputs["principalId"] == group.outputs["identity"]["principalId"]
+        assert publish.inputs["scope"].endswith("/eventhubs/alerts")
         settings = record.one("azure-native:web:WebAppApplicationSettings").inputs["properties"].value
+        assert settings["AlertsEventHub__fullyQualifiedNamespace"] == f"{namespace.inputs['namespaceName']}.servicebus.windows.net"
+        assert settings["MLOPS_ALERTS_HUB"] == "alerts"
+        # the function knows the stack's outputs, including the action group's id, without a dependency cycle
         assert json.loads(settings["MLOPS_STACK_OUTPUTS"])["actionGroupId"] == group.outputs["id"]

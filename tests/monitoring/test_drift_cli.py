@@ -57,7 +57,7 @@ def test_stack_thresholds_are_used(telemetry, tmp_path):
     [
         (["-c", "{reference}", "-r", "{missing}"], "error: cannot read {missing}: no such file"),
         (["-r", "{reference}", "-c", "{reference}", "--features", "nope"], "error: reference data lacks columns: nope"),
-        (["-r", "{reference}", "-c", "{reference}", "--stack", "nosuch"], "error: --stack: no stack 'nosuch' (no stacks/Pulumi.nosuch.yaml); available: dev, staging, prod"),
+        (["-r", "{reference}", "-c", "{reference}", "--stack", "nosuch"], "error: --stack: no stack 'nosuch' (no stacks/Pulumi.nosuch.yaml); available: dev, staging, prod, shared"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(telemetry, tmp_path, capsys, args, message):

@@ -1,5 +1,5 @@
-"""The RetrainTrigger component under Pulumi mocks (the project's PlatformMocks and Recorder): secure settings,
-identity-based storage, the roles it needs, and the webhook URL as a secret."""
+"""The RetrainTrigger component under the project's mocks, in a public and a private stack: what Flex Consumption
+accepts, identity-only storage, the roles it needs, no secret read at plan time, private paths when private."""
 
 from __future__ import annotations
 
@@ -7,116 +7,131 @@ import json
 
 import pulumi
 import pytest
-from pulumi.runtime import settings
-from pulumi.runtime.stack import wait_for_rpcs
-from pulumi.runtime.sync_await import _sync_await
 
-from components.context import PlatformContext, standard_tags
 from components.naming import Naming
 from components.retrain_trigger import RetrainTrigger, RetrainTriggerArgs
-from mlops.mockrun import PlatformMocks, Recorder, Secret, StackRecord, _resolve
-from stacks.config import PROJECT
+from components.roles import BUILT_IN_ROLES
+from mlops.mockrun import Secret
+from tests.component_harness import RG, SUBNETS, run_component
 
-SUB = "00000000-0000-0000-0000-000000000000"
-RG = f"/subscriptions/{SUB}/resourceGroups/rg-mlops-dev-weu"
 WORKSPACE_ID = f"{RG}/providers/Microsoft.MachineLearningServices/workspaces/mlw-mlops-dev-weu"
+WORKSPACE_STORAGE_ID = f"{RG}/providers/Microsoft.Storage/storageAccounts/stmlopsmlwdevweu"
 INSIGHTS_ID = f"{RG}/providers/Microsoft.Insights/components/appi-mlops-dev-weu"
-HOST_KEY = "host-default-key"
+ALERTS_HUB_ID = f"{RG}/providers/Microsoft.EventHub/namespaces/evhns-mlops-dev-weu/eventhubs/alerts"
+ROLE_NAMES = {guid: role for role, guid in BUILT_IN_ROLES.items()}
 
 
-class KeyMocks(PlatformMocks):
-    """PlatformMocks plus the host keys of a Function App (listWebAppHostKeys)."""
+def build(ctx):
+    return RetrainTrigger(
+        "retrain", ctx,
+        RetrainTriggerArgs(
+            workspace_id=WORKSPACE_ID, workspace_name="mlw-mlops-dev-weu", workspace_storage_id=WORKSPACE_STORAGE_ID,
+            eventhubs_namespace_fqdn="evhns-mlops-dev-weu.servicebus.windows.net", alerts_hub_name="alerts",
+            alerts_hub_id=ALERTS_HUB_ID, alerts_consumer_group="retrain", application_insights_id=INSIGHTS_ID,
+            application_insights_connection_string=pulumi.Output.secret("InstrumentationKey=k"),
+            stack_outputs={"environment": "dev", "workspaceName": pulumi.Output.from_input("mlw-mlops-dev-weu")},
+            training={"nEstimators": 200}, cooldown_minutes=360, maximum_instance_count=40, instance_memory_mb=2048,
+            python_version="3.11",
+        ),
+    )  # fmt: skip
 
-    def call(self, args):
-        if args.token == "azure-native:web:listWebAppHostKeys":
-            return {"masterKey": "master", "functionKeys": {"default": HOST_KEY}}
-        return super().call(args)
+
+@pytest.fixture(scope="module", params=[False, True], ids=["public", "private"])
+def record(request):
+    return run_component(build, private=request.param)
 
 
 @pytest.fixture(scope="module")
-def record():
-    mocks = KeyMocks()
-    monitor = Recorder(mocks)
-    settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack="dev", preview=False, monitor=monitor)
-    naming = Naming("mlops", "dev", "westeurope")
-    ctx = PlatformContext(
-        naming=naming, tags=standard_tags(naming, "ml-team", "cc-1"), location="westeurope",
-        resource_group_name="rg-mlops-dev-weu", protect=False,
-        diagnostics_workspace_id=f"{RG}/providers/Microsoft.OperationalInsights/workspaces/log-mlops-dev-weu",
-    )  # fmt: skip
-    component = RetrainTrigger(
-        "retrain", ctx,
-        RetrainTriggerArgs(
-            workspace_id=WORKSPACE_ID, workspace_name="mlw-mlops-dev-weu", subscription_id=SUB,
-            application_insights_id=INSIGHTS_ID, application_insights_connection_string=pulumi.Output.secret("InstrumentationKey=k"),
-            stack_outputs={"environment": "dev", "workspaceName": pulumi.Output.from_input("mlw-mlops-dev-weu")},
-            training={"nEstimators": 200},
-        ),
-    )  # fmt: skip
-    try:
-        _sync_await(wait_for_rpcs())
-        outputs = {name: _resolve(getattr(component, name)) for name in RetrainTrigger.OUTPUTS}
-    finally:
-        settings.ROOT.set(None)
-    return StackRecord("dev", monitor.recorded, outputs)
+def private():
+    return run_component(build, private=True)
 
 
-def test_function_app_is_hardened(record):
+def test_flex_app_sends_only_what_flex_accepts(record):
     app = record.one("azure-native:web:WebApp").inputs
     assert app["httpsOnly"] is True and app["identity"] == {"type": "SystemAssigned"}
     assert app["kind"] == "functionapp,linux"
-    site = app["siteConfig"]
-    assert (site["minTlsVersion"], site["scmMinTlsVersion"], site["ftpsState"]) == ("1.2", "1.2", "Disabled")
-    assert app["functionAppConfig"]["deployment"]["storage"]["authentication"] == {"type": "SystemAssignedIdentity"}
-    assert app["functionAppConfig"]["runtime"] == {"name": "python", "version": "3.11"}
+    # No siteConfig at all: Flex rejects ftpsState, linuxFxVersion and the SDK-injected netFrameworkVersion.
+    assert "siteConfig" not in app
+    config = app["functionAppConfig"]
+    assert config["deployment"]["storage"]["authentication"] == {"type": "SystemAssignedIdentity"}
+    assert config["runtime"] == {"name": "python", "version": "3.11"}
+    assert config["scaleAndConcurrency"] == {"maximumInstanceCount": 40, "instanceMemoryMB": 2048}
     plan = record.one("azure-native:web:AppServicePlan").inputs
     assert plan["sku"] == {"name": "FC1", "tier": "FlexConsumption"} and plan["reserved"] is True
     for policy in ("azure-native:web:WebAppFtpAllowed", "azure-native:web:WebAppScmAllowed"):
         assert record.one(policy).inputs["allow"] is False
 
 
-def test_storage_and_insights_are_identity_based(record):
+def test_no_secret_is_read_at_plan_time(record):
+    """Listing host keys fails when the host cannot start and needs rights a Reader lacks (previews)."""
+    assert "azure-native:web:listWebAppHostKeys" not in record.calls
+    assert record.calls == []
+
+
+def test_settings_are_identity_based_and_wait_for_the_host_roles(record):
     settings_resource = record.one("azure-native:web:WebAppApplicationSettings")
     assert settings_resource.inputs["name"] == record.one("azure-native:web:WebApp").outputs["name"]
-    assert isinstance(settings_resource.inputs["properties"], Secret)  # holds the connection string; siteConfig does not
+    assert isinstance(settings_resource.inputs["properties"], Secret)  # holds the connection string
     values = settings_resource.inputs["properties"].value
     assert values["AzureWebJobsStorage__accountName"] == "stmlopsfndevweu" + Naming("mlops", "dev", "westeurope").unique_suffix
     assert values["AzureWebJobsStorage__credential"] == "managedidentity"
+    assert "FUNCTIONS_WORKER_RUNTIME" not in values  # Flex rejects it: the runtime is in functionAppConfig
     assert not any(key == "AzureWebJobsStorage" or "AccountKey=" in str(value) for key, value in values.items())
+    assert values["AlertsEventHub__fullyQualifiedNamespace"] == "evhns-mlops-dev-weu.servicebus.windows.net"
+    assert (values["MLOPS_ALERTS_HUB"], values["MLOPS_ALERTS_CONSUMER_GROUP"]) == ("alerts", "retrain")
     assert values["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"] == "Authorization=AAD"
-    assert values["APPLICATIONINSIGHTS_CONNECTION_STRING"] == "InstrumentationKey=k"
-    assert (values["MLOPS_STACK"], values["AZUREML_WORKSPACE_NAME"], values["MLOPS_RETRAIN_COOLDOWN_MINUTES"]) == ("dev", "mlw-mlops-dev-weu", "360")
     assert json.loads(values["MLOPS_STACK_OUTPUTS"]) == {"environment": "dev", "workspaceName": "mlw-mlops-dev-weu"}
-    assert json.loads(values["MLOPS_TRAINING_CONFIG"]) == {"nEstimators": 200}
-    account = record.one("azure-native:storage:StorageAccount").inputs
-    assert account["allowSharedKeyAccess"] is False and account["minimumTlsVersion"] == "TLS1_2"
-    assert account["allowBlobPublicAccess"] is False and account["enableHttpsTrafficOnly"] is True
-    # private unless a stack relaxes it (dev, which has no VNet integration for the Flex plan)
-    assert account["publicNetworkAccess"] == "Disabled" and account["networkRuleSet"]["defaultAction"] == "Deny"
+    host_roles = {r.urn for r in record.of_type("azure-native:authorization:RoleAssignment") if r.name.startswith("retrain-host-")}
+    assert len(host_roles) == 2 and host_roles <= set(settings_resource.dependencies)
 
 
-def test_roles_are_scoped_to_what_the_function_uses(record):
+def test_roles_are_what_the_function_uses(record):
     principal = record.outputs["principal_id"]
+    storage_id = record.one("azure-native:storage:StorageAccount").outputs["id"]
     roles = {
-        (r.inputs["roleDefinitionId"].rsplit("/", 1)[1], r.inputs["scope"])
+        (ROLE_NAMES[r.inputs["roleDefinitionId"].rsplit("/", 1)[1]], r.inputs["scope"])
         for r in record.of_type("azure-native:authorization:RoleAssignment")
         if r.inputs["principalId"] == principal
     }
-    storage_id = record.one("azure-native:storage:StorageAccount").outputs["id"]
     assert roles == {
-        ("f6c7c914-8db3-469d-8ca1-694a8f32e121", WORKSPACE_ID),  # AzureML Data Scientist on the workspace
-        ("ba92f5b4-2d11-453d-a403-e96b0029c9fe", storage_id),  # Storage Blob Data Contributor on its own storage
-        ("3913510d-42f4-4e42-8a64-420c390055eb", INSIGHTS_ID),  # Monitoring Metrics Publisher on App Insights
+        ("Storage Blob Data Owner", storage_id),  # Functions host storage (functions-reference)
+        ("Storage Table Data Contributor", storage_id),  # host diagnostic events
+        ("AzureML Data Scientist", WORKSPACE_ID),
+        ("Storage Blob Data Contributor", WORKSPACE_STORAGE_ID),  # code snapshots of the submitted pipeline
+        ("Azure Event Hubs Data Receiver", ALERTS_HUB_ID),
+        ("Monitoring Metrics Publisher", INSIGHTS_ID),
     }
 
 
-def test_outputs_webhook_url_as_secret_and_logs_to_log_analytics(record):
+def test_public_stack_keeps_everything_public_without_vnet(request):
+    record = run_component(build, private=False)
+    app = record.one("azure-native:web:WebApp").inputs
+    assert app["publicNetworkAccess"] == "Enabled" and "virtualNetworkSubnetId" not in app
+    assert record.one("azure-native:storage:StorageAccount").inputs["publicNetworkAccess"] == "Enabled"
+    assert record.of_type("azure-native:network:PrivateEndpoint") == []
+
+
+def test_private_stack_integrates_with_the_vnet_and_closes_inbound(private):
+    app = private.one("azure-native:web:WebApp").inputs
+    assert app["virtualNetworkSubnetId"] == SUBNETS["functions"]
+    assert app["publicNetworkAccess"] == "Disabled"  # nothing calls it: alerts arrive through Event Hubs
+    account = private.one("azure-native:storage:StorageAccount").inputs
+    assert account["publicNetworkAccess"] == "Disabled" and account["networkRuleSet"]["defaultAction"] == "Deny"
+    endpoints = {
+        (e.inputs["privateLinkServiceConnections"][0]["groupIds"][0], e.inputs["privateLinkServiceConnections"][0]["privateLinkServiceId"])
+        for e in private.of_type("azure-native:network:PrivateEndpoint")
+    }
+    storage_id = private.one("azure-native:storage:StorageAccount").outputs["id"]
+    app_id = private.one("azure-native:web:WebApp").outputs["id"]
+    assert endpoints == {("blob", storage_id), ("queue", storage_id), ("table", storage_id), ("sites", app_id)}
+    for endpoint in private.of_type("azure-native:network:PrivateEndpoint"):
+        assert endpoint.inputs["subnet"] == {"id": SUBNETS["privateEndpoints"]}
+
+
+def test_outputs_and_diagnostics(record):
     app = record.one("azure-native:web:WebApp")
-    url = record.outputs["webhook_url"]
-    assert isinstance(url, Secret)
-    assert url.value == f"https://{app.outputs['defaultHostName']}/api/retrain?code={HOST_KEY}"
-    assert record.outputs["function_app_id"] == app.outputs["id"]
+    assert record.outputs["resource_id"] == app.outputs["id"]
+    assert record.outputs["package_container_id"].endswith("/containers/app-package")
     targets = {d.inputs["resourceUri"] for d in record.of_type("azure-native:monitor:DiagnosticSetting")}
     account = record.one("azure-native:storage:StorageAccount")
     assert targets == {app.outputs["id"], account.outputs["id"] + "/blobServices/default"}

@@ -70,6 +70,8 @@ COMPLIANT: dict[str, dict[str, Any]] = {
         "identity": {"type": "SystemAssigned"},
         "publicNetworkAccess": "Disabled",
         "managedNetwork": {"isolationMode": "AllowOnlyApprovedOutbound"},
+        "provisionNetworkNow": True,
+        "imageBuildCompute": "mlc-cpu-prd",
         "systemDatastoresAuthMode": "Identity",
     },
     t.ML_COMPUTE: {

@@ -14,7 +14,7 @@ from pulumi.runtime.proto import analyzer_pb2 as proto
 
 DEV_ADVISORY = {
     "storage-network-default-deny",
-    "storage-public-network-disabled",
+    "storage-public-network-restricted",
     "keyvault-network-default-deny",
     "keyvault-public-network-disabled",
     "registry-public-network-disabled",
@@ -24,8 +24,8 @@ DEV_ADVISORY = {
     "ml-compute-no-public-ip",
     "ml-endpoint-public-network-disabled",
     "ml-deployment-egress-disabled",
-    "eventhub-public-network-disabled",
-    "iothub-public-network-disabled",
+    "eventhub-public-network-restricted",
+    "iothub-device-ingress-restricted",
     "stateful-resources-protected",
 }
 
@@ -34,7 +34,7 @@ def test_info_lists_every_rule_as_mandatory_with_its_metadata(pack):
     info = pack.info()
     assert info.name == PACK_NAME and info.supportsConfig
     assert [p.name for p in info.policies] == [rule.name for rule in RULES]
-    assert len(RESOURCE_RULES) >= 40 and len(STACK_RULES) == 4
+    assert len(RESOURCE_RULES) >= 40 and len(STACK_RULES) >= 13
     for policy, rule in zip(info.policies, RULES):
         assert policy.enforcementLevel == proto.MANDATORY
         assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", policy.name)
@@ -53,6 +53,18 @@ def test_config_file_resolves_to_an_explicit_level_for_every_policy(pack, enviro
     advisory = {name for name, config in resolved.items() if config.enforcementLevel == proto.ADVISORY}
     assert advisory == (DEV_ADVISORY if environment == "dev" else set())
     assert {config.enforcementLevel for config in resolved.values()} <= {proto.ADVISORY, proto.MANDATORY}
+
+
+def test_deploy_rules_are_mandatory_in_every_environment_and_cite_their_source(pack):
+    """What Azure rejects fails a dev deploy as surely as a prod one: no environment relaxes a deploy-* rule."""
+    deploy = [rule for rule in RULES if rule.deploy_check]
+    assert len(deploy) >= 12
+    for environment in ("dev", "staging", "prod"):
+        resolved = resolve_policy_config(json.loads((CONFIG_DIR / f"{environment}.json").read_text()), pack.info())
+        assert {resolved[rule.name].enforcementLevel for rule in deploy} == {proto.MANDATORY}, environment
+    urls = {policy.name: policy.url for policy in pack.info().policies}
+    for rule in deploy:
+        assert rule.source.startswith("https://") and urls[rule.name] == rule.source, rule.name
 
 
 def test_missing_config_file_means_pack_defaults(pack, tmp_path):
@@ -76,14 +88,19 @@ def test_bad_config_is_named(pack, document, error):
     assert str(raised.value) == error
 
 
-def test_readme_catalogue_is_current():
+@pytest.mark.parametrize("markers", list(catalogue.BLOCKS), ids=["rules", "flows"])
+def test_readme_catalogue_and_flow_table_are_current(markers):
     text = (ROOT_DIR / "README.md").read_text()
-    assert catalogue.current_block(text) == catalogue.block(), "run: python -m policies.catalogue --write README.md"
+    assert catalogue.current_block(text, markers) == catalogue.block(markers), "run: python -m policies.catalogue --write README.md"
 
 
-def test_catalogue_writer_replaces_only_the_block(tmp_path):
+def test_catalogue_writer_replaces_only_the_blocks(tmp_path):
+    from policies.rules.flows import FLOWS
+
     readme = tmp_path / "README.md"
-    readme.write_text(f"# t\n\nbefore\n{catalogue.START}\nold\n{catalogue.END}\nafter\n")
+    readme.write_text(f"# t\n\nbefore\n{catalogue.START}\nold\n{catalogue.END}\nmiddle\n{catalogue.FLOW_START}\nold\n{catalogue.FLOW_END}\nafter\n")
     assert catalogue.main(["--write", str(readme)]) == 0
-    assert readme.read_text() == f"# t\n\nbefore\n{catalogue.block()}\nafter\n"
+    flows = catalogue.block((catalogue.FLOW_START, catalogue.FLOW_END))
+    assert readme.read_text() == f"# t\n\nbefore\n{catalogue.block()}\nmiddle\n{flows}\nafter\n"
     assert catalogue.table().count("\n| `") == len(RULES)
+    assert catalogue.flow_table().count("\n| `") == len(FLOWS)

@@ -125,7 +125,32 @@ def test_weakened_stack_fails_the_stack_rule(analyzer, weaken, expected):
     assert verdicts(analyzer, weaken(compliant_stack())) == expected
 
 
-def test_every_stack_rule_has_a_failing_case(analyzer):
-    from policies.rules import STACK_RULES
+NAMESPACE = {**COMPLIANT[t.EVENTHUB_NAMESPACE], "publicNetworkAccess": "Enabled"}
+CLOSED = {"namespaceName": NAMESPACE["namespaceName"], "defaultAction": "Deny", "trustedServiceAccessEnabled": True,
+          "ipRules": [], "virtualNetworkRules": []}  # fmt: skip
+OPEN_NAMESPACE = ("eventhub-public-network-restricted", "events-evhns",
+                  "Namespace 'events-evhns' is open to public networks: publicNetworkAccess is 'Enabled' and no network rule set denies by default")
+EVENTHUB_CASES = [
+    ([res(t.EVENTHUB_NAMESPACE, "events-evhns", COMPLIANT[t.EVENTHUB_NAMESPACE])], []),  # Disabled: not applicable
+    ([res(t.EVENTHUB_NAMESPACE, "events-evhns", NAMESPACE), res(t.EVENTHUB_RULE_SET, "events-firewall", CLOSED)], []),
+    ([res(t.EVENTHUB_NAMESPACE, "events-evhns", NAMESPACE)], [OPEN_NAMESPACE]),
+    ([res(t.EVENTHUB_NAMESPACE, "events-evhns", NAMESPACE), res(t.EVENTHUB_RULE_SET, "events-firewall", {**CLOSED, "ipRules": [{"ipMask": "1.2.3.4"}]})],
+     [OPEN_NAMESPACE]),
+    ([res(t.EVENTHUB_NAMESPACE, "events-evhns", NAMESPACE), res(t.EVENTHUB_RULE_SET, "events-firewall", {**CLOSED, "trustedServiceAccessEnabled": False})],
+     [OPEN_NAMESPACE]),
+]
 
-    assert {policy for _, expected in CASES for policy, _, _ in expected} == {rule.name for rule in STACK_RULES}
+
+@pytest.mark.parametrize(("stack", "expected"), EVENTHUB_CASES)
+def test_event_hubs_open_only_to_trusted_services(analyzer, stack, expected):
+    assert [(p, r, m) for p, r, m in verdicts(analyzer, stack) if p == "eventhub-public-network-restricted"] == expected
+
+
+def test_every_stack_rule_has_a_failing_case(analyzer):
+    """Here, in test_deploy_rules (deploy-*) and test_flows (platform-flows-open)."""
+    from policies.rules import STACK_RULES
+    from tests.policies.test_deploy_rules import STACK_CASES
+
+    covered = {policy for _, expected in CASES + EVENTHUB_CASES for policy, _, _ in expected}
+    covered |= {case[0] for case in STACK_CASES} | {"platform-flows-open"}
+    assert covered == {rule.name for rule in STACK_RULES}

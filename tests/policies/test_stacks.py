@@ -29,7 +29,7 @@ def weakened(record: StackRecord) -> StackRecord:
                 props["allowSharedKeyAccess"] = True
             if resource.type == t.REGISTRY:
                 props["publicNetworkAccess"] = "Enabled"
-            if resource.type == t.ROLE_ASSIGNMENT and resource.name == "online-read-lake":
+            if resource.type == t.ROLE_ASSIGNMENT and resource.name == "online-read-workspace-storage":
                 props["roleDefinitionId"] = "/providers/Microsoft.Authorization/roleDefinitions/b24988ac-6180-42a0-ab88-20f7382dd24c"
             if resource.type == t.METRIC_ALERT and resource.name == "alerts-latency":
                 props["actions"] = [{"actionGroupId": "/subscriptions/x/resourceGroups/rg/providers/Microsoft.Insights/actionGroups/gone"}]
@@ -45,7 +45,7 @@ EXPECTED = {
     ("registry-public-network-disabled", "registry-cr"): {"dev": "advisory", "staging": "mandatory", "prod": "mandatory"},
     ("stateful-resources-protected", "vault-kv"): {"dev": "advisory", "staging": "mandatory", "prod": "mandatory"},
     ("diagnostics-to-log-analytics", "vault-kv"): {"dev": "mandatory", "staging": "mandatory", "prod": "mandatory"},
-    ("role-no-privileged-roles", "online-read-lake"): {"dev": "mandatory", "staging": "mandatory", "prod": "mandatory"},
+    ("role-no-privileged-roles", "online-read-workspace-storage"): {"dev": "mandatory", "staging": "mandatory", "prod": "mandatory"},
     ("alerts-target-existing-action-group", "alerts-latency"): {"dev": "mandatory", "staging": "mandatory", "prod": "mandatory"},
 }
 

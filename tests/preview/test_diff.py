@@ -67,13 +67,18 @@ def test_removing_the_lake_in_prod_is_blocked_unless_acknowledged(prod_state):
     assert unguarded.blocked is None
 
 
-def test_adding_a_deployment_creates_it_and_updates_only_traffic(stacks, run_stack_with):
-    serving = {
-        "deployments": [{"name": "blue", "model": "predictive-maintenance:1"}, {"name": "green", "model": "predictive-maintenance:2"}],
-        "traffic": {"blue": 90, "green": 10},
-    }
-    current = from_recorded(run_stack_with("staging", serving=json.dumps(serving)).resources)
-    changes = [c for c in diff_states(from_recorded(stacks["staging"].resources), current, guard_data=True) if c.op != "same"]
+BLUE = {"name": "blue", "model": "predictive-maintenance:1"}
+GREEN = {"name": "green", "model": "predictive-maintenance:2"}
+
+
+def served(**serving):
+    return json.dumps({"environment": "mlops-serving:1", **serving})
+
+
+def test_adding_a_deployment_creates_it_and_updates_only_traffic(run_stack_with):
+    base = from_recorded(run_stack_with("staging", serving=served(deployments=[BLUE], traffic={"blue": 100})).resources)
+    current = from_recorded(run_stack_with("staging", serving=served(deployments=[BLUE, GREEN], traffic={"blue": 90, "green": 10})).resources)
+    changes = [c for c in diff_states(base, current, guard_data=True) if c.op != "same"]
     ops = {(c.op, c.name) for c in changes}
     assert ("create", "online-green") in ops
     assert ("update", "online-traffic") in ops
@@ -83,10 +88,9 @@ def test_adding_a_deployment_creates_it_and_updates_only_traffic(stacks, run_sta
     assert not any(c.blocked for c in changes)
 
 
-def test_changing_the_split_updates_the_traffic_resource_only(stacks, run_stack_with):
-    two = [{"name": "blue", "model": "predictive-maintenance:1"}, {"name": "green", "model": "predictive-maintenance:2"}]
-    before = from_recorded(run_stack_with("staging", serving=json.dumps({"deployments": two, "traffic": {"blue": 90, "green": 10}})).resources)
-    after = from_recorded(run_stack_with("staging", serving=json.dumps({"deployments": two, "traffic": {"blue": 0, "green": 100}})).resources)
+def test_changing_the_split_updates_the_traffic_resource_only(run_stack_with):
+    before = from_recorded(run_stack_with("staging", serving=served(deployments=[BLUE, GREEN], traffic={"blue": 90, "green": 10})).resources)
+    after = from_recorded(run_stack_with("staging", serving=served(deployments=[BLUE, GREEN], traffic={"blue": 0, "green": 100})).resources)
     changed = [(c.op, c.name, c.changed) for c in diff_states(before, after, guard_data=True) if c.op != "same"]
     assert changed == [("update", "online-traffic", ["traffic.blue", "traffic.green"])]
 
@@ -155,7 +159,8 @@ def test_base_ref_in_a_temporary_repository(project_repo, cli):
     assert result.returncode == 0, result.stderr
     [stack] = json.loads(result.stdout)["stacks"]
     changed = [(c["op"], c["name"], c["changed"]) for c in stack["changes"] if c["op"] != "same"]
-    assert changed == [("update", "lake-st", ["sku.name"])]
+    # The lake and the workspace's own storage both follow storage.sku.
+    assert sorted(changed) == [("update", "lake-st", ["sku.name"]), ("update", "workspace-st", ["sku.name"])]
 
 
 def test_base_ref_renaming_the_lake_in_prod_is_blocked_with_exit_1(project_repo, cli):
@@ -234,16 +239,19 @@ def test_base_state_is_cached_per_commit(project_repo, cli):
 
 
 def test_a_violation_blocks_prod_and_is_advisory_in_dev(project_copy, cli):
-    relax = "  mlops-platform:retrainTrigger:\n    storagePublicNetworkAccess: true\n"
+    """Opening the Key Vault to every network is dev's deliberate relaxation, and blocks prod."""
     prod_file = project_copy / "stacks" / "Pulumi.prod.yaml"
-    prod_file.write_text(prod_file.read_text() + relax)
+    vault = project_copy / "components" / "keyvault.py"
+    vault.write_text(vault.read_text().replace('public_network_access=enabled(not ctx.private)', 'public_network_access="Enabled"'))
     prod = cli(["preview", "--stack", "prod", "--format", "json"], cwd=project_copy)
     assert prod.returncode == 1, prod.stderr
     [stack] = json.loads(prod.stdout)["stacks"]
     blocking = {(v["policy"], v["urn"].rsplit("::", 1)[-1]) for v in stack["violations"] if v["enforcement"] == "mandatory"}
-    assert blocking == {("storage-public-network-disabled", "retrain-st"), ("storage-network-default-deny", "retrain-st")}
-    dev = cli(["preview", "--stack", "dev", "--format", "json"], cwd=project_copy)  # dev relaxes the same key
+    assert blocking == {("keyvault-public-network-disabled", "vault-kv")}
+    dev_file = project_copy / "stacks" / "Pulumi.dev.yaml"
+    assert "mode: public" in dev_file.read_text() and prod_file.exists()
+    dev = cli(["preview", "--stack", "dev", "--format", "json"], cwd=project_copy)  # dev is public on purpose
     assert dev.returncode == 0, dev.stderr
     [stack] = json.loads(dev.stdout)["stacks"]
-    levels = {v["enforcement"] for v in stack["violations"] if v["urn"].endswith("::retrain-st")}
+    levels = {v["enforcement"] for v in stack["violations"] if v["urn"].endswith("::vault-kv")}
     assert levels == {"advisory"}

@@ -68,7 +68,7 @@ def test_dry_run_writes_nothing(project_repo, cli, registry):
         (["--stack", "staging", "--complete"], 1, "no rollout in progress"),
         (["--stack", "staging", "--rollback"], 1, "nothing to roll back"),
         (["--stack", "staging", "--complete", "--rollback"], 2, "exactly one of"),
-        (["--stack", "qa", "--model", "predictive-maintenance:2", "--traffic", "10"], 2, "--stack: no stack 'qa' (no stacks/Pulumi.qa.yaml); available: dev, staging, prod"),
+        (["--stack", "qa", "--model", "predictive-maintenance:2", "--traffic", "10"], 2, "--stack: no stack 'qa' (no stacks/Pulumi.qa.yaml); available: dev, staging, prod, shared"),
     ],
 )
 def test_refusals_and_bad_input(project_repo, cli, registry, args, code, message):

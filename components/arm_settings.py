@@ -1,0 +1,188 @@
+"""Follow-up settings: dynamic resources that set one property of an Azure resource after what it names exists.
+
+Some settings cannot be written when their resource is created, because they name things created later or need
+grants that exist only after it:
+- an online endpoint's traffic split (`properties.traffic`, `mirrorTraffic`) may name only deployments that
+  exist, and the deployments need the endpoint (azure-native has no traffic resource);
+- a batch endpoint's default deployment (`properties.defaults.deploymentName`), likewise;
+- an IoT Hub's routing (`properties.routing`): endpoints authenticate with the hub's system-assigned identity,
+  which exists only after the hub and must hold its data roles first (trusted-service access requires the
+  system-assigned identity: IoT Hub virtual network support, Event Hubs private link docs).
+
+So the resource itself ignores the property and one of these, created after everything it names, reads the
+resource from Azure Resource Manager, sets the property and writes it back (IoT Hub: with the ETag, as its API
+requires). Each carries a `revision` of its resource's other inputs: a later update of the resource (a PUT
+without the property may reset it) changes the revision, and the setting is written again in the same `up`.
+
+They register as `pulumi-python:dynamic:Resource` with a marker input `kind` (TRAFFIC_KIND, ...) that policies
+and the preview recognise; the provider lives in this importable module, so it pickles by reference.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+from pulumi import dynamic
+
+ARM_ENDPOINT = "https://management.azure.com"
+ARM_SCOPE = "https://management.azure.com/.default"
+TRAFFIC_KIND = "mlops:endpoint-traffic"
+BATCH_DEFAULT_KIND = "mlops:batch-default-deployment"
+IOT_ROUTING_KIND = "mlops:iothub-routing"
+# GitHub Actions OIDC (how workflows sign in): a fresh assertion per token, so long runs outlive the 10-minute
+# OIDC token that the Azure CLI credential cannot renew (Azure/azure-cli#28708).
+GITHUB_OIDC_URL, GITHUB_OIDC_TOKEN = "ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"
+OIDC_AUDIENCE = "api://AzureADTokenExchange"
+
+
+@dataclass(frozen=True)
+class SettingKind:
+    """One kind of follow-up setting: the REST API version of its resource type and where each input goes."""
+
+    api_version: str
+    paths: Mapping[str, tuple[str, ...]]  # input key -> path in the resource's ARM body
+
+
+KINDS: dict[str, SettingKind] = {
+    TRAFFIC_KIND: SettingKind(
+        "2025-12-01", {"traffic": ("properties", "traffic"), "mirrorTraffic": ("properties", "mirrorTraffic")}
+    ),
+    BATCH_DEFAULT_KIND: SettingKind("2025-12-01", {"deploymentName": ("properties", "defaults", "deploymentName")}),
+    IOT_ROUTING_KIND: SettingKind("2023-06-30", {"routing": ("properties", "routing")}),
+}
+IDENTITY_KEYS = ("kind", "resourceId")  # a change of these is a new setting (replace)
+
+
+def revision(properties: pulumi.Input[Any], *managed: str) -> pulumi.Output[str]:
+    """A digest of a resource's properties without the keys a setting manages (which Azure echoes back)."""
+
+    def digest(value: Any) -> str:
+        value = {k: v for k, v in (value or {}).items() if k not in managed} if isinstance(value, dict) else value
+        return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    return pulumi.Output.from_input(properties).apply(digest)
+
+
+def github_oidc_assertion() -> str:
+    """The workflow's OIDC token for Entra ID workload identity federation, fetched fresh each time."""
+    from azure.core.pipeline.transport import RequestsTransport
+    from azure.core.rest import HttpRequest
+
+    request = HttpRequest(
+        "GET",
+        os.environ[GITHUB_OIDC_URL],
+        params={"audience": OIDC_AUDIENCE},
+        headers={"Authorization": f"bearer {os.environ[GITHUB_OIDC_TOKEN]}", "Accept": "application/json"},
+    )
+    with RequestsTransport() as transport:
+        response = transport.send(request)
+        response.raise_for_status()
+        return response.json()["value"]
+
+
+def platform_credential():
+    """GitHub Actions OIDC when running in a workflow with a federated identity, else DefaultAzureCredential."""
+    from azure.identity import ClientAssertionCredential, DefaultAzureCredential
+
+    client_id = os.environ.get("AZURE_CLIENT_ID") or os.environ.get("ARM_CLIENT_ID")
+    tenant_id = os.environ.get("AZURE_TENANT_ID") or os.environ.get("ARM_TENANT_ID")
+    if os.environ.get(GITHUB_OIDC_URL) and os.environ.get(GITHUB_OIDC_TOKEN) and client_id and tenant_id:
+        return ClientAssertionCredential(tenant_id, client_id, github_oidc_assertion)
+    return DefaultAzureCredential()
+
+
+def arm_client(credential=None, **kwargs: Any):
+    """An Azure Resource Manager pipeline: bearer auth (with ARM's claims challenges), retries, logging."""
+    from azure.core.configuration import Configuration
+    from azure.core.pipeline import policies
+    from azure.mgmt.core import ARMPipelineClient
+    from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy, ARMHttpLoggingPolicy
+
+    config = Configuration(**kwargs)
+    config.authentication_policy = ARMChallengeAuthenticationPolicy(credential or platform_credential(), ARM_SCOPE)
+    config.retry_policy = policies.RetryPolicy(**kwargs)
+    config.logging_policy = policies.NetworkTraceLoggingPolicy(**kwargs)
+    config.http_logging_policy = ARMHttpLoggingPolicy(**kwargs)
+    config.user_agent_policy = policies.UserAgentPolicy(sdk_moniker="mlops-platform", **kwargs)
+    return ARMPipelineClient(base_url=ARM_ENDPOINT, config=config, **kwargs)
+
+
+def _set(body: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    for key in path[:-1]:
+        body = body.setdefault(key, {})
+    body[path[-1]] = value
+
+
+def apply_setting(props: Mapping[str, Any], client=None) -> dict[str, Any]:
+    """GET the resource, set the kind's properties from `props`, PUT it back and wait; returns the final body."""
+    from azure.core.exceptions import HttpResponseError
+    from azure.core.polling import LROPoller
+    from azure.core.rest import HttpRequest
+    from azure.mgmt.core.polling.arm_polling import ARMPolling
+
+    kind = KINDS[props["kind"]]
+    client = client or arm_client()
+    url = f"{ARM_ENDPOINT}{props['resourceId']}"
+    params = {"api-version": kind.api_version}
+    current = client.send_request(HttpRequest("GET", url, params=params))
+    if current.status_code != 200:
+        raise HttpResponseError(response=current, message=f"GET {props['resourceId']}: {current.status_code} {current.text()}")
+    body = current.json()
+    for key, path in kind.paths.items():
+        _set(body, path, props[key])
+    headers = {"Content-Type": "application/json"}
+    if body.get("etag"):
+        headers["If-Match"] = body["etag"]  # IoT Hub: an update must carry the resource's ETag
+    request = HttpRequest("PUT", url, params=params, headers=headers, json=body)
+    response = client._pipeline.run(request)  # noqa: SLF001  the pipeline response the ARM poller needs
+    status = response.http_response.status_code
+    if status not in (200, 201, 202):
+        raise HttpResponseError(response=response.http_response, message=f"PUT {props['resourceId']}: {status}")
+    poller = LROPoller(client, response, lambda pipeline_response: pipeline_response.http_response.json(), ARMPolling(0))
+    return poller.result() or body
+
+
+class ArmSettingProvider(dynamic.ResourceProvider):
+    """Create and update write the setting; delete leaves it (the resource or what it names goes with it)."""
+
+    def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
+        apply_setting(props)
+        return dynamic.CreateResult(id_=f"{props['resourceId']}#{props['kind']}", outs=props)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
+        replaces = [key for key in IDENTITY_KEYS if olds.get(key) != news.get(key)]
+        changed = [key for key in news.keys() | olds.keys() if key != "__provider" and olds.get(key) != news.get(key)]
+        return dynamic.DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
+        apply_setting(news)
+        return dynamic.UpdateResult(outs=news)
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        return None
+
+
+class ArmSetting(dynamic.Resource):
+    """`kind` (a key of KINDS), the resource's id, the values for the kind's paths, the resource's revision, and
+    descriptive inputs policies read (e.g. the deployments a traffic split may name)."""
+
+    def __init__(
+        self,
+        name: str,
+        kind: str,
+        resource_id: pulumi.Input[str],
+        values: Mapping[str, Any],
+        resource_revision: pulumi.Input[str],
+        described: Mapping[str, Any] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        if set(values) != set(KINDS[kind].paths):
+            raise ValueError(f"{kind} takes {sorted(KINDS[kind].paths)}, got {sorted(values)}")
+        props = {"kind": kind, "resourceId": resource_id, **values, **(described or {}), "revision": resource_revision}
+        super().__init__(ArmSettingProvider(), name, props, opts)

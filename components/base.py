@@ -1,0 +1,89 @@
+"""The one component shape: `X(name, ctx, XArgs, opts)` with a type token, children parented to it, typed outputs,
+and the same helpers everywhere for protection, private endpoints, role assignments and diagnostics.
+
+Every component exposes `resource_id` and `resource_name` of its main resource (and `principal_id` where that
+resource has an identity), registered from its OUTPUTS list, so stacks wire components alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+import pulumi
+from pulumi_azure_native import authorization, managedidentity, monitor
+
+from components.context import PlatformContext
+from components.diagnostics import send_diagnostics
+from components.private_link import private_endpoint
+from components.roles import Grant, grant
+
+
+class PlatformComponent(pulumi.ComponentResource):
+    """Base of every component: type token `mlops:<area>:<Name>`, children parented to it, typed outputs.
+
+    Subclasses set TYPE and OUTPUTS (the attribute names they expose) and call `_register()` at the end
+    of __init__, so the registered outputs and the attributes come from one list.
+    """
+
+    TYPE: ClassVar[str]
+    OUTPUTS: ClassVar[tuple[str, ...]]
+
+    def __init__(self, name: str, ctx: PlatformContext, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(self.TYPE, name, None, opts)
+        self.ctx = ctx
+        self._name = name
+
+    def child(self, *, stateful: bool = False, **options) -> pulumi.ResourceOptions:
+        """Options for a child resource; stateful ones are protected and retained where the stack says so."""
+        if stateful:
+            options.setdefault("protect", self.ctx.protect)
+            options.setdefault("retain_on_delete", self.ctx.protect)
+        return pulumi.ResourceOptions(parent=self, **options)
+
+    def private_endpoints(
+        self, target_id: pulumi.Input[str], groups: Sequence[str], label: str = ""
+    ) -> list[pulumi.Resource]:
+        """In a private stack, one private endpoint (with DNS) per sub-resource of the target; none in a public one.
+        `label` tells apart two services of one component (the function's storage and its site)."""
+        if self.ctx.network is None:
+            return []
+        service = [self._name, label] if label else [self._name]
+        return [
+            private_endpoint(
+                "-".join([*service, "pep", group]),
+                endpoint_name=self.ctx.naming.name("pep", *service, group),
+                resource_group_name=self.ctx.resource_group_name,
+                location=self.ctx.location,
+                tags=self.ctx.tags,
+                private_network=self.ctx.network,
+                target_id=target_id,
+                group=group,
+                opts=self.child(),
+            )
+            for group in groups
+        ]
+
+    def user_assigned_identity(self, label: str) -> managedidentity.UserAssignedIdentity:
+        """An identity that exists (and can be granted roles) before the resource that will use it."""
+        return managedidentity.UserAssignedIdentity(
+            f"{self._name}-id",
+            resource_name_=self.ctx.naming.name("id", label),
+            resource_group_name=self.ctx.resource_group_name,
+            location=self.ctx.location,
+            tags=self.ctx.tags,
+            opts=self.child(),
+        )
+
+    def grant(self, label: str, principal_id: pulumi.Input[str], role: str, scope: pulumi.Input[str], *,
+              principal_type: str = "ServicePrincipal", **options) -> authorization.RoleAssignment:
+        """`role` on `scope` for `principal_id` (see roles.py: deterministic assignment names)."""
+        item = Grant(label, principal_id, role, scope, principal_type)
+        return grant(self._name, self.ctx, item, self.child(**options))
+
+    def diagnostics(self, resource_uri: pulumi.Input[str], label: str = "", **settings) -> monitor.DiagnosticSetting:
+        """All logs and metrics of one of this component's resources to the stack's Log Analytics workspace."""
+        return send_diagnostics("-".join(filter(None, (self._name, label))), self.ctx, resource_uri, self.child(), **settings)
+
+    def _register(self) -> None:
+        self.register_outputs({name: getattr(self, name) for name in self.OUTPUTS})

@@ -1,0 +1,164 @@
+"""Self-hosted GitHub Actions runners inside a private stack's network, for the jobs that reach data planes
+(training submit, MLflow, model and environment registration, function code deploy).
+
+Microsoft's documented pattern (Container Apps tutorial "Deploy self-hosted CI/CD runners"): an internal Container
+Apps environment on the delegated `runners` subnet and an event-driven job scaled by KEDA's `github-runner`
+scaler, one ephemeral runner per queued workflow job. The runner's token is a Key Vault secret read by the
+job's identity; the stack writes it through Azure Resource Manager (Key Vault's data plane is private) from the
+secret stack config `runners.token`. Without a token the environment, identity and roles exist but no job, so a
+new environment can be bootstrapped first and get its runners with the next `up`.
+
+Runners carry the label `mlops-<env>`: workflows pick the environment's runners with it, so a staging job can
+never run on prod's network. The image (`runners.image`, see pipelines/images/runner.Dockerfile) is imported into
+the stack's registry by the bootstrap workflow; Container Apps cannot run Docker, so images are built by Azure ML.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+from pulumi_azure_native import app, keyvault
+
+from components.base import PlatformComponent
+from components.context import PlatformContext
+
+TOKEN_SECRET_REF = "personal-access-token"
+GITHUB_API = "https://api.github.com"
+
+
+def runner_label(environment: str) -> str:
+    return f"mlops-{environment}"
+
+
+@dataclass(frozen=True)
+class CiRunnersArgs:
+    registry_login_server: pulumi.Input[str]
+    registry_id: pulumi.Input[str]
+    vault_name: pulumi.Input[str]
+    vault_uri: pulumi.Input[str]
+    vault_id: pulumi.Input[str]
+    github_owner: str
+    repositories: Sequence[str]
+    image: str
+    token_secret_name: str
+    token: pulumi.Input[str] | None
+    max_executions: int
+    cpu: float
+
+
+class CiRunners(PlatformComponent):
+    TYPE = "mlops:delivery:CiRunners"
+    OUTPUTS = ("resource_id", "resource_name", "principal_id", "client_id", "label")
+
+    def __init__(self, name: str, ctx: PlatformContext, args: CiRunnersArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(name, ctx, opts)
+        if ctx.network is None:
+            raise ValueError(f"{name}: runners live in a private stack's network")
+        identity = self.user_assigned_identity("runners")
+        access = [
+            self.grant("pull-runner-image", identity.principal_id, "AcrPull", args.registry_id),
+            self.grant("read-runner-token", identity.principal_id, "Key Vault Secrets User", args.vault_id),
+        ]
+        environment = app.ManagedEnvironment(
+            f"{name}-cae",
+            environment_name=ctx.naming.name("cae"),
+            resource_group_name=ctx.resource_group_name,
+            location=ctx.location,
+            # Workload profiles: a /27 subnet delegated to Microsoft.App/environments (a consumption-only
+            # environment would need an undelegated /23). Internal: nothing outside the VNet reaches it.
+            vnet_configuration=app.VnetConfigurationArgs(infrastructure_subnet_id=ctx.network.subnet_ids["runners"], internal=True),
+            workload_profiles=[app.WorkloadProfileArgs(name="Consumption", workload_profile_type="Consumption")],
+            app_logs_configuration=app.AppLogsConfigurationArgs(destination="azure-monitor"),
+            public_network_access="Disabled",
+            tags=ctx.tags,
+            opts=self.child(),
+        )
+        self.diagnostics(environment.id)
+        label = runner_label(ctx.naming.environment)
+        if args.token is not None:
+            secret = keyvault.Secret(
+                f"{name}-token",
+                secret_name=args.token_secret_name,
+                vault_name=args.vault_name,
+                resource_group_name=ctx.resource_group_name,
+                properties=keyvault.SecretPropertiesArgs(value=pulumi.Output.secret(args.token), content_type="GitHub token"),
+                opts=self.child(),
+            )
+            repos = ",".join(args.repositories)
+            first_repo = args.repositories[0]
+            app.Job(
+                f"{name}-job",
+                job_name=ctx.naming.name("caj", "runners"),
+                resource_group_name=ctx.resource_group_name,
+                location=ctx.location,
+                environment_id=environment.id,
+                workload_profile_name="Consumption",
+                identity=app.ManagedServiceIdentityArgs(type="UserAssigned", user_assigned_identities=[identity.id]),
+                configuration=app.JobConfigurationArgs(
+                    trigger_type="Event",
+                    replica_timeout=1800,
+                    replica_retry_limit=0,
+                    event_trigger_config=app.JobConfigurationEventTriggerConfigArgs(
+                        parallelism=1,
+                        replica_completion_count=1,
+                        scale=app.JobScaleArgs(
+                            min_executions=0,
+                            max_executions=args.max_executions,
+                            polling_interval=30,
+                            rules=[
+                                app.JobScaleRuleArgs(
+                                    name="github-runner",
+                                    type="github-runner",
+                                    metadata={
+                                        "githubAPIURL": GITHUB_API,
+                                        "owner": args.github_owner,
+                                        "runnerScope": "repo",
+                                        "repos": repos,
+                                        "labels": label,
+                                        "targetWorkflowQueueLength": "1",
+                                    },
+                                    auth=[app.ScaleRuleAuthArgs(secret_ref=TOKEN_SECRET_REF, trigger_parameter="personalAccessToken")],
+                                )
+                            ],
+                        ),
+                    ),
+                    secrets=[
+                        app.SecretArgs(
+                            name=TOKEN_SECRET_REF,
+                            key_vault_url=pulumi.Output.concat(args.vault_uri, "secrets/", args.token_secret_name),
+                            identity=identity.id,
+                        )
+                    ],
+                    registries=[app.RegistryCredentialsArgs(server=args.registry_login_server, identity=identity.id)],
+                ),
+                template=app.JobTemplateArgs(
+                    containers=[
+                        app.ContainerArgs(
+                            name="runner",
+                            image=pulumi.Output.concat(args.registry_login_server, "/", args.image),
+                            resources=app.ContainerResourcesArgs(cpu=args.cpu, memory=f"{args.cpu * 2:g}Gi"),
+                            env=[
+                                app.EnvironmentVarArgs(name="GITHUB_PAT", secret_ref=TOKEN_SECRET_REF),
+                                app.EnvironmentVarArgs(name="GH_URL", value=f"https://github.com/{args.github_owner}/{first_repo}"),
+                                app.EnvironmentVarArgs(
+                                    name="REGISTRATION_TOKEN_API_URL",
+                                    value=f"{GITHUB_API}/repos/{args.github_owner}/{first_repo}/actions/runners/registration-token",
+                                ),
+                                app.EnvironmentVarArgs(name="RUNNER_LABELS", value=label),
+                                # The job's identity signs the runner in (`az login --identity --client-id ...`).
+                                app.EnvironmentVarArgs(name="AZURE_CLIENT_ID", value=identity.client_id),
+                            ],
+                        )
+                    ]
+                ),
+                tags=ctx.tags,
+                opts=self.child(depends_on=[secret, *access]),
+            )
+        self.resource_id: pulumi.Output[str] = environment.id
+        self.resource_name: pulumi.Output[str] = environment.name
+        self.principal_id: pulumi.Output[str] = identity.principal_id
+        self.client_id: pulumi.Output[str] = identity.client_id
+        self.label: str = label
+        self._register()
