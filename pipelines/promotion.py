@@ -153,8 +153,13 @@ def promote(
     action: str,
     model_exists: Callable[[str, str], bool],
     root: Path,
+    serving_environment: str | None = None,
 ) -> Promotion:
-    """Compute the edited stack file for one step (`canary`, `complete` or `rollback`); nothing is written."""
+    """Compute the edited stack file for one step (`canary`, `complete` or `rollback`); nothing is written.
+
+    `serving_environment` (name:version in the shared registry) sets `serving.environment`, which a stack's
+    first deployment needs.
+    """
     path = stack_file(environment)
     if not path.exists():
         raise BadInput(f"--stack: no stack file {display_path(path)}")
@@ -173,6 +178,8 @@ def promote(
     yaml = _yaml()
     document = yaml.load(before)
     serving = _serving(document)
+    if serving_environment:
+        serving["environment"] = serving_environment
     step = {"canary": lambda: canary(serving, model, traffic), "complete": lambda: complete(serving, model),
             "rollback": lambda: rollback(serving, model)}[action]
     summary = step()

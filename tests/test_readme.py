@@ -83,6 +83,7 @@ def test_the_readme_runs_top_to_bottom(project_repo: Path):
     git(project_repo, "update-ref", "refs/remotes/origin/main", "HEAD")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MLOPS_"))}
     env |= {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}", "NO_COLOR": "1"}
+    env |= {f"GIT_{who}_{what}": value for who in ("AUTHOR", "COMMITTER") for what, value in (("NAME", "r"), ("EMAIL", "r@example.com"))}
     failures = []
     for line in runnable_lines():
         done = subprocess.run(["bash", "-c", line], cwd=project_repo, env=env, capture_output=True, text=True, timeout=600)

@@ -78,6 +78,10 @@ def promote(
     registry: Annotated[
         Registry, typer.Option(help="Where the model must be registered: the local MLflow store or the stack's workspace.")
     ] = Registry.local,
+    environment: Annotated[
+        Optional[str],
+        typer.Option(help="NAME:VERSION of the scoring environment in the shared registry; a stack's first deployment needs it."),
+    ] = None,
 ) -> None:
     from pipelines.promotion import promote as plan_promotion
 
@@ -87,7 +91,7 @@ def promote(
         raise BadInput("give exactly one of --traffic N, --complete, --rollback")
     action = {"--traffic": "canary", "--complete": "complete", "--rollback": "rollback"}[chosen[0]]
     exists = workspace_model_exists(stack) if registry is Registry.workspace else model_exists
-    result = plan_promotion(stack, model, traffic, action, exists, ROOT_DIR)
+    result = plan_promotion(stack, model, traffic, action, exists, ROOT_DIR, environment)
     typer.echo(result.diff(), nl=False)
     if not dry_run:
         result.path.write_text(result.after)

@@ -75,7 +75,7 @@ def exit_code(reports: list[StackReport]) -> int:
 
 @dataclass
 class _Row:
-    marker: str
+    op: str | None  # the node's op; None on the detail lines under it
     guide: str
     content: Text
 
@@ -118,15 +118,15 @@ def _node(change: Change | None, name: str, type_: str, guide: str, detail_guide
     op = change.op if change else "same"
     style = OP_STYLE[op]
     label = Text.assemble((name, f"bold {style}" if op != "same" else ""), (f" ({type_})", "dim"))
-    yield _Row(OP_SYMBOL[op], guide, label)
+    yield _Row(op, guide, label)
     if change is None:
         return
     for reason in change.replace_reasons:
-        yield _Row("", detail_guide, Text("    " + reason, style="magenta"))
+        yield _Row(None, detail_guide, Text("    " + reason, style="magenta"))
     for line in _changed(change):
-        yield _Row("", detail_guide, Text("    " + line))
+        yield _Row(None, detail_guide, Text("    " + line))
     if change.blocked:
-        yield _Row("", detail_guide, Text(f"    blocked: {change.blocked}", style="bold red"))
+        yield _Row(None, detail_guide, Text(f"    blocked: {change.blocked}", style="bold red"))
 
 
 def _console(buffer: io.StringIO, color: bool, width: int | None) -> Console:
@@ -193,7 +193,8 @@ def render_text(reports: list[StackReport], color: bool = False, width: int | No
         grid.add_column(no_wrap=True, width=2)
         grid.add_column(overflow="fold")
         for row in _tree_rows(report):
-            grid.add_row(Text(row.marker, style=OP_STYLE[_op_of(row.marker)]), Text(row.guide, style="dim") + row.content)
+            marker = Text(OP_SYMBOL[row.op], style=OP_STYLE[row.op]) if row.op else Text("")
+            grid.add_row(marker, Text(row.guide, style="dim") + row.content)
         console.print(grid)
         if not report.changing:
             console.print(Text("    no changes", style="dim"))
@@ -206,10 +207,6 @@ def render_text(reports: list[StackReport], color: bool = False, width: int | No
         console.print()
     _summary(console, reports)
     return "".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())  # grid cells pad to width
-
-
-def _op_of(marker: str) -> str:
-    return next((op for op, symbol in OP_SYMBOL.items() if symbol == marker and marker.strip()), "same")
 
 
 def blocking_reasons(report: StackReport) -> list[str]:

@@ -22,6 +22,33 @@ def registry(tmp_path):
 
 
 
+LIVE = """  mlops-platform:serving:
+    environment: mlops-serving:1
+    deployments:
+      - name: blue
+        model: predictive-maintenance:1
+        instanceCount: {instances}
+    traffic:
+      blue: 100
+"""
+
+
+@pytest.fixture
+def project_repo(project_copy):
+    """The project as a git repository in which staging and prod serve version 1 (the stacks start empty)."""
+    from tests.conftest import git
+
+    for env, instances in (("staging", 1), ("prod", 2)):
+        path = project_copy / "stacks" / f"Pulumi.{env}.yaml"
+        text = path.read_text()
+        assert "    deployments: []\n    traffic: {}\n" in text
+        path.write_text(text.replace("  mlops-platform:serving:\n    deployments: []\n    traffic: {}\n", LIVE.format(instances=instances)))
+    git(project_copy, "init", "-q", "-b", "main")
+    git(project_copy, "add", "-A")
+    git(project_copy, "commit", "-qm", "base")
+    return project_copy
+
+
 def serving(repo, env):
     document = YAML(typ="safe").load((repo / "stacks" / f"Pulumi.{env}.yaml").read_text())
     return document["config"]["mlops-platform:serving"]
@@ -47,7 +74,11 @@ def test_canary_complete_and_rollback(project_repo, cli, registry):
     cli(["promote", "--stack", "staging", "--model", "predictive-maintenance:3", "--traffic", "20"], cwd=project_repo, MLFLOW_TRACKING_URI=registry)
     result = cli(["promote", "--stack", "staging", "--rollback"], cwd=project_repo, MLFLOW_TRACKING_URI=registry)
     assert result.returncode == 0, result.stderr
-    assert serving(project_repo, "staging") == {"deployments": [{"name": "green", "model": "predictive-maintenance:2", "instanceCount": 1}], "traffic": {"green": 100}}
+    assert serving(project_repo, "staging") == {
+        "environment": "mlops-serving:1",
+        "deployments": [{"name": "green", "model": "predictive-maintenance:2", "instanceCount": 1}],
+        "traffic": {"green": 100},
+    }
 
 
 def test_dry_run_writes_nothing(project_repo, cli, registry):
@@ -123,8 +154,8 @@ def test_workspace_registry_is_asked_over_arm(azure, capsys, version, code):
     outputs = load_outputs("staging")
     RecordedWorkspace(outputs, models=[("1", {}), ("2", {"stack": "dev"})]).install(azure)
     args = ["promote", "--stack", "staging", "--model", f"predictive-maintenance:{version}", "--traffic", "10"]
-    with pytest.raises(SystemExit) as exit_info:
-        main([*args, "--registry", "workspace", "--dry-run"])
+    with pytest.raises(SystemExit) as exit_info:  # staging has no deployment yet: this is its first one
+        main([*args, "--registry", "workspace", "--environment", "mlops-serving:1", "--dry-run"])
     assert exit_info.value.code == code
     assert ("would promote" if code == 0 else "registry has no version 9") in capsys.readouterr().err
     [get] = azure.requests_to("management.azure.com")
