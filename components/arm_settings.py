@@ -23,7 +23,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,8 @@ IOT_ROUTING_KIND = "mlops:iothub-routing"
 # OIDC token that the Azure CLI credential cannot renew (Azure/azure-cli#28708).
 GITHUB_OIDC_URL, GITHUB_OIDC_TOKEN = "ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"
 OIDC_AUDIENCE = "api://AzureADTokenExchange"
+# Seconds between polls of a long-running operation when Azure's answer has no Retry-After (which is honoured).
+POLL_INTERVAL = 10
 
 
 @dataclass(frozen=True)
@@ -59,14 +62,19 @@ KINDS: dict[str, SettingKind] = {
 IDENTITY_KEYS = ("kind", "resourceId")  # a change of these is a new setting (replace)
 
 
-def revision(properties: pulumi.Input[Any], *managed: str) -> pulumi.Output[str]:
-    """A digest of a resource's properties without the keys a setting manages (which Azure echoes back)."""
+def revision(properties: pulumi.Input[Any], *managed: str, also: Sequence[pulumi.Input[Any]] = ()) -> pulumi.Output[str]:
+    """A digest of a resource's properties without the keys a setting manages (which Azure echoes back), and of
+    `also` (its tags, its ETag): whatever changes when the resource is written again. `managed` names the keys as
+    ARM does (camelCase); a resource's `properties` output resolves to an azure-native output type whose keys are
+    snake_case (`mirror_traffic`), so both spellings are left out."""
+    ignored = set(managed) | {re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", key).lower() for key in managed}
 
-    def digest(value: Any) -> str:
-        value = {k: v for k, v in (value or {}).items() if k not in managed} if isinstance(value, dict) else value
-        return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    def digest(values: list[Any]) -> str:
+        value, *rest = values
+        value = {k: v for k, v in value.items() if k not in ignored} if isinstance(value, dict) else value
+        return hashlib.sha256(json.dumps([value, *rest], sort_keys=True, default=str).encode()).hexdigest()[:16]
 
-    return pulumi.Output.from_input(properties).apply(digest)
+    return pulumi.Output.all(properties, *also).apply(digest)
 
 
 def github_oidc_assertion() -> str:
@@ -113,29 +121,63 @@ def arm_client(credential=None, **kwargs: Any):
     return ARMPipelineClient(base_url=ARM_ENDPOINT, config=config, **kwargs)
 
 
+def _whole_numbers(value: Any) -> Any:
+    """The engine hands a dynamic provider its numbers as doubles (protobuf Struct values): 90.0 where the program
+    wrote 90. ARM's integer fields (traffic percentages, IoT Hub batch frequencies) take integers."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _whole_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(item) for item in value]
+    return value
+
+
 def _set(body: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
     for key in path[:-1]:
-        body = body.setdefault(key, {})
+        if not isinstance(body.get(key), dict):  # absent, or null as Azure ML returns unset objects
+            body[key] = {}
+        body = body[key]
     body[path[-1]] = value
 
 
+def _failure(what: str, response: Any):
+    """An HttpResponseError whose message says what failed on which resource. azure-core replaces any message it is
+    given with the ARM error in the body ("(Conflict) ..."), which names neither, so the prefix is added after."""
+    from azure.core.exceptions import HttpResponseError
+    from azure.mgmt.core.exceptions import ARMErrorFormat
+
+    error = HttpResponseError(message=what, response=response, error_format=ARMErrorFormat)
+    if error.message != what:
+        error.message = f"{what}: {error.message}"
+        error.args = (error.message,)
+    return error
+
+
 def apply_setting(props: Mapping[str, Any], client=None) -> dict[str, Any]:
-    """GET the resource, set the kind's properties from `props`, PUT it back and wait; returns the final body."""
+    """GET the resource, set the kind's properties from `props`, PUT it back and wait; returns the final body.
+    Raises HttpResponseError naming the resource when a call is refused or the operation fails."""
     from azure.core.exceptions import HttpResponseError
     from azure.core.polling import LROPoller
     from azure.core.rest import HttpRequest
     from azure.mgmt.core.polling.arm_polling import ARMPolling
 
     kind = KINDS[props["kind"]]
+    resource_id = props["resourceId"]
     client = client or arm_client()
-    url = f"{ARM_ENDPOINT}{props['resourceId']}"
+    url = f"{ARM_ENDPOINT}{resource_id}"
     params = {"api-version": kind.api_version}
     current = client.send_request(HttpRequest("GET", url, params=params))
     if current.status_code != 200:
-        raise HttpResponseError(response=current, message=f"GET {props['resourceId']}: {current.status_code} {current.text()}")
-    body = current.json()
+        raise _failure(f"GET {resource_id} failed ({current.status_code})", current)
+    try:
+        body = current.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise _failure(f"GET {resource_id} did not return the resource as a JSON object", current)
     for key, path in kind.paths.items():
-        _set(body, path, props[key])
+        _set(body, path, _whole_numbers(props[key]))
     headers = {"Content-Type": "application/json"}
     if body.get("etag"):
         headers["If-Match"] = body["etag"]  # IoT Hub: an update must carry the resource's ETag
@@ -143,9 +185,12 @@ def apply_setting(props: Mapping[str, Any], client=None) -> dict[str, Any]:
     response = client._pipeline.run(request)  # noqa: SLF001  the pipeline response the ARM poller needs
     status = response.http_response.status_code
     if status not in (200, 201, 202):
-        raise HttpResponseError(response=response.http_response, message=f"PUT {props['resourceId']}: {status}")
-    poller = LROPoller(client, response, lambda pipeline_response: pipeline_response.http_response.json(), ARMPolling(0))
-    return poller.result() or body
+        raise _failure(f"PUT {resource_id} failed ({status})", response.http_response)
+    poller = LROPoller(client, response, lambda pipeline_response: pipeline_response.http_response.json(), ARMPolling(POLL_INTERVAL))
+    try:
+        return poller.result() or body
+    except HttpResponseError as error:
+        raise _failure(f"PUT {resource_id}: the operation ended {poller.status()}", error.response) from error
 
 
 class ArmSettingProvider(dynamic.ResourceProvider):

@@ -99,7 +99,7 @@ class BatchScoring(PlatformComponent):
                 BATCH_DEFAULT_KIND,
                 endpoint.id,
                 {"deploymentName": BATCH_DEPLOYMENT},
-                revision(endpoint.properties, "defaults"),
+                revision(endpoint.properties, "defaults", also=[endpoint.tags]),
                 opts=self.child(depends_on=[endpoint, deployment]),
             )
             self.deployment_name = BATCH_DEPLOYMENT

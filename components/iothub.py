@@ -126,7 +126,7 @@ class IotHub(PlatformComponent):
             IOT_ROUTING_KIND,
             hub.id,
             {"routing": routing(args)},
-            revision(hub.properties, "routing"),
+            revision(hub.properties, "routing", also=[hub.tags, hub.etag]),
             opts=self.child(depends_on=[hub, *access]),
         )
         self.private_endpoints(hub.id, ["iotHub"])

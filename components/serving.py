@@ -160,7 +160,7 @@ class OnlineServing(PlatformComponent):
             TRAFFIC_KIND,
             endpoint.id,
             {"traffic": dict(args.traffic), "mirrorTraffic": dict(args.mirror_traffic)},
-            revision(endpoint.properties, "traffic", "mirrorTraffic"),
+            revision(endpoint.properties, "traffic", "mirrorTraffic", also=[endpoint.tags]),
             described={"endpointName": endpoint.name, "deployments": list(deployments)},
             opts=self.child(depends_on=[endpoint, *deployments.values()]),
         )

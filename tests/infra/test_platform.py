@@ -332,3 +332,16 @@ def test_alerts_reach_the_retrain_function_through_event_hubs(stacks):
         assert settings["MLOPS_ALERTS_HUB"] == "alerts"
         # the function knows the stack's outputs, including the action group's id, without a dependency cycle
         assert json.loads(settings["MLOPS_STACK_OUTPUTS"])["actionGroupId"] == group.outputs["id"]
+
+
+def test_an_update_of_the_endpoint_or_hub_writes_their_settings_again(run_stack_with):
+    """A PUT of the endpoint (or the hub) without the property its setting manages may reset it: any change to
+    the resource's other properties or tags changes the setting's revision, so `up` writes the setting again."""
+    served = json.dumps(SERVING)
+    before = run_stack_with("staging", serving=served)
+    after = run_stack_with("staging", serving=served, extraTags=json.dumps({"team": "fraud"}))
+    for kind in (TRAFFIC_KIND, IOT_ROUTING_KIND):
+        [old] = [r for r in before.of_type(DYNAMIC) if r.inputs.get("kind") == kind]
+        [new] = [r for r in after.of_type(DYNAMIC) if r.inputs.get("kind") == kind]
+        assert old.inputs["revision"] != new.inputs["revision"], kind
+        assert {k: v for k, v in old.inputs.items() if k != "revision"} == {k: v for k, v in new.inputs.items() if k != "revision"}
