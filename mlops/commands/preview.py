@@ -7,13 +7,11 @@ is rendered from the real engine's `pulumi preview --json`.
 
 from __future__ import annotations
 
-import importlib
-import multiprocessing
 import os
 import shutil
 import sys
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, closing
 from enum import Enum
 from pathlib import Path
@@ -23,7 +21,7 @@ import typer
 from rich.console import Console
 
 from mlops.errors import EXIT_REFUSED, BadInput
-from mlops.mockrun import StackRecord, run_stack
+from mlops.mockrun import run_stack
 from mlops.options import FormatOption, OutOption, OutputFormat, StackOption, stack_names, write_output
 from mlops.analyzer import PolicyAnalyzer
 from mlops.preview.diff import BaseEvaluation, diff_states, from_recorded, is_data_loss, state_from_export
@@ -44,21 +42,6 @@ class Engine(str, Enum):
     pulumi = "pulumi"
 
 
-def start_evaluations(stacks: list[str], running: ExitStack) -> list[Callable[[], StackRecord]]:
-    """Each stack under mocks, in worker processes (one per core) forked now; returns a way to wait for each.
-
-    The workers are forked with the program's modules imported, before this process opens any gRPC channel.
-    With one stack or one core, each stack runs in this process when it is waited for.
-    """
-    workers = min(len(stacks), os.cpu_count() or 1)
-    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        return [lambda environment=environment: run_stack(environment) for environment in stacks]
-    importlib.import_module("stacks.platform")  # imported once here, inherited by every worker
-    context = multiprocessing.get_context("fork")
-    pool = running.enter_context(ProcessPoolExecutor(max_workers=workers, mp_context=context))
-    return [pool.submit(run_stack, environment).result for environment in stacks]  # a fork pool starts all workers here
-
-
 def build_reports(
     stacks: list[str],
     base: str | None = None,
@@ -70,17 +53,16 @@ def build_reports(
     configs = {environment: load_stack_config(environment) for environment in stacks}  # exit 2 before any run
     base_states = state_from_export(state) if state else None
     progress(f"evaluating {', '.join(stacks)} under mocks" + (f" and the base at {base}" if base else ""))
-    # Stacks run in worker processes, the base in a subprocess and the pack in another, all at once.
+    # The base runs in a subprocess and the pack in another, both in parallel with the current stacks. The stacks
+    # run here one after another: a worker process per stack measured slower on two cores (README, Speed).
     with ExitStack() as running:
-        evaluations = start_evaluations(stacks, running)
         base_job = running.enter_context(closing(BaseEvaluation(base, stacks).start())) if base else None
         analyzer = running.enter_context(PolicyAnalyzer()) if policies else None
-        # The pack analyses stack N (in its own process) while the next stacks finish.
+        # The pack analyses stack N (in its own process, on the other core) while stack N+1 is evaluated.
         checks = running.enter_context(ThreadPoolExecutor(max_workers=1))
         records, pending = {}, {}
-        for evaluated in evaluations:
-            record = evaluated()
-            records[record.environment] = record
+        for environment in stacks:
+            record = records[environment] = run_stack(environment)
             progress(f"{record.environment}: {len(record.resources)} resources evaluated")
             if analyzer:
                 pending[record.environment] = checks.submit(analyzer.check_stack, record, record.environment)
