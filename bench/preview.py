@@ -4,8 +4,8 @@ The floor is the same process evaluating one stack under bare mocks (no policies
 `build_reports(all stacks, base=HEAD)`: every stack under mocks, the policy pack over the Analyzer protocol,
 and the program at HEAD evaluated in a worktree subprocess. "first" is the first full run (the base is
 evaluated); "warm" is the best of the runs after it (the base state comes from the per-commit cache).
-Growth is measured in throw-away copies of the project with 10 and 30 generated stack files (copies of
-staging).
+Growth is measured in throw-away copies of the project with 8 and 16 stacks (the extra stack files are copies
+of staging).
 
     .venv/bin/python bench/preview.py [--repeat 3]
 """
@@ -53,9 +53,10 @@ def worker(repeat: int) -> None:
 def project_with(stack_count: int, workdir: Path) -> Path:
     copy = workdir / f"project-{stack_count}"
     shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".venv", ".git", ".mlops", "__pycache__", "tests", "bench", "mlruns"))
-    if stack_count > 3:
+    existing = len(list((copy / "stacks").glob("Pulumi.*.yaml")))
+    if stack_count > existing:
         template = (copy / "stacks" / "Pulumi.staging.yaml").read_text()
-        for index in range(stack_count - 3):
+        for index in range(stack_count - existing):
             (copy / "stacks" / f"Pulumi.env{index:02d}.yaml").write_text(template)
     for command in (["init", "-q"], ["add", "-A"], ["-c", "user.email=b@example.com", "-c", "user.name=b", "commit", "-qm", "base"]):
         subprocess.run(["git", *command], cwd=copy, check=True, capture_output=True)
@@ -72,10 +73,10 @@ def main() -> None:
         return
     rows = []
     with tempfile.TemporaryDirectory(prefix="mlops-bench-") as tmp:
-        for count in (3, 10, 30):
+        for count in (4, 8, 16):
             copy = project_with(count, Path(tmp))
             done = subprocess.run(
-                [sys.executable, str(ROOT / "bench" / "preview.py"), "--worker", "--repeat", str(args.repeat if count == 3 else 1)],
+                [sys.executable, str(ROOT / "bench" / "preview.py"), "--worker", "--repeat", str(args.repeat if count == 4 else 1)],
                 cwd=copy, capture_output=True, text=True, check=True, env={**os.environ, "MLOPS_HOME": str(copy / ".mlops")},
             )
             rows.append(json.loads(done.stdout.strip().splitlines()[-1]))

@@ -408,9 +408,28 @@ def run_stack(
         root = settings.get_root_resource()
         exported = dict(getattr(root, "outputs", {}) or {})
         outputs = {key: _resolve(value) for key, value in exported.items()}
+    except BaseException:
+        _discard_pending()
+        raise
     finally:
         settings.ROOT.set(None)
     return StackRecord(environment=environment, resources=monitor.recorded, outputs=outputs, calls=mocks.calls)
+
+
+def _discard_pending() -> None:
+    """A failed run leaves its resources' tasks on the event loop; the next run in this process would await them
+    and fail with this run's error. Cancel them."""
+    import asyncio
+
+    from pulumi.runtime.sync_await import _ensure_event_loop
+
+    loop = _ensure_event_loop()
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending and not loop.is_running():
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    settings.SETTINGS.outputs.clear()
 
 
 def shared_outputs(program: Path = PROGRAM) -> dict[str, Any]:

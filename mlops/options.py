@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import sys
 from enum import Enum
 from pathlib import Path
@@ -20,26 +21,46 @@ class OutputFormat(str, Enum):
     json = "json"
 
 
+class RecordFormat(str, Enum):
+    """Commands that print a record: text for people, json for workflows (no Markdown form)."""
+
+    text = "text"
+    json = "json"
+
+
 StackOption = Annotated[
     str,
     typer.Option("--stack", "-s", help="Stack (environment) name: dev, staging, prod; 'all' where allowed."),
 ]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
+RecordFormatOption = Annotated[RecordFormat, typer.Option("--format", "-f", help="Output format.")]
 OutOption = Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the output to FILE instead of stdout.")]
 
 
-def stack_names(selection: str) -> list[str]:
-    """'all' means every stacks/Pulumi.<env>.yaml; otherwise one stack name that has a file."""
+def stack_names(selection: str, allow_all: bool = True) -> list[str]:
+    """'all' means every stacks/Pulumi.<env>.yaml; otherwise one stack name that has a file.
+
+    An unknown name is the same one line for every command, with a suggestion.
+    """
     promotion_order = list(ENVIRONMENT_CODES)  # dev, staging, prod; other stacks after them by name
     available = sorted(
         (p.name.split(".")[1] for p in STACKS_DIR.glob("Pulumi.*.yaml")),
         key=lambda s: (promotion_order.index(s) if s in promotion_order else len(promotion_order), s),
     )
-    if selection == "all":
+    if selection == "all" and allow_all:
         return available
     if selection not in available:
-        raise BadInput(f"--stack: no stack '{selection}'; available: {', '.join(available)} or all")
+        close = difflib.get_close_matches(selection, available, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        choices = ", ".join(available) + (" or all" if allow_all else "")
+        raise BadInput(f"--stack: no stack '{selection}' (no stacks/Pulumi.{selection}.yaml); {hint}available: {choices}")
     return [selection]
+
+
+def one_stack(stack: str) -> str:
+    """Commands that act on exactly one stack."""
+    [name] = stack_names(stack, allow_all=False)
+    return name
 
 
 def write_output(text: str, out: Path | None) -> None:

@@ -3,12 +3,18 @@
 Compute, the raw-data path, the environment image's registry and the experiment name all come from
 `StackOutputs`; the components come from the step table (`pipelines.steps.STEPS`), so each component's
 command is `python -m pipelines.steps.<step>` with one flag per port, and ports are wired by name.
-The code snapshot is the repository root (uploads honour .gitignore, so the virtualenv stays behind).
+The code snapshot is what git would commit of the repository (`code_snapshot`), so the virtualenv and local
+run artefacts stay behind.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from azure.ai.ml import Input, Output, dsl
@@ -58,10 +64,36 @@ def raw_data_input(outputs: StackOutputs, data: str | Path | None = None) -> Inp
     return Input(type=DATA.type, path=path)
 
 
-def build_pipeline(outputs: StackOutputs, parameters: dict[str, object], data: str | Path | None = None) -> PipelineJob:
+@contextmanager
+def code_snapshot(root: Path = ROOT_DIR) -> Iterator[Path]:
+    """The files git would commit (tracked, and untracked ones .gitignore lets through), copied to a temporary folder.
+
+    azure-ai-ml walks a code folder following links and hashes it once per component, so a checkout with its
+    `.venv` inside costs seconds per component; the copy holds only the sources. Outside a git checkout the
+    folder itself is used (the SDK honours its .gitignore when uploading).
+    """
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=root, capture_output=True, check=False
+    )
+    if listed.returncode != 0:
+        yield root
+        return
+    with tempfile.TemporaryDirectory(prefix="mlops-code-") as folder:
+        snapshot = Path(folder) / root.name
+        for name in filter(None, listed.stdout.decode().split("\0")):
+            source = root / name
+            if source.is_file():
+                (snapshot / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, snapshot / name)
+        yield snapshot
+
+
+def build_pipeline(
+    outputs: StackOutputs, parameters: dict[str, object], data: str | Path | None = None, code: Path = ROOT_DIR
+) -> PipelineJob:
     """The pipeline job: one node per step, each input taken from the earlier output or parameter of its name."""
     environment = training_environment(outputs)
-    components = {step.name: build_component(step, environment) for step in STEPS}
+    components = {step.name: build_component(step, environment, code) for step in STEPS}
 
     @dsl.pipeline(
         name=f"{COMPONENT_PREFIX}_training",

@@ -74,20 +74,36 @@ def _feature_section(feature: FeatureDrift) -> str:
     )
 
 
-def histogram_svg(labels: list[str], reference: list[int], current: list[int], width: int = 720, height: int = 220) -> str:
-    """Grouped bars of reference and current shares per bin, as inline SVG."""
+def histogram_svg(labels: list[str], reference: list[int], current: list[int], width: int = 720, height: int = 260) -> str:
+    """Grouped bars of reference and current shares per bin, as inline SVG: a y axis in percent of rows with
+    gridlines, the bins on the x axis, and each bar's share written above it."""
     ref_total, cur_total = max(sum(reference), 1), max(sum(current), 1)
     shares = [(r / ref_total, c / cur_total) for r, c in zip(reference, current)]
     top = max(max(pair) for pair in shares) or 1.0
-    plot_h, base, slot = height - 70, height - 60, (width - 20) / len(labels)
+    left, right, base = 48, width - 10, height - 70
+    plot_h, slot = base - 24, (right - left) / len(labels)
+    axis = [
+        f'<line x1="{left}" y1="{base}" x2="{right}" y2="{base}" stroke="#999"/>',
+        f'<line x1="{left}" y1="{base}" x2="{left}" y2="{base - plot_h}" stroke="#999"/>',
+        f'<text x="12" y="{base - plot_h / 2:.1f}" font-size="10" text-anchor="middle" '
+        f'transform="rotate(-90 12 {base - plot_h / 2:.1f})">share of rows</text>',
+        f'<text x="{(left + right) / 2:.1f}" y="{height - 4}" font-size="10" text-anchor="middle">bin</text>',
+    ]
+    for step in range(5):  # gridlines at 0, 25, 50, 75, 100 % of the tallest bar
+        value = top * step / 4
+        y = base - plot_h * step / 4
+        axis.append(f'<line x1="{left}" y1="{y:.1f}" x2="{right}" y2="{y:.1f}" stroke="#eee"/>')
+        axis.append(f'<text x="{left - 4}" y="{y + 3:.1f}" font-size="9" text-anchor="end">{value:.0%}</text>')
     bars, ticks = [], []
     for i, (label, (r, c)) in enumerate(zip(labels, shares)):
-        x = 10 + i * slot
+        x = left + i * slot
         for offset, share, color in ((0.1, r, REFERENCE_COLOR), (0.5, c, CURRENT_COLOR)):
             h = plot_h * share / top
+            bar_x = x + offset * slot
             bars.append(
-                f'<rect x="{x + offset * slot:.1f}" y="{base - h:.1f}" width="{0.4 * slot:.1f}" height="{h:.1f}" '
+                f'<rect x="{bar_x:.1f}" y="{base - h:.1f}" width="{0.4 * slot:.1f}" height="{h:.1f}" '
                 f'fill="{color}"><title>{escape(label)}: {share:.2%}</title></rect>'
+                f'<text x="{bar_x + 0.2 * slot:.1f}" y="{base - h - 2:.1f}" font-size="8" text-anchor="middle">{share:.0%}</text>'
             )
         ticks.append(
             f'<text x="{x + slot / 2:.1f}" y="{base + 12}" font-size="9" text-anchor="end" '
@@ -95,5 +111,5 @@ def histogram_svg(labels: list[str], reference: list[int], current: list[int], w
         )
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">'
-        f'<line x1="10" y1="{base}" x2="{width - 10}" y2="{base}" stroke="#999"/>{"".join(bars)}{"".join(ticks)}</svg>'
+        f'{"".join(axis)}{"".join(bars)}{"".join(ticks)}</svg>'
     )

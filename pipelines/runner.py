@@ -83,8 +83,9 @@ def use_local_tracking(environment: str, home: Path) -> str:
 def run_local(stack: str, data: Path | None = None, console: Console | None = None) -> dict[str, Any]:
     """Run every step; returns each step's result by name. Raises BadInput / Refused as the steps do."""
     console = console or Console(stderr=True, soft_wrap=True)
-    config = checked_inputs(stack, data)
-    import mlflow
+    with console.status(f"{stack}: reading the stack config and loading MLflow"):
+        config = checked_inputs(stack, data)
+        import mlflow
 
     for noisy in ("mlflow", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -155,26 +156,29 @@ def registered_by(client, stack: str, commit: str) -> str | None:
     return f"{newest.name}:{newest.version}" if newest else None
 
 
-def submit(stack: str, data: Path | None = None, ml_client=None, console: Console | None = None) -> RunRecord:
+def submit(stack: str, data: Path | None = None, console: Console | None = None) -> RunRecord:
     """Submit the pipeline to the stack's workspace and wait; anything but Completed is a refusal (exit 1)."""
     from azure.ai.ml.exceptions import JobException
     from azure.ai.ml.operations._run_history_constants import JobStatus
 
-    from pipelines.aml import build_pipeline
+    from pipelines.aml import build_pipeline, code_snapshot
     from pipelines.stack_outputs import load_outputs
 
     console = console or Console(stderr=True, soft_wrap=True)
-    config = checked_inputs(stack, data)
-    outputs = load_outputs(stack)
-    job = build_pipeline(outputs, pipeline_parameters(stack, config.training, git_commit()), data)
-    client = ml_client or workspace_client(outputs)
-    created = client.jobs.create_or_update(job, experiment_name=job.experiment_name)
+    with console.status(f"{stack}: reading the stack outputs and signing in"):
+        config = checked_inputs(stack, data)
+        outputs = load_outputs(stack)
+        client = workspace_client(outputs)
+    with code_snapshot() as code:
+        job = build_pipeline(outputs, pipeline_parameters(stack, config.training, git_commit()), data, code)
+        created = client.jobs.create_or_update(job, experiment_name=job.experiment_name)
     console.print(f"submitted {created.name} to {outputs.workspace_name}: {created.studio_url}")
     try:
         client.jobs.stream(created.name)
     except JobException:
         pass  # a failed job raises here; its final status below is the verdict
-    status = client.jobs.get(created.name).status
+    final = client.jobs.get(created.name).status
+    status = str(getattr(final, "value", final))  # the SDK answers its REST enum; the record and message want "Failed"
     record = RunRecord(stack, status, created.name)
     if status != JobStatus.COMPLETED:
         raise Refused(f"pipeline job {created.name} ended {status}: {created.studio_url}", record)

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Iterator
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 import pulumi
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
@@ -27,6 +27,8 @@ from stacks.sections import TrainingConfig
 PROJECT = "mlops-platform"
 STACKS_DIR = Path(__file__).resolve().parent
 RESERVED_KEYS = {"environment": "the environment is the stack name"}
+# Config namespaces a stack file may use: the project's, the Azure provider's, the engine's own.
+CONFIG_NAMESPACES = (PROJECT, "azure-native", "pulumi")
 SECRET_PLACEHOLDER = "[secret]"
 SHARED_STACK = "shared"  # the stack of what environments share (the Azure ML registry)
 
@@ -576,7 +578,9 @@ def load_yaml(data: bytes, source: str, loader: Any = None) -> Any:
     try:
         _check_yaml_bounds(loader, text, source)
         return loader.load(text)
-    except (YAMLError, ValueError, TypeError, OverflowError) as exc:  # also a scalar the constructor rejects: 2001-02-30
+    except YAMLError as exc:
+        raise ConfigError(source, "config", f"not valid YAML{_yaml_position(exc)}: {_yaml_problem(exc)}") from None
+    except (ValueError, TypeError, OverflowError) as exc:  # a scalar the constructor rejects: 2001-02-30
         raise ConfigError(source, "config", f"not valid YAML: {_one_line(exc)}") from None
 
 
@@ -687,6 +691,32 @@ def read_stack_values(environment: str, path: Path | None = None) -> tuple[dict[
     return engine_values(read_stack_document(path, source))
 
 
+def _yaml_position(exc: Exception) -> str:
+    """' at line L, column C' of a ruamel.yaml error (1-based, as editors count), or '' without a mark."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    return f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+
+
+def _yaml_problem(exc: Exception) -> str:
+    problem = getattr(exc, "problem", None)
+    context = getattr(exc, "context", None)
+    if problem:
+        return f"{context}, {problem}" if context else str(problem)
+    return str(exc).splitlines()[0]
+
+
+def _check_namespace(full_key: str, source: str) -> None:
+    """Keys outside the known namespaces are typos (`mlops-platfrom:protect`) that the engine would ignore."""
+    namespace, colon, key = full_key.partition(":")
+    if not colon:
+        raise ConfigError(source, full_key, f"no namespace; project keys are written '{PROJECT}:{full_key}'")
+    if namespace in CONFIG_NAMESPACES:
+        return
+    close = difflib.get_close_matches(namespace, CONFIG_NAMESPACES, n=1)
+    hint = f"did you mean '{close[0]}:{key}'? " if close else ""
+    raise ConfigError(source, full_key, f"unknown namespace '{namespace}'; {hint}known: {', '.join(CONFIG_NAMESPACES)}")
+
+
 def config_model(environment: str) -> type[PlatformConfig] | type[SharedConfig]:
     """The config model of a stack: the shared stack has its own."""
     return SharedConfig if environment == SHARED_STACK else PlatformConfig
@@ -703,6 +733,7 @@ def parse_config(
     data: dict[str, Any] = {}
     prefix = f"{PROJECT}:"
     for full_key, raw in values.items():
+        _check_namespace(full_key, source)
         if not full_key.startswith(prefix):
             continue  # other namespaces (azure-native:*) belong to their providers
         key = full_key[len(prefix) :]
@@ -765,7 +796,8 @@ def _to_config_error(
     secret_keys: set[str] = frozenset(),
     secret_texts: set[str] = frozenset(),
 ) -> ConfigError:
-    error = exc.errors()[0]
+    # A mistyped key also leaves the intended key "missing": name the typo, it explains both.
+    error = min(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
     location = [_printable(str(part)) for part in error["loc"]]
     secret = bool(location) and f"{PROJECT}:{location[0]}" in secret_keys
     cause = (error.get("ctx") or {}).get("error")
@@ -801,10 +833,32 @@ def _masked(message: str, secret_texts: set[str]) -> str:
     return _printable(message)
 
 
+def _section(annotation: Any, steps: int) -> tuple[type[BaseModel] | None, int]:
+    """The model behind an annotation, and how many location parts its containers take.
+
+    `DeploymentConfig` is itself; `list[DeploymentConfig]` is it after an index (`deployments.0`);
+    `dict[str, EventHubConfig]` after a key (`hubs.telemetry`); `X | None` is X.
+    """
+    origin, args = get_origin(annotation), get_args(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation, steps
+    if origin in (list, dict) and args:
+        return _section(args[-1], steps + 1)
+    if origin is Annotated or args:
+        for arg in args:
+            model, taken = _section(arg, steps)
+            if model is not None:
+                return model, taken
+    return None, steps
+
+
 def _allowed_keys(location: list[str], model: type[BaseModel]) -> list[str]:
-    for part in location:
+    index = 0
+    while index < len(location):
+        part = location[index]
         field = next((f for name, f in model.model_fields.items() if part in (name, f.alias)), None)
-        if field is None or not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)):
+        found, containers = _section(field.annotation, 0) if field is not None else (None, 0)
+        if found is None:
             return []
-        model = field.annotation
+        model, index = found, index + 1 + containers
     return [field.alias or name for name, field in model.model_fields.items() if name != "environment"]

@@ -29,7 +29,7 @@ def run_with(environment: str, **overrides: str) -> StackRecord:
     return run_stack(environment, values, secrets)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def run_stack_with():
     return run_with
 
@@ -81,3 +81,13 @@ def project_repo(project_copy: Path) -> Path:
 @pytest.fixture
 def commit():
     return lambda cwd, message: git(cwd, "commit", "-qam", message)
+
+
+@pytest.fixture
+def azure(monkeypatch):
+    """Azure at the wire (tests/azure/wire.py): the real SDKs down to `requests`, answered from recordings."""
+    from tests.azure.wire import AzureWire, sign_in
+
+    with AzureWire() as wire:
+        sign_in(wire, monkeypatch)
+        yield wire

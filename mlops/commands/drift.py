@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from mlops.errors import BadInput, Refused
-from mlops.options import StackOption
+from mlops.options import StackOption, one_stack
 from pipelines.metrics import DEFAULT_BINS, DEFAULT_CHUNK_ROWS, DEFAULT_SAMPLE_SIZE
 from stacks.config import DriftConfig, load_stack_config
 
@@ -30,6 +30,23 @@ def _names(value: str | None) -> list[str]:
     return [name.strip() for name in (value or "").split(",") if name.strip()]
 
 
+def _metric(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}" if value >= 0.001 or value == 0 else f"{value:.1e}"
+
+
+def feature_table(features) -> str:
+    """One line per feature, drifted ones first (then by PSI, largest first): verdict, PSI, JS, KS D and p, W1."""
+    ordered = sorted(features, key=lambda f: (not f.drifted, -f.psi, f.name))
+    width = max((len(f.name) for f in ordered), default=7)
+    lines = [f"{'verdict':<7} {'feature':<{width}} {'PSI':>7} {'JS':>7} {'KS D':>7} {'KS p':>8} {'W1 norm':>8}"]
+    for f in ordered:
+        lines.append(
+            f"{'DRIFT' if f.drifted else 'ok':<7} {f.name:<{width}} {_metric(f.psi):>7} {_metric(f.jensen_shannon):>7} "
+            f"{_metric(f.ks_statistic):>7} {_metric(f.ks_p_value):>8} {_metric(f.wasserstein):>8}"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def drift(
     reference: Annotated[Path, typer.Option("--reference", "-r", help="Reference data (.parquet, .csv) or a saved profile (.npz).")],
     current: Annotated[Path, typer.Option("--current", "-c", help="Current data (.parquet or .csv), read in chunks.")],
@@ -47,7 +64,7 @@ def drift(
 
     logging.basicConfig(format="%(message)s", stream=sys.stderr)
     logging.getLogger("mlops").setLevel(logging.INFO)  # the metric line
-    limits = load_stack_config(stack).drift if stack else DriftConfig()
+    limits = load_stack_config(one_stack(stack)).drift if stack else DriftConfig()
     try:
         meter_provider = core.appinsights_meter_provider()  # a bad connection string stops here, before the work
         if reference.suffix == ".npz":
@@ -70,8 +87,7 @@ def drift(
     sink = core.emit_drift_metric(result, attributes, meter_provider)
     if meter_provider is not None:
         meter_provider.shutdown()  # flushes the one export
-    for feature in result.features:
-        typer.echo(f"{'DRIFT' if feature.drifted else 'ok   '} {feature.name}")
+    typer.echo(feature_table(result.features), nl=False)
     typer.echo(f"{core.DRIFT_METRIC}={result.drift_share:.3f} (sent to {sink}); reports: {json_path}, {html_path}")
     if result.dataset_drift:
         raise Refused(

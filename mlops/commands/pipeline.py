@@ -9,8 +9,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from mlops.errors import BadInput, Refused
-from mlops.options import FormatOption, OutOption, OutputFormat, StackOption, stack_names, write_output
+from mlops.errors import Refused
+from mlops.options import OutOption, RecordFormat, RecordFormatOption, StackOption, one_stack, write_output
 
 app = typer.Typer(
     help="The training pipeline: validate -> prep -> train -> evaluate -> gate -> register.", no_args_is_help=True
@@ -20,14 +20,6 @@ DataOption = Annotated[
     Optional[Path],
     typer.Option("--data", "-d", help="Telemetry as .csv or .parquet (default: the built-in sample, 20,000 rows)."),
 ]
-
-
-def one_stack(stack: str) -> str:
-    """The pipeline runs against exactly one stack that has a stack file."""
-    available = stack_names("all")
-    if stack not in available:
-        raise BadInput(f"--stack: no stack '{stack}'; available: {', '.join(available)}")
-    return stack
 
 
 @app.command(
@@ -43,15 +35,13 @@ def run(
     submit: Annotated[
         bool, typer.Option("--submit", help="Submit to the stack's Azure ML workspace and wait (Azure credentials).")
     ] = False,
-    format: FormatOption = OutputFormat.text,
+    format: RecordFormatOption = RecordFormat.text,
     out: Annotated[
         Optional[Path], typer.Option("--out", "-o", help="Write the run record (JSON: stack, status, job, model) to FILE.")
     ] = None,
 ) -> None:
     from pipelines import runner
 
-    if format is OutputFormat.markdown:
-        raise BadInput("--format: pipeline run prints text or json")
     environment = one_stack(stack)
     try:
         if submit:
@@ -66,12 +56,12 @@ def run(
     publish(record, format, out)
 
 
-def publish(record, format: OutputFormat, out: Path | None) -> None:
+def publish(record, format: RecordFormat, out: Path | None) -> None:
     """The run record for workflows: JSON to --out, and to stdout with --format json."""
     text = json.dumps(asdict(record)) + "\n"
     if out is not None:
         write_output(text, out)
-    if format is OutputFormat.json:
+    if format is RecordFormat.json:
         typer.echo(text, nl=False)
 
 
@@ -87,13 +77,20 @@ def show(stack: StackOption, data: DataOption = None, out: OutOption = None) -> 
 def pipeline_yaml(environment: str, data: Path | None = None) -> str:
     import io
 
-    from pipelines.aml import build_pipeline
-    from pipelines.runner import checked_inputs, git_commit
-    from pipelines.stack_outputs import load_outputs
-    from pipelines.steps import pipeline_parameters
+    from rich.console import Console
 
-    config = checked_inputs(environment, data)
-    job = build_pipeline(load_outputs(environment), pipeline_parameters(environment, config.training, git_commit()), data)
+    status = Console(stderr=True).status
+    with status(f"{environment}: reading the stack outputs (pulumi stack output, or the offline mock run)"):
+        from pipelines.runner import checked_inputs, git_commit
+        from pipelines.stack_outputs import load_outputs
+        from pipelines.steps import pipeline_parameters
+
+        config = checked_inputs(environment, data)
+        outputs = load_outputs(environment)
+    with status(f"{environment}: building the Azure ML pipeline (azure-ai-ml)"):
+        from pipelines.aml import build_pipeline
+
+        job = build_pipeline(outputs, pipeline_parameters(environment, config.training, git_commit()), data)
     buffer = io.StringIO()
     job.dump(buffer)
     return buffer.getvalue()

@@ -9,7 +9,7 @@ import typer
 
 from mlops.errors import BadInput, first_line
 from mlops.paths import ROOT_DIR
-from mlops.options import StackOption
+from mlops.options import StackOption, one_stack
 
 HELP = "Promote a model: canary (--traffic N), --complete or --rollback, by editing stacks/Pulumi.<env>.yaml."
 EXAMPLES = (
@@ -103,6 +103,7 @@ def promote(
 ) -> None:
     from pipelines.promotion import promote as plan_promotion
 
+    stack = one_stack(stack)
     chosen = [flag for flag, on in (("--traffic", traffic is not None), ("--complete", complete), ("--rollback", rollback)) if on]
     if len(chosen) != 1:
         raise BadInput("give exactly one of --traffic N, --complete, --rollback")

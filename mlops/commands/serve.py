@@ -15,13 +15,14 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from mlops.errors import BadInput, first_line
-from mlops.options import StackOption
+from mlops.options import StackOption, one_stack
 from mlops.paths import ROOT_DIR
 from stacks.config import load_stack_config
 
@@ -91,22 +92,29 @@ def stop_server(process: subprocess.Popen, grace: float = STOP_GRACE_SECONDS) ->
     return process.wait()
 
 
-def start_server(
-    model_dir: Path, port: int, log: Path, workers: int = 1, timeout: float = 60.0, env: dict[str, str] | None = None
-) -> subprocess.Popen:
-    """Start azmlinfsrv in the background and wait until its health probe answers; RuntimeError otherwise."""
+def wait_until_healthy(process: subprocess.Popen, port: int, timeout: float = 60.0) -> bool:
+    """Poll the server's health probe until it answers (True), the process exits or the time is up (False)."""
     import time
     import urllib.request
 
-    with log.open("w") as handle:
-        process = launch_server(model_dir, port, workers, env, stdout=handle, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
         try:
             urllib.request.urlopen(f"http://{HOST}:{port}/", timeout=1)
-            return process
+            return True
         except OSError:
             time.sleep(0.25)
+    return False
+
+
+def start_server(
+    model_dir: Path, port: int, log: Path, workers: int = 1, timeout: float = 60.0, env: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """Start azmlinfsrv in the background and wait until its health probe answers; RuntimeError otherwise."""
+    with log.open("w") as handle:
+        process = launch_server(model_dir, port, workers, env, stdout=handle, stderr=subprocess.STDOUT)
+    if wait_until_healthy(process, port, timeout):
+        return process
     stop_server(process)
     raise RuntimeError(f"azmlinfsrv did not become healthy: {log.read_text()[-2000:]}")
 
@@ -119,8 +127,9 @@ def _raise_stopped(signum: int, _frame: object) -> None:
     raise _Stopped(signum)
 
 
-def run_until_stopped(model_dir: Path, port: int, workers: int) -> int:
+def run_until_stopped(model_dir: Path, port: int, workers: int, on_healthy: Callable[[], None] = lambda: None) -> int:
     """Run the server in the foreground until it exits or this process is told to stop; then stop its group.
+    `on_healthy` runs once the health probe answers (the server's banner first, then where to send requests).
 
     The server has its own process group, so the terminal's Ctrl-C reaches only this process, which passes the
     stop on: no gunicorn is left behind holding the port."""
@@ -128,6 +137,8 @@ def run_until_stopped(model_dir: Path, port: int, workers: int) -> int:
     process = None
     try:
         process = launch_server(model_dir, port, workers)
+        if wait_until_healthy(process, port):
+            on_healthy()
         return process.wait()
     except _Stopped:
         return 0
@@ -219,13 +230,13 @@ def serve(
 ) -> None:
     from pipelines.runner import tracking_uri as store_uri
 
-    load_stack_config(stack)  # a bad stack name or file exits 2 before anything starts
+    load_stack_config(one_stack(stack))  # a bad stack name or file exits 2 before anything starts
     check_port_free(port)
     tracking_uri = store_uri()
     uri = model_uri or latest_model_uri(tracking_uri)
     with tempfile.TemporaryDirectory(prefix="mlops-serve-") as folder:
         model_dir = download_model(uri, tracking_uri, Path(folder))
-        typer.echo(f"serving {uri} on http://{HOST}:{port}/score (Ctrl-C stops)")
-        code = run_until_stopped(model_dir, port, workers)
+        announce = lambda: typer.echo(f"serving {uri} on http://{HOST}:{port}/score (Ctrl-C stops)")  # noqa: E731
+        code = run_until_stopped(model_dir, port, workers, announce)
     if code != 0:
         raise BadInput(f"the inference server stopped with exit code {code}; its log above says why")

@@ -3,7 +3,8 @@
 The base comes from the program at another git ref (evaluated in a subprocess inside a temporary worktree, so
 its `components/` and `stacks/` never mix with the current ones) or from a `pulumi stack export` file.
 Replacement follows Pulumi: a URN that changes without an alias is a delete plus a create (a rename), and a
-change to a property the provider cannot update in place forces a new resource.
+change to a property the provider cannot update in place (`mlops.preview.replace`) forces a new resource.
+Resource options are part of the state too: a `protect`, `retainOnDelete` or `ignoreChanges` flip is a change.
 """
 
 from __future__ import annotations
@@ -21,66 +22,9 @@ from typing import Any
 from mlops.errors import BadInput
 from mlops.mockrun import RecordedResource, Secret
 from mlops.paths import ROOT_DIR, mlops_home
+from mlops.preview.replace import forcing, identity_keys, is_stateful
 from mlops.preview.report import Change, masked
 
-# Types whose replacement or deletion loses data; guarded outside unprotected (dev) stacks.
-STATEFUL_TYPES = frozenset(
-    {
-        "azure-native:storage:StorageAccount",
-        "azure-native:keyvault:Vault",
-        "azure-native:containerregistry:Registry",
-        "azure-native:machinelearningservices:Workspace",
-        "azure-native:eventhub:Namespace",
-        "azure-native:iothub:IotHubResource",
-    }
-)
-
-# Properties that force a new resource, per type (dotted input paths), beyond the universal ones.
-UNIVERSAL_FORCE_NEW = ("location", "resourceGroupName")
-FORCE_NEW: dict[str, tuple[str, ...]] = {
-    "azure-native:resources:ResourceGroup": ("resourceGroupName", "location"),
-    "azure-native:storage:StorageAccount": ("accountName", "isHnsEnabled", "enableNfsV3", "kind"),
-    "azure-native:storage:BlobContainer": ("accountName", "containerName"),
-    "azure-native:keyvault:Vault": ("vaultName",),
-    "azure-native:containerregistry:Registry": ("registryName",),
-    "azure-native:machinelearningservices:Workspace": (
-        "workspaceName",
-        "storageAccount",
-        "keyVault",
-        "applicationInsights",
-        "hbiWorkspace",
-        "kind",
-    ),
-    "azure-native:machinelearningservices:Compute": (
-        "computeName",
-        "workspaceName",
-        "properties.computeType",
-        "properties.properties.vmSize",
-        "properties.properties.vmPriority",
-    ),
-    "azure-native:machinelearningservices:OnlineEndpoint": ("endpointName", "workspaceName", "kind"),
-    "azure-native:machinelearningservices:OnlineDeployment": (
-        "deploymentName",
-        "endpointName",
-        "properties.instanceType",
-        "properties.endpointComputeType",
-    ),
-    "azure-native:machinelearningservices:BatchEndpoint": ("endpointName", "workspaceName"),
-    "azure-native:machinelearningservices:BatchDeployment": ("deploymentName", "endpointName"),
-    "azure-native:eventhub:Namespace": ("namespaceName",),
-    "azure-native:eventhub:EventHub": ("eventHubName", "namespaceName", "partitionCount"),
-    "azure-native:eventhub:ConsumerGroup": ("consumerGroupName", "eventHubName"),
-    "azure-native:iothub:IotHubResource": ("resourceName",),
-    "azure-native:managedidentity:UserAssignedIdentity": ("resourceName",),
-    "azure-native:authorization:RoleAssignment": ("roleAssignmentName", "scope", "principalId", "roleDefinitionId"),
-    "azure-native:operationalinsights:Workspace": ("workspaceName",),
-    "azure-native:applicationinsights:Component": ("resourceName", "kind"),
-    "azure-native:monitor:DiagnosticSetting": ("name", "resourceUri"),
-    "azure-native:monitor:ActionGroup": ("actionGroupName",),
-    "azure-native:monitor:MetricAlert": ("ruleName",),
-    "azure-native:monitor:ScheduledQueryRule": ("ruleName",),
-    "pulumi-python:dynamic:Resource": ("resourceId", "kind"),
-}
 IGNORED_KEYS = frozenset({"__provider"})
 _SECRET_SIG, _SECRET_VALUE = "4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270"
 ENCRYPTED = "encrypted"  # an export without --show-secrets: the value cannot be compared
@@ -97,6 +41,15 @@ class StateResource:
     inputs: dict[str, Any]
     protect: bool = False
     aliases: tuple[str, ...] = ()
+    # None: the source does not say (a base evaluated by older code, an export without the field).
+    retain_on_delete: bool | None = None
+    ignore_changes: tuple[str, ...] | None = None
+    replace_on_changes: tuple[str, ...] = ()
+
+    def options(self) -> dict[str, Any]:
+        """The resource options a preview compares, as `options.<name>` keys; unknown ones are left out."""
+        values = {"protect": self.protect, "retainOnDelete": self.retain_on_delete, "ignoreChanges": self.ignore_changes}
+        return {f"options.{k}": list(v) if isinstance(v, tuple) else v for k, v in values.items() if v is not None}
 
 
 def comparable(value: Any) -> Any:
@@ -119,14 +72,32 @@ def comparable(value: Any) -> Any:
 
 def from_recorded(resources: list[RecordedResource]) -> list[StateResource]:
     return [
-        StateResource(r.urn, r.type, r.name, r.custom, comparable(r.inputs), r.protect, tuple(r.aliases))
+        StateResource(
+            r.urn,
+            r.type,
+            r.name,
+            r.custom,
+            comparable(r.inputs),
+            r.protect,
+            tuple(r.aliases),
+            r.retain_on_delete,
+            tuple(r.ignore_changes),
+            tuple(r.replace_on_changes),
+        )
         for r in resources
     ]
 
 
+def from_document(item: dict[str, Any]) -> StateResource:
+    """A StateResource from its JSON form (the `--base` evaluation and its cache); lists become tuples."""
+    tuples = {k: tuple(item[k]) for k in ("aliases", "ignore_changes", "replace_on_changes") if item.get(k) is not None}
+    return StateResource(**{**item, **tuples})
+
+
 def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    """Dotted paths to leaves; lists are leaves (their order matters to Azure)."""
-    if isinstance(value, dict) and value and "[secret]" not in value:
+    """Dotted paths to leaves; lists are leaves (their order matters to Azure); an empty map below the top has
+    no leaves, so `traffic: {}` -> `{blue: 90}` reads as `traffic.blue: null -> 90`."""
+    if isinstance(value, dict) and "[secret]" not in value and (value or prefix):
         out: dict[str, Any] = {}
         for key, item in value.items():
             out.update(flatten(item, f"{prefix}.{key}" if prefix else key))
@@ -138,29 +109,29 @@ def _display(value: Any) -> Any:
     return "[secret]" if isinstance(value, dict) and "[secret]" in value else masked(value)
 
 
-def _force_new(type_: str, changed: list[str]) -> list[str]:
-    keys = (*UNIVERSAL_FORCE_NEW, *FORCE_NEW.get(type_, ()))
-    return [path for path in changed if any(path == key or path.startswith(key + ".") for key in keys)]
+def _azure_identity(resource: StateResource) -> tuple[str, ...] | None:
+    """Type plus the values that name it in Azure: pairs a renamed logical resource with its old self."""
+    keys = identity_keys(resource.type)
+    values = [resource.inputs.get(key) for key in keys]
+    if not keys or not all(isinstance(v, str) for v in values):
+        return None
+    return (resource.type, *values)
 
 
-def _azure_identity(resource: StateResource) -> tuple[str, str] | None:
-    """Type plus the Azure name argument: pairs a renamed logical resource with its old self."""
-    for key in FORCE_NEW.get(resource.type, ())[:1]:
-        value = resource.inputs.get(key)
-        if isinstance(value, str):
-            return resource.type, value
-    return None
+def is_data_loss(change: Change) -> bool:
+    """A replace or delete of a resource that holds data."""
+    return change.op in ("replace", "delete") and is_stateful(change.type)
 
 
 def diff_states(
     base: list[StateResource], current: list[StateResource], guard_data: bool, acknowledged: set[str] = frozenset()
 ) -> list[Change]:
-    """Changes from base to current, in current order then deletions; custom resources only."""
-    base_by_urn = {r.urn: r for r in base if r.custom}
-    current_custom = [r for r in current if r.custom]
+    """Changes from base to current, in current order then deletions; components included (Pulumi counts them)."""
+    base_by_urn = {r.urn: r for r in base}
+    current_all = list(current)
     matched: set[str] = set()
     renamed_from: dict[str, StateResource] = {}
-    for resource in current_custom:
+    for resource in current_all:
         for urn in (resource.urn, *resource.aliases):
             if urn in base_by_urn:
                 matched.add(urn)
@@ -170,7 +141,7 @@ def diff_states(
     by_identity = {identity: r for r in unmatched_base.values() if (identity := _azure_identity(r))}
 
     changes: list[Change] = []
-    for resource in current_custom:
+    for resource in current_all:
         old = renamed_from.get(resource.urn)
         if old is not None:
             changes.append(_compare(old, resource))
@@ -190,7 +161,7 @@ def diff_states(
 
     if guard_data:
         for change in changes:
-            if change.op in ("replace", "delete") and change.type in STATEFUL_TYPES:
+            if is_data_loss(change):
                 if change.name in acknowledged or change.urn in acknowledged:
                     continue
                 why = "; ".join(change.replace_reasons) if change.op == "replace" else "removed from the program"
@@ -209,21 +180,34 @@ def _same(old: Any, new: Any) -> bool:
     return len(secrets) == 2 and ENCRYPTED in (old["[secret]"], new["[secret]"])
 
 
+def _ignored(path: str, ignore_changes: tuple[str, ...]) -> bool:
+    return any(path == key or path.startswith(key + ".") for key in ignore_changes)
+
+
 def _compare(old: StateResource, new: StateResource) -> Change:
+    """Inputs (less those the resource ignores) and the options both sides know about."""
     before, after = flatten(old.inputs), flatten(new.inputs)
-    changed = sorted(key for key in before.keys() | after.keys() if not _same(before.get(key), after.get(key)))
+    ignored = new.ignore_changes or ()
+    changed = sorted(
+        key for key in before.keys() | after.keys() if not _same(before.get(key), after.get(key)) and not _ignored(key, ignored)
+    )
+    old_options, new_options = old.options(), new.options()
+    options = sorted(key for key in old_options.keys() & new_options.keys() if old_options[key] != new_options[key])
+    before.update(old_options)
+    after.update(new_options)
+    changed += options
     if not changed:
         return Change("same", new.urn, new.type, new.name)
-    forcing = _force_new(new.type, changed)
+    forced = forcing(new.type, changed, new.replace_on_changes)
     return Change(
-        "replace" if forcing else "update",
+        "replace" if forced else "update",
         new.urn,
         new.type,
         new.name,
         changed=changed,
         old={key: _display(before.get(key)) for key in changed},
         new={key: _display(after.get(key)) for key in changed},
-        replace_reasons=[f"'{key}' forces a new resource" for key in forcing],
+        replace_reasons=[f"'{key}' forces a new resource" for key in forced],
     )
 
 
@@ -254,6 +238,9 @@ def state_from_export(path: Path) -> dict[str, list[StateResource]]:
                 custom=bool(item.get("custom", True)),
                 inputs=comparable(item.get("inputs") or {}),
                 protect=bool(item.get("protect", False)),
+                retain_on_delete=item.get("retainOnDelete"),
+                ignore_changes=tuple(item["ignoreChanges"]) if item.get("ignoreChanges") is not None else None,
+                replace_on_changes=tuple(item.get("replaceOnChanges") or ()),
             )
         )
     return stacks
@@ -318,10 +305,7 @@ class BaseEvaluation:
             document = json.loads(self._cache.read_text())
         else:
             document = self._evaluated()
-        return {
-            stack: [StateResource(**{**item, "aliases": tuple(item.get("aliases", ()))}) for item in resources]
-            for stack, resources in document.items()
-        }
+        return {stack: [from_document(item) for item in resources] for stack, resources in document.items()}
 
     def _evaluated(self) -> dict[str, Any]:
         try:

@@ -63,13 +63,18 @@ KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
 
 
 def masked(value: Any) -> Any:
-    """A copy of an input value with every secret replaced by '[secret]'."""
+    """A copy of an input value with every secret replaced by '[secret]' and whole numbers as integers.
+
+    The engine hands every number over as a float; `100.0` for a traffic share would read as a fraction.
+    """
     if isinstance(value, Secret):
         return "[secret]"
     if isinstance(value, dict):
         return {k: masked(v) for k, v in value.items()}
     if isinstance(value, list):
         return [masked(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     return value
 
 
@@ -89,10 +94,12 @@ class ResourceEntry:
     name: str
     inputs: dict[str, Any]
     protect: bool
+    parent: str = ""  # the parent's URN; "" under the stack
 
     @classmethod
     def of(cls, resource: RecordedResource) -> ResourceEntry:
-        return cls(resource.urn, resource.type, resource.name, masked(resource.inputs), resource.protect)
+        parent = "" if resource.parent.split("::")[2:3] == ["pulumi:pulumi:Stack"] else resource.parent
+        return cls(resource.urn, resource.type, resource.name, masked(resource.inputs), resource.protect, parent)
 
     def key_properties(self) -> dict[str, Any]:
         paths = KEY_PROPERTIES.get(self.type, ())
@@ -142,6 +149,22 @@ class StackReport:
     def failed(self) -> bool:
         summary = self.summary
         return bool(summary["mandatory"] or summary["blocked"])
+
+    @property
+    def changing(self) -> list[Change]:
+        """The changes that do something, by logical name (registration order varies between runs)."""
+        return sorted((c for c in self.changes if c.op != "same"), key=lambda c: c.name)
+
+    def is_new(self, violation: Violation) -> bool:
+        """A violation on a resource this preview creates, updates or replaces (or anywhere, without changes)."""
+        return not self.changes or violation.urn in {c.urn for c in self.changing} or not violation.urn
+
+    def violations_of(self, enforcement: str, new: bool | None = None) -> list[Violation]:
+        return [v for v in self.violations if v.enforcement == enforcement and (new is None or self.is_new(v) == new)]
+
+    def blocking(self) -> tuple[list[Violation], list[Change]]:
+        """What makes this stack exit 1: mandatory violations and blocked destructive changes."""
+        return self.violations_of("mandatory"), [c for c in self.changes if c.blocked]
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -40,6 +40,19 @@ def config_error(tmp_path, environment: str, extra: str, base: str = BASE) -> Co
         ("  mlops-platform:nameSuffix: Bad!\n", "mlops-platform:nameSuffix", "should match pattern"),
         ("  mlops-platform:registry:\n    sku: Standard\n", "mlops-platform:registry.sku", "has no private endpoint"),
         ("  mlops-platform:environment: prod\n", "mlops-platform:environment", "reserved"),
+        ("  mlops-platfrom:protect: false\n", "mlops-platfrom:protect", "unknown namespace 'mlops-platfrom'; did you mean 'mlops-platform:protect'?"),
+        ("  azure-nativ:location: westeurope\n", "azure-nativ:location", "did you mean 'azure-native:location'?"),
+        ("  protect: false\n", "protect", "no namespace; project keys are written 'mlops-platform:protect'"),
+        (
+            "  mlops-platform:serving:\n    deployments:\n      - name: blue\n        modle: predictive-maintenance:1\n",
+            "mlops-platform:serving.deployments.0.modle",
+            "did you mean 'model'? allowed: name, model, instanceType, instanceCount,",
+        ),
+        (
+            "  mlops-platform:eventHubs:\n    hubs:\n      telemetry: {partitons: 2}\n      predictions: {}\n",
+            "mlops-platform:eventHubs.hubs.telemetry.partitons",
+            "did you mean 'partitions'? allowed: partitions, retentionHours, consumerGroups",
+        ),
     ],
 )
 def test_bad_value_names_file_and_key(tmp_path, extra, key, fragment):
@@ -70,7 +83,9 @@ def test_name_too_long_through_suffix(tmp_path):
 
 
 def test_not_yaml_and_not_a_map(tmp_path):
-    assert "not valid YAML" in config_error(tmp_path, "dev", "  bad: [unclosed\n").message
+    error = config_error(tmp_path, "dev", "  mlops-platform:storage:\n    sku: [unclosed\n  mlops-platform:protect: false\n")
+    line = len(BASE.splitlines()) + 3  # the key after the unclosed flow sequence
+    assert error.message == f"not valid YAML at line {line}, column 25: while parsing a flow sequence, expected ',' or ']', but got ':'"
     path = tmp_path / "Pulumi.dev.yaml"
     path.write_text("- just a list\n")
     with pytest.raises(ConfigError, match="must be a map"):
@@ -107,6 +122,27 @@ def test_cli_exits_2_with_one_line(project_copy, cli, stack_file_edit, key):
     assert result.returncode == 2
     assert result.stderr.startswith(f"error: stacks/Pulumi.staging.yaml: {key}: ")
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["pipeline", "run"],
+        ["pipeline", "show"],
+        ["promote", "--complete"],
+        ["serve"],
+        ["drift", "-r", "reference.parquet", "-c", "current.parquet"],
+        ["preview"],
+    ],
+)
+def test_every_command_says_no_such_stack_the_same_way(command, capsys):
+    from mlops.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main([*command, "--stack", "stagin"])
+    expected = "error: --stack: no stack 'stagin' (no stacks/Pulumi.stagin.yaml); did you mean 'staging'? available: dev, staging, prod, shared"
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip() == expected + (" or all" if command == ["preview"] else "")
 
 
 def test_cli_unknown_stack_exits_2(cli):

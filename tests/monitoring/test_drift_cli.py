@@ -23,6 +23,7 @@ def test_no_drift_exits_0_and_writes_reports(telemetry, tmp_path, capsys):
     assert (tmp_path / "drift.html").read_text().startswith("<!DOCTYPE html>")
     captured = capsys.readouterr()
     assert f"{DRIFT_METRIC}=0.000 (sent to log)" in captured.out
+    assert captured.out.splitlines()[0].split() == ["verdict", "feature", "PSI", "JS", "KS", "D", "KS", "p", "W1", "norm"]
 
 
 def test_drift_exits_1_and_names_the_features(telemetry, tmp_path, capsys, caplog):
@@ -31,8 +32,13 @@ def test_drift_exits_1_and_names_the_features(telemetry, tmp_path, capsys, caplo
         "--exclude", "failure", "--save-profile", str(tmp_path / "profile.npz"),
     )  # fmt: skip
     assert code == 1
-    err = capsys.readouterr().err
-    assert "refused: drift found in machine_type, temperature, vibration (share 0.38 >= 0.3)" in err
+    captured = capsys.readouterr()
+    assert "refused: drift found in machine_type, temperature, vibration (share 0.38 >= 0.3)" in captured.err
+    table = [line.split() for line in captured.out.splitlines()[1:9]]
+    assert [row[0] for row in table] == ["DRIFT"] * 3 + ["ok"] * 5  # drifted features first
+    assert {row[1] for row in table[:3]} == {"machine_type", "temperature", "vibration"}
+    vibration = next(row for row in table if row[1] == "vibration")
+    assert float(vibration[2]) > 0.2 and float(vibration[5]) < 0.01  # PSI material, KS rejects
     [line] = [r.getMessage() for r in caplog.records if r.name == "mlops.drift"]
     assert json.loads(line) | {"current": "", "reference": ""} == {
         "metric": DRIFT_METRIC, "value": 3 / 8, "dataset_drift": True, "stack": "local", "current": "", "reference": "",
@@ -51,7 +57,7 @@ def test_stack_thresholds_are_used(telemetry, tmp_path):
     [
         (["-c", "{reference}", "-r", "{missing}"], "error: cannot read {missing}: no such file"),
         (["-r", "{reference}", "-c", "{reference}", "--features", "nope"], "error: reference data lacks columns: nope"),
-        (["-r", "{reference}", "-c", "{reference}", "--stack", "nosuch"], "error: stacks/Pulumi.nosuch.yaml: stack: no stack file"),
+        (["-r", "{reference}", "-c", "{reference}", "--stack", "nosuch"], "error: --stack: no stack 'nosuch' (no stacks/Pulumi.nosuch.yaml); available: dev, staging, prod, shared"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(telemetry, tmp_path, capsys, args, message):

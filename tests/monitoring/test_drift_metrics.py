@@ -199,6 +199,17 @@ def test_reports_are_self_contained(telemetry, tmp_path):
     assert "src=" not in html and "url(" not in html
 
 
+def test_charts_have_axes_and_values():
+    from pipelines.drift_report import histogram_svg
+
+    svg = histogram_svg(["A", "B", "C"], reference=[50, 30, 20], current=[20, 30, 50])
+    assert ">share of rows</text>" in svg and ">bin</text>" in svg
+    assert [f">{p}</text>" in svg for p in ("0%", "25%", "50%")] == [True, True, True]  # y ticks of the 50% maximum
+    values = re.findall(r'font-size="8" text-anchor="middle">(\d+%)</text>', svg)
+    assert values == ["50%", "20%", "30%", "30%", "20%", "50%"]  # reference, current per bin, written above the bars
+    assert re.findall(r'rotate\(-30[^>]*>(\w)</text>', svg) == ["A", "B", "C"]
+
+
 def test_metric_goes_to_the_meter_with_its_name(telemetry):
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader

@@ -235,3 +235,34 @@ def test_the_image_runs_the_server_as_mlops_serve_does():
     assert all((ROOT_DIR / path).is_file() for path in copied)
     imported = [line.split()[1] for line in (ROOT_DIR / "pipelines" / "score.py").read_text().splitlines() if line.startswith("from pipelines.")]
     assert sorted(f"{module.replace('.', '/')}.py" for module in imported) == sorted(p for p in copied if p != "pipelines/__init__.py")
+
+
+def test_serve_prints_its_url_after_the_server_banner_and_cleans_up_on_sigterm(model_dir, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    port, scratch = free_port(), tmp_path / "tmp"
+    scratch.mkdir()
+    command = [sys.executable, "-m", "mlops", "serve", "--stack", "dev", "--port", str(port), "--model-uri", str(model_dir)]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "TMPDIR": str(scratch)}
+    )
+    lines = []
+    try:
+        for line in process.stdout:
+            lines.append(line.rstrip())
+            if line.startswith("serving "):
+                break
+        assert lines[-1] == f"serving {model_dir} on http://{HOST}:{port}/score (Ctrl-C stops)"
+        banner = next(i for i, text in enumerate(lines) if "Azure ML Inferencing HTTP server" in text)
+        assert banner < len(lines) - 1
+        assert urllib.request.urlopen(f"http://{HOST}:{port}/", timeout=5).status == 200  # healthy when announced
+        assert [p.name for p in scratch.iterdir()][0].startswith("mlops-serve-")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert list(scratch.iterdir()) == []  # the downloaded model is gone

@@ -1,20 +1,23 @@
-"""The Azure ML pipeline built offline from stack outputs; `pipeline show`; `--submit` at the MLClient boundary."""
+"""The Azure ML pipeline built offline from stack outputs; `pipeline show`; `--submit` against Azure at the wire.
+
+The submit tests run the CLI with the real azure-identity and azure-ai-ml clients; only HTTP is answered, from
+recordings (tests/azure/), and the requests are asserted. The stack outputs come from the offline mock run.
+"""
 
 import json
 import os
 import stat
 
 import pytest
-from azure.ai.ml.exceptions import JobException
-from azure.ai.ml.operations._run_history_constants import JobStatus
 from ruamel.yaml import YAML
 
-from mlops.errors import Refused
 from pipelines import runner, stack_outputs
 from pipelines.aml import RAW_DATA_PATH, TRAINING_IMAGE, build_pipeline
 from pipelines.registry import MODEL_NAME, experiment_name
 from pipelines.steps import STEPS, pipeline_parameters
 from stacks.config import load_stack_config
+from tests.azure.wire import token_for
+from tests.azure.workspace import RecordedWorkspace
 from tests.pipelines.conftest import cli
 
 PARAMETERS = pipeline_parameters("dev", load_stack_config("dev").training, "0" * 40)
@@ -55,8 +58,7 @@ def test_ports_are_wired_by_name_and_parameters_come_from_the_stack_config(dev_o
     assert rest["train"]["inputs"]["n_estimators"]["value"] == "200"
 
 
-def test_show_prints_the_pipeline_yaml(tmp_path, capsys, monkeypatch, dev_outputs):
-    monkeypatch.setattr(stack_outputs, "load_outputs", lambda stack: dev_outputs)
+def test_show_prints_the_pipeline_yaml(tmp_path, capsys, dev_outputs):
     code, err = cli(capsys, "pipeline", "show", "--stack", "dev", "--out", str(tmp_path / "job.yaml"))
     document = YAML(typ="safe").load(tmp_path / "job.yaml")
     assert (code, err) == (0, "")
@@ -77,75 +79,64 @@ def test_outputs_come_from_the_pulumi_cli_when_it_is_installed(tmp_path, monkeyp
     assert stack_outputs.load_outputs("dev").compute_name == "from-cli"
 
 
-class FakeJobs:
-    """Stands in for MLClient.jobs: returns the submitted azure-ai-ml PipelineJob with a name and a final status."""
-
-    def __init__(self, final_status: str):
-        self.final_status, self.submitted = final_status, []
-
-    def create_or_update(self, job, experiment_name=None):
-        self.submitted.append((job, experiment_name))
-        job.name = "pm-job-1"
-        return job
-
-    def stream(self, name):
-        if self.final_status == JobStatus.FAILED:
-            raise JobException(message="Exception : failed", no_personal_data_message="failed")
-
-    def get(self, name):
-        job, _ = self.submitted[-1]
-        job._status = self.final_status
-        return job
+ARM_TOKEN = token_for("https://management.azure.com")
 
 
-class FakeModels:
-    """Stands in for MLClient.models: the workspace's versions, as azure-ai-ml Model objects with lineage tags."""
-
-    def __init__(self, models):
-        self.models = models
-
-    def list(self, name=None):
-        return [m for m in self.models if m.name == name]
-
-
-class FakeClient:
-    def __init__(self, final_status: str, models=()):
-        self.jobs = FakeJobs(final_status)
-        self.models = FakeModels(list(models))
-
-
-@pytest.fixture
-def offline_outputs(monkeypatch, dev_outputs):
-    monkeypatch.setattr(stack_outputs, "load_outputs", lambda stack: dev_outputs)
-
-
-def test_submit_waits_for_a_completed_job_and_names_the_registered_version(offline_outputs, dev_outputs):
-    from azure.ai.ml.entities import Model
-
+def test_submit_signs_in_uploads_the_code_creates_the_job_and_names_the_registered_version(dev_outputs, azure, capsys):
     commit = runner.git_commit()
-    models = [
-        Model(name=MODEL_NAME, version="3", tags={"stack": "dev", "git_commit": commit}),
-        Model(name=MODEL_NAME, version="4", tags={"stack": "dev", "git_commit": commit}),
-        Model(name=MODEL_NAME, version="5", tags={"stack": "staging", "git_commit": commit}),
-        Model(name=MODEL_NAME, version="6", tags={"stack": "dev", "git_commit": "another-commit"}),
-    ]
-    client = FakeClient(JobStatus.COMPLETED, models)
-    record = runner.submit("dev", ml_client=client)
-    assert (record.status, record.job, record.model) == ("Completed", "pm-job-1", f"{MODEL_NAME}:4")
-    [(job, experiment)] = client.jobs.submitted
-    assert experiment == experiment_name("dev") and job.compute == dev_outputs.compute_name
+    workspace = RecordedWorkspace(dev_outputs, models=[
+        ("3", {"stack": "dev", "git_commit": commit}),
+        ("4", {"stack": "dev", "git_commit": commit}),
+        ("5", {"stack": "staging", "git_commit": commit}),
+        ("6", {"stack": "dev", "git_commit": "another-commit"}),
+    ]).install(azure)
+    code, _ = cli(capsys, "pipeline", "run", "--stack", "dev", "--submit", "--out", "run.json")
+    assert code == 0 and azure.unrouted == []
+    [name] = workspace.jobs
+    assert json.loads(open("run.json").read()) == {"stack": "dev", "status": "Completed", "job": name, "model": f"{MODEL_NAME}:4"}
+
+    [login] = [c for c in azure.calls if c.path.endswith("/oauth2/v2.0/token") and "management.azure.com" in c.body]
+    assert "grant_type=client_credentials" in login.body
+    arm = azure.requests_to("management.azure.com")
+    assert arm and all(c.bearer == ARM_TOKEN and c.api_version for c in arm)
+    [job_put] = [c for c in arm if c.method == "PUT" and "/jobs/" in c.path]
+    assert job_put.path == f"{dev_outputs.workspace_id}/jobs/{name}"
+    properties = job_put.json()["properties"]
+    assert properties["jobType"] == "Pipeline" and properties["experimentName"] == experiment_name("dev")
+    assert properties["computeId"].endswith(f"/computes/{dev_outputs.compute_name}")
+    assert set(properties["jobs"]) == {step.name for step in STEPS}
+    validate = properties["jobs"]["validate"]["inputs"]["data"]
+    assert validate["uri"].endswith(f"/raw/{RAW_DATA_PATH}")
+    components = [c for c in arm if c.method == "PUT" and "/components/" in c.path]
+    assert len(components) == len(STEPS)
+    assert {c.json()["properties"]["componentSpec"]["command"].split()[2] for c in components} == {
+        f"pipelines.steps.{step.name}" for step in STEPS
+    }
+    uploaded = {path.split("/", 3)[-1] for path in workspace.blobs}  # /<container>/<snapshot folder>/<file>
+    assert {"pipelines/steps/gate.py", "stacks/config.py"} <= uploaded
+    assert not any(".venv/" in p or "__pycache__" in p for p in uploaded)  # .gitignore is honoured
+    # the job's token for the code snapshot is an Azure ML one, not ARM's
+    assert job_put.headers["x-azureml-token"] == token_for("https://ml.azure.com")
+    assert [c.path for c in arm if "/models/" in c.path] == [f"{dev_outputs.workspace_id}/models/{MODEL_NAME}/versions"]
 
 
-@pytest.mark.parametrize("status", [JobStatus.FAILED, JobStatus.CANCELED])
-def test_submit_refuses_failed_and_canceled_jobs(offline_outputs, status):
-    with pytest.raises(Refused, match=f"pipeline job pm-job-1 ended {status}") as refusal:
-        runner.submit("dev", ml_client=FakeClient(status))
-    assert (refusal.value.record.status, refusal.value.record.model) == (status, None)
+@pytest.mark.parametrize("status", ["Failed", "Canceled"])
+def test_submit_refuses_failed_and_canceled_jobs(dev_outputs, azure, capsys, status):
+    workspace = RecordedWorkspace(dev_outputs, final_status=status).install(azure)
+    code, err = cli(capsys, "pipeline", "run", "--stack", "dev", "--submit", "--out", "run.json")
+    [name] = workspace.jobs
+    assert code == 1 and f"pipeline job {name} ended {status}" in err and "Traceback" not in err
+    assert json.loads(open("run.json").read()) == {"stack": "dev", "status": status, "job": name, "model": None}
+    assert not [c for c in azure.calls if "/models/" in c.path]  # nothing is looked up for a failed run
 
 
-def test_submit_uploads_a_local_data_file(offline_outputs, tmp_path):
+def test_submit_uploads_a_local_data_file(dev_outputs, azure, capsys, tmp_path):
+    workspace = RecordedWorkspace(dev_outputs).install(azure)
     data = tmp_path / "telemetry.parquet"
-    data.write_bytes(b"x")
-    client = FakeClient(JobStatus.COMPLETED)
-    runner.submit("dev", data, ml_client=client)
-    assert client.jobs.submitted[0][0].jobs["validate"].inputs.data.path == str(data)
+    data.write_bytes(b"PAR1 offline")
+    code, err = cli(capsys, "pipeline", "run", "--stack", "dev", "--submit", "--data", str(data))
+    assert code == 0, err
+    [upload] = [c for c in azure.calls if c.method == "PUT" and c.path.endswith("/telemetry.parquet") and not c.query]
+    assert upload.bearer == token_for("https://storage.azure.com")  # identity-based datastore: no account key, no SAS
+    [job] = workspace.jobs.values()
+    assert job["properties"]["jobs"]["validate"]["inputs"]["data"]["uri"].startswith("azureml://")

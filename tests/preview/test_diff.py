@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 
 import pytest
 
@@ -28,12 +29,13 @@ def test_identical_states_are_all_same(prod_state):
 
 
 def test_rename_without_alias_is_a_replace(prod_state):
+    """The same Azure resource (same ARM id) under a new logical name: Pulumi would create, then delete it."""
     base = copy.deepcopy(prod_state)
-    old = next(r for r in base if r.name == "online-traffic")
-    old.urn, old.name = old.urn.replace("::online-traffic", "::endpoint-traffic"), "endpoint-traffic"
-    change = changes_by_name(diff_states(base, prod_state, guard_data=True))["online-traffic"]
+    old = next(r for r in base if r.name == "online-endpoint")
+    old.urn, old.name = old.urn.replace("::online-endpoint", "::endpoint"), "endpoint"
+    change = changes_by_name(diff_states(base, prod_state, guard_data=True))["online-endpoint"]
     assert change.op == "replace"
-    assert "without an alias" in change.replace_reasons[0] and "endpoint-traffic" in change.replace_reasons[0]
+    assert "without an alias" in change.replace_reasons[0] and "::endpoint" in change.replace_reasons[0]
 
 
 def test_location_change_replaces_naming_location(stacks, run_stack_with):
@@ -168,7 +170,7 @@ def test_base_ref_renaming_the_lake_in_prod_is_blocked_with_exit_1(project_repo,
     result = cli(["preview", "--stack", "prod", "--base", "HEAD", "--format", "text"], cwd=project_repo, MLOPS_SKIP_POLICIES="1")
     assert result.returncode == 1, result.stderr
     assert "would lose data" in result.stdout
-    assert "prod: BLOCKED" in result.stdout
+    assert re.search(r"^\s+prod\s+BLOCKED\s.*blocked by replace of lake-renamed-st", result.stdout, re.M)
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,6 @@ def registry(tmp_path):
 
 
 
-
 def serving(repo, env):
     document = YAML(typ="safe").load((repo / "stacks" / f"Pulumi.{env}.yaml").read_text())
     return document["config"]["mlops-platform:serving"]
@@ -47,7 +46,11 @@ def test_canary_complete_and_rollback(project_repo, cli, registry):
     cli(["promote", "--stack", "staging", "--model", "predictive-maintenance:3", "--traffic", "20"], cwd=project_repo, MLFLOW_TRACKING_URI=registry)
     result = cli(["promote", "--stack", "staging", "--rollback"], cwd=project_repo, MLFLOW_TRACKING_URI=registry)
     assert result.returncode == 0, result.stderr
-    assert serving(project_repo, "staging") == {"environment": "mlops-serving:1", "deployments": [{"name": "green", "model": "predictive-maintenance:2", "instanceCount": 1}], "traffic": {"green": 100}}
+    assert serving(project_repo, "staging") == {
+        "environment": "mlops-serving:1",
+        "deployments": [{"name": "green", "model": "predictive-maintenance:2", "instanceCount": 1}],
+        "traffic": {"green": 100},
+    }
 
 
 def test_dry_run_writes_nothing(project_repo, cli, registry):
@@ -68,7 +71,7 @@ def test_dry_run_writes_nothing(project_repo, cli, registry):
         (["--stack", "staging", "--complete"], 1, "no rollout in progress"),
         (["--stack", "staging", "--rollback"], 1, "nothing to roll back"),
         (["--stack", "staging", "--complete", "--rollback"], 2, "exactly one of"),
-        (["--stack", "qa", "--model", "predictive-maintenance:2", "--traffic", "10"], 2, "no stack file"),
+        (["--stack", "qa", "--model", "predictive-maintenance:2", "--traffic", "10"], 2, "--stack: no stack 'qa' (no stacks/Pulumi.qa.yaml); available: dev, staging, prod, shared"),
     ],
 )
 def test_refusals_and_bad_input(project_repo, cli, registry, args, code, message):
@@ -164,28 +167,21 @@ def test_completing_in_prod_moves_the_production_alias(project_repo, cli, regist
     assert str(client.get_model_version_by_alias("predictive-maintenance", "production").version) == "2"  # only prod moves it
 
 
-class FakeWorkspaceModels:
-    """Stands in for MLClient.models of the stack's workspace (azure-core's own not-found error)."""
-
-    def get(self, name, version):
-        from azure.core.exceptions import ResourceNotFoundError
-
-        if version != "2":
-            raise ResourceNotFoundError(f"model {name}:{version} not found")
-        return object()
-
-
 @pytest.mark.parametrize(("version", "code"), [("2", 0), ("9", 1)])
-def test_workspace_registry_is_asked_through_azure_ai_ml(monkeypatch, capsys, version, code):
-    from types import SimpleNamespace
-
+def test_workspace_registry_is_asked_over_arm(azure, capsys, version, code):
+    """`--registry workspace`: azure-identity signs in, azure-ai-ml asks ARM for the model version; nothing else is faked."""
     from mlops.cli import main
-    from pipelines import runner, stack_outputs
+    from pipelines.stack_outputs import load_outputs
+    from tests.azure.wire import token_for
+    from tests.azure.workspace import RecordedWorkspace
 
-    monkeypatch.setattr(stack_outputs, "load_outputs", lambda stack: SimpleNamespace(stack=stack))
-    monkeypatch.setattr(runner, "workspace_client", lambda outputs: SimpleNamespace(models=FakeWorkspaceModels()))
-    args = ["promote", "--stack", "staging", "--model", f"predictive-maintenance:{version}", "--traffic", "10", "--environment", "mlops-serving:1"]
-    with pytest.raises(SystemExit) as exit_info:
-        main([*args, "--registry", "workspace", "--dry-run"])
+    outputs = load_outputs("staging")
+    RecordedWorkspace(outputs, models=[("1", {}), ("2", {"stack": "dev"})]).install(azure)
+    args = ["promote", "--stack", "staging", "--model", f"predictive-maintenance:{version}", "--traffic", "10"]
+    with pytest.raises(SystemExit) as exit_info:  # staging has no deployment yet: this is its first one
+        main([*args, "--registry", "workspace", "--environment", "mlops-serving:1", "--dry-run"])
     assert exit_info.value.code == code
     assert ("would promote" if code == 0 else "registry has no version 9") in capsys.readouterr().err
+    [get] = azure.requests_to("management.azure.com")
+    assert (get.method, get.path) == ("GET", f"{outputs.workspace_id}/models/predictive-maintenance/versions/{version}")
+    assert get.api_version and get.bearer == token_for("https://management.azure.com")

@@ -263,7 +263,7 @@ def test_the_file_keeps_its_mode(project_repo, cli, registry):
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("config: [unclosed\n", "error: stacks/Pulumi.staging.yaml: config: not valid YAML: "),
+        ("config: [unclosed\n", "error: stacks/Pulumi.staging.yaml: config: not valid YAML at line 2, column 1: "),
         ("config:\n  mlops-platform:serving: {deployments: [{name: blue}], traffic: {blue: 100}}\n", "error: stacks/Pulumi.staging.yaml: mlops-platform:"),
         ("\xff", "error: stacks/Pulumi.staging.yaml: config: not UTF-8"),
     ],
