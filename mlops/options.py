@@ -12,7 +12,7 @@ import typer
 
 from components.naming import ENVIRONMENT_CODES
 from mlops.errors import BadInput
-from stacks.config import STACKS_DIR
+from stacks.config import STACKS_DIR, SharedConfig, config_model
 
 
 class OutputFormat(str, Enum):
@@ -58,8 +58,11 @@ def stack_names(selection: str, allow_all: bool = True) -> list[str]:
 
 
 def one_stack(stack: str) -> str:
-    """Commands that act on exactly one stack."""
+    """Commands that act on exactly one environment stack (serving, drift limits, a workspace): not the shared one."""
     [name] = stack_names(stack, allow_all=False)
+    if config_model(name) is SharedConfig:
+        environments = [s for s in stack_names("all") if config_model(s) is not SharedConfig]
+        raise BadInput(f"--stack: '{name}' holds only the shared Azure ML registry; give an environment: {', '.join(environments)}")
     return name
 
 

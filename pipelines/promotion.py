@@ -109,7 +109,7 @@ def _is(deployment: dict[str, Any], model: str) -> bool:
     return _model_version(deployment["model"]) == _model_version(model)
 
 
-def canary(serving: Serving, model: str, share: int, environment: str | None = None) -> str:
+def canary(serving: Serving, model: str, share: int, environment: str | None = None, first_instances: int = 1) -> str:
     """A new model (and optionally a new scoring environment) in the free slot with `share`% of the traffic.
 
     The environment is the stack's `serving.environment` unless `environment` names another one: then the canary
@@ -122,7 +122,10 @@ def canary(serving: Serving, model: str, share: int, environment: str | None = N
         if not serving.get("environment"):
             raise BadInput("the stack has no serving.environment yet: pass --environment NAME:VERSION "
                            "(the scoring environment in the shared registry, created by the bootstrap workflow)")
-        serving["deployments"].append({"name": SLOTS[0], "model": model})
+        first = {"name": SLOTS[0], "model": model}
+        if first_instances > 1:  # the stack's minimum (prod: 2); later slots copy the live slot's sizing
+            first["instanceCount"] = first_instances
+        serving["deployments"].append(first)
         serving["traffic"] = {SLOTS[0]: 100}
         return f"{model} deployed as '{SLOTS[0]}' with 100% (no live deployment to canary against)"
     if _is(live, model) and environment in (None, _environment_of(serving, live)):
@@ -284,11 +287,10 @@ def write_atomically(path: Path, text: str) -> None:
         raise
 
 
-def _checked(environment: str, data: bytes, source: str) -> dict[str, Any]:
-    """The stack document, after the same validation as `pulumi up` (a broken stack file is bad input)."""
+def _checked(environment: str, data: bytes, source: str) -> tuple[dict[str, Any], Any]:
+    """The stack document and its config, after the same validation as `pulumi up` (a broken file is bad input)."""
     document = stack_document(data, source)
-    parse_config(environment, engine_values(document)[0], source)
-    return document
+    return document, parse_config(environment, engine_values(document)[0], source)
 
 
 def promote(
@@ -328,7 +330,7 @@ def promote(
             raise Refused(f"{model} never served in {GATE_STACK}; promote it there first")
     with locked(path):
         data = path.read_bytes()
-        document = _checked(environment, data, source)
+        document, cfg = _checked(environment, data, source)
         serving = _serving(document)
         declared = [d["name"] for d in serving["deployments"]]
         if len(declared) > len(SLOTS):
@@ -336,7 +338,7 @@ def promote(
                 f"{source} declares {len(declared)} deployments ({', '.join(declared)}); promote moves traffic "
                 f"between two (the live one and a canary) and never removes others: retire the extra ones by hand"
             )
-        arguments = (model, traffic, serving_environment) if action == "canary" else (model,)
+        arguments = (model, traffic, serving_environment, cfg.min_instances) if action == "canary" else (model,)
         summary = ACTIONS[action](serving, *arguments)
         before = data.decode("utf-8")
         after = minimal_edit(before, document)

@@ -220,6 +220,7 @@ class DriftConfig(_Section):
     drift_share: Annotated[float, Field(gt=0, le=1)] = 0.3
 
 
+PRODUCTION_MIN_INSTANCES = 2  # per online deployment in prod
 ModelRef = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}:[0-9]+$")]
 EnvironmentRef = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}:[A-Za-z0-9][A-Za-z0-9_.-]{0,29}$")]
 InstanceType = Annotated[str, Field(pattern=r"^Standard_[A-Z][A-Za-z0-9_]*$")]
@@ -463,6 +464,11 @@ class _StackConfig(_Section):
     def is_production(self) -> bool:
         return self.environment == "prod"
 
+    @property
+    def min_instances(self) -> int:
+        """The fewest instances a deployment may run: prod keeps serving through one instance's restart."""
+        return PRODUCTION_MIN_INSTANCES if self.is_production else 1
+
 
 class MlRegistryConfig(_Section):
     """The Azure ML registry every environment promotes models and environments through."""
@@ -534,13 +540,13 @@ class PlatformConfig(_StackConfig):
                 "false needs a managed network: set workspace.isolationMode to AllowInternetOutbound "
                 "or AllowOnlyApprovedOutbound",
             )
-        if self.is_production:
-            for index, deployment in enumerate(self.serving.deployments):
-                if deployment.instance_count < 2:
-                    raise _KeyError(
-                        f"serving.deployments.{index}.instanceCount",
-                        f"{deployment.instance_count} for '{deployment.name}'; prod needs at least 2 instances",
-                    )
+        for index, deployment in enumerate(self.serving.deployments):
+            if deployment.instance_count < self.min_instances:
+                raise _KeyError(
+                    f"serving.deployments.{index}.instanceCount",
+                    f"{deployment.instance_count} for '{deployment.name}'; {self.environment} needs at least "
+                    f"{self.min_instances} instances",
+                )
         return self
 
 

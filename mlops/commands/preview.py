@@ -26,7 +26,8 @@ from mlops.options import FormatOption, OutOption, OutputFormat, StackOption, st
 from mlops.analyzer import PolicyAnalyzer
 from mlops.preview.diff import BaseEvaluation, diff_states, from_recorded, is_data_loss, state_from_export
 from mlops.preview.render import exit_code, render_json, render_markdown, render_text
-from mlops.preview.report import ResourceEntry, StackReport
+from mlops.preview.flows import flow_results
+from mlops.preview.report import FlowEntry, ResourceEntry, StackReport
 from stacks.config import load_stack_config
 
 HELP = "Preview stacks offline: resources, changes against a base, and policy verdicts (exit 1 blocks)."
@@ -90,6 +91,7 @@ def build_reports(
                 violations=verdicts.get(environment, []),
                 changes=changes,
                 outputs=record.outputs,
+                flows=[FlowEntry.of(result) for result in flow_results(record)],
             )
         )
     unmatched = sorted(acknowledged - matched)

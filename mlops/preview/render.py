@@ -182,6 +182,33 @@ def _policies(console: Console, report: StackReport, show_all: bool) -> bool:
     return True
 
 
+def flows_line(report: StackReport) -> str:
+    """`29 of 29 open` or `27 of 29 open, 2 broken`; "" for a stack without flows (the shared stack, a real CLI run)."""
+    s = report.summary
+    applicable = s["flows_open"] + s["flows_broken"]
+    if not applicable:
+        return ""
+    return f"{s['flows_open']} of {applicable} open" + (f", {s['flows_broken']} broken" if s["flows_broken"] else "")
+
+
+def _flows(console: Console, report: StackReport, show_all: bool) -> bool:
+    """The `Flows:` block: the count, every broken flow with why, and (with --show-all) every flow's status."""
+    line = flows_line(report)
+    if not line:
+        return False
+    broken = report.flows_of("broken")
+    console.print(Text.assemble(("Flows: ", "bold"), (line, "bold red" if broken else "green")))
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True, width=7)
+    grid.add_column(overflow="fold")
+    for flow in report.flows if show_all else broken:
+        mark, style = {"open": ("✓", "green"), "broken": ("✗", "bold red")}.get(flow.status, ("-", "dim"))
+        why = f": {flow.detail}" if flow.detail else ""
+        grid.add_row(Text(mark, style=style, justify="right"), Text.assemble((flow.name, "bold"), f" ({flow.source} -> {flow.target}){why}"))
+    console.print(grid)
+    return True
+
+
 def render_text(reports: list[StackReport], color: bool = False, width: int | None = None, show_all: bool = False) -> str:
     """The terminal preview; `width` is the terminal's (None: no wrapping, for files and pipes)."""
     buffer = io.StringIO()
@@ -200,6 +227,8 @@ def render_text(reports: list[StackReport], color: bool = False, width: int | No
             console.print(Text("    no changes", style="dim"))
         console.print()
         if _policies(console, report, show_all):
+            console.print()
+        if _flows(console, report, show_all):
             console.print()
         console.print(Text("Resources:", style="bold"))
         for op, line, _ in counts(report):
@@ -226,6 +255,8 @@ def _summary(console: Console, reports: list[StackReport]) -> None:
         s = report.summary
         changes = ", ".join(line for _, line, _ in counts(report) if not line[0].isdigit()) or "no changes"
         detail = f"{changes}; {s['mandatory']} mandatory, {s['advisory']} advisory"
+        if flows_line(report):
+            detail += f"; flows {flows_line(report)}"
         if report.failed:
             detail += "; blocked by " + ", ".join(blocking_reasons(report))
         grid.add_row(Text(f"    {report.stack}"), Text(verdict(report), style="bold red" if report.failed else "bold green"), Text(detail))
@@ -281,14 +312,14 @@ class Section:
 def markdown_sections(reports: list[StackReport]) -> list[Section]:
     """In order of importance: verdicts, what blocks, changes, new advisories, then the collapsed rest."""
     table = ["## Infrastructure preview", ""]
-    table += ["| stack | verdict | create | update | replace | delete | unchanged | mandatory | advisory | blocked |"]
-    table += ["|---|---|---|---|---|---|---|---|---|---|"]
+    table += ["| stack | verdict | create | update | replace | delete | unchanged | mandatory | advisory | blocked | flows |"]
+    table += ["|---|---|---|---|---|---|---|---|---|---|---|"]
     for report in reports:
         s = report.summary
         mark = ":x: blocked" if report.failed else ":white_check_mark: ok"
         table.append(
             f"| `{report.stack}` | {mark} | {s['create']} | {s['update']} | {s['replace']} | {s['delete']} | {s['same']} "
-            f"| {s['mandatory']} | {s['advisory']} | {s['blocked']} |"
+            f"| {s['mandatory']} | {s['advisory']} | {s['blocked']} | {flows_line(report) or '-'} |"
         )
     code = exit_code(reports)
     table += ["", f"**{EXIT_MEANING[code]}**" + (f" in {', '.join(r.stack for r in reports if r.failed)}" if code else ""), ""]
@@ -315,6 +346,14 @@ def markdown_sections(reports: list[StackReport]) -> list[Section]:
         if old:
             title = f"<code>{report.stack}</code>: {len(old)} advisories on unchanged resources"
             sections.append(Section(f"unchanged advisories of {report.stack}", _details(title, _violation_table(old))))
+    for report in reports:
+        if report.flows:
+            rows = ["| flow | from | to | status |", "|---|---|---|---|"]
+            for f in report.flows:
+                status = {"open": ":white_check_mark: open", "broken": ":x: broken"}.get(f.status, f.status)
+                rows.append(f"| `{f.name}` | {_cell(f.source)} | {_cell(f.target)} | {status}{_cell(': ' + f.detail) if f.detail else ''} |")
+            title = f"<code>{report.stack}</code>: flows, {flows_line(report)}"
+            sections.append(Section(f"flows of {report.stack}", _details(title, rows + [""])))
     for report in reports:
         rows = ["| type | name | protect | key properties |", "|---|---|---|---|"]
         for r in report.resources:

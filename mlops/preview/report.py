@@ -128,12 +128,28 @@ class Change:
 
 
 @dataclass
+class FlowEntry:
+    """One platform flow (policies/rules/flows.py) and whether this stack opens it, network and RBAC."""
+
+    name: str
+    source: str
+    target: str
+    status: str  # open | broken | not-applicable | not-evaluated
+    detail: str = ""  # why it is broken or does not apply
+
+    @classmethod
+    def of(cls, result: Any) -> FlowEntry:
+        return cls(result.flow.name, result.flow.source, result.flow.target, result.status, result.detail)
+
+
+@dataclass
 class StackReport:
     stack: str
     resources: list[ResourceEntry]
     violations: list[Violation] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
+    flows: list[FlowEntry] = field(default_factory=list)
 
     @property
     def summary(self) -> dict[str, int]:
@@ -143,7 +159,12 @@ class StackReport:
         counts["mandatory"] = sum(1 for v in self.violations if v.enforcement == "mandatory")
         counts["advisory"] = sum(1 for v in self.violations if v.enforcement == "advisory")
         counts["blocked"] = sum(1 for c in self.changes if c.blocked)
+        for status in ("open", "broken"):
+            counts[f"flows_{status}"] = sum(1 for f in self.flows if f.status == status)
         return counts
+
+    def flows_of(self, status: str) -> list[FlowEntry]:
+        return [f for f in self.flows if f.status == status]
 
     @property
     def failed(self) -> bool:
@@ -173,5 +194,6 @@ class StackReport:
             "resources": [asdict(r) for r in self.resources],
             "violations": [asdict(v) for v in self.violations],
             "changes": [asdict(c) for c in self.changes],
+            "flows": [asdict(f) for f in self.flows],
             "outputs": masked(self.outputs),
         }

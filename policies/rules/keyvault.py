@@ -54,7 +54,7 @@ keyvault_network_default_deny = ResourceRule(
     check=expect("properties.networkAcls.defaultAction", "Deny", default="Allow"),
     severity=Severity.HIGH,
     pillar=SECURITY,
-    remediation='set properties.network_acls.default_action="Deny" (stack config network.publicNetworkAccess: false)',
+    remediation='set properties.network_acls.default_action="Deny" (stack config network.mode: private)',
     psrule="Azure.KeyVault.Firewall",
     checkov="CKV_AZURE_109",
 )
@@ -66,6 +66,6 @@ keyvault_public_network = ResourceRule(
     check=expect("properties.publicNetworkAccess", "Disabled", default="Enabled"),
     severity=Severity.HIGH,
     pillar=SECURITY,
-    remediation='set properties.public_network_access="Disabled" (stack config network.publicNetworkAccess: false)',
+    remediation='set properties.public_network_access="Disabled" (stack config network.mode: private)',
     checkov="CKV_AZURE_189",
 )

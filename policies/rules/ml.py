@@ -15,7 +15,7 @@ ml_workspace_public_network = ResourceRule(
     check=expect("publicNetworkAccess", "Disabled", default="Enabled"),
     severity=Severity.HIGH,
     pillar=SECURITY,
-    remediation='set public_network_access="Disabled" (stack config network.publicNetworkAccess: false)',
+    remediation='set public_network_access="Disabled" (stack config network.mode: private)',
     psrule="Azure.ML.PublicAccess",
     checkov="CKV_AZURE_144",
 )
@@ -123,7 +123,7 @@ ml_endpoint_public_network = ResourceRule(
     check=expect("properties.publicNetworkAccess", "Disabled", default="Enabled"),
     severity=Severity.HIGH,
     pillar=SECURITY,
-    remediation='set properties.public_network_access="Disabled" (stack config network.publicNetworkAccess: false)',
+    remediation='set properties.public_network_access="Disabled" (stack config network.mode: private)',
 )
 
 ml_deployment_egress = ResourceRule(

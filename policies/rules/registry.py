@@ -38,7 +38,7 @@ registry_public_network = ResourceRule(
     check=expect("publicNetworkAccess", "Disabled", default="Enabled"),
     severity=Severity.HIGH,
     pillar=SECURITY,
-    remediation='set public_network_access="Disabled" (needs Premium; stack config network.publicNetworkAccess: false)',
+    remediation='set public_network_access="Disabled" (needs Premium; stack config network.mode: private)',
     psrule="Azure.ACR.Firewall",
     checkov="CKV_AZURE_139",
 )

@@ -59,7 +59,9 @@ def test_the_log_falls_back_to_the_temp_folder(monkeypatch, tmp_path, capsys):
     [
         (["promote", "--stack", "staging", "--traffic", "x"], 2, "Usage: python -m mlops promote"),
         (["nosuchcommand"], 2, "Usage: python -m mlops"),
-        (["promote", "--stack", "nosuch", "--complete"], 2, "error: --stack: no stack file stacks/Pulumi.nosuch.yaml"),
+        (["promote", "--stack", "nosuch", "--complete"], 2, "error: --stack: no stack 'nosuch' (no stacks/Pulumi.nosuch.yaml); available: dev, staging, prod, shared\n"),
+        (["drift", "-r", "x", "-c", "y", "--stack", "shared"], 2, "error: --stack: 'shared' holds only the shared Azure ML registry; give an environment: dev, staging, prod\n"),
+        (["promote", "--stack", "shared", "--complete"], 2, "error: --stack: 'shared' holds only the shared Azure ML registry"),
     ],
 )
 def test_usage_and_bad_input_are_exit_2(capsys, argv, code, start):

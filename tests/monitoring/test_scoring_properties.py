@@ -89,3 +89,33 @@ def test_loads_bounded(body, status, reason):
     with pytest.raises(JsonLimitError) as info:
         loads_bounded(body, 10 if status == 413 else 100, 8)
     assert (info.value.status, info.value.reason) == (status, reason)
+
+
+def test_a_value_beyond_a_float32_column_is_400():
+    """A float (float32) column holds at most 3.4e38; the README's model has only doubles, so the parser is asked."""
+    row = {"x": 1e39}
+    with pytest.raises(RequestError) as info:
+        parse_rows(json.dumps({"input_data": [row]}).encode(), {"x": "float"}, 10)
+    assert (info.value.status, info.value.reason) == (400, "row 0: 'x' is out of range for float")
+    assert parse_rows(json.dumps({"input_data": [{"x": 3.0e38}]}).encode(), {"x": "float"}, 10) == [{"x": 3.0e38}]
+
+
+def test_valid_json_the_model_cannot_score_is_422_with_the_models_first_line(monkeypatch):
+    from flask import Request  # what the server hands run() (AMLRequest only marks the type)
+    from werkzeug.test import EnvironBuilder
+
+    from pipelines import score
+
+    class Raises:
+        def predict(self, frame):
+            raise ValueError("could not convert 'x'\nsecond line")
+
+    row = {"machine_type": "A", **{name: 1.0 for name in NUMERIC_FEATURES}}
+    state = {"model": Raises(), "columns": COLUMNS, "categories": {}, "max_rows": 10, "body_idle_seconds": 1.0}
+    monkeypatch.setattr(score, "_state", state)
+    environ = EnvironBuilder(method="POST", data=json.dumps({"input_data": [row]}), content_type="application/json").get_environ()
+    from flask import Flask
+
+    with Flask("score").app_context():  # run() reads the request id from flask.g, as under the server
+        response = score.run(Request(environ))
+    assert (response.status_code, json.loads(response.get_data())) == (422, {"error": "the model cannot score these rows: could not convert 'x'"})

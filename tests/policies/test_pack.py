@@ -104,3 +104,17 @@ def test_catalogue_writer_replaces_only_the_blocks(tmp_path):
     assert readme.read_text() == f"# t\n\nbefore\n{catalogue.block()}\nmiddle\n{flows}\nafter\n"
     assert catalogue.table().count("\n| `") == len(RULES)
     assert catalogue.flow_table().count("\n| `") == len(FLOWS)
+
+
+def test_every_remediation_names_a_real_stack_config_key():
+    """'stack config network.mode' in a fix must be a key the config model reads (a renamed key left a stale hint)."""
+    from stacks.config import PlatformConfig, _allowed_keys
+
+    named = {(rule.name, key) for rule in RULES for key in re.findall(r"stack config ([A-Za-z][A-Za-z.]*[A-Za-z])", rule.remediation)}
+    assert named
+    unknown = []
+    for rule, key in named:
+        *parents, last = key.split(".")
+        if last not in _allowed_keys(parents, PlatformConfig):
+            unknown.append((rule, key))
+    assert unknown == []

@@ -134,6 +134,18 @@ def test_a_new_environment_rolls_out_and_back_like_a_model(project_repo, cli, re
     }
 
 
+def test_a_first_deployment_in_prod_gets_prods_minimum_instances(project_repo, cli, registry, commit):
+    path = project_repo / "stacks" / "Pulumi.prod.yaml"
+    document = YAML()
+    data = document.load(path.read_text())
+    data["config"]["mlops-platform:serving"].update(deployments=[], traffic={})
+    document.dump(data, path)
+    commit(project_repo, "prod serves nothing yet")
+    result = cli(["promote", "--stack", "prod", "--model", "predictive-maintenance:1", "--traffic", "10"], cwd=project_repo, MLFLOW_TRACKING_URI=registry)
+    assert result.returncode == 0, result.stderr
+    assert serving(project_repo, "prod")["deployments"] == [{"name": "blue", "model": "predictive-maintenance:1", "instanceCount": 2}]
+
+
 def test_prod_accepts_a_model_staging_served_before(project_repo, cli, registry, commit):
     cli(["promote", "--stack", "staging", "--model", "predictive-maintenance:2", "--traffic", "10"], cwd=project_repo, MLFLOW_TRACKING_URI=registry)
     commit(project_repo, "canary v2 in staging")
