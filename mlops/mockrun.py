@@ -399,6 +399,7 @@ def run_stack(
         references = {} if environment == SHARED_STACK else {SHARED_STACK: shared_outputs(program)}
     mocks = PlatformMocks(references)
     monitor = Recorder(mocks)
+    _no_eager_alias_urns()
     settings.ROOT.set(None)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=environment, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(dict(config), sorted(secret_keys or ()))
@@ -414,6 +415,25 @@ def run_stack(
     finally:
         settings.ROOT.set(None)
     return StackRecord(environment=environment, resources=monitor.recorded, outputs=outputs, calls=mocks.calls)
+
+
+def _no_eager_alias_urns() -> None:
+    """Skip the SDK's eager alias URNs, which nothing reads here.
+
+    `Resource.__init__` turns every alias into an `Output[str]` URN (`resource._aliases`), and azure-native gives each
+    resource about 20 version aliases: some 3,500 URN outputs per private stack, half of a stack's run. That list is
+    read only by `all_aliases`, which the SDK calls only for an engine without alias specs
+    (pulumi/runtime/resource.py `prepare_aliases`); the mock monitor supports them (RESOURCE_MONITOR_FEATURE_ALIAS_SPECS),
+    so the aliases still reach the monitor as specs, as with the real engine. The patch holds for the process: one
+    that runs stacks under mocks.
+    """
+    import pulumi.resource as resource_module
+
+    resource_module.collapse_alias_to_urn = _unused_alias_urn
+
+
+def _unused_alias_urn(alias: Any, name: str, type_: str, parent: Any) -> None:
+    return None
 
 
 def _discard_pending() -> None:
