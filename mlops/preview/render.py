@@ -2,7 +2,8 @@
 
 Text: per stack the resources that change as a tree under their components, with Pulumi's markers and colours
 (`+` create, `~` update, `-` delete, `+-` replace) and the changed keys old -> new; then `Policies:` grouped by
-enforcement (advisories on unchanged resources collapse to a count); then Pulumi's `Resources:` counts; and at the
+enforcement (advisories on unchanged resources collapse to a count); then `Flows:` (open of applicable, every broken
+flow with why); then Pulumi's `Resources:` counts; and at the
 very end one summary across stacks with the verdict and what the exit code means.
 
 Markdown leads with what decides the merge: the verdict table, what blocks, the changes, new advisories; the rest
