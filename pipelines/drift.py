@@ -62,14 +62,15 @@ from scipy.spatial.distance import jensenshannon
 from scipy.stats import kstwo
 
 from mlops.errors import first_line
+from pipelines import telemetry
 from pipelines.metrics import DEFAULT_BINS, DEFAULT_CHUNK_ROWS, DEFAULT_SAMPLE_SIZE, DRIFT_METRIC  # noqa: F401
+from pipelines.telemetry import APPINSIGHTS_ENV
 
 PSI_EPSILON = 1e-4
 UNSEEN = "(unseen)"
 OTHER = "(other values)"
 MAX_CATEGORIES = 100
 PROFILE_VERSION = 1
-APPINSIGHTS_ENV = "APPLICATIONINSIGHTS_CONNECTION_STRING"
 PARQUET_BUFFER_BYTES = 1 << 20  # read column chunks in 1 MiB pieces instead of whole
 
 log = logging.getLogger("mlops.drift")
@@ -718,34 +719,24 @@ def compare_files(
 # --- the metric ------------------------------------------------------------------------------------------------
 
 
-def appinsights_meter_provider(env: dict[str, str] | os._Environ = os.environ):
-    """A meter provider exporting to Application Insights when its connection string is set, else None.
+def appinsights_export(env: dict[str, str] | os._Environ = os.environ) -> telemetry.OneShotExport | None:
+    """The drift metric's export to Application Insights when its connection string is set, else None.
 
     Built before the comparison, so a malformed connection string is bad input (DriftInputError) rather than a
-    failure after the work. Application Insights of this platform has local (key) auth disabled, so the exporter
-    authenticates with Entra ID (`DefaultAzureCredential`: the managed identity in Azure, the developer's login
-    locally)."""
+    failure after the work."""
     connection_string = env.get(APPINSIGHTS_ENV)
     if not connection_string:
         return None
-    from azure.identity import DefaultAzureCredential
-    from azure.monitor.opentelemetry.exporter import AzureMonitorMetricExporter
-    from opentelemetry.sdk.metrics import MeterProvider
-    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
-
     try:
-        exporter = AzureMonitorMetricExporter(
-            connection_string=connection_string, credential=DefaultAzureCredential(), disable_offline_storage=True
-        )
+        return telemetry.OneShotExport(connection_string)
     except ValueError as exc:
         raise DriftInputError(f"{APPINSIGHTS_ENV}: {first_line(exc)}") from None
-    return MeterProvider(metric_readers=[PeriodicExportingMetricReader(exporter, math.inf)])
 
 
 def emit_drift_metric(result: DriftResult, attributes: dict[str, str], meter_provider=None) -> str:
-    """Log `DRIFT_METRIC` (the drift share) as one structured line, and record it on `meter_provider` (see
-    `appinsights_meter_provider`; its owner's shutdown flushes the one export) when there is one. Returns where
-    it went ("appinsights" or "log")."""
+    """Log `DRIFT_METRIC` (the drift share) as one structured line, and record it on `meter_provider` (the
+    provider of `appinsights_export`, whose `send()` exports it) when there is one. Returns where it went
+    ("appinsights" or "log")."""
     record = {"metric": DRIFT_METRIC, "value": result.drift_share, "dataset_drift": result.dataset_drift,
               "drifted_features": result.drifted_features, **attributes}
     log.info(json.dumps(record, sort_keys=True, allow_nan=False))

@@ -12,6 +12,7 @@ import typer
 from mlops.errors import BadInput, Refused
 from mlops.options import StackOption, one_stack
 from pipelines.metrics import DEFAULT_BINS, DEFAULT_CHUNK_ROWS, DEFAULT_SAMPLE_SIZE
+from pipelines.telemetry import APPINSIGHTS_ENV
 from stacks.config import DriftConfig, load_stack_config
 
 HELP = (
@@ -66,7 +67,7 @@ def drift(
     logging.getLogger("mlops").setLevel(logging.INFO)  # the metric line
     limits = load_stack_config(one_stack(stack)).drift if stack else DriftConfig()
     try:
-        meter_provider = core.appinsights_meter_provider()  # a bad connection string stops here, before the work
+        export = core.appinsights_export()  # a bad connection string stops here, before the work
         if reference.suffix == ".npz":
             profile = core.ReferenceProfile.load(reference)
         else:
@@ -84,11 +85,15 @@ def drift(
     except OSError as exc:
         raise BadInput(f"--out: cannot write {out}: {exc.strerror}") from None
     attributes = {"stack": stack or "local", "reference": str(reference), "current": str(current)}
-    sink = core.emit_drift_metric(result, attributes, meter_provider)
-    if meter_provider is not None:
-        meter_provider.shutdown()  # flushes the one export
+    sink = core.emit_drift_metric(result, attributes, export.provider if export else None)
+    sent = export is None or export.send()
     typer.echo(feature_table(result.features), nl=False)
-    typer.echo(f"{core.DRIFT_METRIC}={result.drift_share:.3f} (sent to {sink}); reports: {json_path}, {html_path}")
+    typer.echo(f"{core.DRIFT_METRIC}={result.drift_share:.3f} ({'sent to' if sent else 'NOT sent to'} {sink}); reports: {json_path}, {html_path}")
+    if not sent:
+        raise BadInput(
+            f"{APPINSIGHTS_ENV}: Application Insights did not accept the drift metric (the exporter's warning above "
+            "says why; the identity needs Monitoring Metrics Publisher on the component)"
+        )
     if result.dataset_drift:
         raise Refused(
             f"drift found in {', '.join(result.drifted_features)} "

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
 from mlops.cli import main
 from pipelines.drift import DRIFT_METRIC
+from pipelines.telemetry import APPINSIGHTS_ENV
+from tests.azure.wire import token_for
+
+INSTRUMENTATION_KEY = "00000000-0000-4000-8000-0000000000aa"
+INGESTION = "westeurope-5.in.applicationinsights.azure.com"
+TRACK = rf"{re.escape(INGESTION)}/+v2\.1/track"  # the exporter joins the endpoint's trailing slash and its path
 
 
 def run(*argv: str) -> int:
@@ -65,3 +72,41 @@ def test_bad_input_exits_2_with_one_line(telemetry, tmp_path, capsys, args, mess
     assert run(*[a.format(**values) for a in args], "--out", str(tmp_path)) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith(message.format(**values)) and "Traceback" not in "".join(err)
+
+
+@pytest.fixture
+def app_insights(azure, monkeypatch):
+    """The platform's Application Insights at the wire (local auth off: the exporter signs in with Entra ID)."""
+    monkeypatch.setenv(APPINSIGHTS_ENV, f"InstrumentationKey={INSTRUMENTATION_KEY};IngestionEndpoint=https://{INGESTION}/")
+    for own_telemetry in ("APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL", "APPLICATIONINSIGHTS_SDKSTATS_DISABLED"):
+        monkeypatch.setenv(own_telemetry, "true")  # the exporter's reports about itself, sent at exit
+    return azure
+
+
+def test_the_drift_metric_reaches_application_insights_with_an_entra_token(telemetry, tmp_path, capsys, app_insights):
+    app_insights.route("POST", TRACK, {"itemsReceived": 1, "itemsAccepted": 1, "errors": []})
+    code = run("-r", str(telemetry["reference"]), "-c", str(telemetry["drifted"]), "--out", str(tmp_path), "--stack", "dev")
+    assert code == 1 and app_insights.unrouted == []
+    [sign_in] = [c for c in app_insights.calls if c.path.endswith("/oauth2/v2.0/token")]
+    assert "scope=https%3A%2F%2Fmonitor.azure.com%2F%2F.default" in sign_in.body  # Azure Monitor's audience
+    [track] = app_insights.requests_to(INGESTION)
+    assert track.bearer == token_for("https://monitor.azure.com/")
+    [envelope] = track.json()
+    data = envelope["data"]["baseData"]
+    assert (envelope["name"], envelope["iKey"]) == ("Microsoft.ApplicationInsights.Metric", INSTRUMENTATION_KEY)
+    assert data["metrics"] == [{"name": DRIFT_METRIC, "value": 4 / 9, "count": 1}]
+    assert data["properties"] == {"stack": "dev", "reference": str(telemetry["reference"]), "current": str(telemetry["drifted"])}
+    assert f"{DRIFT_METRIC}=0.444 (sent to appinsights)" in capsys.readouterr().out
+
+
+def test_a_metric_application_insights_refuses_is_exit_2_naming_the_connection_string(telemetry, tmp_path, capsys, app_insights):
+    refused = {"itemsReceived": 1, "itemsAccepted": 0, "errors": [{"index": 0, "statusCode": 403, "message": "Forbidden"}]}
+    app_insights.route("POST", TRACK, refused, status=403)
+    code = run("-r", str(telemetry["reference"]), "-c", str(telemetry["reference"]), "--out", str(tmp_path))
+    captured = capsys.readouterr()
+    assert code == 2 and len(app_insights.requests_to(INGESTION)) == 1
+    assert f"{DRIFT_METRIC}=0.000 (NOT sent to appinsights)" in captured.out
+    assert captured.err.strip().splitlines()[-1] == (
+        f"error: {APPINSIGHTS_ENV}: Application Insights did not accept the drift metric (the exporter's warning "
+        "above says why; the identity needs Monitoring Metrics Publisher on the component)"
+    )
