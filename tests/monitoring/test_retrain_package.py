@@ -53,7 +53,7 @@ settings = trigger.TriggerSettings.from_env()
 job = trigger.training_job(settings.stack)
 trigger.workspace_client(settings)
 trigger.BlobStore("https://stmlopsfndevweu.blob.core.windows.net/retrain-state")
-appinsights_meter_provider("InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://127.0.0.1/")
+appinsights_meter_provider("InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://127.0.0.1/", 60_000)
 [function] = function_app.app.get_functions()
 loaded = sorted(set(sys.modules) - before)
 files = {name: getattr(sys.modules[name], "__file__", None) for name in loaded if name.split(".")[0] in ("mlops", "pipelines", "stacks", "function_app")}
