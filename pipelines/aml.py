@@ -69,13 +69,16 @@ def code_snapshot(root: Path = ROOT_DIR) -> Iterator[Path]:
     """The files git would commit (tracked, and untracked ones .gitignore lets through), copied to a temporary folder.
 
     azure-ai-ml walks a code folder following links and hashes it once per component, so a checkout with its
-    `.venv` inside costs seconds per component; the copy holds only the sources. Outside a git checkout the
-    folder itself is used (the SDK honours its .gitignore when uploading).
+    `.venv` inside costs seconds per component; the copy holds only the sources. Outside a git checkout (the retrain
+    function's wwwroot) the folder itself is used (the SDK honours its .gitignore and .amlignore when uploading).
     """
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=root, capture_output=True, check=False
-    )
-    if listed.returncode != 0:
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=root, capture_output=True, check=False
+        )
+    except OSError:  # no git at all (the retrain function's host)
+        listed = None
+    if listed is None or listed.returncode != 0:
         yield root
         return
     with tempfile.TemporaryDirectory(prefix="mlops-code-") as folder:

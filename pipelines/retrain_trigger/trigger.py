@@ -223,24 +223,31 @@ class TriggerSettings:
         return FileStore(Path(state_file)) if state_file else MemoryStore()
 
 
-def training_job(stack: str, env: Mapping[str, str] = os.environ) -> Any:
+def training_job(stack: str, env: Mapping[str, str] = os.environ, code: Path | None = None) -> Any:
     """The pipelines package's training pipeline for this stack (`pipelines.aml.build_pipeline`), from the stack
-    outputs and training config the component writes into the app settings (the function cannot read the stack)."""
+    outputs and training config the component writes into the app settings (the function cannot read the stack);
+    `code` is the job's code snapshot (default: the project root the function runs from)."""
     from pipelines.aml import build_pipeline
     from pipelines.steps import pipeline_parameters
-    from stacks.sections import TrainingConfig
     from stacks.outputs import StackOutputs
+    from stacks.sections import TrainingConfig
 
     secret = {"applicationInsightsConnectionString": env.get("APPLICATIONINSIGHTS_CONNECTION_STRING", "")}
     outputs = StackOutputs.model_validate({**json.loads(env["MLOPS_STACK_OUTPUTS"]), **secret})
     training = TrainingConfig.model_validate_json(env.get("MLOPS_TRAINING_CONFIG") or "{}")
-    return build_pipeline(outputs, pipeline_parameters(stack, training, env.get("MLOPS_SOURCE_COMMIT", "unknown")))
+    parameters = pipeline_parameters(stack, training, env.get("MLOPS_SOURCE_COMMIT", "unknown"))
+    return build_pipeline(outputs, parameters, code=code) if code else build_pipeline(outputs, parameters)
 
 
 def submit_training(client: Any, stack: str) -> str:
-    """Submit the stack's training pipeline through `client.jobs.create_or_update`; returns the job name."""
-    job = training_job(stack)
-    return client.jobs.create_or_update(job, experiment_name=job.experiment_name).name
+    """Submit the stack's training pipeline through `client.jobs.create_or_update`; returns the job name. The code
+    snapshot is `pipelines.aml.code_snapshot()`, as for `pipeline run --submit`: the app's wwwroot as it is (its
+    `.amlignore` keeps the installed packages out), or in a checkout the files git would commit."""
+    from pipelines.aml import code_snapshot
+
+    with code_snapshot() as code:
+        job = training_job(stack, code=code)
+        return client.jobs.create_or_update(job, experiment_name=job.experiment_name).name
 
 
 def workspace_client(settings: TriggerSettings) -> Any:

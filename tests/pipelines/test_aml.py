@@ -12,7 +12,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from pipelines import runner, stack_outputs
-from pipelines.aml import RAW_DATA_PATH, TRAINING_IMAGE, build_pipeline
+from pipelines.aml import RAW_DATA_PATH, TRAINING_IMAGE, build_pipeline, code_snapshot
 from pipelines.registry import MODEL_NAME, experiment_name
 from pipelines.steps import STEPS, pipeline_parameters
 from stacks.config import load_stack_config
@@ -140,3 +140,19 @@ def test_submit_uploads_a_local_data_file(dev_outputs, azure, capsys, tmp_path):
     assert upload.bearer == token_for("https://storage.azure.com")  # identity-based datastore: no account key, no SAS
     [job] = workspace.jobs.values()
     assert job["properties"]["jobs"]["validate"]["inputs"]["data"]["uri"].startswith("azureml://")
+
+
+def test_the_code_snapshot_is_what_git_would_commit_and_the_folder_itself_without_git(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    (project / ".venv" / "lib").mkdir(parents=True)
+    (project / ".venv" / "lib" / "big.py").write_text("")
+    (project / "pipelines").mkdir()
+    (project / "pipelines" / "train.py").write_text("print('train')\n")
+    (project / ".gitignore").write_text(".venv/\n")
+    assert os.system(f"git -C {project} init -q") == 0
+    with code_snapshot(project) as snapshot:
+        files = sorted(p.relative_to(snapshot).as_posix() for p in snapshot.rglob("*") if p.is_file())
+        assert snapshot != project and files == [".gitignore", "pipelines/train.py"]
+    monkeypatch.setenv("PATH", str(tmp_path / "no-git-here"))  # the retrain function's host has no git
+    with code_snapshot(project) as snapshot:
+        assert snapshot == project

@@ -1,0 +1,142 @@
+"""The retrain function at the HTTP wire: its claims in the blob container the component configures
+(`MLOPS_STATE_CONTAINER_URL`, conditional requests) and the training pipeline it submits with azure-ai-ml, both as
+the app's identity, answered by recorded Entra ID, ARM, Azure ML and Blob Storage responses (tests/azure/)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from email.utils import formatdate
+
+import pytest
+
+from pipelines.aml import experiment_name
+from pipelines.retrain_trigger import function_app
+from pipelines.retrain_trigger.trigger import claim_keys, parse_alert
+from pipelines.stack_outputs import load_outputs
+from tests.azure.wire import AzureWire, Call, token_for
+from tests.azure.workspace import RecordedWorkspace
+from tests.monitoring.test_retrain_trigger import alert
+
+STATE_HOST = "stmlopsfndevweu.blob.core.windows.net"
+STATE_CONTAINER = f"https://{STATE_HOST}/retrain-state"
+
+
+@dataclass
+class ClaimContainer:
+    """A blob container as Blob Storage answers conditional uploads: `If-None-Match: *` fails with 409 on an
+    existing blob, `If-Match` with 412 on a changed one."""
+
+    blobs: dict[str, tuple[bytes, str]] = field(default_factory=dict)  # path -> (content, etag)
+    versions: int = 0
+
+    def install(self, wire: AzureWire) -> ClaimContainer:
+        blob = re.escape(STATE_HOST) + "/retrain-state/.+"
+        wire.route("PUT", blob, self._put)
+        wire.route("GET", blob, self._get)
+        wire.route("DELETE", blob, self._delete)
+        return self
+
+    def _headers(self, etag: str) -> dict[str, str]:
+        return {"ETag": etag, "Last-Modified": formatdate(usegmt=True), "x-ms-blob-type": "BlockBlob"}
+
+    def _put(self, call: Call):
+        current = self.blobs.get(call.path)
+        if call.headers.get("If-None-Match") == "*" and current:
+            return 409, {"error": "BlobAlreadyExists"}, {"x-ms-error-code": "BlobAlreadyExists"}
+        if "If-Match" in call.headers and (not current or current[1] != call.headers["If-Match"]):
+            return 412, {"error": "ConditionNotMet"}, {"x-ms-error-code": "ConditionNotMet"}
+        self.versions += 1
+        etag = f'"0x{self.versions}"'
+        self.blobs[call.path] = (call.body if isinstance(call.body, bytes) else str(call.body).encode(), etag)
+        return 201, None, self._headers(etag)
+
+    def _get(self, call: Call):
+        if call.path not in self.blobs:
+            return 404, None, {"x-ms-error-code": "BlobNotFound"}
+        content, etag = self.blobs[call.path]
+        return 206, content, self._headers(etag) | {
+            "Content-Type": "application/octet-stream", "Content-Range": f"bytes 0-{len(content) - 1}/{len(content)}"
+        }
+
+    def _delete(self, call: Call):
+        if self.blobs.pop(call.path, None) is None:
+            return 404, None, {"x-ms-error-code": "BlobNotFound"}
+        return 202, None
+
+
+@pytest.fixture
+def app(azure, monkeypatch):
+    """dev's Function App settings as the component writes them, with claims in the state container."""
+    outputs = load_outputs("dev")
+    subscription, group = re.match(r"/subscriptions/([^/]+)/resourceGroups/([^/]+)/", outputs.workspace_id).groups()
+    settings = {
+        "MLOPS_STACK": "dev",
+        "AZURE_SUBSCRIPTION_ID": subscription,
+        "AZURE_RESOURCE_GROUP": group,
+        "AZUREML_WORKSPACE_NAME": outputs.workspace_name,
+        "MLOPS_RETRAIN_COOLDOWN_MINUTES": "60",
+        "MLOPS_STATE_CONTAINER_URL": STATE_CONTAINER,
+        "MLOPS_STACK_OUTPUTS": outputs.model_dump_json(by_alias=True, exclude={"application_insights_connection_string"}),
+    }
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    for name in ("MLOPS_STATE_FILE", "APPLICATIONINSIGHTS_CONNECTION_STRING"):
+        monkeypatch.delenv(name, raising=False)
+    function_app._runtime.cache_clear()
+    yield outputs, RecordedWorkspace(outputs).install(azure), ClaimContainer().install(azure)
+    function_app._runtime.cache_clear()
+
+
+def fired() -> bytes:
+    return json.dumps(alert()).encode()
+
+
+def claim_paths(body: bytes) -> set[str]:
+    return {f"/retrain-state/{key}" for key in claim_keys(parse_alert(body), "dev")}
+
+
+def test_a_fired_alert_claims_its_blobs_and_submits_the_pipeline_as_the_apps_identity(app, azure):
+    outputs, workspace, claims = app
+    outcome = function_app.process(fired())
+    assert (outcome.status, outcome.body["action"]) == (202, "submitted") and azure.unrouted == []
+    [job] = workspace.jobs
+    assert outcome.body["job"] == job
+
+    [put] = [c for c in azure.requests_to("management.azure.com") if c.method == "PUT" and "/jobs/" in c.path]
+    assert put.path == f"{outputs.workspace_id}/jobs/{job}" and put.api_version
+    assert put.bearer == token_for("https://management.azure.com")
+    properties = put.json()["properties"]
+    assert (properties["jobType"], properties["experimentName"]) == ("Pipeline", experiment_name("dev"))
+    assert properties["computeId"].endswith(f"/computes/{outputs.compute_name}")
+    assert list(properties["jobs"]) == ["validate", "prep", "train", "evaluate", "gate", "register"]
+    uploaded = {path.split("/", 3)[-1] for path in workspace.blobs}  # /<container>/<snapshot folder>/<file>
+    assert "pipelines/steps/train.py" in uploaded and not any(".venv/" in p for p in uploaded)
+
+    uploads = [c for c in azure.requests_to(STATE_HOST) if c.method == "PUT"]
+    assert {c.path for c in uploads} == set(claims.blobs) == claim_paths(fired())
+    assert all(c.headers["If-None-Match"] == "*" for c in uploads)  # created only if no one holds the claim
+    assert {c.bearer for c in uploads} == {token_for("https://storage.azure.com")}  # identity, no key or SAS
+
+
+def test_the_same_incident_again_reads_the_held_claim_and_submits_nothing(app, azure):
+    _outputs, workspace, claims = app
+    assert function_app.process(fired()).status == 202
+    before = len(azure.calls)
+    outcome = function_app.process(fired())
+    assert (outcome.status, outcome.body["reason"]) == (200, "this incident already triggered a retrain")
+    again = [(c.method, c.path) for c in azure.calls[before:] if c.host == STATE_HOST]
+    [incident] = sorted(claim_paths(fired()))[:1]  # alert/<sha256>
+    assert again == [("PUT", incident), ("GET", incident)]  # 409, then the claim's expiry is read: still held
+    assert len(workspace.jobs) == 1 and not [c for c in azure.calls[before:] if c.host == "management.azure.com"]
+
+
+def test_a_refused_submission_deletes_both_claims_so_the_retry_can_submit(app, azure):
+    _outputs, workspace, claims = app
+    refused = {"error": {"code": "UserError", "message": "compute cluster cpu-cluster is being deleted"}}
+    azure.route("PUT", re.escape("management.azure.com" + workspace.path) + "/jobs/[^/]+", refused, status=400)
+    outcome = function_app.process(fired())
+    assert outcome.status == 503 and "compute cluster cpu-cluster is being deleted" in outcome.body["error"]
+    deleted = {c.path for c in azure.requests_to(STATE_HOST) if c.method == "DELETE"}
+    assert deleted == claim_paths(fired()) and claims.blobs == {}
