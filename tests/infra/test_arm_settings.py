@@ -1,6 +1,6 @@
 """The follow-up settings (components/arm_settings.py) at the HTTP boundary.
 
-The real azure-core / azure-mgmt-core / azure-identity code runs; only the wire is fake (tests/azure_wire.py): an
+The real azure-core / azure-mgmt-core / azure-identity code runs; only the wire is fake (tests/azure/wire.py): an
 azure-core transport answering scripted responses, or a local HTTPS server on 127.0.0.1 playing GitHub's OIDC
 endpoint, Entra ID and Azure Resource Manager. The provider is driven through Pulumi's dynamic-provider servicer,
 as the engine drives it (pickled provider, properties as protobuf Structs).
@@ -43,7 +43,7 @@ from components.arm_settings import (
     platform_credential,
     revision,
 )
-from tests.azure_wire import LocalHttps, Reply, Seen, Wire, WireTransport, self_signed_certificate
+from tests.azure.wire import AzureWire, Call, LocalHttps, Reply, WireTransport, self_signed_certificate
 
 ARM_HOST = "management.azure.com"
 ENTRA_HOST = "login.microsoftonline.com"
@@ -178,12 +178,12 @@ def with_properties(body: dict[str, Any], **properties: Any) -> dict[str, Any]:
 
 @dataclass
 class Arm:
-    wire: Wire
+    wire: AzureWire
     transport: WireTransport
     client: Any
 
-    def calls(self) -> list[Seen]:
-        return self.wire.to(ARM_HOST)
+    def calls(self) -> list[Call]:
+        return self.wire.requests_to(ARM_HOST)
 
     def route(self) -> list[tuple[str, str]]:
         return [(seen.method, seen.path) for seen in self.calls()]
@@ -192,7 +192,7 @@ class Arm:
 @pytest.fixture
 def arm() -> Arm:
     """arm_client() over the wire, signed in by a real ClientAssertionCredential whose token comes from the wire."""
-    wire = Wire().on("POST", TOKEN_PATH, token("arm-token"))
+    wire = AzureWire().on("POST", TOKEN_PATH, token("arm-token"))
     transport = WireTransport(wire)
     credential = ClientAssertionCredential(TENANT, CLIENT, lambda: "federated-assertion", transport=transport)
     return Arm(wire, transport, arm_client(credential, transport=transport))
@@ -235,7 +235,7 @@ def test_traffic_is_written_into_the_endpoint_and_the_async_operation_polled_to_
     assert put.json() == with_properties(before, **TRAFFIC)  # only the managed keys changed
     assert put.headers["content-type"] == "application/json"
     assert "if-match" not in put.headers  # Azure ML returns no etag
-    [sign_in] = arm.wire.to(ENTRA_HOST)
+    [sign_in] = arm.wire.requests_to(ENTRA_HOST)
     assert sign_in.path == TOKEN_PATH and sign_in.form()["scope"] == ARM_SCOPE
     # Polls wait as Azure asks (Retry-After), and never spin when it does not say.
     assert len(arm.transport.sleeps) == 2 and arm.transport.sleeps[0] == 2
@@ -371,7 +371,7 @@ def certificate(tmp_path_factory):
 def local_azure(monkeypatch, certificate):
     """A local HTTPS server playing GitHub's OIDC endpoint and Entra ID, reached through the workflow's
     environment as in GitHub Actions (the Azure login action's variable names)."""
-    wire = Wire()
+    wire = AzureWire()
     with LocalHttps(wire, certificate) as server:
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certificate[0]))
         for name in ("NO_PROXY", "no_proxy"):
@@ -390,7 +390,7 @@ def test_github_oidc_assertion_asks_for_the_entra_audience_with_the_request_toke
 
     assert github_oidc_assertion() == "github-oidc-jwt"
 
-    [request] = wire.seen
+    [request] = wire.calls
     assert request.method == "GET" and request.path == OIDC_PATH
     assert request.query == {"api-version": "2.0", "audience": OIDC_AUDIENCE}
     assert OIDC_AUDIENCE == "api://AzureADTokenExchange"
@@ -422,8 +422,8 @@ def test_platform_credential_in_a_workflow_trades_a_fresh_github_token_for_each_
     assert isinstance(credential, ClientAssertionCredential)
     assert credential.get_token(ARM_SCOPE).token == "arm-token"
     assert credential.get_token("https://ml.azure.com/.default").token == "ml-token"
-    assert [(seen.method, seen.path) for seen in wire.seen] == [("GET", OIDC_PATH), ("POST", TOKEN_PATH)] * 2
-    exchanges = [seen.form() for seen in wire.seen if seen.path == TOKEN_PATH]
+    assert [(seen.method, seen.path) for seen in wire.calls] == [("GET", OIDC_PATH), ("POST", TOKEN_PATH)] * 2
+    exchanges = [seen.form() for seen in wire.calls if seen.path == TOKEN_PATH]
     assert [form["client_assertion"] for form in exchanges] == ["github-jwt-1", "github-jwt-2"]
     assert {form["client_assertion_type"] for form in exchanges} == {JWT_BEARER}
     assert {form["client_id"] for form in exchanges} == {CLIENT}
@@ -438,7 +438,7 @@ def test_platform_credential_outside_a_federated_workflow_is_the_default_chain(l
     monkeypatch.delenv(missing)
 
     assert isinstance(platform_credential(), DefaultAzureCredential)
-    assert wire.seen == []
+    assert wire.calls == []
 
 
 # --- the provider, driven as the engine drives it ---------------------------------------------------------------
@@ -499,13 +499,13 @@ def test_create_signs_in_through_github_and_writes_the_setting(local_arm):
     assert created.id == f"{ENDPOINT_ID}#{TRAFFIC_KIND}"
     outs = rpc.deserialize_properties(created.properties)
     assert {key: outs[key] for key in TRAFFIC_PROPS} == TRAFFIC_PROPS
-    assert [(seen.method, seen.path) for seen in local_arm.seen] == [
+    assert [(seen.method, seen.path) for seen in local_arm.calls] == [
         ("GET", OIDC_PATH),
         ("POST", TOKEN_PATH),
         ("GET", ENDPOINT_ID),
         ("PUT", ENDPOINT_ID),
     ]
-    get, put = local_arm.seen[2:]
+    get, put = local_arm.calls[2:]
     assert get.headers["authorization"] == put.headers["authorization"] == "Bearer arm-token"
     assert put.query == {"api-version": ML_API}
     assert put.json() == after
@@ -527,14 +527,14 @@ def test_update_writes_the_new_values(local_arm):
     )
 
     assert rpc.deserialize_properties(updated.properties)["traffic"] == {"green": 100}
-    [put] = [seen for seen in local_arm.seen if seen.method == "PUT"]
+    [put] = [seen for seen in local_arm.calls if seen.method == "PUT"]
     assert put.json() == after
 
 
 def test_delete_leaves_the_resource_alone(local_arm):
     engine("Delete", provider_pb2.DeleteRequest(id=f"{HUB_ID}#{IOT_ROUTING_KIND}", urn=URN, properties=struct(HUB_PROPS)))
 
-    assert local_arm.seen == []
+    assert local_arm.calls == []
 
 
 @pytest.mark.parametrize(
