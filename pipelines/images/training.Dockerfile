@@ -5,9 +5,9 @@
 FROM python:3.11-slim
 WORKDIR /app
 COPY requirements.txt .
-RUN pip install --no-cache-dir --upgrade pip && pip install --no-cache-dir -r requirements.txt
 # Jobs on a compute cluster get MLFLOW_TRACKING_URI=azureml://... set for them; MLflow resolves that scheme only
 # with the azureml-mlflow plugin ("Configure MLflow for Azure Machine Learning", prerequisites: pip install mlflow
 # azureml-mlflow; learn.microsoft.com/azure/machine-learning/how-to-use-mlflow-configure-tracking). Local runs do
-# not need it, so it is in the image only.
-RUN pip install --no-cache-dir "azureml-mlflow>=1.60"
+# not need it, so it is in the image only, and in the same resolve as the requirements: it caps mlflow-skinny
+# (<=3.15 in azureml-mlflow 1.62), and a second install would leave mlflow and mlflow-skinny at different versions.
+RUN pip install --no-cache-dir --upgrade pip && pip install --no-cache-dir -r requirements.txt "azureml-mlflow>=1.60"

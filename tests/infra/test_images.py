@@ -48,7 +48,7 @@ def test_training_image_is_built_from_the_project_requirements():
     dockerfile = (IMAGES / "training.Dockerfile").read_text()
     assert "COPY requirements.txt ." in dockerfile and "-r requirements.txt" in dockerfile
     assert f"--image {TRAINING_IMAGE}" in dockerfile
-    assert 'pip install --no-cache-dir "azureml-mlflow>=' in dockerfile  # MLflow's azureml:// tracking URI in jobs
+    assert '-r requirements.txt "azureml-mlflow>=' in dockerfile  # one resolve; MLflow's azureml:// URI in jobs
 
 
 # --- the self-hosted runner image (read and its entrypoint run here; the image is not built: no Docker engine) ----
