@@ -302,10 +302,12 @@ def promote(
     root: Path,
     *,
     serving_environment: str | None = None,
+    environment_exists: Callable[[str, str], bool] | None = None,
     dry_run: bool = True,
     before_write: Callable[[Promotion], None] | None = None,
 ) -> Promotion:
-    """One step (`canary`, `complete` or `rollback`) on the stack file: checks, then under the file's lock the new
+    """One step (`canary`, `complete` or `rollback`) on the stack file: checks (`model_exists`, and
+    `environment_exists` for a new scoring environment when the registry can tell), then under the file's lock the new
     text, then (unless `dry_run`) `before_write` (a side effect such as moving the registry alias) and the write."""
     path = stack_file(environment)
     source = display_path(path)
@@ -326,6 +328,10 @@ def promote(
             raise BadInput(f"--traffic: {traffic} is out of range; a canary takes 1-99 (use --complete for 100)")
         if not model_exists(name, str(version)):
             raise Refused(f"the model registry has no version {version} of '{name}'")
+        if serving_environment is not None and environment_exists is not None:
+            environment_name, environment_version = serving_environment.split(":")
+            if not environment_exists(environment_name, environment_version):
+                raise Refused(f"the registry has no version {environment_version} of the environment '{environment_name}'")
         if environment == "prod" and not served_by(GATE_STACK, model, root):
             raise Refused(f"{model} never served in {GATE_STACK}; promote it there first")
     with locked(path):

@@ -135,6 +135,16 @@ def workspace_client(outputs):
     return MLClient(DefaultAzureCredential(), subscription, outputs.resource_group_name, outputs.workspace_name)
 
 
+def shared_registry_client(outputs):
+    """An MLClient for the shared Azure ML registry the stack's deployments take models and environments from
+    (stack output mlRegistryName). azure-ai-ml finds the registry's region, subscription and resource group through
+    Azure ML's registry discovery when the client is made."""
+    from azure.ai.ml import MLClient
+    from azure.identity import DefaultAzureCredential
+
+    return MLClient(DefaultAzureCredential(), registry_name=outputs.ml_registry_name)
+
+
 @dataclass
 class RunRecord:
     """What a run ended with, as `pipeline run --out` writes it for workflows: status and the model registered."""

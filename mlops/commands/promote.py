@@ -39,6 +39,7 @@ def registry_errors():
 class Registry(str, Enum):
     local = "local"
     workspace = "workspace"
+    shared = "shared"
 
 
 def model_exists(name: str, version: str) -> bool:
@@ -77,6 +78,44 @@ def workspace_model_exists(stack: str):
     return exists
 
 
+def shared_registry(stack: str):
+    """(model exists, environment exists) in the shared Azure ML registry that the stack's deployments take both
+    from (`azureml://registries/<mlRegistryName>/...`), asked with azure-ai-ml as `DefaultAzureCredential`."""
+    registry: dict = {}  # the client and the registry's name, made on first use
+
+    def client():
+        from azure.core.exceptions import AzureError
+
+        from pipelines.runner import shared_registry_client
+        from pipelines.stack_outputs import load_outputs
+
+        if not registry:
+            outputs = load_outputs(stack)
+            try:  # the client asks Azure ML's registry discovery where the registry is
+                made = shared_registry_client(outputs)
+            except AzureError as exc:
+                raise BadInput(f"cannot reach the shared registry {outputs.ml_registry_name}: {first_line(exc)}") from None
+            registry.update(name=outputs.ml_registry_name, client=made)
+        return registry["client"]
+
+    def asset(kind: str):
+        def exists(name: str, version: str) -> bool:
+            from azure.core.exceptions import AzureError, ResourceNotFoundError
+
+            operations = getattr(client(), kind)
+            try:
+                operations.get(name=name, version=version)
+            except ResourceNotFoundError:
+                return False
+            except AzureError as exc:  # no permission, no network: not a missing asset
+                raise BadInput(f"cannot ask the shared registry {registry['name']}: {first_line(exc)}") from None
+            return True
+
+        return exists
+
+    return asset("models"), asset("environments")
+
+
 def mark_production(model: str) -> None:
     """Completing a rollout in prod moves the registry's `production` alias: the gate compares against it."""
     from pipelines.registry import PRODUCTION_ALIAS
@@ -98,7 +137,11 @@ def promote(
     rollback: Annotated[bool, typer.Option("--rollback", help="Retire the canary; the live slot serves 100%.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the stack-file diff; write nothing.")] = False,
     registry: Annotated[
-        Registry, typer.Option(help="Where the model must be registered: the local MLflow store or the stack's workspace.")
+        Registry,
+        typer.Option(
+            help="Where the model must be registered: the local MLflow store, the stack's workspace, or the shared "
+            "Azure ML registry its deployments take models from (also checks --environment there)."
+        ),
     ] = Registry.local,
 ) -> None:
     from pipelines.promotion import promote as plan_promotion
@@ -108,10 +151,15 @@ def promote(
     if len(chosen) != 1:
         raise BadInput("give exactly one of --traffic N, --complete, --rollback")
     action = {"--traffic": "canary", "--complete": "complete", "--rollback": "rollback"}[chosen[0]]
-    exists = workspace_model_exists(stack) if registry is Registry.workspace else model_exists
+    environment_exists = None
+    if registry is Registry.shared:
+        exists, environment_exists = shared_registry(stack)
+    else:
+        exists = workspace_model_exists(stack) if registry is Registry.workspace else model_exists
     moves_alias = stack == "prod" and action == "complete" and registry is Registry.local
     result = plan_promotion(
         stack, model, traffic, action, exists, ROOT_DIR, serving_environment=environment, dry_run=dry_run,
+        environment_exists=environment_exists,
         before_write=(lambda done: mark_production(done.model)) if moves_alias else None,
     )  # fmt: skip
     typer.echo(result.diff(), nl=False)

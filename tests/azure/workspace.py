@@ -1,4 +1,5 @@
-"""Recorded answers of a stack's Azure ML workspace: ARM control plane, discovery, run history, blob storage.
+"""Recorded answers of a stack's Azure ML workspace (ARM control plane, discovery, run history, blob storage) and of
+the shared Azure ML registry (registry discovery, its assets).
 
 Shapes follow the Azure ML REST API as azure-ai-ml 1.x calls it: resources are `{"id", "name", "type",
 "properties"}`; versioned assets live under `.../<kind>/<name>/versions/<version>`; a job's status is
@@ -162,3 +163,52 @@ class RecordedWorkspace:
         self.blobs.setdefault(call.path, {}).update(metadata)
         status = 200 if call.query.get("comp") == "metadata" else 201
         return status, None, {"ETag": '"0x1"', "Last-Modified": "Mon, 01 Dec 2025 00:00:00 GMT"}
+
+
+DISCOVERY_HOST = "eastus.api.azureml.ms"  # azure-ai-ml's default host for Azure ML's registry discovery
+
+
+@dataclass
+class RecordedRegistry:
+    """The shared Azure ML registry as azure-ai-ml reaches it: Azure ML's registry discovery says where the
+    registry lives, then its region's management front end answers for its assets. `models` and `environments`
+    are the versions it holds, as "name:version"."""
+
+    name: str
+    models: set[str] = field(default_factory=set)
+    environments: set[str] = field(default_factory=set)
+    region: str = "westeurope"
+    subscription_id: str = "00000000-0000-0000-0000-000000000000"
+    resource_group: str = "rg-mlops-shared-weu"
+
+    @property
+    def host(self) -> str:
+        return f"{self.region}.api.azureml.ms"
+
+    @property
+    def path(self) -> str:
+        return (f"/mferp/managementfrontend/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+                f"/providers/Microsoft.MachineLearningServices/registries/{self.name}")  # fmt: skip
+
+    def install(self, wire: AzureWire) -> RecordedRegistry:
+        wire.route("GET", re.escape(f"{DISCOVERY_HOST}/registrymanagement/v1.0/registries/{self.name}/discovery"), {
+            "registryName": self.name, "tenantId": "11111111-1111-1111-1111-111111111111",
+            "primaryRegion": self.region, "regions": [self.region], "subscriptionId": self.subscription_id,
+            "resourceGroup": self.resource_group, "primaryRegionResourceProviderUri": f"https://{self.host}/",
+        })  # fmt: skip
+        wire.route("GET", re.escape(self.host + self.path) + "/(models|environments)/[^/]+/versions/[^/]+", self._get)
+        return self
+
+    def _get(self, call: Call):
+        kind, name, _versions, version = call.path.removeprefix(self.path + "/").split("/")
+        if f"{name}:{version}" not in (self.models if kind == "models" else self.environments):
+            return 404, {"error": {"code": "UserError", "message": f"{kind[:-1]} {name}:{version} not found"}}
+        properties = (
+            {"modelType": "mlflow_model", "modelUri": f"https://{self.name}.blob.core.windows.net/models/{name}/{version}",
+             "flavors": {"python_function": {"data": {"loader_module": "mlflow.sklearn"}}}}
+            if kind == "models"
+            else {"image": "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04", "osType": "Linux"}
+        )
+        asset_id = f"azureml://registries/{self.name}/{kind}/{name}/versions/{version}"  # a registry asset's id
+        return 200, {"id": asset_id, "name": version, "type": f"Microsoft.MachineLearningServices/registries/{kind}/versions",
+                     "properties": properties}  # fmt: skip

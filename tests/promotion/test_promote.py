@@ -179,6 +179,54 @@ def test_completing_in_prod_moves_the_production_alias(project_repo, cli, regist
     assert str(client.get_model_version_by_alias("predictive-maintenance", "production").version) == "2"  # only prod moves it
 
 
+@pytest.mark.parametrize(
+    ("model", "environment", "code", "message"),
+    [
+        ("predictive-maintenance:2", "mlops-serving:1", 0, "would promote"),
+        ("predictive-maintenance:9", "mlops-serving:1", 1, "refused: the model registry has no version 9 of 'predictive-maintenance'"),
+        ("predictive-maintenance:2", "mlops-serving:7", 1, "refused: the registry has no version 7 of the environment 'mlops-serving'"),
+    ],
+)
+def test_the_shared_registry_is_asked_for_the_model_and_the_environment(azure, capsys, model, environment, code, message):
+    """`--registry shared`: the registry the deployments take both from (azureml://registries/<mlRegistryName>/...),
+    found through Azure ML's registry discovery and asked in its region; nothing but HTTP is recorded."""
+    from mlops.cli import main
+    from pipelines.stack_outputs import load_outputs
+    from tests.azure.wire import token_for
+    from tests.azure.workspace import DISCOVERY_HOST, RecordedRegistry
+
+    registry = RecordedRegistry(load_outputs("staging").ml_registry_name, models={"predictive-maintenance:2"},
+                                environments={"mlops-serving:1"}).install(azure)  # fmt: skip
+    args = ["promote", "--stack", "staging", "--model", model, "--traffic", "10", "--environment", environment]
+    with pytest.raises(SystemExit) as exit_info:
+        main([*args, "--registry", "shared", "--dry-run"])
+    assert exit_info.value.code == code and message in capsys.readouterr().err
+    [discovery] = azure.requests_to(DISCOVERY_HOST)
+    assert discovery.path == f"/registrymanagement/v1.0/registries/{registry.name}/discovery"
+    name, version = model.split(":")
+    asked = [(c.method, c.path.removeprefix(registry.path)) for c in azure.requests_to(registry.host)]
+    expected = [("GET", f"/models/{name}/versions/{version}")]
+    if version == "2":  # the environment is asked only for a model the registry has
+        expected.append(("GET", "/environments/{}/versions/{}".format(*environment.split(":"))))
+    assert asked == expected and azure.unrouted == []
+    assert all(c.api_version and c.bearer == token_for("https://management.azure.com") for c in azure.requests_to(registry.host))
+
+
+def test_a_shared_registry_that_cannot_be_found_is_bad_input(azure, capsys):
+    from mlops.cli import main
+    from pipelines.stack_outputs import load_outputs
+    from tests.azure.workspace import DISCOVERY_HOST
+
+    name = load_outputs("staging").ml_registry_name
+    azure.route("GET", f"{DISCOVERY_HOST}/registrymanagement/v1.0/registries/{name}/discovery",
+                {"error": {"code": "AuthorizationFailed", "message": "no access to the registry"}}, status=403)  # fmt: skip
+    args = ["promote", "--stack", "staging", "--model", "predictive-maintenance:2", "--traffic", "10", "--environment", "mlops-serving:1"]
+    with pytest.raises(SystemExit) as exit_info:
+        main([*args, "--registry", "shared", "--dry-run"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and f"error: cannot reach the shared registry {name}: " in err and "Traceback" not in err
+
+
 @pytest.mark.parametrize(("version", "code"), [("2", 0), ("9", 1)])
 def test_workspace_registry_is_asked_over_arm(azure, capsys, version, code):
     """`--registry workspace`: azure-identity signs in, azure-ai-ml asks ARM for the model version; nothing else is faked."""

@@ -410,7 +410,7 @@ def test_training_submits_waits_and_checks_the_final_status():
 def test_a_passing_model_opens_a_promotion_pull_request_for_staging_or_the_callers_stack():
     train = WORKFLOWS["train"]["jobs"]["train"]
     assert train["env"]["PROMOTE_TO"] == "${{ needs.request.outputs.promote-to }}"
-    assert 'python -m mlops promote --stack "$PROMOTE_TO" --model "$MODEL" --traffic 10 --registry workspace' in run_scripts(train)
+    assert 'python -m mlops promote --stack "$PROMOTE_TO" --model "$MODEL" --traffic 10 --registry shared' in run_scripts(train)
     [promote] = [s for s in train["steps"] if "mlops promote" in s.get("run", "")]
     assert promote["if"] == "github.ref == 'refs/heads/main' && env.PROMOTE_TO != 'none'"
     [upload] = step_using(train, "actions/upload-artifact")
