@@ -83,6 +83,7 @@ REMOVALS = {
     "ci-uploads-code": (lambda r: _without(r, "workspace-st-pep-blob", "workspace-st-pep-blob-dns"), "no private endpoint (blob) to stmlops"),
     "ci-registers-assets": (lambda r: _without(r, "ml-registry-mlr-pep-amlregistry", "ml-registry-mlr-pep-amlregistry-dns"), "no private endpoint (amlregistry)"),
     "ci-pulls-runner-image": (lambda r: _without(r, "runners-pull-runner-image"), "grants Microsoft.ContainerRegistry/registries/pull/read"),
+    "ci-reads-runner-token": (lambda r: _without(r, "runners-read-runner-token"), "grants Microsoft.KeyVault/vaults/secrets/getSecret/action"),
     "ci-deploys-function": (lambda r: _without(r, "retrain-func-pep-sites", "retrain-func-pep-sites-dns"), "no private endpoint (sites)"),
     "function-to-host-storage": (lambda r: _without(r, "retrain-st-pep-queue-dns"), "registers no DNS record in privatelink.queue.core.windows.net"),
     "function-submits-training": (lambda r: _without(r, "retrain-workspace"), "experiments/runs/submit/action"),

@@ -148,7 +148,7 @@ def test_a_long_comment_drops_whole_sections_from_the_end_and_says_which(three_s
 
 
 def test_every_flow_is_reported_and_a_broken_one_says_why(stacks):
-    """The preview runs the pack's flow check on the record: all 29 open in staging; without the Key Vault's
+    """The preview runs the pack's flow check on the record: all 30 open in staging; without the workspace's
     private endpoint callers, CI, the retrain function and operators cannot reach it: text, JSON and Markdown say so."""
     import dataclasses
 
@@ -160,18 +160,18 @@ def test_every_flow_is_reported_and_a_broken_one_says_why(stacks):
         return dataclasses.replace(report_of(record), flows=[FlowEntry.of(r) for r in flow_results(record)])
 
     whole = report(stacks["staging"])
-    assert (whole.summary["flows_open"], whole.summary["flows_broken"]) == (29, 0)
-    assert "Flows: 29 of 29 open\n" in render_text([whole])
+    assert (whole.summary["flows_open"], whole.summary["flows_broken"]) == (30, 0)
+    assert "Flows: 30 of 30 open\n" in render_text([whole])
     cut = dataclasses.replace(stacks["staging"], resources=[r for r in stacks["staging"].resources if r.name != "workspace-pep-amlworkspace"])
     broken = report(cut)
     names = [f.name for f in broken.flows_of("broken")]
     assert names == ["callers-score", "ci-submits-jobs", "function-submits-training", "operators-use-workspace"]
     text = render_text([broken])
-    assert f"Flows: {29 - len(names)} of 29 open, {len(names)} broken\n" in text
+    assert f"Flows: {30 - len(names)} of 30 open, {len(names)} broken\n" in text
     assert "✗ callers-score (" in text and "no private endpoint (amlworkspace) to mlw-" in text
     [stack] = json.loads(render_json([broken]))["stacks"]
     assert {f["name"] for f in stack["flows"] if f["status"] == "broken"} == set(names)
     assert stack["summary"]["flows_broken"] == len(names)
     markdown = render_markdown([broken])
-    assert f"| {29 - len(names)} of 29 open, {len(names)} broken |" in markdown.splitlines()[4]
-    assert f"<code>staging</code>: flows, {29 - len(names)} of 29 open, {len(names)} broken" in markdown
+    assert f"| {30 - len(names)} of 30 open, {len(names)} broken |" in markdown.splitlines()[4]
+    assert f"<code>staging</code>: flows, {30 - len(names)} of 30 open, {len(names)} broken" in markdown
