@@ -195,13 +195,28 @@ ACTIONS: dict[str, Callable[..., str]] = {"canary": canary, "complete": complete
 # --- the staging-before-prod rule ------------------------------------------------------------------------------
 
 
-def declared_models(document: Any) -> set[ModelVersion]:
-    """The (name, version) of every deployment a stack document declares; odd shapes declare nothing."""
+def _serving_of(document: Any) -> dict[str, Any]:
+    """A stack document's serving map; {} for odd shapes."""
     config = document.get("config") if isinstance(document, dict) else None
     serving = config.get(SERVING_KEY) if isinstance(config, dict) else None
-    deployments = serving.get("deployments") if isinstance(serving, dict) else None
-    found = (_model_version(d.get("model")) for d in deployments or () if isinstance(d, dict))
-    return {model for model in found if model is not None} if isinstance(deployments, list) else set()
+    return serving if isinstance(serving, dict) else {}
+
+
+def _deployments_of(document: Any) -> list[dict[str, Any]]:
+    deployments = _serving_of(document).get("deployments")
+    return [d for d in deployments if isinstance(d, dict)] if isinstance(deployments, list) else []
+
+
+def declared_models(document: Any) -> set[ModelVersion]:
+    """The (name, version) of every deployment a stack document declares; odd shapes declare nothing."""
+    found = (_model_version(d.get("model")) for d in _deployments_of(document))
+    return {model for model in found if model is not None}
+
+
+def declared_environments(document: Any) -> set[str]:
+    """Every scoring environment (NAME:VERSION) a stack document declares: the stack's and each deployment's."""
+    found = [_serving_of(document).get("environment"), *(d.get("environment") for d in _deployments_of(document))]
+    return {ref for ref in found if isinstance(ref, str) and ENVIRONMENT_REF.fullmatch(ref)}
 
 
 def _historical_versions(path: Path, root: Path) -> Iterator[bytes]:
@@ -227,17 +242,18 @@ def _historical_versions(path: Path, root: Path) -> Iterator[bytes]:
             offset += size + 1  # the content is followed by a newline
 
 
-def served_by(environment: str, model: str, root: Path) -> bool:
-    """Whether a stack declares, or ever declared in the git history of its file, a deployment of this model
-    (parsed NAME:VERSION values of its serving config; never a substring of the text)."""
+def served_by(environment: str, ref: str, root: Path, kind: str = "model") -> bool:
+    """Whether a stack declares, or ever declared in the git history of its file, this model (`kind="model"`) or
+    scoring environment (`kind="environment"`): parsed NAME:VERSION values of its serving config, never a substring
+    of the text."""
+    declared, wanted = (declared_models, _model_version(ref)) if kind == "model" else (declared_environments, ref)
     path = stack_file(environment)
     source = display_path(path)
-    wanted = _model_version(model)
-    if wanted in declared_models(read_stack_document(path, source)):
+    if wanted in declared(read_stack_document(path, source)):
         return True
     for data in _historical_versions(path, root):
         try:
-            if wanted in declared_models(load_yaml(data, source)):
+            if wanted in declared(load_yaml(data, source)):
                 return True
         except ConfigError:
             continue  # a version that was not valid YAML declared nothing
@@ -334,6 +350,8 @@ def promote(
                 raise Refused(f"the registry has no version {environment_version} of the environment '{environment_name}'")
         if environment == "prod" and not served_by(GATE_STACK, model, root):
             raise Refused(f"{model} never served in {GATE_STACK}; promote it there first")
+        if environment == "prod" and serving_environment and not served_by(GATE_STACK, serving_environment, root, "environment"):
+            raise Refused(f"the scoring environment {serving_environment} never served in {GATE_STACK}; promote it there first")
     with locked(path):
         data = path.read_bytes()
         document, cfg = _checked(environment, data, source)

@@ -57,6 +57,21 @@ def test_prod_needs_the_exact_model_version_in_stagings_serving_config(project_r
     assert (result.returncode, result.stderr) == (1, "refused: predictive-maintenance:2 never served in staging; promote it there first\n")
 
 
+def test_prod_takes_a_new_scoring_environment_only_after_staging_served_it(project_repo, cli, registry, commit):
+    staging = promote(cli, project_repo, "--stack", "staging", "--model", "predictive-maintenance:2", "--traffic", "10",
+                      "--environment", "mlops-serving:2", registry_uri=registry)  # fmt: skip
+    assert staging.returncode == 0, staging.stderr
+    commit(project_repo, "staging canary v2 on mlops-serving:2")
+    args = ["--stack", "prod", "--model", "predictive-maintenance:2", "--traffic", "10", "--environment"]
+    unseen = promote(cli, project_repo, *args, "mlops-serving:21", registry_uri=registry)  # 21 is not 2
+    assert (unseen.returncode, unseen.stderr) == (
+        1, "refused: the scoring environment mlops-serving:21 never served in staging; promote it there first\n"
+    )
+    served = promote(cli, project_repo, *args, "mlops-serving:2", registry_uri=registry)
+    assert served.returncode == 0, served.stderr
+    assert serving(project_repo, "prod")["deployments"][1]["environment"] == "mlops-serving:2"
+
+
 def test_history_counts_parsed_versions_and_skips_broken_ones(project_repo, cli, registry, commit):
     stack_file = project_repo / STAGING
     original = stack_file.read_text()
