@@ -140,3 +140,28 @@ def test_a_refused_submission_deletes_both_claims_so_the_retry_can_submit(app, a
     assert outcome.status == 503 and "compute cluster cpu-cluster is being deleted" in outcome.body["error"]
     deleted = {c.path for c in azure.requests_to(STATE_HOST) if c.method == "DELETE"}
     assert deleted == claim_paths(fired()) and claims.blobs == {}
+
+
+def test_an_expired_claim_is_taken_over_only_if_nobody_changed_it_first(app, azure):
+    _outputs, workspace, claims = app
+    incident = sorted(claim_paths(fired()))[0]  # alert/<sha256>
+    claims.blobs[incident] = (b"2020-01-01T00:00:00+00:00", '"0xold"')  # a claim that expired long ago
+    assert function_app.process(fired()).status == 202 and len(workspace.jobs) == 1
+    takeover = [c for c in azure.requests_to(STATE_HOST) if c.path == incident and c.method == "PUT"]
+    assert [c.headers.get("If-None-Match") for c in takeover] == ["*", None]
+    assert takeover[1].headers["If-Match"] == '"0xold"'  # overwritten only while it still is the expired claim
+
+    claims.blobs[incident] = (b"2020-01-01T00:00:00+00:00", '"0xold"')
+
+    def read_then_lose_the_race(call: Call):
+        answer = claims._get(call)  # we read the expired claim...
+        claims.blobs[incident] = (b"2099-01-01T00:00:00+00:00", '"0xtheirs"')  # ...and another instance takes it over
+        return answer
+
+    azure.route("GET", re.escape(STATE_HOST) + "/retrain-state/alert/.+", read_then_lose_the_race)
+    before = len(azure.calls)
+    outcome = function_app.process(fired())
+    [*_, lost] = [c for c in azure.calls[before:] if c.path == incident and c.method == "PUT"]
+    assert lost.headers["If-Match"] == '"0xold"' and claims.blobs[incident][1] == '"0xtheirs"'  # theirs stands
+    assert (outcome.status, outcome.body["reason"]) == (200, "this incident already triggered a retrain")
+    assert len(workspace.jobs) == 1  # our If-Match write failed (412): nothing is submitted twice
