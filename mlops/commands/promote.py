@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
-from typing import Annotated, Optional
+from functools import cache
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -58,22 +60,29 @@ def model_exists(name: str, version: str) -> bool:
     return True
 
 
+def _found(get: Callable[[], object], where: str) -> bool:
+    """Whether an Azure ML asset exists: `get()` returns it or raises ResourceNotFoundError. Any other Azure failure
+    (no credentials, no network, no permission) is not a missing asset: bad input naming `where`."""
+    from azure.core.exceptions import AzureError, ResourceNotFoundError
+
+    try:
+        get()
+    except ResourceNotFoundError:
+        return False
+    except AzureError as exc:
+        raise BadInput(f"cannot ask {where}: {first_line(exc)}") from None
+    return True
+
+
 def workspace_model_exists(stack: str):
     """The stack's Azure ML workspace registry (azure-ai-ml, DefaultAzureCredential), where submitted runs register."""
 
     def exists(name: str, version: str) -> bool:
-        from azure.core.exceptions import AzureError, ResourceNotFoundError
-
         from pipelines.runner import workspace_client
         from pipelines.stack_outputs import load_outputs
 
-        try:
-            workspace_client(load_outputs(stack)).models.get(name=name, version=version)
-        except ResourceNotFoundError:
-            return False
-        except AzureError as exc:  # no credentials, no network, no permission: not a missing model
-            raise BadInput(f"cannot ask the {stack} workspace's registry: {first_line(exc)}") from None
-        return True
+        get = lambda: workspace_client(load_outputs(stack)).models.get(name=name, version=version)  # noqa: E731
+        return _found(get, f"the {stack} workspace's registry")
 
     return exists
 
@@ -81,35 +90,26 @@ def workspace_model_exists(stack: str):
 def shared_registry(stack: str):
     """(model exists, environment exists) in the shared Azure ML registry that the stack's deployments take both
     from (`azureml://registries/<mlRegistryName>/...`), asked with azure-ai-ml as `DefaultAzureCredential`."""
-    registry: dict = {}  # the client and the registry's name, made on first use
 
-    def client():
+    @cache
+    def registry() -> tuple[str, Any]:
+        """The registry's name and client, made on first use (the client asks Azure ML's registry discovery where
+        the registry is)."""
         from azure.core.exceptions import AzureError
 
         from pipelines.runner import shared_registry_client
         from pipelines.stack_outputs import load_outputs
 
-        if not registry:
-            outputs = load_outputs(stack)
-            try:  # the client asks Azure ML's registry discovery where the registry is
-                made = shared_registry_client(outputs)
-            except AzureError as exc:
-                raise BadInput(f"cannot reach the shared registry {outputs.ml_registry_name}: {first_line(exc)}") from None
-            registry.update(name=outputs.ml_registry_name, client=made)
-        return registry["client"]
+        outputs = load_outputs(stack)
+        try:
+            return outputs.ml_registry_name, shared_registry_client(outputs)
+        except AzureError as exc:
+            raise BadInput(f"cannot reach the shared registry {outputs.ml_registry_name}: {first_line(exc)}") from None
 
     def asset(kind: str):
         def exists(name: str, version: str) -> bool:
-            from azure.core.exceptions import AzureError, ResourceNotFoundError
-
-            operations = getattr(client(), kind)
-            try:
-                operations.get(name=name, version=version)
-            except ResourceNotFoundError:
-                return False
-            except AzureError as exc:  # no permission, no network: not a missing asset
-                raise BadInput(f"cannot ask the shared registry {registry['name']}: {first_line(exc)}") from None
-            return True
+            registry_name, client = registry()
+            return _found(lambda: getattr(client, kind).get(name=name, version=version), f"the shared registry {registry_name}")
 
         return exists
 

@@ -227,6 +227,7 @@ def training_job(stack: str, env: Mapping[str, str] = os.environ, code: Path | N
     """The pipelines package's training pipeline for this stack (`pipelines.aml.build_pipeline`), from the stack
     outputs and training config the component writes into the app settings (the function cannot read the stack);
     `code` is the job's code snapshot (default: the project root the function runs from)."""
+    from mlops.paths import ROOT_DIR
     from pipelines.aml import build_pipeline
     from pipelines.steps import pipeline_parameters
     from stacks.outputs import StackOutputs
@@ -236,7 +237,7 @@ def training_job(stack: str, env: Mapping[str, str] = os.environ, code: Path | N
     outputs = StackOutputs.model_validate({**json.loads(env["MLOPS_STACK_OUTPUTS"]), **secret})
     training = TrainingConfig.model_validate_json(env.get("MLOPS_TRAINING_CONFIG") or "{}")
     parameters = pipeline_parameters(stack, training, env.get("MLOPS_SOURCE_COMMIT", "unknown"))
-    return build_pipeline(outputs, parameters, code=code) if code else build_pipeline(outputs, parameters)
+    return build_pipeline(outputs, parameters, code=code or ROOT_DIR)
 
 
 def submit_training(client: Any, stack: str) -> str:

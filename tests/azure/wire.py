@@ -157,11 +157,12 @@ class AzureWire:
             scripted = self._scripted.get((method, call.path))
             answer: Answer | None = scripted.popleft() if scripted else None
         target = call.host + call.path
-        for route_method, pattern, handler in self.routes:
-            if answer is not None:
-                break
-            if route_method == method and pattern.fullmatch(target):
-                answer = handler(call)
+        if answer is None:
+            for route_method, pattern, handler in self.routes:  # the first route that matches and answers
+                if route_method == method and pattern.fullmatch(target):
+                    answer = handler(call)
+                    if answer is not None:
+                        break
         if answer is None:
             self.unrouted.append(call)
             error = {"error": {"code": "ResourceNotFound", "message": f"no recorded response for {method} {target}"}}
