@@ -46,6 +46,22 @@ class MetricRule:
 
 
 @dataclass(frozen=True)
+class LogMetricRule:
+    """A log alert on a custom metric the platform publishes to Application Insights (the monitor's drift share,
+    the live model's AUC): fires when the worst value of the last hour crosses the threshold."""
+
+    label: str
+    description: str
+    metric: str
+    operator: str  # GreaterThan: worst = Maximum; LessThan: worst = Minimum
+    threshold: float
+
+    @property
+    def aggregation(self) -> str:
+        return "Maximum" if self.operator.startswith("Greater") else "Minimum"
+
+
+@dataclass(frozen=True)
 class EventHubTarget:
     """Where the action group publishes alerts (common alert schema): a hub of the stack's namespace."""
 
@@ -61,9 +77,8 @@ class AlertsArgs:
     retrain: EventHubTarget
     severity: int
     metric_rules: Sequence[MetricRule]
-    drift_scope: pulumi.Input[str]  # Application Insights, where the drift metric lands
-    drift_metric: str
-    drift_threshold: float
+    log_scope: pulumi.Input[str]  # Application Insights, where the monitor's metrics land
+    log_rules: Sequence[LogMetricRule]
 
 
 class Alerts(PlatformComponent):
@@ -144,39 +159,42 @@ class Alerts(PlatformComponent):
             )
             for rule in args.metric_rules
         ]
-        drift = monitor.ScheduledQueryRule(
-            f"{name}-drift",
-            rule_name=ctx.naming.name("alrt", "drift"),
-            resource_group_name=ctx.resource_group_name,
-            location=ctx.location,
-            kind="LogAlert",
-            description="Share of drifted features above the stack's drift.driftShare; triggers retraining",
-            enabled=True,
-            severity=args.severity,
-            scopes=[args.drift_scope],
-            evaluation_frequency="PT15M",
-            window_size="PT1H",
-            criteria=monitor.ScheduledQueryRuleCriteriaArgs(
-                all_of=[
-                    monitor.ConditionArgs(
-                        query=f"customMetrics | where name == '{args.drift_metric}' | project TimeGenerated = timestamp, value",
-                        time_aggregation="Maximum",
-                        metric_measure_column="value",
-                        operator="GreaterThan",
-                        threshold=args.drift_threshold,
-                        failing_periods=monitor.ConditionFailingPeriodsArgs(
-                            number_of_evaluation_periods=1, min_failing_periods_to_alert=1
-                        ),
-                    )
-                ]
-            ),
-            actions=monitor.ActionsArgs(action_groups=[group.id]),
-            auto_mitigate=True,
-            tags=ctx.tags,
-            opts=self.child(),
-        )
+        logged = [
+            monitor.ScheduledQueryRule(
+                f"{name}-{rule.label}",
+                rule_name=ctx.naming.name("alrt", rule.label),
+                resource_group_name=ctx.resource_group_name,
+                location=ctx.location,
+                kind="LogAlert",
+                description=rule.description,
+                enabled=True,
+                severity=args.severity,
+                scopes=[args.log_scope],
+                evaluation_frequency="PT15M",
+                window_size="PT1H",
+                criteria=monitor.ScheduledQueryRuleCriteriaArgs(
+                    all_of=[
+                        monitor.ConditionArgs(
+                            query=f"customMetrics | where name == '{rule.metric}' | project TimeGenerated = timestamp, value",
+                            time_aggregation=rule.aggregation,
+                            metric_measure_column="value",
+                            operator=rule.operator,
+                            threshold=rule.threshold,
+                            failing_periods=monitor.ConditionFailingPeriodsArgs(
+                                number_of_evaluation_periods=1, min_failing_periods_to_alert=1
+                            ),
+                        )
+                    ]
+                ),
+                actions=monitor.ActionsArgs(action_groups=[group.id]),
+                auto_mitigate=True,
+                tags=ctx.tags,
+                opts=self.child(),
+            )
+            for rule in args.log_rules
+        ]
         self.resource_id: pulumi.Output[str] = group.id
         self.resource_name: pulumi.Output[str] = group.name
         self.principal_id: pulumi.Output[str] = group_principal
-        self.alert_ids: pulumi.Output[list[str]] = pulumi.Output.all(*(a.id for a in [*alerts, drift]))
+        self.alert_ids: pulumi.Output[list[str]] = pulumi.Output.all(*(a.id for a in [*alerts, *logged]))
         self._register()

@@ -1,4 +1,5 @@
-"""The data lake: ADLS Gen2 with raw / curated / features zones, identity-only access and soft delete.
+"""The data lake: ADLS Gen2 with its zones (raw / curated / features for data, predictions / labels / monitoring
+for the monitoring loop), identity-only access and soft delete.
 
 The lake is not the workspace's storage (Azure ML refuses a hierarchical namespace there); the workspace
 registers each zone as an identity-based ADLS Gen2 datastore. In a private stack it is reached through its
@@ -18,7 +19,10 @@ from components.base import PlatformComponent
 from components.context import PlatformContext
 from components.storage_account import private_containers, secure_storage_account, send_blob_diagnostics
 
-ZONES = ("raw", "curated", "features")
+# raw: what arrives (IoT Hub routing, Event Hubs Capture of telemetry and of the scored requests); curated and
+# features: prepared data; predictions: the scored requests as Parquet (the monitor compacts the captures);
+# labels: ground truth that arrives later; monitoring: the monitor's drift and quality reports.
+ZONES = ("raw", "curated", "features", "predictions", "labels", "monitoring")
 
 
 @dataclass(frozen=True)

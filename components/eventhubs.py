@@ -1,5 +1,5 @@
 """Event Hubs: the streaming entry (telemetry in, predictions out, alerts to the retrain function), identity-only,
-telemetry captured into the raw zone.
+telemetry and predictions captured into the raw zone.
 
 In a private stack the namespace is reached through its `namespace` private endpoint, and its firewall admits
 exactly the trusted Azure services that write to it from outside any network: the IoT Hub (its system-assigned
@@ -18,7 +18,7 @@ from pulumi_azure_native import eventhub
 from components.base import PlatformComponent
 from components.context import PlatformContext
 
-CAPTURED_HUB = "telemetry"
+CAPTURED_HUBS = ("telemetry", "predictions")  # the scored requests too: the monitor compacts them into Parquet
 # Every token Capture supports, so archives never collide: {Namespace}/{EventHub}/{PartitionId}/date/time.
 ARCHIVE_NAME_FORMAT = "{Namespace}/{EventHub}/{PartitionId}/{Year}/{Month}/{Day}/{Hour}/{Minute}/{Second}"
 
@@ -83,7 +83,7 @@ class EventHubs(PlatformComponent):
         capture_access = self.grant("capture-to-raw", principal_id, "Storage Blob Data Contributor", args.capture_container_id)
         hubs: dict[str, eventhub.EventHub] = {}
         for hub_name, hub in args.hubs.items():
-            capture = hub_name == CAPTURED_HUB and args.capture_enabled
+            capture = hub_name in CAPTURED_HUBS and args.capture_enabled
             hubs[hub_name] = eventhub.EventHub(
                 f"{name}-{hub_name}",
                 event_hub_name=hub_name,

@@ -89,6 +89,8 @@ RULES: dict[str, NameRule] = {
         NameRule("managed identity", "id", 3, 128, _DASHED, False, False),
         NameRule("online endpoint", "mloe", 3, 32, _DASHED, False, True),
         NameRule("batch endpoint", "mlbe", 3, 32, _DASHED, False, True),
+        # The pattern Azure ML's REST specs give its workspace child resources: ^[a-zA-Z0-9][a-zA-Z0-9\-_]{0,254}$
+        NameRule("Azure ML schedule", "sch", 1, 255, r"[a-zA-Z0-9][a-zA-Z0-9_-]*", False, False),
         NameRule("action group", "ag", 1, 260, _DASHED, False, False),
         NameRule("alert rule", "alrt", 1, 260, _DASHED, False, False),
         NameRule("Function App", "func", 2, 60, _DASHED, False, True),

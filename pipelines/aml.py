@@ -22,10 +22,9 @@ from azure.ai.ml.entities import CommandComponent, Environment, PipelineJob
 
 from mlops.paths import ROOT_DIR
 from pipelines.registry import MODEL_NAME, experiment_name
-from pipelines.steps import DATA, STEPS, Step
+from pipelines.steps import DATA, STEPS, TRAINING_IMAGE, Step
 from stacks.outputs import StackOutputs
 
-TRAINING_IMAGE = "mlops/training:latest"  # built from requirements.txt and pushed to the stack's registry by CI
 RAW_DATA_PATH = "telemetry/training.parquet"  # inside the lake's raw zone
 COMPONENT_PREFIX = MODEL_NAME.replace("-", "_")
 

@@ -8,23 +8,34 @@ Monitoring Metrics Publisher on the component. Values land in `customMetrics`.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from azure.identity import DefaultAzureCredential
     from azure.monitor.opentelemetry.exporter import AzureMonitorMetricExporter
     from opentelemetry.sdk.metrics import MeterProvider
 
 APPINSIGHTS_ENV = "APPLICATIONINSIGHTS_CONNECTION_STRING"
+# On an Azure ML compute cluster the job's managed identity is the one this variable names: "ManagedIdentityCredential
+# (client_id=os.environ.get('DEFAULT_IDENTITY_CLIENT_ID'))" (how-to-identity-based-service-authentication, compute cluster).
+AML_IDENTITY_ENV = "DEFAULT_IDENTITY_CLIENT_ID"
+
+
+def credential() -> DefaultAzureCredential:
+    """DefaultAzureCredential, with the managed identity an Azure ML compute cluster names (AML_IDENTITY_ENV), else
+    AZURE_CLIENT_ID's (its own default), else the system-assigned one; the developer's login locally."""
+    from azure.identity import DefaultAzureCredential
+
+    client_id = os.environ.get(AML_IDENTITY_ENV) or os.environ.get("AZURE_CLIENT_ID")
+    return DefaultAzureCredential(managed_identity_client_id=client_id)
 
 
 def _exporter(connection_string: str) -> AzureMonitorMetricExporter:
     """Raises ValueError for a malformed connection string."""
-    from azure.identity import DefaultAzureCredential
     from azure.monitor.opentelemetry.exporter import AzureMonitorMetricExporter
 
-    return AzureMonitorMetricExporter(
-        connection_string=connection_string, credential=DefaultAzureCredential(), disable_offline_storage=True
-    )
+    return AzureMonitorMetricExporter(connection_string=connection_string, credential=credential(), disable_offline_storage=True)
 
 
 def appinsights_meter_provider(connection_string: str, export_interval_millis: float) -> MeterProvider:

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 import pulumi
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, Field, ValidationError, field_validator, model_validator
 
 from components.naming import REGION_CODES, NameRuleError, Naming
 from components.azure_facts import FLEX_MAXIMUM_INSTANCES, PRIVATE_DNS_ZONES
 from stacks.sections import Section as _Section
-from stacks.sections import TrainingConfig
+from stacks.sections import DriftConfig, TrainingConfig, Window, window_hours
 
 PROJECT = "mlops-platform"
 STACKS_DIR = Path(__file__).resolve().parent
@@ -206,18 +206,64 @@ class ComputeConfig(_Section):
         return self
 
 
+# Azure ML schedules take a five-field cron expression, MINUTES HOURS DAYS MONTHS DAYS-OF-WEEK, and ignore DAYS and
+# MONTHS ("treated as *"; how-to-schedule-pipeline-job, Limitations and "Define a time-based schedule with a cron
+# expression"). A DAYS or MONTHS value is refused here rather than silently ignored there.
+CRON_FIELDS = (("minutes", 0, 59), ("hours", 0, 23), ("days", None, None), ("months", None, None), ("days-of-week", 0, 6))
+WEEKDAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")  # 0 = Sunday, or a name
+
+
+def _cron_value(token: str, low: int, high: int, names: tuple[str, ...] = ()) -> int:
+    for index, name in enumerate(names):
+        if token.lower() in (name, name[:3]):
+            return index
+    if not token.isdigit() or not low <= int(token) <= high:
+        raise ValueError(f"'{token}' is not a value from {low} to {high}")
+    return int(token)
+
+
+def azure_ml_cron(expression: str) -> str:
+    """The expression when Azure ML's cron trigger takes it as written; ValueError naming the field otherwise."""
+    fields = expression.split()
+    if len(fields) != len(CRON_FIELDS):
+        raise ValueError(f"'{expression}': expected {len(CRON_FIELDS)} fields, MINUTES HOURS DAYS MONTHS DAYS-OF-WEEK")
+    for text, (field, low, high) in zip(fields, CRON_FIELDS):
+        if low is None:
+            if text != "*":
+                raise ValueError(f"{field} must be '*': Azure ML schedules ignore {field} values")
+            continue
+        names = WEEKDAYS if field == "days-of-week" else ()
+        try:
+            for part in text.split(","):
+                span, _, step = part.partition("/")
+                if step and (not step.isdigit() or not 1 <= int(step) <= high):
+                    raise ValueError(f"step '/{step}' must be from 1 to {high}")
+                if span == "*":
+                    continue
+                first, _, last = span.partition("-")
+                start = _cron_value(first, low, high, names)
+                if last and _cron_value(last, low, high, names) < start:
+                    raise ValueError(f"range '{span}' runs backwards")
+        except ValueError as exc:
+            raise ValueError(f"{field} '{text}': {exc}") from None
+    return expression
+
+
 class MonitoringConfig(_Section):
     log_retention_days: Annotated[int, Field(ge=30, le=730)] = 90
+    # The monitor job (an Azure ML schedule, once a model serves): when it runs, the window of collected
+    # predictions it checks for drift, and the longer window of predictions whose late labels it scores.
+    schedule: Annotated[str, AfterValidator(azure_ml_cron)] = "0 6 * * *"
+    window: Window = "24h"
+    label_window: Window = "7d"
 
-
-class DriftConfig(_Section):
-    """Per-feature thresholds and the dataset verdict of drift monitoring."""
-
-    psi_threshold: Annotated[float, Field(gt=0, le=10)] = 0.2
-    ks_p_value: Annotated[float, Field(gt=0, lt=1)] = 0.01
-    jensen_shannon_threshold: Annotated[float, Field(gt=0, le=1)] = 0.1
-    wasserstein_threshold: Annotated[float, Field(gt=0, le=10)] = 0.1
-    drift_share: Annotated[float, Field(gt=0, le=1)] = 0.3
+    @model_validator(mode="after")
+    def _windows(self) -> MonitoringConfig:
+        if not 1 <= window_hours(self.window) <= 24 * 31:
+            raise _KeyError("window", f"{self.window}: from 1h to 31d")
+        if not window_hours(self.window) <= window_hours(self.label_window) <= 24 * 90:
+            raise _KeyError("labelWindow", f"{self.label_window}: from the drift window ({self.window}) to 90d")
+        return self
 
 
 PRODUCTION_MIN_INSTANCES = 2  # per online deployment in prod
@@ -241,7 +287,7 @@ def _default_hubs() -> dict[str, EventHubConfig]:
 
 
 class CaptureConfig(_Section):
-    """Event Hubs Capture of telemetry into the lake's raw zone (Avro)."""
+    """Event Hubs Capture of telemetry and of the scored requests (the predictions hub) into the lake's raw zone (Avro)."""
 
     enabled: bool = True
     interval_seconds: Annotated[int, Field(ge=60, le=900)] = 300

@@ -20,6 +20,9 @@ class ContainerUrls(BaseModel):
     raw: str
     curated: str
     features: str
+    predictions: str
+    labels: str
+    monitoring: str
 
 
 class _Contract(BaseModel):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pulumi
 
 from components.access import WorkloadAccess
-from components.alerts import Alerts, AlertsArgs, EventHubTarget, MetricRule
+from components.alerts import Alerts, AlertsArgs, EventHubTarget, LogMetricRule, MetricRule
 from components.azure_facts import PRIVATE_DNS_ZONES
 from components.batch import BatchDeploymentSpec, BatchScoring, BatchScoringArgs
 from components.compute import ComputeCluster, ComputeClusterArgs, cluster_name
@@ -22,6 +22,7 @@ from components.eventhubs import EventHubs, EventHubsArgs, HubArgs
 from components.iothub import IotHub, IotHubArgs
 from components.keyvault import KeyVault, KeyVaultArgs
 from components.mlworkspace import MlWorkspace, MlWorkspaceArgs, OutboundTarget
+from components.monitor_job import JobPort, MonitorJob, MonitorJobArgs
 from components.monitoring import AMPLS_GROUP, Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
 from components.private_access import RemotePrivateEndpoints, RemoteService
@@ -29,8 +30,11 @@ from components.registry import ContainerRegistry, RegistryArgs
 from components.retrain_trigger import RetrainTrigger, RetrainTriggerArgs, function_app_name
 from components.roles import Grant
 from components.runners import CiRunners, CiRunnersArgs
-from components.serving import DeploymentSpec, OnlineServing, OnlineServingArgs, Principal, ProbeSpec
-from pipelines.metrics import DRIFT_METRIC
+from components.serving import DeploymentSpec, OnlineServing, OnlineServingArgs, Principal, ProbeSpec, registry_asset_id
+from pipelines import monitor as monitor_job
+from pipelines.metrics import DRIFT_METRIC, QUALITY_METRIC
+from pipelines.steps import TRAINING_IMAGE
+from pipelines.telemetry import APPINSIGHTS_ENV
 from stacks.config import AlertsConfig, PlatformConfig, SharedConfig, load_program_config
 from stacks.foundation import base_context, export_outputs, principals
 from stacks.outputs import SharedOutputs, StackOutputs, contract_keys
@@ -290,17 +294,64 @@ def build_environment(cfg: PlatformConfig) -> None:
             retrain=EventHubTarget(namespace_name=events.resource_name, hub_name=ALERTS_HUB, hub_id=hub_id(ALERTS_HUB)),
             severity=cfg.alerts.severity,
             metric_rules=metric_rules(cfg.alerts, serving, events, iot, lake),
-            drift_scope=monitoring.application_insights_id,
-            drift_metric=DRIFT_METRIC,
-            drift_threshold=cfg.drift.drift_share,
+            log_scope=monitoring.application_insights_id,
+            log_rules=[
+                LogMetricRule("drift", "Share of drifted features above the stack's drift.driftShare; triggers retraining",
+                              DRIFT_METRIC, "GreaterThanOrEqual", cfg.drift.drift_share),
+                LogMetricRule("quality", "The live model's AUC on labelled predictions below training.minAuc; triggers retraining",
+                              QUALITY_METRIC, "LessThan", cfg.training.min_auc),
+            ],
         ),
     )
+    if serving_cfg.deployments:
+        monitor_schedule(cfg, ctx, workspace, compute, registry, monitoring, serving, shared)
     WorkloadAccess(
         "access",
         ctx,
         flow_grants(cfg, workspace, compute, lake, vault, registry, events, monitoring, trigger, runners, shared),
     )
     export_outputs(StackOutputs, {**outputs, "action_group_id": alerts.resource_id, "retrain_function_name": trigger.resource_name})
+
+
+def monitor_schedule(cfg: PlatformConfig, ctx, workspace, compute, registry, monitoring, serving, shared) -> MonitorJob:
+    """The scheduled monitor of the served models: their Capture files in `raw`, the reference profile inside each
+    slot's registered model version, the labels; Parquet and reports back into the lake. Bound per deployment slot,
+    not to the traffic split: a traffic change leaves the schedule as it is (a model change updates it)."""
+    models = {d.name: d.model for d in cfg.serving.deployments}
+    lake = lambda zone, path="": f"azureml://datastores/{zone}/paths/{path}"  # noqa: E731  the workspace's datastores
+    command = serving.resource_name.apply(
+        lambda endpoint: monitor_job.job_command(cfg.environment, endpoint, models, cfg.monitoring.window, cfg.monitoring.label_window)
+    )
+    slots = {monitor_job.model_input(slot): JobPort("mlflow_model", registry_asset_id(shared.registry_name, "models", model), "ReadOnlyMount")
+             for slot, model in models.items()}  # fmt: skip
+    return MonitorJob(
+        "monitor",
+        ctx,
+        MonitorJobArgs(
+            workspace_name=workspace.resource_name,
+            compute_id=compute.resource_id,
+            image=pulumi.Output.concat(registry.login_server, "/", TRAINING_IMAGE),
+            command=command,
+            inputs={
+                # Event Hubs Capture names its files {Namespace}/{EventHub}/... (components/eventhubs.py).
+                "captures": JobPort("uri_folder", lake("raw", f"{cfg.naming.name('evhns')}/predictions/"), "ReadOnlyMount"),
+                "labels": JobPort("uri_folder", lake("labels"), "ReadOnlyMount"),
+                **slots,
+            },
+            outputs={
+                "predictions": JobPort("uri_folder", lake("predictions"), "ReadWriteMount"),
+                "reports": JobPort("uri_folder", lake("monitoring"), "ReadWriteMount"),
+            },
+            environment_variables={
+                monitor_job.DRIFT_CONFIG_ENV: cfg.drift.model_dump_json(by_alias=True),
+                # "The connection string isn't considered a security token or key" (Application Insights connection
+                # strings); ingestion here needs an Entra token besides. Kept unsecret so the schedule stays reviewable.
+                APPINSIGHTS_ENV: pulumi.Output.unsecret(monitoring.application_insights_connection_string),
+            },
+            cron=cfg.monitoring.schedule,
+            experiment_name=monitor_job.experiment_name(cfg.environment),
+        ),
+    )
 
 
 def deployment_spec(d, default_environment: str | None) -> DeploymentSpec:
@@ -345,9 +396,13 @@ def flow_grants(cfg, workspace, compute, lake, vault, registry, events, monitori
         Grant("compute-secrets", cluster, "Key Vault Secrets User", vault.resource_id),
         Grant("compute-pull-images", cluster, "AcrPull", registry.resource_id),
         Grant("compute-read-registry", cluster, "AzureML Registry User", shared.registry_id),
-        # The feature builder and the drift monitor read their consumer groups; the drift job publishes its metric.
+        # The feature builder reads its consumer group of the telemetry hub.
         Grant("compute-read-telemetry", cluster, "Azure Event Hubs Data Receiver", hub("telemetry")),
-        Grant("compute-read-predictions", cluster, "Azure Event Hubs Data Receiver", hub("predictions")),
+        # The scheduled monitor (the cluster's identity): reads the captures in `raw` and the labels, writes the
+        # Parquet predictions and its reports, publishes its metrics.
+        Grant("compute-write-predictions", cluster, "Storage Blob Data Contributor", lake.container_ids["predictions"]),
+        Grant("compute-read-labels", cluster, "Storage Blob Data Reader", lake.container_ids["labels"]),
+        Grant("compute-write-monitoring", cluster, "Storage Blob Data Contributor", lake.container_ids["monitoring"]),
         Grant("compute-publish-metrics", cluster, "Monitoring Metrics Publisher", monitoring.application_insights_id),
     ]
     if runners is not None:

@@ -1,6 +1,7 @@
-# The training image the Azure ML pipeline's command components run in (pipelines/aml.py TRAINING_IMAGE,
-# mlops/training:latest in the stack's registry). The step code is uploaded with each job; the image holds
-# the dependencies. Build and push from the repository root:
+# The training image the Azure ML jobs run in (pipelines/steps TRAINING_IMAGE, mlops/training:latest in the stack's
+# registry): the pipeline's command components, whose code is uploaded with each job (it comes first on the path),
+# and the scheduled monitor (pipelines/monitor.py), whose job an Azure ML schedule defines without any upload, so its
+# code is copied in below. Build and push from the repository root:
 #   az acr build --registry <registry name> --image mlops/training:latest --file pipelines/images/training.Dockerfile .
 FROM python:3.11-slim
 WORKDIR /app
@@ -11,3 +12,8 @@ COPY requirements.txt .
 # not need it, so it is in the image only, and in the same resolve as the requirements: it caps mlflow-skinny
 # (<=3.15 in azureml-mlflow 1.62), and a second install would leave mlflow and mlflow-skinny at different versions.
 RUN pip install --no-cache-dir --upgrade pip && pip install --no-cache-dir -r requirements.txt "azureml-mlflow>=1.60"
+# The monitor's code (python -m pipelines.monitor): the pipelines package and the few neutral modules it imports.
+COPY pipelines/ /app/pipelines/
+COPY stacks/__init__.py stacks/sections.py /app/stacks/
+COPY mlops/__init__.py mlops/errors.py mlops/paths.py /app/mlops/
+ENV PYTHONPATH=/app

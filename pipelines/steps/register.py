@@ -1,7 +1,9 @@
 """register: the model into the MLflow registry, with signature, input example and lineage tags.
 
 Tags on the model version: data version, git commit, metrics, stack, gate verdict. Registration happens only
-behind a passed gate verdict, checked again here so the step can never register a refused model.
+behind a passed gate verdict, checked again here so the step can never register a refused model. The drift
+reference profile the train step left in the model's folder becomes a file of the registered version (MLflow's
+logged-model artifacts), so it travels with the model into the shared registry and to the monitor.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.models import Model
 
-from mlops.errors import Refused
+from mlops.errors import BadInput, Refused
+from pipelines.metrics import PROFILE_FILE
 from pipelines.registry import MODEL_NAME
 from pipelines.sample_data import FEATURES
 from pipelines.steps import step
@@ -45,7 +48,11 @@ def lineage_tags(data_version: str, git_commit: str, stack: str, metrics: dict[s
 
 
 def register_model(model_dir: Path, example: pd.DataFrame, tags: dict[str, str], name: str = MODEL_NAME) -> Registered:
-    """Log the saved model to the current run (or a new one) as a new version of `name`, then tag the version."""
+    """Log the saved model and its drift reference profile to the current run (or a new one) as a new version of
+    `name`, then tag the version."""
+    profile = Path(model_dir) / PROFILE_FILE
+    if not profile.is_file():
+        raise BadInput(f"--model: {model_dir} has no drift reference profile ({PROFILE_FILE}); the train step writes it")
     saved = Model.load(str(model_dir))
     model = mlflow.sklearn.load_model(str(model_dir))
     with nullcontext() if mlflow.active_run() else mlflow.start_run():
@@ -57,11 +64,12 @@ def register_model(model_dir: Path, example: pd.DataFrame, tags: dict[str, str],
             input_example=example,
             metadata=saved.metadata,
             pip_requirements=mlflow.sklearn.get_default_pip_requirements(),
-            registered_model_name=name,
             skops_trusted_types=SKOPS_TRUSTED_TYPES,
         )
-    version = str(logged.registered_model_version)
-    client = MlflowClient()
+        client = MlflowClient()
+        # Registered only once complete: a registry that copies the files at registration (Azure ML) gets the profile.
+        client.log_model_artifact(logged.model_id, str(profile))
+        version = str(mlflow.register_model(logged.model_uri, name).version)
     for key, value in tags.items():
         client.set_model_version_tag(name, version, key, value)
     return Registered(name, version, tags)

@@ -1,13 +1,16 @@
 """train: a scikit-learn random forest on the features, hyper-parameters from the stack config, fixed seed.
 
 The model is one sklearn Pipeline (one-hot machine type + forest), saved in MLflow format with a signature
-and an input example, so it scores raw telemetry columns wherever it is loaded (evaluate, serving).
+and an input example, so it scores raw telemetry columns wherever it is loaded (evaluate, serving). Beside the
+model, in its folder, goes the drift reference profile of the training split (`PROFILE_FILE`): the register step
+makes it a file of the registered version, and the scheduled monitor compares production data against it.
 """
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from pathlib import Path
 
 import mlflow.sklearn
 import pandas as pd
@@ -17,10 +20,11 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
+from pipelines.metrics import PROFILE_FILE
 from pipelines.model_metadata import CATEGORIES
 from pipelines.sample_data import CATEGORICAL_FEATURES, FEATURES, LABEL, NUMERIC_FEATURES
 from pipelines.steps import step
-from pipelines.steps.common import log_to_run, read_features, step_main
+from pipelines.steps.common import TRAIN_FILE, log_to_run, read_features, step_main
 from pipelines.steps.prep import SEED
 
 STEP = step("train")
@@ -65,10 +69,18 @@ def save_model(model: Pipeline, features: pd.DataFrame, path) -> None:
     )
 
 
+def save_reference_profile(features_dir, model_dir) -> None:
+    """The drift reference profile of the training split's model inputs, into the model's folder."""
+    from pipelines.drift import build_profile  # numpy/scipy/pyarrow, as the drift check loads them
+
+    build_profile(Path(features_dir) / TRAIN_FILE, list(FEATURES)).save(Path(model_dir) / PROFILE_FILE)
+
+
 def run(args: argparse.Namespace) -> Pipeline:
     train, _, _ = read_features(args.features)
     model = train_model(train, args.n_estimators, args.max_depth)
     save_model(model, train, args.model)
+    save_reference_profile(args.features, args.model)
     log_to_run(params={"n_estimators": args.n_estimators, "max_depth": args.max_depth, "seed": SEED,
                        "numeric_features": ",".join(NUMERIC_FEATURES)})
     return model

@@ -426,6 +426,11 @@ def _compute(g: Graph) -> PolicyResource | None:
     return g.one(ML_COMPUTE)
 
 
+def _cluster_zone(zone: str) -> Callable[[Graph], Endpoints | str]:
+    """The training cluster's identity to one lake zone (its container)."""
+    return lambda g: _with(g, _compute(g), g.one(STORAGE_ACCOUNT, LAKE), _container(g, g.one(STORAGE_ACCOUNT, LAKE), zone))
+
+
 def _function(g: Graph) -> PolicyResource | None:
     return g.one(WEB_APP, RETRAIN)
 
@@ -465,11 +470,9 @@ FLOWS: tuple[Flow, ...] = (
          lambda g: _with(g, g.one(EVENTHUB_NAMESPACE), g.one(STORAGE_ACCOUNT, LAKE), _container(g, g.one(STORAGE_ACCOUNT, LAKE), "raw"), origin=Origin("trusted")),
          "grant the namespace identity Storage Blob Data Contributor on `raw`; add the namespace as a resource-instance rule",
          network="trusted"),
-    Flow("compute-reads-raw", "training cluster (managed network)", "lake `raw`", "dfs", (DATA + "read",),
-         lambda g: _with(g, _compute(g), g.one(STORAGE_ACCOUNT, LAKE), _container(g, g.one(STORAGE_ACCOUNT, LAKE), "raw")),
+    Flow("compute-reads-raw", "training cluster (managed network)", "lake `raw`", "dfs", (DATA + "read",), _cluster_zone("raw"),
          "add an outbound private-endpoint rule to the lake (dfs) and grant the cluster Storage Blob Data Reader on `raw`"),
-    Flow("compute-writes-features", "training cluster (managed network)", "lake `features`", "blob", (DATA + "write",),
-         lambda g: _with(g, _compute(g), g.one(STORAGE_ACCOUNT, LAKE), _container(g, g.one(STORAGE_ACCOUNT, LAKE), "features")),
+    Flow("compute-writes-features", "training cluster (managed network)", "lake `features`", "blob", (DATA + "write",), _cluster_zone("features"),
          "add an outbound private-endpoint rule to the lake (blob) and grant the cluster Storage Blob Data Contributor on `features`"),
     Flow("compute-to-workspace-storage", "training cluster (managed network)", "workspace storage (outputs, MLflow)", "blob", (DATA + "write",),
          lambda g: _with(g, _compute(g), _workspace_storage(g)),
@@ -484,10 +487,14 @@ FLOWS: tuple[Flow, ...] = (
          ("Microsoft.Storage/storageAccounts/queueServices/queues/messages/write", "Microsoft.Storage/storageAccounts/tableServices/tables/entities/write"),
          lambda g: _with(g, _compute(g), _workspace_storage(g)),
          "add outbound private-endpoint rules to the workspace storage (queue, table); grant Queue and Table Data Contributor"),
-    Flow("drift-reads-predictions", "drift job (managed network)", "Event Hubs `predictions`", "namespace", (RECEIVE,),
-         lambda g: _with(g, _compute(g), g.one(EVENTHUB_NAMESPACE), _hub(g, "predictions")),
-         "add an outbound private-endpoint rule to the namespace; grant Azure Event Hubs Data Receiver on `predictions`"),
-    Flow("drift-to-app-insights", "drift job (managed network)", "Application Insights ingestion", "azuremonitor", (TELEMETRY,),
+    # The scheduled monitor job runs on the cluster as its identity; it reads the captures in `raw` (compute-reads-raw).
+    Flow("monitor-writes-predictions", "monitor job (cluster identity, managed network)", "lake `predictions`", "blob", (DATA + "write",),
+         _cluster_zone("predictions"), "grant the cluster Storage Blob Data Contributor on `predictions`"),
+    Flow("monitor-reads-labels", "monitor job (cluster identity, managed network)", "lake `labels`", "blob", (DATA + "read",),
+         _cluster_zone("labels"), "grant the cluster Storage Blob Data Reader on `labels`"),
+    Flow("monitor-writes-reports", "monitor job (cluster identity, managed network)", "lake `monitoring`", "blob", (DATA + "write",),
+         _cluster_zone("monitoring"), "grant the cluster Storage Blob Data Contributor on `monitoring`"),
+    Flow("monitor-to-app-insights", "monitor job (cluster identity, managed network)", "Application Insights ingestion", "azuremonitor", (TELEMETRY,),
          lambda g: _monitor(g, _compute(g)),
          "add an outbound private-endpoint rule to the Azure Monitor private link scope; grant Monitoring Metrics Publisher"),
     Flow("deployment-pulls-images", "online deployments (endpoint identity)", "container registry", "registry", ("Microsoft.ContainerRegistry/registries/pull/read",),

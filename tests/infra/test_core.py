@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from components.datalake import ZONES
+
 from components.context import REQUIRED_TAG_KEYS
 from components.naming import RULES
 from mlops.mockrun import Secret
@@ -39,7 +41,7 @@ def test_every_core_type_exists(stacks, environment):
     types = {r.type for r in stacks[environment].resources}
     assert set(CORE_TYPES) <= types
     containers = {r.inputs["containerName"]: r.inputs["publicAccess"] for r in stacks[environment].of_type("azure-native:storage:BlobContainer") if r.parent.endswith("::lake")}
-    assert containers == {"raw": "None", "curated": "None", "features": "None"}
+    assert containers == dict.fromkeys(("raw", "curated", "features", "predictions", "labels", "monitoring"), "None")
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
@@ -93,7 +95,7 @@ def test_workspace_wired_by_identity_to_its_own_storage(stacks, environment):
     assert workspace["systemDatastoresAuthMode"] == "Identity"
     assert workspace["allowPublicAccessWhenBehindVnet"] is False
     datastores = {d.inputs["name"]: d.inputs["properties"] for d in record.of_type("azure-native:machinelearningservices:Datastore")}
-    assert set(datastores) == {"raw", "curated", "features"}
+    assert set(datastores) == set(ZONES)
     for zone, props in datastores.items():
         assert props == {
             "datastoreType": "AzureDataLakeGen2",

@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -49,6 +51,27 @@ def test_training_image_is_built_from_the_project_requirements():
     assert "COPY requirements.txt ." in dockerfile and "-r requirements.txt" in dockerfile
     assert f"--image {TRAINING_IMAGE}" in dockerfile
     assert '-r requirements.txt "azureml-mlflow>=' in dockerfile  # one resolve; MLflow's azureml:// URI in jobs
+
+
+def test_training_image_holds_the_code_the_scheduled_monitor_runs(tmp_path):
+    """The schedule's job has no code upload: what the image copies must import `pipelines.monitor` and all it loads."""
+    dockerfile = (IMAGES / "training.Dockerfile").read_text()
+    copies = re.findall(r"^COPY (.+) (/app/\S*)$", dockerfile, re.M)
+    assert "ENV PYTHONPATH=/app" in dockerfile and copies
+    for sources, target in copies:
+        for source in sources.split():
+            destination = tmp_path / target.removeprefix("/app/")
+            if (ROOT_DIR / source).is_dir():
+                shutil.copytree(ROOT_DIR / source, destination, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                destination.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(ROOT_DIR / source, destination / Path(source).name)
+    modules = "pipelines.monitor, pipelines.collect, pipelines.drift, pipelines.drift_report, pipelines.telemetry"
+    probe = f"import sys, {modules}; print(sorted({{m.split('.')[0] for m in sys.modules}} & {{'stacks', 'mlops', 'components', 'pulumi'}}))"
+    done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path)},
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['mlops', 'stacks']"  # the neutral modules, and never components/ or pulumi
 
 
 # --- the self-hosted runner image (read and its entrypoint run here; the image is not built: no Docker engine) ----

@@ -10,6 +10,7 @@ import pytest
 from components.roles import BUILT_IN_ROLES, assignment_name
 from components.arm_settings import IOT_ROUTING_KIND, TRAFFIC_KIND
 from mlops.mockrun import Secret
+from stacks.config import load_stack_config
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 NAMESPACE = "azure-native:eventhub:Namespace"
@@ -20,6 +21,7 @@ DEPLOYMENT = "azure-native:machinelearningservices:OnlineDeployment"
 ROLE = "azure-native:authorization:RoleAssignment"
 ALERT = "azure-native:monitor:MetricAlert"
 QUERY_ALERT = "azure-native:monitor:ScheduledQueryRule"
+SCHEDULE = "azure-native:machinelearningservices:Schedule"
 DYNAMIC = "pulumi-python:dynamic:Resource"
 ROLE_NAMES = {guid: role for role, guid in BUILT_IN_ROLES.items()}
 
@@ -40,17 +42,20 @@ def test_event_hubs_identity_only_with_capture_to_raw(stacks, environment):
     assert namespace.protect is (environment != "dev")
     hubs = {h.inputs["eventHubName"]: h for h in record.of_type(HUB)}
     assert {"telemetry", "predictions"} <= set(hubs)
-    capture = hubs["telemetry"].inputs["captureDescription"]
-    assert capture["enabled"] is True and capture["encoding"] == "Avro"
-    destination = capture["destination"]
-    assert destination["blobContainer"] == "raw"
-    assert destination["identity"] == {"type": "SystemAssigned"}
-    assert destination["storageAccountResourceId"] == record.named("lake-st").outputs["id"]
-    assert all(token in destination["archiveNameFormat"] for token in ("{Namespace}", "{EventHub}", "{PartitionId}", "{Second}"))
-    assert "captureDescription" not in hubs["predictions"].inputs
+    # Telemetry and the scored requests (the monitor reads those) are captured; the alerts hub is not.
+    assert {name for name, hub in hubs.items() if "captureDescription" in hub.inputs} == {"telemetry", "predictions"}
+    for captured in ("telemetry", "predictions"):
+        capture = hubs[captured].inputs["captureDescription"]
+        assert capture["enabled"] is True and capture["encoding"] == "Avro"
+        destination = capture["destination"]
+        assert destination["blobContainer"] == "raw"
+        assert destination["identity"] == {"type": "SystemAssigned"}
+        assert destination["storageAccountResourceId"] == record.named("lake-st").outputs["id"]
+        assert destination["archiveNameFormat"].startswith("{Namespace}/{EventHub}/")  # the monitor's captures input
+        assert all(token in destination["archiveNameFormat"] for token in ("{PartitionId}", "{Second}"))
     # capture writes with the namespace identity: its role on the raw container exists first
     [capture_role] = [r for r in record.of_type(ROLE) if r.name == "events-capture-to-raw"]
-    assert capture_role.urn in hubs["telemetry"].dependencies
+    assert capture_role.urn in hubs["telemetry"].dependencies and capture_role.urn in hubs["predictions"].dependencies
     assert capture_role.inputs["principalId"] == namespace.outputs["identity"]["principalId"]
     assert capture_role.inputs["scope"].endswith("/containers/raw")
     groups = {(g.inputs["eventHubName"], g.inputs["consumerGroupName"]) for g in record.of_type("azure-native:eventhub:ConsumerGroup")}
@@ -182,7 +187,9 @@ COMMON_GRANTS = {
     ("access-compute-pull-images", "AcrPull"),
     ("access-compute-read-registry", "AzureML Registry User"),
     ("access-compute-read-telemetry", "Azure Event Hubs Data Receiver"),
-    ("access-compute-read-predictions", "Azure Event Hubs Data Receiver"),
+    ("access-compute-write-predictions", "Storage Blob Data Contributor"),
+    ("access-compute-read-labels", "Storage Blob Data Reader"),
+    ("access-compute-write-monitoring", "Storage Blob Data Contributor"),
     ("access-compute-publish-metrics", "Monitoring Metrics Publisher"),
     ("events-capture-to-raw", "Storage Blob Data Contributor"),
     ("iot-send-telemetry", "Azure Event Hubs Data Sender"),
@@ -253,11 +260,20 @@ def test_every_alert_is_enabled_and_targets_the_action_group(served, environment
     for alert in alerts:
         assert alert.inputs["enabled"] is True
         assert alert.inputs["actions"] == [{"actionGroupId": group.outputs["id"]}]
-    drift = record.one(QUERY_ALERT)
-    assert drift.inputs["enabled"] is True
-    assert drift.inputs["actions"]["actionGroups"] == [group.outputs["id"]]
-    assert "mlops_drift_share" in drift.inputs["criteria"]["allOf"][0]["query"]
-    assert drift.inputs["scopes"] == [record.one("azure-native:applicationinsights:Component").outputs["id"]]
+    logged = {a.name: a.inputs for a in record.of_type(QUERY_ALERT)}
+    assert set(logged) == {"alerts-drift", "alerts-quality"}
+    for alert in logged.values():
+        assert alert["enabled"] is True
+        assert alert["actions"]["actionGroups"] == [group.outputs["id"]]
+        assert alert["scopes"] == [record.one("azure-native:applicationinsights:Component").outputs["id"]]
+    config = load_stack_config(environment)
+    [drift], [quality] = logged["alerts-drift"]["criteria"]["allOf"], logged["alerts-quality"]["criteria"]["allOf"]
+    # drift: the worst share of the hour at or above drift.driftShare (the check's own verdict is share >= driftShare)
+    assert "name == 'mlops_drift_share'" in drift["query"]
+    assert (drift["operator"], drift["timeAggregation"], drift["threshold"]) == ("GreaterThanOrEqual", "Maximum", config.drift.drift_share)
+    # quality: the lowest AUC of the hour below the stack's training.minAuc
+    assert "name == 'mlops_model_auc'" in quality["query"]
+    assert (quality["operator"], quality["timeAggregation"], quality["threshold"]) == ("LessThan", "Minimum", config.training.min_auc)
 
 
 def test_severity_and_thresholds_per_environment(stacks):
@@ -287,8 +303,12 @@ def test_changing_only_a_model_version_changes_only_that_deployment(run_stack_wi
     after_record = run_stack_with("staging", serving=_serving(deployments=[{"name": "blue", "model": "predictive-maintenance:7", "instanceCount": 2}]))
     after = _graph(after_record)
     changed = [urn for urn in before if before[urn] != after.get(urn)]
-    assert changed == [after_record.one(DEPLOYMENT).urn]
+    # The deployment, and the monitor schedule, whose slot input follows the slot's model (its reference profile).
+    schedule = after_record.one(SCHEDULE)
+    assert sorted(changed) == sorted([after_record.one(DEPLOYMENT).urn, schedule.urn])
     assert after_record.one(DEPLOYMENT).inputs["properties"]["model"].endswith("/models/predictive-maintenance/versions/7")
+    model_input = schedule.inputs["properties"]["action"]["jobDefinition"]["inputs"]["model_blue"]
+    assert model_input["uri"].endswith("/models/predictive-maintenance/versions/7")
 
 
 def test_blue_green_adds_a_deployment_and_moves_traffic_after_it(run_stack_with):

@@ -1,6 +1,7 @@
 """`python -m mlops pipeline run` end to end on small data, and every kind of bad input (exit 2, nothing registered)."""
 
 import json
+from pathlib import Path
 
 import mlflow
 import pytest
@@ -8,6 +9,10 @@ from mlflow import MlflowClient
 from mlflow.models import Model
 
 from pipelines import runner
+from pipelines.drift import ReferenceProfile
+from pipelines.metrics import PROFILE_FILE
+from pipelines.sample_data import FEATURES
+from pipelines.steps.prep import TEST_SIZE
 from pipelines.registry import MODEL_NAME, PRODUCTION_ALIAS, registered_versions
 from pipelines.steps.prep import data_version
 from stacks.config import load_stack_config
@@ -38,6 +43,11 @@ def test_run_registers_the_model_with_lineage_tags(sample, tmp_path, capsys):
     model = Model.load(f"models:/{MODEL_NAME}/1")
     assert [c.name for c in model.signature.inputs] == ["machine_type", *list(sample.columns[4:11])]
     assert model.saved_input_example_info is not None
+    # The drift reference profile of the training split is a file of the registered version, for the monitor.
+    files = Path(mlflow.artifacts.download_artifacts(f"models:/{MODEL_NAME}/1", dst_path=str(tmp_path / "v1")))
+    profile = ReferenceProfile.load(files / PROFILE_FILE)
+    assert list(profile.features) == list(FEATURES)
+    assert profile.rows == len(sample) - round(len(sample) * TEST_SIZE)
     assert "✓ register  predictive-maintenance version 1" in err
     assert not list(tmp_path.glob("mlruns")) and runner.mlops_home().is_relative_to(tmp_path)
 

@@ -33,7 +33,7 @@ def test_every_flow_is_open_on_the_real_stacks(pack, stacks, environment):
 def test_the_flow_table_covers_what_the_platform_needs():
     assert len(FLOWS) >= 23 and len(ALL_FLOWS) == len(FLOWS)
     for must in ("devices-to-iothub", "iothub-to-eventhubs", "iothub-to-lake", "capture-to-lake", "callers-score",
-                 "ci-submits-jobs", "function-to-host-storage", "alerts-to-function", "drift-to-app-insights",
+                 "ci-submits-jobs", "function-to-host-storage", "alerts-to-function", "monitor-to-app-insights",
                  "batch-to-queues-and-tables", "operators-query-logs"):  # fmt: skip
         assert must in ALL_FLOWS
 
@@ -73,8 +73,10 @@ REMOVALS = {
     "compute-to-key-vault": (lambda r: _without(r, "access-compute-secrets"), "grants Microsoft.KeyVault/vaults/secrets/getSecret/action"),
     "compute-pulls-images": (lambda r: _without(r, "access-compute-pull-images"), "grants Microsoft.ContainerRegistry/registries/pull/read"),
     "batch-to-queues-and-tables": (_outbound_rule_removed("storage-table"), "(table)"),
-    "drift-reads-predictions": (lambda r: _without(r, "access-compute-read-predictions"), "no role at predictions grants"),
-    "drift-to-app-insights": (_outbound_rule_removed("monitor"), "(azuremonitor)"),
+    "monitor-writes-predictions": (lambda r: _without(r, "access-compute-write-predictions"), "no role at predictions grants"),
+    "monitor-reads-labels": (lambda r: _without(r, "access-compute-read-labels"), "no role at labels grants"),
+    "monitor-writes-reports": (lambda r: _without(r, "access-compute-write-monitoring"), "no role at monitoring grants"),
+    "monitor-to-app-insights": (_outbound_rule_removed("monitor"), "(azuremonitor)"),
     "deployment-pulls-images": (lambda r: _without(r, "online-pull-images"), "grants Microsoft.ContainerRegistry/registries/pull/read"),
     "deployment-reads-models": (_outbound_rule_removed("registry"), "(amlregistry)"),
     "deployment-sends-predictions": (lambda r: _without(r, "online-send-predictions"), "no role at predictions grants"),

@@ -12,6 +12,7 @@ from mlops.commands.preview import Color, use_color
 from mlops.preview.diff import diff_states, from_recorded
 from mlops.preview.render import render_markdown, render_text
 from mlops.preview.report import ResourceEntry, StackReport, Violation
+from policies.rules.flows import FLOWS
 
 BLUE = {"name": "blue", "model": "predictive-maintenance:1", "instanceCount": 1}
 LIVE = {"environment": "mlops-serving:1", "deployments": [BLUE], "traffic": {"blue": 100}}
@@ -47,7 +48,19 @@ def test_text_is_a_tree_of_changes_under_components_with_pulumi_markers(three_st
     text = render_text(three_stacks)
     staging = text[text.index("Previewing staging"):text.index("Previewing prod")]
     resources = len(three_stacks[1].resources)
-    assert staging.splitlines()[:14] == [
+    lines = staging.splitlines()
+    # The canary's slot also becomes an input of the monitor schedule (its model's reference profile).
+    monitor, lines = lines[6:12], lines[:6] + lines[12:]
+    assert monitor[:2] == ["   ├─ monitor (mlops:monitoring:MonitorJob)",
+                           "~  │  └─ monitor-schedule (azure-native:machinelearningservices:Schedule)"]
+    assert "--model-ref blue=predictive-maintenance:1 --model green=${{inputs.model_green}}" in monitor[2]
+    assert monitor[3:] == [
+        "   │         properties.action.jobDefinition.inputs.model_green.jobInputType: null -> mlflow_model",
+        "   │         properties.action.jobDefinition.inputs.model_green.mode: null -> ReadOnlyMount",
+        "   │         properties.action.jobDefinition.inputs.model_green.uri: null -> azureml://registries/"
+        "mlr-mlops-shared-weu-7843/models/predictive-maintenance/versions/2",
+    ]
+    assert lines[:14] == [
         f"Previewing staging ({resources} resources)",
         "",
         "   mlops-platform-staging (pulumi:pulumi:Stack)",
@@ -63,7 +76,7 @@ def test_text_is_a_tree_of_changes_under_components_with_pulumi_markers(three_st
         "",
         "Policies:",
     ]
-    assert f"    + 3 to create\n    ~ 1 to update\n    {resources - 4} unchanged\n" in staging  # they add up
+    assert f"    + 3 to create\n    ~ 2 to update\n    {resources - 5} unchanged\n" in staging  # they add up
     assert "    mandatory (1)\n" in staging and "    advisory (1 new)\n" in staging
     assert "1 advisories on unchanged resources (--show-all lists them)" in staging
     assert "old-advisory" not in staging and "old-advisory" in render_text(three_stacks, show_all=True)
@@ -75,7 +88,7 @@ def test_text_ends_with_one_summary_across_stacks(three_stacks):
     assert lines[-5:] == [
         "Summary:",
         "    dev      ok       no changes; 0 mandatory, 3 advisory",
-        "    staging  BLOCKED  + 3 to create, ~ 1 to update; 1 mandatory, 2 advisory; blocked by storage-public-network-disabled (retrain-st)",
+        "    staging  BLOCKED  + 3 to create, ~ 2 to update; 1 mandatory, 2 advisory; blocked by storage-public-network-disabled (retrain-st)",
         "    prod     ok       no changes; 0 mandatory, 0 advisory",
         "exit 1: a mandatory policy violation or a blocked destructive change in staging",
     ]
@@ -127,9 +140,11 @@ def test_the_pr_comment_leads_with_verdicts_then_blocks_then_changes(three_stack
     assert "<td><code>staging</code></td>\n<td>:x: blocked</td>" in first_table
     changes = html[html.index("staging</code>: changes"):]
     diff = changes[changes.index('<pre><code class="language-diff">') + 33:changes.index("</pre>")].splitlines()
-    assert diff[:4] == [
+    ops = [line for line in diff if line[:1] in "+~-"]
+    assert ops == [
         "+ create alerts-green-cpu (azure-native:monitor:MetricAlert)",
         "+ create alerts-green-memory (azure-native:monitor:MetricAlert)",
+        "~ update monitor-schedule (azure-native:machinelearningservices:Schedule)",
         "+ create online-green (azure-native:machinelearningservices:OnlineDeployment)",
         "~ update online-traffic (pulumi-python:dynamic:Resource)",
     ]
@@ -148,7 +163,7 @@ def test_a_long_comment_drops_whole_sections_from_the_end_and_says_which(three_s
 
 
 def test_every_flow_is_reported_and_a_broken_one_says_why(stacks):
-    """The preview runs the pack's flow check on the record: all 30 open in staging; without the workspace's
+    """The preview runs the pack's flow check on the record: all open in staging; without the workspace's
     private endpoint callers, CI, the retrain function and operators cannot reach it: text, JSON and Markdown say so."""
     import dataclasses
 
@@ -160,18 +175,18 @@ def test_every_flow_is_reported_and_a_broken_one_says_why(stacks):
         return dataclasses.replace(report_of(record), flows=[FlowEntry.of(r) for r in flow_results(record)])
 
     whole = report(stacks["staging"])
-    assert (whole.summary["flows_open"], whole.summary["flows_broken"]) == (30, 0)
-    assert "Flows: 30 of 30 open\n" in render_text([whole])
+    assert (whole.summary["flows_open"], whole.summary["flows_broken"]) == (len(FLOWS), 0)
+    assert f"Flows: {len(FLOWS)} of {len(FLOWS)} open\n" in render_text([whole])
     cut = dataclasses.replace(stacks["staging"], resources=[r for r in stacks["staging"].resources if r.name != "workspace-pep-amlworkspace"])
     broken = report(cut)
     names = [f.name for f in broken.flows_of("broken")]
     assert names == ["callers-score", "ci-submits-jobs", "function-submits-training", "operators-use-workspace"]
     text = render_text([broken])
-    assert f"Flows: {30 - len(names)} of 30 open, {len(names)} broken\n" in text
+    assert f"Flows: {len(FLOWS) - len(names)} of {len(FLOWS)} open, {len(names)} broken\n" in text
     assert "✗ callers-score (" in text and "no private endpoint (amlworkspace) to mlw-" in text
     [stack] = json.loads(render_json([broken]))["stacks"]
     assert {f["name"] for f in stack["flows"] if f["status"] == "broken"} == set(names)
     assert stack["summary"]["flows_broken"] == len(names)
     markdown = render_markdown([broken])
-    assert f"| {30 - len(names)} of 30 open, {len(names)} broken |" in markdown.splitlines()[4]
-    assert f"<code>staging</code>: flows, {30 - len(names)} of 30 open, {len(names)} broken" in markdown
+    assert f"| {len(FLOWS) - len(names)} of {len(FLOWS)} open, {len(names)} broken |" in markdown.splitlines()[4]
+    assert f"<code>staging</code>: flows, {len(FLOWS) - len(names)} of {len(FLOWS)} open, {len(names)} broken" in markdown
