@@ -17,9 +17,15 @@ from pulumi_azure_native import monitor
 from components.azure_facts import metric
 from components.base import PlatformComponent
 from components.context import PlatformContext
+from components.naming import Naming
 
 ENDPOINTS_NS = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"
 DEPLOYMENTS_NS = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments"
+
+
+def alert_rule_name(naming: Naming, label: str) -> str:
+    """An alert rule's name: what the common alert schema carries as essentials.alertRule."""
+    return naming.name("alrt", label)
 
 
 @dataclass(frozen=True)
@@ -124,7 +130,7 @@ class Alerts(PlatformComponent):
         alerts = [
             monitor.MetricAlert(
                 f"{name}-{rule.label}",
-                rule_name=ctx.naming.name("alrt", rule.label),
+                rule_name=alert_rule_name(ctx.naming, rule.label),
                 resource_group_name=ctx.resource_group_name,
                 location="global",
                 description=rule.description,
@@ -162,7 +168,7 @@ class Alerts(PlatformComponent):
         logged = [
             monitor.ScheduledQueryRule(
                 f"{name}-{rule.label}",
-                rule_name=ctx.naming.name("alrt", rule.label),
+                rule_name=alert_rule_name(ctx.naming, rule.label),
                 resource_group_name=ctx.resource_group_name,
                 location=ctx.location,
                 kind="LogAlert",

@@ -17,7 +17,7 @@ private with `blob`, `queue`, `table` endpoints, telemetry through the Azure Mon
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +56,7 @@ class RetrainTriggerArgs:
     stack_outputs: pulumi.Input[Mapping[str, Any]]  # the outputs contract (camelCase keys), without secrets
     training: Mapping[str, Any]  # the stack's training config (TrainingConfig.model_dump(by_alias=True))
     cooldown_minutes: int
+    retrain_rules: Sequence[str]  # names of the alert rules that retrain (the others are only notified)
     maximum_instance_count: int
     instance_memory_mb: int
     python_version: str
@@ -103,6 +104,7 @@ class RetrainTrigger(PlatformComponent):
             "AZURE_RESOURCE_GROUP": ctx.resource_group_name,
             "AZUREML_WORKSPACE_NAME": args.workspace_name,
             "MLOPS_RETRAIN_COOLDOWN_MINUTES": str(args.cooldown_minutes),
+            "MLOPS_RETRAIN_RULES": ",".join(args.retrain_rules),
             "MLOPS_STATE_CONTAINER_URL": pulumi.Output.concat(blob_endpoint, STATE_CONTAINER),
             "MLOPS_STACK_OUTPUTS": pulumi.Output.from_input(args.stack_outputs).apply(lambda v: json.dumps(v, sort_keys=True)),
             "MLOPS_TRAINING_CONFIG": json.dumps(dict(args.training), sort_keys=True),

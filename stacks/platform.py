@@ -13,7 +13,7 @@ from __future__ import annotations
 import pulumi
 
 from components.access import WorkloadAccess
-from components.alerts import Alerts, AlertsArgs, EventHubTarget, LogMetricRule, MetricRule
+from components.alerts import Alerts, AlertsArgs, EventHubTarget, LogMetricRule, MetricRule, alert_rule_name
 from components.azure_facts import PRIVATE_DNS_ZONES
 from components.batch import BatchDeploymentSpec, BatchScoring, BatchScoringArgs
 from components.compute import ComputeCluster, ComputeClusterArgs, cluster_name
@@ -263,6 +263,13 @@ def build_environment(cfg: PlatformConfig) -> None:
         # Known before the function exists (its own settings hold these outputs): its name.
         "retrain_function_name": function_app_name(ctx),
     }
+    # The alerts that retrain: drift of the collected inputs, and the served model's AUC on late labels.
+    retraining = [
+        LogMetricRule("drift", "Share of drifted features at or above the stack's drift.driftShare; triggers retraining",
+                      DRIFT_METRIC, "GreaterThanOrEqual", cfg.drift.drift_share),
+        LogMetricRule("quality", "The served model's AUC on labelled predictions below training.minAuc; triggers retraining",
+                      QUALITY_METRIC, "LessThan", cfg.training.min_auc),
+    ]
     trigger = RetrainTrigger(
         "retrain",
         ctx,
@@ -279,6 +286,7 @@ def build_environment(cfg: PlatformConfig) -> None:
             stack_outputs=contract_keys({k: v for k, v in outputs.items() if k not in StackOutputs.secret_fields()}),
             training=cfg.training.model_dump(by_alias=True),
             cooldown_minutes=cfg.retrain_trigger.cooldown_minutes,
+            retrain_rules=[alert_rule_name(naming, rule.label) for rule in retraining],
             maximum_instance_count=cfg.retrain_trigger.maximum_instances,
             instance_memory_mb=cfg.retrain_trigger.instance_memory_mb,
             python_version="3.11",
@@ -295,12 +303,7 @@ def build_environment(cfg: PlatformConfig) -> None:
             severity=cfg.alerts.severity,
             metric_rules=metric_rules(cfg.alerts, serving, events, iot, lake),
             log_scope=monitoring.application_insights_id,
-            log_rules=[
-                LogMetricRule("drift", "Share of drifted features above the stack's drift.driftShare; triggers retraining",
-                              DRIFT_METRIC, "GreaterThanOrEqual", cfg.drift.drift_share),
-                LogMetricRule("quality", "The live model's AUC on labelled predictions below training.minAuc; triggers retraining",
-                              QUALITY_METRIC, "LessThan", cfg.training.min_auc),
-            ],
+            log_rules=retraining,
         ),
     )
     if serving_cfg.deployments:

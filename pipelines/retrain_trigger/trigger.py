@@ -3,9 +3,11 @@ training pipeline of this stack once per incident.
 
 - Malformed payloads are answered 400 with the reason (413 above `MAX_ALERT_BYTES`; size and nesting depth are
   checked before parsing); resolved alerts 200 "ignored".
-- Cool-down: an alert id is claimed once (a re-notification of the same incident never retrains again), and a
-  rule is claimed for `cooldown` (a stateless log alert that fires again within the window does not retrain
-  again). Claims live in a `ClaimStore`: blobs in the function's own storage in Azure (identity auth, atomic
+- Only the retraining rules retrain (`MLOPS_RETRAIN_RULES`: the stack's drift and quality log alerts); the
+  action group also carries the operational alerts (latency, CPU, ...), which are answered 200 "ignored".
+- Cool-down: an alert id is claimed once (a re-notification of the same incident never retrains again), and the
+  stack is claimed for `cooldown` (a log alert that fires again within the window, or the quality alert firing
+  beside the drift alert on the same degradation, does not retrain again). Claims live in a `ClaimStore`: blobs in the function's own storage in Azure (identity auth, atomic
   with conditional writes), a file or memory in tests. Claim keys are hashes of the full alert id and of the
   stack and rule, so two ids never share a claim.
 - A claim is kept only when a submission succeeded: an alert ignored for the rule's cool-down, a failed
@@ -40,6 +42,7 @@ INCIDENT_MEMORY = timedelta(days=30)
 DEFAULT_COOLDOWN_MINUTES = 360
 MAX_ALERT_BYTES = 1024 * 1024  # a common-schema payload is a few KiB; log alerts with results stay well below
 MAX_ALERT_DEPTH = 32  # alertContext nests about eight levels
+RETRAIN_RULES_ENV = "MLOPS_RETRAIN_RULES"
 
 log = logging.getLogger("mlops.retrain")
 
@@ -197,6 +200,7 @@ class TriggerSettings:
     workspace_name: str
     cooldown: timedelta
     state_container_url: str = ""  # blob container for claims; empty: MLOPS_STATE_FILE or memory
+    retrain_rules: frozenset[str] = frozenset()  # the alert rules that retrain; empty: every rule
 
     ENV = {
         "stack": "MLOPS_STACK",
@@ -214,6 +218,7 @@ class TriggerSettings:
             **{field: env[name] for field, name in cls.ENV.items()},
             cooldown=timedelta(minutes=int(env.get("MLOPS_RETRAIN_COOLDOWN_MINUTES", DEFAULT_COOLDOWN_MINUTES))),
             state_container_url=env.get("MLOPS_STATE_CONTAINER_URL", ""),
+            retrain_rules=frozenset(filter(None, env.get(RETRAIN_RULES_ENV, "").split(","))),
         )
 
     def store(self) -> ClaimStore:
@@ -284,6 +289,8 @@ def handle_alert(
     about = {"alert_id": alert.alert_id, "rule": alert.rule, "stack": settings.stack}
     if alert.condition == "Resolved":
         return _outcome(200, {"action": "ignored", "reason": "the alert is resolved", **about})
+    if settings.retrain_rules and alert.rule not in settings.retrain_rules:
+        return _outcome(200, {"action": "ignored", "reason": f"not a retraining rule ({RETRAIN_RULES_ENV})", **about})
     incident, window = claim_keys(alert, settings.stack)
     if not store.claim(incident, now + INCIDENT_MEMORY, now):
         return _outcome(200, {"action": "ignored", "reason": "this incident already triggered a retrain", **about})
@@ -291,7 +298,7 @@ def handle_alert(
     try:  # whatever happens before a job is submitted (cool-down, failure, cancellation) frees what was claimed
         if not store.claim(window, now + settings.cooldown, now):
             minutes = int(settings.cooldown.total_seconds() // 60)
-            reason = f"cool-down: this rule triggered a retrain less than {minutes} minutes ago"
+            reason = f"cool-down: this stack retrained less than {minutes} minutes ago"
             return _outcome(200, {"action": "ignored", "reason": reason, **about})
         claimed.append(window)
         try:
@@ -307,9 +314,9 @@ def handle_alert(
 
 
 def claim_keys(alert: Alert, stack: str) -> tuple[str, str]:
-    """The incident's and the rule's claim keys: sha256 of the full alert id, and of the stack and rule (no two
-    ids share a key, whatever their length or characters; hex is a valid blob name)."""
-    return f"alert/{_digest(alert.alert_id)}", f"rule/{_digest(stack, alert.rule)}"
+    """The incident's and the stack's claim keys: sha256 of the full alert id, and of the stack (no two ids share a
+    key, whatever their length or characters; hex is a valid blob name)."""
+    return f"alert/{_digest(alert.alert_id)}", f"stack/{_digest(stack)}"
 
 
 def _digest(*parts: str) -> str:

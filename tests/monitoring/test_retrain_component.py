@@ -30,7 +30,7 @@ def build(ctx):
             alerts_hub_id=ALERTS_HUB_ID, alerts_consumer_group="retrain", application_insights_id=INSIGHTS_ID,
             application_insights_connection_string=pulumi.Output.secret("InstrumentationKey=k"),
             stack_outputs={"environment": "dev", "workspaceName": pulumi.Output.from_input("mlw-mlops-dev-weu")},
-            training={"nEstimators": 200}, cooldown_minutes=360, maximum_instance_count=40, instance_memory_mb=2048,
+            training={"nEstimators": 200}, cooldown_minutes=360, retrain_rules=["alrt-drift"], maximum_instance_count=40, instance_memory_mb=2048,
             python_version="3.11",
         ),
     )  # fmt: skip

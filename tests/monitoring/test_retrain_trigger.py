@@ -13,6 +13,7 @@ import pytest
 from azure.ai.ml.operations import JobOperations
 
 from pipelines.retrain_trigger import function_app, trigger
+from tests.conftest import run_with
 
 ALERTS = Path(__file__).parent / "alerts"
 NOW = datetime(2026, 11, 25, 10, 16, tzinfo=timezone.utc)
@@ -22,6 +23,7 @@ SETTINGS = {
     "AZURE_RESOURCE_GROUP": "rg-mlops-dev-weu",
     "AZUREML_WORKSPACE_NAME": "mlw-mlops-dev-weu",
     "MLOPS_RETRAIN_COOLDOWN_MINUTES": "60",
+    "MLOPS_RETRAIN_RULES": "alrt-mlops-drift-dev-weu,alrt-mlops-quality-dev-weu",
 }
 
 
@@ -93,13 +95,26 @@ def test_one_incident_retrains_once(submitted):
     assert (status, body["reason"]) == (200, "this incident already triggered a retrain") and len(submitted) == 1
 
 
-def test_the_same_rule_firing_again_within_the_cool_down_is_ignored(submitted):
+def test_a_retraining_alert_within_the_stack_cool_down_is_ignored(submitted):
     assert call(as_json(alert()))[0] == 202
     again = alert(alertId="/subscriptions/0/providers/Microsoft.AlertsManagement/alerts/another-incident")
     status, body = call(as_json(again))
-    assert (status, body["reason"]) == (200, "cool-down: this rule triggered a retrain less than 60 minutes ago")
-    assert call(as_json(alert("latency_metric_alert_fired")))[0] == 202  # another rule is another incident
-    assert len(submitted) == 2
+    assert (status, body["reason"]) == (200, "cool-down: this stack retrained less than 60 minutes ago")
+    # the quality alert firing beside the drift alert on the same degradation does not train a second time
+    quality = alert(alertId="/subscriptions/0/providers/Microsoft.AlertsManagement/alerts/q", alertRule="alrt-mlops-quality-dev-weu")
+    assert call(as_json(quality))[1]["reason"].startswith("cool-down")
+    assert len(submitted) == 1
+
+
+def test_only_the_retraining_rules_retrain(submitted):
+    """The action group carries the operational alerts too; the stack names the drift and quality rules."""
+    status, body = call(as_json(alert("latency_metric_alert_fired")))
+    assert (status, body["action"], body["reason"]) == (200, "ignored", "not a retraining rule (MLOPS_RETRAIN_RULES)")
+    assert submitted == []
+    record = run_with("dev")
+    settings = record.one("azure-native:web:WebAppApplicationSettings").inputs["properties"].value
+    assert settings["MLOPS_RETRAIN_RULES"].split(",") == [a.inputs["ruleName"] for a in record.of_type("azure-native:monitor:ScheduledQueryRule")]
+    assert SETTINGS["MLOPS_RETRAIN_RULES"] == settings["MLOPS_RETRAIN_RULES"]  # the recorded payloads carry these names
 
 
 def test_resolved_alert_is_ignored(submitted):
