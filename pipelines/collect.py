@@ -495,16 +495,17 @@ class Collector:
         with self._lock:
             pending.failed |= not ok
             pending.parts -= 1
-            if pending.parts > 0:
-                return
-            if pending.failed:
+            done = pending.parts == 0
+            if done and pending.failed:
                 self.counts.failed += 1
-            else:
+            elif done:
                 self.counts.collected += 1
-            self._unfinished -= 1
-            self._lock.notify_all()
         if not ok:
             self._report("collect_failed", reason or "")
+        if done:  # after the report: a flush() that returns has seen the failure logged
+            with self._lock:
+                self._unfinished -= 1
+                self._lock.notify_all()
 
     def _report(self, event: str, reason: str) -> None:
         """One JSON line with the counts, at most every `log_every` seconds."""
