@@ -289,9 +289,10 @@ def test_serve_prints_its_url_after_the_server_banner_and_cleans_up_on_sigterm(m
     import subprocess
     import sys
 
-    port, scratch = free_port(), tmp_path / "tmp"
+    port, scratch, capture = free_port(), tmp_path / "tmp", tmp_path / "capture"
     scratch.mkdir()
-    command = [sys.executable, "-m", "mlops", "serve", "--stack", "dev", "--port", str(port), "--model-uri", str(model_dir)]
+    command = [sys.executable, "-m", "mlops", "serve", "--stack", "dev", "--port", str(port), "--model-uri", str(model_dir),
+               "--collect", str(capture)]  # fmt: skip
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "TMPDIR": str(scratch)}
     )
@@ -306,9 +307,19 @@ def test_serve_prints_its_url_after_the_server_banner_and_cleans_up_on_sigterm(m
         assert banner < len(lines) - 1
         assert urllib.request.urlopen(f"http://{HOST}:{port}/", timeout=5).status == 200  # healthy when announced
         assert [p.name for p in scratch.iterdir()][0].startswith("mlops-serve-")
-        process.send_signal(signal.SIGTERM)
+        assert post(f"http://{HOST}:{port}", as_json({"input_data": [ROW]}))[0] == 200
+        process.send_signal(signal.SIGTERM)  # the event goes within a second, or at the worker's exit (atexit)
         assert process.wait(timeout=60) == 0
     finally:
         if process.poll() is None:
             process.kill()
     assert list(scratch.iterdir()) == []  # the downloaded model is gone
+    # --collect: the request, in Capture's layout, with the local metadata
+    from pipelines.collect import parse_capture_path, parse_event, read_capture_file
+
+    [avro] = list(capture.rglob("*.avro"))
+    assert parse_capture_path(avro.relative_to(capture).as_posix()).hub == "predictions"
+    [record] = list(read_capture_file(avro))
+    event = parse_event(record["Body"])
+    assert event["rows"] == [ROW] and (event["endpoint"], event["deployment"]) == ("local", "local")
+    assert (event["model_name"], event["model_version"]) == (str(model_dir), "") and event["request_id"]
