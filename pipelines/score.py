@@ -13,10 +13,16 @@ type's range, no null/NaN/Infinity, at most `MLOPS_MAX_ROWS` rows; a categorical
 on is 422 (the train step records the categories in the model's metadata). Each request is logged as one JSON
 line (inputs, predictions or the rejection reason) on the `mlops.scoring` logger, which the deployment ships to
 Application Insights, so production inputs feed the drift check.
+
+Every good prediction is also handed to the inference data collector (`pipelines/collect.py`: the Event Hubs
+`predictions` hub, whose Capture lands in the lake, or a local Capture folder; configured from the environment).
+Handing over is a non-blocking queue put; a full queue, a collector error or a failed send is counted and logged,
+and never changes the answer.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
@@ -29,6 +35,7 @@ from azureml_inference_server_http.api.aml_response import AMLResponse
 from flask import g
 from mlflow.exceptions import MlflowException
 
+from pipelines import collect
 from pipelines.json_limits import JsonLimitError, loads_bounded
 from pipelines.model_metadata import CATEGORIES
 
@@ -89,6 +96,7 @@ def init() -> None:
         body_idle_seconds=float(os.environ.get(BODY_IDLE_ENV, DEFAULT_BODY_IDLE_SECONDS)),
     )
     log.info(json.dumps({"event": "model_loaded", "model": uri, "features": _state["columns"], "categories": categories}))
+    _state["collector"] = collect.collector_from_env(scorer=collect.positive_class_scorer(model))
 
 
 # JSON value check per MLflow column type (bool is not a number here, although Python says it is an int), and
@@ -226,9 +234,21 @@ def _answer(status: int, body: dict, record: dict) -> AMLResponse:
     return AMLResponse(body, status, json_str=True)
 
 
+def _hand_over(request_id: str, received: dt.datetime, frame: Any, predictions: list) -> None:
+    """Give the scored request to the collector, if there is one; nothing that happens there reaches the answer."""
+    collector = _state.get("collector")
+    if collector is None:
+        return
+    try:
+        collector.collect(collect.Prediction(request_id, received, frame, predictions))
+    except Exception as exc:  # noqa: BLE001  collection never turns a good prediction into an error
+        log.warning(json.dumps({"event": "collect_failed", "request_id": request_id, "reason": f"{type(exc).__name__}: {exc}"}))
+
+
 @rawhttp
 def run(request: AMLRequest) -> AMLResponse:
     started = time.perf_counter()
+    received = dt.datetime.now(dt.timezone.utc)
     record: dict[str, Any] = {"event": "score", "request_id": getattr(g, "request_id", "")}
     if request.method != "POST":
         return _answer(405, {"error": "method not allowed; POST JSON to /score"}, record)
@@ -241,10 +261,12 @@ def run(request: AMLRequest) -> AMLResponse:
     except RequestError as exc:
         return _answer(exc.status, {"error": exc.reason}, {**record, "reason": exc.reason})
     try:
-        predictions = _state["model"].predict(to_frame(rows, columns))
+        frame = to_frame(rows, columns)
+        predictions = _state["model"].predict(frame)
     except (ValueError, MlflowException) as exc:  # valid JSON the model still cannot score
         reason = f"the model cannot score these rows: {(str(exc).splitlines() or [type(exc).__name__])[0]}"
         return _answer(422, {"error": reason}, {**record, "reason": reason})
     values = predictions.tolist() if hasattr(predictions, "tolist") else list(predictions)
     record.update(rows=len(rows), inputs=rows, predictions=values, ms=round((time.perf_counter() - started) * 1e3, 3))
+    _hand_over(record["request_id"], received, frame, values)
     return _answer(200, {"predictions": values}, record)

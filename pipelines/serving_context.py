@@ -14,10 +14,12 @@ from pathlib import Path
 from mlops.paths import ROOT_DIR
 
 CONTEXT_DIR = ROOT_DIR / "pipelines" / "images" / "serving"
-# Project files the image copies, as paths relative to the context (score.py imports the two helper modules).
+# Project files the image copies, as paths relative to the context (the pipelines modules score.py imports; a
+# test checks that they are all here and that requirements.txt covers their imports).
 PROJECT_FILES = {
     "score.py": "pipelines/score.py",
     "pipelines/__init__.py": "pipelines/__init__.py",
+    "pipelines/collect.py": "pipelines/collect.py",
     "pipelines/json_limits.py": "pipelines/json_limits.py",
     "pipelines/model_metadata.py": "pipelines/model_metadata.py",
 }

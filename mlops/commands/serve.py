@@ -6,6 +6,9 @@ The model is downloaded from the local MLflow registry (or any `--model-uri`) in
 The server runs gunicorn's threaded workers (`SERVER_ENV`, the same settings the serving image sets), so a slow
 client holds one thread, not the worker and its health probe; it runs in its own process group, and stopping
 `mlops serve` (SIGTERM, SIGINT, SIGHUP) stops that whole group, so no server keeps the port.
+
+`--collect DIR` turns on inference data collection into DIR, laid out as Event Hubs Capture writes the lake's
+`predictions` hub (`pipelines/collect.py`), with endpoint `local`, deployment `local` and the served model.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ STOP_GRACE_SECONDS = 10.0
 HELP = "Serve the latest local model with the Azure ML inference server and pipelines/score.py on 127.0.0.1."
 EXAMPLES = (
     "Examples: python -m mlops serve --stack dev | python -m mlops serve -s dev --port 5050 "
-    "--model-uri models:/predictive-maintenance/3 | curl -s localhost:5001/score -H 'Content-Type: application/json' "
+    "--model-uri models:/predictive-maintenance/3 --collect .mlops/capture | curl -s localhost:5001/score -H 'Content-Type: application/json' "
     "-d '{\"input_data\": [{...}]}'"
 )
 
@@ -127,16 +130,19 @@ def _raise_stopped(signum: int, _frame: object) -> None:
     raise _Stopped(signum)
 
 
-def run_until_stopped(model_dir: Path, port: int, workers: int, on_healthy: Callable[[], None] = lambda: None) -> int:
+def run_until_stopped(
+    model_dir: Path, port: int, workers: int, on_healthy: Callable[[], None] = lambda: None, env: dict[str, str] | None = None
+) -> int:
     """Run the server in the foreground until it exits or this process is told to stop; then stop its group.
-    `on_healthy` runs once the health probe answers (the server's banner first, then where to send requests).
+    `on_healthy` runs once the health probe answers (the server's banner first, then where to send requests);
+    `env` adds variables for the server.
 
     The server has its own process group, so the terminal's Ctrl-C reaches only this process, which passes the
     stop on: no gunicorn is left behind holding the port."""
     previous = {sig: signal.signal(sig, _raise_stopped) for sig in STOP_SIGNALS}
     process = None
     try:
-        process = launch_server(model_dir, port, workers)
+        process = launch_server(model_dir, port, workers, env)
         if wait_until_healthy(process, port):
             on_healthy()
         return process.wait()
@@ -220,6 +226,20 @@ def latest_model_uri(tracking_uri: str) -> str:
     return f"models:/{model_name}/{versions[-1].version}"
 
 
+def collect_env(folder: Path, model_uri: str) -> dict[str, str]:
+    """The scoring script's collection settings for a local server: the Capture folder, endpoint and deployment
+    `local`, and the model as `name:version` (a registry URI) or the URI itself (any other)."""
+    from pipelines import collect
+
+    name, _, version = model_uri.removeprefix("models:/").partition("/") if model_uri.startswith("models:/") else (model_uri, "", "")
+    return {
+        collect.COLLECT_DIR_ENV: str(folder.resolve()),
+        collect.ENDPOINT_ENV: collect.LOCAL_ENDPOINT,
+        collect.DEPLOYMENT_ENV: collect.LOCAL_ENDPOINT,
+        collect.MODEL_ENV: f"{name}:{version}",
+    }
+
+
 def serve(
     stack: StackOption,
     port: Annotated[int, typer.Option(min=1024, max=65535, help="Port on 127.0.0.1.")] = DEFAULT_PORT,
@@ -227,6 +247,12 @@ def serve(
         Optional[str], typer.Option(help="MLflow model URI or path; default: the latest registered local model.")
     ] = None,
     workers: Annotated[int, typer.Option(min=1, max=8, help="Server worker processes.")] = 1,
+    collect: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--collect", file_okay=False, help="Collect every scored request into this folder (Event Hubs Capture's layout)."
+        ),
+    ] = None,
 ) -> None:
     from pipelines.runner import tracking_uri as store_uri
 
@@ -237,6 +263,6 @@ def serve(
     with tempfile.TemporaryDirectory(prefix="mlops-serve-") as folder:
         model_dir = download_model(uri, tracking_uri, Path(folder))
         announce = lambda: typer.echo(f"serving {uri} on http://{HOST}:{port}/score (Ctrl-C stops)")  # noqa: E731
-        code = run_until_stopped(model_dir, port, workers, announce)
+        code = run_until_stopped(model_dir, port, workers, announce, collect_env(collect, uri) if collect else None)
     if code != 0:
         raise BadInput(f"the inference server stopped with exit code {code}; its log above says why")

@@ -222,7 +222,41 @@ def test_fuzzed_requests_never_get_a_5xx(server, body, content_type):
     assert set(json.loads(answer)) <= {"predictions", "error"}
 
 
+def imported_modules(path) -> set[str]:
+    """Every module a file imports, at the top or inside functions (absolute imports)."""
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
+    return found
+
+
+def installed_closure(requirements: list[str]) -> set[str]:
+    """The distributions the requirements install here, their dependencies included (the installed metadata;
+    extras and requirements whose markers do not apply are left out)."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    todo, seen = [Requirement(r) for r in requirements], set()
+    while todo:
+        requirement = todo.pop()
+        name = requirement.name.lower().replace("_", "-")
+        if name in seen or (requirement.marker and not requirement.marker.evaluate({"extra": ""})):
+            continue
+        seen.add(name)
+        todo.extend(Requirement(r) for r in metadata.requires(name) or [])
+    return seen
+
+
 def test_the_image_runs_the_server_as_mlops_serve_does():
+    import sys
+    from importlib import metadata
+
     from mlops.commands.serve import SERVER_ENV
     from mlops.paths import ROOT_DIR
 
@@ -231,10 +265,22 @@ def test_the_image_runs_the_server_as_mlops_serve_does():
     from pipelines.serving_context import PROJECT_FILES
 
     assert "COPY pipelines/ /app/pipelines/" in dockerfile  # the helper modules, copied into the build context
-    copied = [source for target, source in PROJECT_FILES.items() if target.startswith("pipelines/")]
+    copied = {source for target, source in PROJECT_FILES.items() if target.startswith("pipelines/")}
     assert all((ROOT_DIR / path).is_file() for path in copied)
-    imported = [line.split()[1] for line in (ROOT_DIR / "pipelines" / "score.py").read_text().splitlines() if line.startswith("from pipelines.")]
-    assert sorted(f"{module.replace('.', '/')}.py" for module in imported) == sorted(p for p in copied if p != "pipelines/__init__.py")
+    # The pipelines modules the image's code imports are exactly the ones copied in (collect.py among them) ...
+    sources = [ROOT_DIR / source for source in PROJECT_FILES.values()]
+    modules = {name for path in sources for name in imported_modules(path)}
+    project = {f"{name.replace('.', '/')}.py" for name in modules if name.startswith("pipelines.") and (ROOT_DIR / f"{name.replace('.', '/')}.py").is_file()}
+    assert project == copied - {"pipelines/__init__.py"} and "pipelines/collect.py" in project
+    # ... and every other module they import comes with the image's requirements (or the standard library).
+    requirements = [line for line in (ROOT_DIR / "pipelines" / "images" / "serving" / "requirements.txt").read_text().splitlines()
+                    if line.strip() and not line.startswith("#")]  # fmt: skip
+    installed = installed_closure(requirements)
+    providers = metadata.packages_distributions()
+    third_party = {name.split(".")[0] for name in modules} - set(sys.stdlib_module_names) - {"pipelines", "__future__"}
+    uncovered = {top for top in third_party if not {d.lower() for d in providers.get(top, [top])} & installed}
+    assert uncovered == set()
+    assert {"azure", "fastavro", "pyarrow"} <= third_party  # collect.py's own, so the check above looked at them
 
 
 def test_serve_prints_its_url_after_the_server_banner_and_cleans_up_on_sigterm(model_dir, tmp_path):
@@ -243,9 +289,10 @@ def test_serve_prints_its_url_after_the_server_banner_and_cleans_up_on_sigterm(m
     import subprocess
     import sys
 
-    port, scratch = free_port(), tmp_path / "tmp"
+    port, scratch, capture = free_port(), tmp_path / "tmp", tmp_path / "capture"
     scratch.mkdir()
-    command = [sys.executable, "-m", "mlops", "serve", "--stack", "dev", "--port", str(port), "--model-uri", str(model_dir)]
+    command = [sys.executable, "-m", "mlops", "serve", "--stack", "dev", "--port", str(port), "--model-uri", str(model_dir),
+               "--collect", str(capture)]  # fmt: skip
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "TMPDIR": str(scratch)}
     )
@@ -260,9 +307,19 @@ def test_serve_prints_its_url_after_the_server_banner_and_cleans_up_on_sigterm(m
         assert banner < len(lines) - 1
         assert urllib.request.urlopen(f"http://{HOST}:{port}/", timeout=5).status == 200  # healthy when announced
         assert [p.name for p in scratch.iterdir()][0].startswith("mlops-serve-")
-        process.send_signal(signal.SIGTERM)
+        assert post(f"http://{HOST}:{port}", as_json({"input_data": [ROW]}))[0] == 200
+        process.send_signal(signal.SIGTERM)  # the event goes within a second, or at the worker's exit (atexit)
         assert process.wait(timeout=60) == 0
     finally:
         if process.poll() is None:
             process.kill()
     assert list(scratch.iterdir()) == []  # the downloaded model is gone
+    # --collect: the request, in Capture's layout, with the local metadata
+    from pipelines.collect import parse_capture_path, parse_event, read_capture_file
+
+    [avro] = list(capture.rglob("*.avro"))
+    assert parse_capture_path(avro.relative_to(capture).as_posix()).hub == "predictions"
+    [record] = list(read_capture_file(avro))
+    event = parse_event(record["Body"])
+    assert event["rows"] == [ROW] and (event["endpoint"], event["deployment"]) == ("local", "local")
+    assert (event["model_name"], event["model_version"]) == (str(model_dir), "") and event["request_id"]
