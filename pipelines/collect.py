@@ -14,7 +14,8 @@ the environment (`collector_from_env`, names below, set on the online deployment
 - neither: collection is off (logged once).
 Metadata: `MLOPS_ENDPOINT`, `MLOPS_DEPLOYMENT`, `MLOPS_MODEL` (`name:version`).
 
-One event per request (rows split over several events, `part`/`parts`, when one would pass the size limit):
+One event per request (rows split over several events, `part`/`parts` and `first_row`, the index of the part's first
+row in the request, when one would pass the size limit):
     {"request_id", "time" (ISO 8601 UTC), "endpoint", "deployment", "model_name", "model_version",
      "rows": [{feature: value}], "predictions": [...], "scores": [p(positive class)] | null}
 The rows are the frame the model scored (the signature's column types), so a JSON `71` of a double column is
@@ -110,7 +111,9 @@ _CAPTURE_PATH = re.compile(
 )
 
 PREDICTION_COLUMNS = ("prediction", "score")
-METADATA_COLUMNS = ("request_id", "time", "endpoint", "deployment", "model_name", "model_version")
+# `row`: the row's index in its request, so late labels join on (request_id, row) even for a request of many rows.
+METADATA_COLUMNS = ("request_id", "row", "time", "endpoint", "deployment", "model_name", "model_version")
+EVENT_METADATA = tuple(name for name in METADATA_COLUMNS if name != "row")
 EVENT_KEYS = ("request_id", "time", "endpoint", "deployment", "model_name", "model_version", "rows", "predictions")
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")  # an endpoint becomes a folder name
 
@@ -195,7 +198,7 @@ def event_bodies(
     whole = _dumps({**base, "rows": rows, "predictions": prediction.predictions, "scores": scores})
     if _entry_size(whole) <= budget:
         return [whole]
-    overhead = _entry_size(_dumps({**base, "part": 99999, "parts": 99999, "rows": [], "predictions": [], "scores": []}))
+    overhead = _entry_size(_dumps({**base, "part": 99999, "parts": 99999, "first_row": 99999, "rows": [], "predictions": [], "scores": []}))
     chunks: list[tuple[int, int]] = []
     start, size = 0, overhead
     for index, row in enumerate(rows):
@@ -210,7 +213,7 @@ def event_bodies(
     chunks.append((start, len(rows)))
     return [
         _dumps({
-            **base, "part": part, "parts": len(chunks), "rows": rows[a:b], "predictions": prediction.predictions[a:b],
+            **base, "part": part, "parts": len(chunks), "first_row": a, "rows": rows[a:b], "predictions": prediction.predictions[a:b],
             "scores": scores[a:b] if scores is not None else None,
         })
         for part, (a, b) in enumerate(chunks)
@@ -563,9 +566,12 @@ def parse_event(body: bytes | str | None) -> dict[str, Any]:
     missing = [key for key in EVENT_KEYS if key not in event]
     if missing:
         raise BadEvent("missing " + ", ".join(missing))
-    for key in ("request_id", "time", "endpoint", "deployment", "model_name", "model_version"):
+    for key in EVENT_METADATA:
         if not isinstance(event[key], str):
             raise BadEvent(f"{key} is not a string")
+    first_row = event.get("first_row", 0)
+    if not isinstance(first_row, int) or isinstance(first_row, bool) or first_row < 0:
+        raise BadEvent("first_row is not a row index")
     if not _SAFE_NAME.fullmatch(event["endpoint"]):
         raise BadEvent("endpoint is not a valid name")
     try:
@@ -588,15 +594,16 @@ def parse_event(body: bytes | str | None) -> dict[str, Any]:
         raise BadEvent("a feature is named like a prediction or metadata column")
     if any(isinstance(value, (dict, list)) for row in rows for value in row.values()):
         raise BadEvent("a feature value is not a scalar")
-    return {**event, "time": when.astimezone(dt.timezone.utc), "scores": scores}
+    return {**event, "time": when.astimezone(dt.timezone.utc), "scores": scores, "first_row": first_row}
 
 
 def event_rows(event: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """The parsed event as table rows: the features, prediction, score, then the metadata columns."""
     scores = event["scores"] or [None] * len(event["rows"])
-    metadata = {key: event[key] for key in METADATA_COLUMNS}
-    for row, prediction, score in zip(event["rows"], event["predictions"], scores):
-        yield {**row, "prediction": prediction, "score": None if score is None else float(score), **metadata}
+    metadata = {key: event[key] for key in EVENT_METADATA}
+    for index, (row, prediction, score) in enumerate(zip(event["rows"], event["predictions"], scores)):
+        yield {**row, "prediction": prediction, "score": None if score is None else float(score), **metadata,
+               "row": event["first_row"] + index}
 
 
 # --- compaction: Capture's Avro -> dated Parquet ---------------------------------------------------------------
@@ -672,8 +679,8 @@ def _table(rows: list[dict[str, Any]], pa: Any):
     features = list(dict.fromkeys(key for row in rows for key in row if key not in PREDICTION_COLUMNS + METADATA_COLUMNS))
     columns = [*features, *PREDICTION_COLUMNS, *METADATA_COLUMNS]
     arrays = {name: [row.get(name) for row in rows] for name in columns}
-    types = {"score": pa.float64(), "time": pa.timestamp("us", tz="UTC")} | {
-        name: pa.string() for name in METADATA_COLUMNS if name != "time"
+    types = {"score": pa.float64(), "row": pa.int64(), "time": pa.timestamp("us", tz="UTC")} | {
+        name: pa.string() for name in EVENT_METADATA if name != "time"
     }
     return pa.table({name: pa.array(values, type=types.get(name)) for name, values in arrays.items()})
 

@@ -217,7 +217,7 @@ def run(args: argparse.Namespace, env: dict[str, str] | os._Environ = os.environ
     try:
         current = collect.read_window(args.predictions, args.endpoint, since, until)
         recent = collect.read_window(args.predictions, args.endpoint, label_since, until)
-    except collect.NoCollectedRows as exc:
+    except collect.NoPredictions as exc:
         raise MonitorInputError(f"--predictions: {exc}") from None
     labels = read_labels(args.labels, label_since, until) if args.labels else None
 
@@ -262,8 +262,8 @@ def run(args: argparse.Namespace, env: dict[str, str] | os._Environ = os.environ
             "APPLICATIONINSIGHTS_CONNECTION_STRING: Application Insights did not accept the metrics (the exporter's "
             "warning above says why; the job's identity needs Monitoring Metrics Publisher on the component)"
         )
-    return MonitorResult(args.endpoint, since.isoformat(), until.isoformat(), checks, idle,
-                         asdict(compacted) if compacted is not None else {})
+    summary = {"files": compacted.files, "rows": compacted.rows, "bad": compacted.bad} if compacted is not None else {}
+    return MonitorResult(args.endpoint, since.isoformat(), until.isoformat(), checks, idle, summary)
 
 
 def publish(check: DeploymentCheck, attributes: dict[str, str], meter_provider=None) -> None:
