@@ -172,7 +172,7 @@ class EventTooLarge(ValueError):
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=str)  # dates: ISO text
 
 
 def _entry_size(text: str) -> int:
@@ -184,9 +184,12 @@ def event_bodies(
     prediction: Prediction, metadata: Metadata, scorer: Scorer | None = None, budget: int = BATCH_BUDGET_BYTES
 ) -> list[str]:
     """The request's event bodies: one, or its rows split over several (same request_id, `part` of `parts`) so that
-    each fits the budget. EventTooLarge when a single row cannot."""
+    each fits the budget. EventTooLarge when a single row cannot. A scorer that fails leaves `scores` null."""
     rows = prediction.inputs.to_dict(orient="records") if hasattr(prediction.inputs, "to_dict") else list(prediction.inputs)
-    scores = scorer(prediction.inputs) if scorer is not None else None
+    try:
+        scores = scorer(prediction.inputs) if scorer is not None else None
+    except Exception:  # noqa: BLE001  the rows and predictions are still worth collecting
+        scores = None
     base = {
         "request_id": prediction.request_id,
         "time": prediction.time.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z"),
@@ -347,7 +350,9 @@ def capture_files(root: Path, hub: str, since: dt.datetime, until: dt.datetime) 
     root = Path(root)
     since, until = _utc(since), _utc(until)
     found = []
-    for path in sorted(root.glob(f"*/{hub}/*/*/*/*/*/*/*{CAPTURE_SUFFIX}")):
+    tokens = re.findall(r"\{(\w+)\}", CAPTURE_NAME_FORMAT)
+    pattern = CAPTURE_NAME_FORMAT.format(**{token: "*" for token in tokens} | {"EventHub": hub}) + CAPTURE_SUFFIX
+    for path in sorted(root.glob(pattern)):
         parsed = parse_capture_path(path.relative_to(root).as_posix())
         if parsed is not None and parsed.hub == hub and since <= parsed.window < until:
             found.append(CaptureFile(path, parsed.namespace, parsed.hub, parsed.partition, parsed.window))

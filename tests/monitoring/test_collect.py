@@ -104,6 +104,12 @@ def test_an_event_carries_the_request_and_its_metadata():
     }  # fmt: skip
     assert json.loads(event_bodies(Prediction("r1", T0, ROWS, [0, 1]), META)[0])["scores"] is None  # no scorer
 
+    def broken(frame):
+        raise ValueError("predict_proba failed")
+
+    [kept] = event_bodies(Prediction("r1", T0, frame, [0, 1]), META, scorer=broken)
+    assert json.loads(kept)["scores"] is None and json.loads(kept)["rows"] == ROWS  # the rows are still collected
+
 
 def test_a_request_too_large_for_one_event_is_split_and_compacts_back_whole(tmp_path):
     rows = [{"machine_type": "A", "temperature": float(n)} for n in range(300)]
