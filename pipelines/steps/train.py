@@ -69,18 +69,18 @@ def save_model(model: Pipeline, features: pd.DataFrame, path) -> None:
     )
 
 
-def save_reference_profile(features_dir, model_dir) -> None:
-    """The drift reference profile of the training split's model inputs, into the model's folder."""
+def save_reference_profile(train_file: Path, model_dir: Path) -> None:
+    """The drift reference profile of the training data's model inputs (a Parquet file), into the model's folder."""
     from pipelines.drift import build_profile  # numpy/scipy/pyarrow, as the drift check loads them
 
-    build_profile(Path(features_dir) / TRAIN_FILE, list(FEATURES)).save(Path(model_dir) / PROFILE_FILE)
+    build_profile(Path(train_file), list(FEATURES)).save(Path(model_dir) / PROFILE_FILE)
 
 
 def run(args: argparse.Namespace) -> Pipeline:
     train, _, _ = read_features(args.features)
     model = train_model(train, args.n_estimators, args.max_depth)
     save_model(model, train, args.model)
-    save_reference_profile(args.features, args.model)
+    save_reference_profile(Path(args.features) / TRAIN_FILE, args.model)
     log_to_run(params={"n_estimators": args.n_estimators, "max_depth": args.max_depth, "seed": SEED,
                        "numeric_features": ",".join(NUMERIC_FEATURES)})
     return model

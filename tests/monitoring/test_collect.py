@@ -122,6 +122,7 @@ def test_a_request_too_large_for_one_event_is_split_and_compacts_back_whole(tmp_
     table = read_window(tmp_path / "predictions", META.endpoint, T0, T0 + dt.timedelta(hours=1))
     assert table.column("temperature").to_pylist() == [float(n) for n in range(300)]
     assert table.column("prediction").to_pylist() == list(range(300))
+    assert table.column("row").to_pylist() == list(range(300))  # each row's index in the request, across the parts
 
 
 def test_a_row_no_event_can_hold_is_a_counted_failure(tmp_path):
@@ -215,7 +216,7 @@ def test_bad_events_are_skipped_and_counted_by_reason(tmp_path):
     assert table.column("request_id").to_pylist() == ["good-1", "good-1", "good-2", "good-2"]
     assert str(table.schema.field("time").type) == "timestamp[us, tz=UTC]"
     assert table.to_pylist()[1] == {"machine_type": "B", "temperature": 90.0, "prediction": 1, "score": 0.9,
-                                    "request_id": "good-1", "time": T0, "endpoint": "pm-endpoint", "deployment": "blue",
+                                    "request_id": "good-1", "row": 1, "time": T0, "endpoint": "pm-endpoint", "deployment": "blue",
                                     "model_name": "predictive-maintenance", "model_version": "3"}  # fmt: skip
     (tmp_path / "capture" / "evhns-mlops-dev/predictions/1/2025/03/14/10/00/00.avro").parent.mkdir(parents=True)
     (tmp_path / "capture" / "evhns-mlops-dev/predictions/1/2025/03/14/10/00/00.avro").write_bytes(b"not avro")

@@ -30,11 +30,13 @@ def model_dir(tmp_path_factory):
 
     from pipelines.registry import MODEL_NAME
     from pipelines.steps.register import register_model
-    from pipelines.steps.train import save_model, train_model
+    from pipelines.steps.train import save_model, save_reference_profile, train_model
 
     folder = tmp_path_factory.mktemp("registry")
     frame = generate_telemetry(1500, seed=3)
     save_model(train_model(frame, n_estimators=10, max_depth=4), frame, folder / "saved")
+    frame.to_parquet(folder / "train.parquet")
+    save_reference_profile(folder / "train.parquet", folder / "saved")
     tracking_uri = f"sqlite:///{folder / 'mlflow.db'}"
     mlflow.set_tracking_uri(tracking_uri)  # restored below: other tests use their own stores
     try:
