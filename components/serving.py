@@ -22,8 +22,14 @@ from pulumi_azure_native import machinelearningservices as ml
 from components.arm_settings import TRAFFIC_KIND, ArmSetting, revision
 from components.base import PlatformComponent
 from components.context import PlatformContext, enabled
+from components.naming import Naming
 
 INFERENCE_PORT = 5001  # azmlinfsrv
+
+
+def endpoint_name(naming: Naming) -> str:
+    """The online endpoint's name (known before it exists: the deployments' collection metadata carries it)."""
+    return naming.name("mloe")
 
 
 def registry_asset_id(registry_name: pulumi.Input[str], kind: str, reference: str) -> pulumi.Output[str]:
@@ -53,6 +59,7 @@ class DeploymentSpec:
     max_concurrent_requests_per_instance: int
     liveness_probe: ProbeSpec
     readiness_probe: ProbeSpec
+    environment_variables: Mapping[str, pulumi.Input[str]]  # the scoring script's settings (where it collects to)
 
 
 @dataclass(frozen=True)
@@ -102,7 +109,7 @@ class OnlineServing(PlatformComponent):
         ]
         endpoint = ml.OnlineEndpoint(
             f"{name}-endpoint",
-            endpoint_name=ctx.naming.name("mloe"),
+            endpoint_name=endpoint_name(ctx.naming),
             workspace_name=args.workspace_name,
             resource_group_name=ctx.resource_group_name,
             location=ctx.location,
@@ -148,6 +155,8 @@ class OnlineServing(PlatformComponent):
                     ),
                     liveness_probe=_probe(spec.liveness_probe),
                     readiness_probe=_probe(spec.readiness_probe),
+                    # DefaultAzureCredential in the container signs in as the endpoint's user-assigned identity.
+                    environment_variables={**spec.environment_variables, "AZURE_CLIENT_ID": identity.client_id},
                     scale_settings=ml.DefaultScaleSettingsArgs(scale_type="Default"),
                 ),
                 tags=ctx.tags,

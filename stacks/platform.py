@@ -30,7 +30,16 @@ from components.registry import ContainerRegistry, RegistryArgs
 from components.retrain_trigger import RetrainTrigger, RetrainTriggerArgs, function_app_name
 from components.roles import Grant
 from components.runners import CiRunners, CiRunnersArgs
-from components.serving import DeploymentSpec, OnlineServing, OnlineServingArgs, Principal, ProbeSpec, registry_asset_id
+from components.serving import (
+    DeploymentSpec,
+    OnlineServing,
+    OnlineServingArgs,
+    Principal,
+    ProbeSpec,
+    endpoint_name,
+    registry_asset_id,
+)
+from pipelines import collect
 from pipelines import monitor as monitor_job
 from pipelines.metrics import DRIFT_METRIC, QUALITY_METRIC
 from pipelines.steps import TRAINING_IMAGE
@@ -195,7 +204,7 @@ def build_environment(cfg: PlatformConfig) -> None:
             ml_registry_name=shared.registry_name,
             ml_registry_id=shared.registry_id,
             predictions_hub_id=hub_id("predictions"),
-            deployments=[deployment_spec(d, serving_cfg.environment) for d in serving_cfg.deployments],
+            deployments=[deployment_spec(d, serving_cfg.environment, collection(d, naming, events)) for d in serving_cfg.deployments],
             traffic=serving_cfg.traffic,
             mirror_traffic=serving_cfg.mirror_traffic,
             auth_mode=serving_cfg.auth_mode,
@@ -357,7 +366,19 @@ def monitor_schedule(cfg: PlatformConfig, ctx, workspace, compute, registry, mon
     )
 
 
-def deployment_spec(d, default_environment: str | None) -> DeploymentSpec:
+def collection(d, naming, events: EventHubs) -> dict[str, pulumi.Input[str]]:
+    """Where a deployment's scoring script sends each scored request (pipelines/collect.py): the `predictions` hub,
+    with the endpoint, slot and model as metadata."""
+    return {
+        collect.NAMESPACE_ENV: events.namespace_fqdn,
+        collect.HUB_ENV: collect.PREDICTIONS_HUB,
+        collect.ENDPOINT_ENV: endpoint_name(naming),
+        collect.DEPLOYMENT_ENV: d.name,
+        collect.MODEL_ENV: d.model,
+    }
+
+
+def deployment_spec(d, default_environment: str | None, environment_variables: dict[str, pulumi.Input[str]]) -> DeploymentSpec:
     probe = lambda p: ProbeSpec(p.initial_delay_seconds, p.period_seconds, p.timeout_seconds, p.failure_threshold)  # noqa: E731
     return DeploymentSpec(
         name=d.name,
@@ -369,6 +390,7 @@ def deployment_spec(d, default_environment: str | None) -> DeploymentSpec:
         max_concurrent_requests_per_instance=d.max_concurrent_requests_per_instance,
         liveness_probe=probe(d.liveness_probe),
         readiness_probe=probe(d.readiness_probe),
+        environment_variables=environment_variables,
     )
 
 

@@ -149,3 +149,29 @@ def test_the_cron_check_accepts_or_names_a_field_never_crashes(fields):
 @given(st.integers(0, 59), st.integers(0, 23), st.sampled_from(["*", "0", "1-5", "mon,wed", "saturday", "*/2"]))
 def test_every_cron_azure_ml_takes_is_accepted(minute, hour, weekday):
     assert azure_ml_cron(f"{minute} {hour} * * {weekday}")
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_each_deployment_collects_to_the_predictions_hub_as_the_endpoint_identity(served, environment):
+    """What the scoring script reads (pipelines/collect.py): the hub it sends to and the metadata of its rows."""
+    from pipelines import collect
+
+    record = served[environment]
+    endpoint = record.one("azure-native:machinelearningservices:OnlineEndpoint")
+    [identity] = [r for r in record.of_type("azure-native:managedidentity:UserAssignedIdentity")
+                  if r.outputs["id"] in endpoint.inputs["identity"]["userAssignedIdentities"]]  # fmt: skip
+    namespace = record.one("azure-native:eventhub:Namespace").inputs["namespaceName"]
+    for slot, model in (("blue", "predictive-maintenance:4"), ("green", "predictive-maintenance:5")):
+        settings = record.named(f"online-{slot}").inputs["properties"]["environmentVariables"]
+        assert settings == {
+            collect.NAMESPACE_ENV: f"{namespace}.servicebus.windows.net",
+            collect.HUB_ENV: "predictions",
+            collect.ENDPOINT_ENV: endpoint.inputs["endpointName"],
+            collect.DEPLOYMENT_ENV: slot,
+            collect.MODEL_ENV: model,
+            "AZURE_CLIENT_ID": identity.outputs["clientId"],
+        }
+    # The endpoint identity may send to that hub, and only that one.
+    sends = [r for r in record.of_type("azure-native:authorization:RoleAssignment")
+             if r.inputs["principalId"] == identity.outputs["principalId"] and ROLE_NAMES[r.inputs["roleDefinitionId"].rsplit("/", 1)[1]] == "Azure Event Hubs Data Sender"]  # fmt: skip
+    assert [r.inputs["scope"].rsplit("/", 2)[1:] for r in sends] == [["eventhubs", "predictions"]]
