@@ -66,6 +66,11 @@ class LogMetricRule:
     def aggregation(self) -> str:
         return "Maximum" if self.operator.startswith("Greater") else "Minimum"
 
+    def fires(self, value: float) -> bool:
+        """Whether a value crosses the threshold (the offline loop evaluates the rule as Azure Monitor would)."""
+        return {"GreaterThan": value > self.threshold, "GreaterThanOrEqual": value >= self.threshold,
+                "LessThan": value < self.threshold, "LessThanOrEqual": value <= self.threshold}[self.operator]
+
 
 @dataclass(frozen=True)
 class EventHubTarget:

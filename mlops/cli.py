@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from mlops.commands import drift, pipeline, preview, promote, serve
+from mlops.commands import drift, loop, pipeline, preview, promote, serve
 from mlops.errors import (
     EXIT_BAD_INPUT,
     EXIT_INTERNAL,
@@ -43,6 +43,7 @@ app.add_typer(pipeline.app, name="pipeline")
 app.command("promote", help=promote.HELP, epilog=promote.EXAMPLES)(promote.promote)
 app.command("drift", help=drift.HELP, epilog=drift.EXAMPLES)(drift.drift)
 app.command("serve", help=serve.HELP, epilog=serve.EXAMPLES)(serve.serve)
+app.command("loop", help=loop.HELP, epilog=loop.EXAMPLES)(loop.loop)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -272,13 +272,7 @@ def build_environment(cfg: PlatformConfig) -> None:
         # Known before the function exists (its own settings hold these outputs): its name.
         "retrain_function_name": function_app_name(ctx),
     }
-    # The alerts that retrain: drift of the collected inputs, and the served model's AUC on late labels.
-    retraining = [
-        LogMetricRule("drift", "Share of drifted features at or above the stack's drift.driftShare; triggers retraining",
-                      DRIFT_METRIC, "GreaterThanOrEqual", cfg.drift.drift_share),
-        LogMetricRule("quality", "The served model's AUC on labelled predictions below training.minAuc; triggers retraining",
-                      QUALITY_METRIC, "LessThan", cfg.training.min_auc),
-    ]
+    retraining = retraining_rules(cfg)
     trigger = RetrainTrigger(
         "retrain",
         ctx,
@@ -325,6 +319,16 @@ def build_environment(cfg: PlatformConfig) -> None:
     export_outputs(StackOutputs, {**outputs, "action_group_id": alerts.resource_id, "retrain_function_name": trigger.resource_name})
 
 
+def retraining_rules(cfg: PlatformConfig) -> list[LogMetricRule]:
+    """The alerts that retrain: drift of the collected inputs, and the served model's AUC on late labels."""
+    return [
+        LogMetricRule("drift", "Share of drifted features at or above the stack's drift.driftShare; triggers retraining",
+                      DRIFT_METRIC, "GreaterThanOrEqual", cfg.drift.drift_share),
+        LogMetricRule("quality", "The served model's AUC on labelled predictions below training.minAuc; triggers retraining",
+                      QUALITY_METRIC, "LessThan", cfg.training.min_auc),
+    ]
+
+
 def monitor_schedule(cfg: PlatformConfig, ctx, workspace, compute, registry, monitoring, serving, shared) -> MonitorJob:
     """The scheduled monitor of the served models: their Capture files in `raw`, the reference profile inside each
     slot's registered model version, the labels; Parquet and reports back into the lake. Bound per deployment slot,
@@ -345,8 +349,9 @@ def monitor_schedule(cfg: PlatformConfig, ctx, workspace, compute, registry, mon
             image=pulumi.Output.concat(registry.login_server, "/", TRAINING_IMAGE),
             command=command,
             inputs={
-                # Event Hubs Capture names its files {Namespace}/{EventHub}/... (components/eventhubs.py).
-                "captures": JobPort("uri_folder", lake("raw", f"{cfg.naming.name('evhns')}/predictions/"), "ReadOnlyMount"),
+                # The raw zone's root: Capture names its files {Namespace}/{EventHub}/... in it (components/eventhubs.py),
+                # and the monitor reads those of the predictions hub (pipelines.collect.capture_files).
+                "captures": JobPort("uri_folder", lake("raw"), "ReadOnlyMount"),
                 "labels": JobPort("uri_folder", lake("labels"), "ReadOnlyMount"),
                 **slots,
             },

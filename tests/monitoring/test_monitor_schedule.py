@@ -67,10 +67,9 @@ def test_the_schedule_runs_the_monitor_job_as_the_cluster_identity(served, envir
     assert args.model_refs == {"blue": "predictive-maintenance:4", "green": "predictive-maintenance:5"}
     assert str(args.captures) == "${{inputs.captures}}" and str(args.reports) == "${{outputs.reports}}"
     # Ports: Capture's files of the predictions hub in raw, the labels, the slots' models; Parquet and reports out.
-    namespace = record.one("azure-native:eventhub:Namespace").inputs["namespaceName"]
     registry = record.named("online-blue").inputs["properties"]["model"].split("/models/")[0]
     assert job["inputs"] == {
-        "captures": {"jobInputType": "uri_folder", "uri": f"azureml://datastores/raw/paths/{namespace}/predictions/", "mode": "ReadOnlyMount"},
+        "captures": {"jobInputType": "uri_folder", "uri": "azureml://datastores/raw/paths/", "mode": "ReadOnlyMount"},
         "labels": {"jobInputType": "uri_folder", "uri": "azureml://datastores/labels/paths/", "mode": "ReadOnlyMount"},
         "model_blue": {"jobInputType": "mlflow_model", "uri": f"{registry}/models/predictive-maintenance/versions/4", "mode": "ReadOnlyMount"},
         "model_green": {"jobInputType": "mlflow_model", "uri": f"{registry}/models/predictive-maintenance/versions/5", "mode": "ReadOnlyMount"},
