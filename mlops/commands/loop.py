@@ -99,16 +99,16 @@ def _score(score, rows: list[dict], request_id: str) -> int:
 
 
 def play(stack: str, home: Path, drifted: bool = True, concept_drift: bool = False, requests: int = 50,
-         echo: Callable[[str], None] = print) -> LoopResult:  # fmt: skip
+         echo: Callable[[str], None] = print, history_rows: int = HISTORY_ROWS) -> LoopResult:  # fmt: skip
     """Run every link once; returns what each did. Raises BadInput/Refused as the commands it drives do."""
     from rich.console import Console
 
     home = home.resolve()
     with _environment({"MLOPS_HOME": str(home), "MLFLOW_TRACKING_URI": None, "APPLICATIONINSIGHTS_CONNECTION_STRING": None}):
-        return _play(stack, home, drifted, concept_drift, requests, echo, Console(stderr=True, quiet=True))
+        return _play(stack, home, drifted, concept_drift, requests, echo, Console(stderr=True, quiet=True), history_rows)
 
 
-def _play(stack, home, drifted, concept_drift, requests, echo, console) -> LoopResult:
+def _play(stack, home, drifted, concept_drift, requests, echo, console, history_rows) -> LoopResult:
     import mlflow
     import pandas as pd
     from mlflow import MlflowClient
@@ -125,7 +125,7 @@ def _play(stack, home, drifted, concept_drift, requests, echo, console) -> LoopR
     result = LoopResult()
     config = load_stack_config(stack)
     lake = {zone: home / "lake" / zone for zone in ("raw", "labels", "predictions", "monitoring")}
-    history = generate_telemetry(HISTORY_ROWS, seed=7)
+    history = generate_telemetry(history_rows, seed=7)
     history_file = home / "history.parquet"
     home.mkdir(parents=True, exist_ok=True)
     history.to_parquet(history_file, index=False)
@@ -203,7 +203,7 @@ def _play(stack, home, drifted, concept_drift, requests, echo, console) -> LoopR
     # The window that drifted, with its labels, plus history the live model never saw (its own training rows
     # would flatter it in the gate's comparison on the candidate's test split).
     retrain_data = home / "retrain.parquet"
-    pd.concat([generate_telemetry(HISTORY_ROWS // 2, seed=8), traffic], ignore_index=True).to_parquet(retrain_data, index=False)
+    pd.concat([generate_telemetry(history_rows // 2, seed=8), traffic], ignore_index=True).to_parquet(retrain_data, index=False)
     registered: list[str] = []
     verdicts: list[str] = []
 
