@@ -16,6 +16,7 @@ from pathlib import Path
 from policies.rules import RULES
 from policies.rules.base import Rule
 from policies.rules.flows import FLOWS
+from policies.rules.references import psrule_url
 
 START, END = "<!-- rule-catalogue:start -->", "<!-- rule-catalogue:end -->"
 FLOW_START, FLOW_END = "<!-- flow-table:start -->", "<!-- flow-table:end -->"
@@ -35,10 +36,11 @@ def _levels(environment: str) -> dict[str, str]:
 
 
 def _references(rule: Rule) -> str:
-    refs = [f"[{rule.psrule}](https://azure.github.io/PSRule.Rules.Azure/en/rules/{rule.psrule}/)"] if rule.psrule else []
-    refs += [f"`{rule.checkov}`"] if rule.checkov else []
-    refs += [f"[source]({rule.source})"] if rule.source else []
-    return "<br>".join(refs) or "-"
+    refs = rule.references
+    cells = [f"[{name}]({psrule_url(name)})" for name in refs.psrule]
+    cells += [f"`{id_}`" for id_ in refs.checkov]
+    cells += [f"[doc]({url})" for url in refs.docs] + [f"[evidence]({url})" for url in refs.evidence]
+    return "<br>".join(cells) or "-"
 
 
 def _cell(text: str) -> str:

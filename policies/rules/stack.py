@@ -15,6 +15,7 @@ from pulumi_policy import PolicyResource, Severity
 from pulumi_policy.proxy import UnknownValueError
 
 from .base import OPERATIONS, RELIABILITY, Settings, StackRule
+from .references import References
 from .graph import kind, references, text
 from .monitoring import action_group_ids
 from .resource_types import (
@@ -67,6 +68,11 @@ stateful_protected = StackRule(
     severity=Severity.HIGH,
     pillar=RELIABILITY,
     remediation="set stack config protect: true (components protect stateful children with child(stateful=True))",
+    why=(
+        "An unprotected stateful resource is deleted by any `pulumi up` that no longer declares it, or replaced by a "
+        "change to a create-only property; its data goes with it."
+    ),
+    references=References(docs="https://www.pulumi.com/docs/iac/concepts/options/protect/"),
 )
 
 
@@ -131,7 +137,24 @@ diagnostics_to_log_analytics = StackRule(
     severity=Severity.MEDIUM,
     pillar=OPERATIONS,
     remediation="call components.diagnostics.send_diagnostics for the resource (all logs to the stack's workspace)",
-    psrule="Azure.KeyVault.Logs",
+    why=(
+        "Without a diagnostic setting a resource's logs are not kept anywhere, so access, failures and attacks go "
+        "unrecorded."
+    ),
+    references=References(
+        psrule="Azure.KeyVault.Logs",
+        docs=(
+            "https://learn.microsoft.com/azure/azure-monitor/essentials/diagnostic-settings",
+            "https://learn.microsoft.com/azure/storage/blobs/monitor-blob-storage",
+            "https://learn.microsoft.com/azure/key-vault/general/monitor-key-vault",
+            "https://learn.microsoft.com/azure/container-registry/monitor-container-registry",
+            "https://learn.microsoft.com/azure/machine-learning/monitor-azure-machine-learning",
+            "https://learn.microsoft.com/azure/event-hubs/monitor-event-hubs",
+            "https://learn.microsoft.com/azure/iot-hub/monitor-iot-hub",
+            "https://learn.microsoft.com/azure/machine-learning/how-to-monitor-online-endpoints",
+        ),
+        note="PSRule has a logs rule for Key Vault only; the other services cite their monitoring documents.",
+    ),
 )
 
 
@@ -205,6 +228,13 @@ endpoint_traffic_valid = StackRule(
     severity=Severity.HIGH,
     pillar=RELIABILITY,
     remediation="fix the traffic map in stacks/Pulumi.<env>.yaml (python -m mlops promote keeps it valid)",
+    why=(
+        "Azure ML rejects a traffic map that does not sum to 100 or names a deployment that does not exist, and "
+        "mirrors at most 50%."
+    ),
+    references=References(
+        docs="https://learn.microsoft.com/azure/machine-learning/how-to-safely-rollout-online-endpoints",
+    ),
 )
 
 
@@ -233,4 +263,6 @@ alerts_target_action_group = StackRule(
     severity=Severity.HIGH,
     pillar=OPERATIONS,
     remediation="pass the stack's action group id (monitoring outputs) to the alert's actions",
+    why="An alert that targets an action group outside the stack notifies whoever owns that group, or no one.",
+    references=References(docs="https://learn.microsoft.com/azure/azure-monitor/alerts/action-groups"),
 )

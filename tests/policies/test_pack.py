@@ -64,7 +64,7 @@ def test_deploy_rules_are_mandatory_in_every_environment_and_cite_their_source(p
         assert {resolved[rule.name].enforcementLevel for rule in deploy} == {proto.MANDATORY}, environment
     urls = {policy.name: policy.url for policy in pack.info().policies}
     for rule in deploy:
-        assert rule.source.startswith("https://") and urls[rule.name] == rule.source, rule.name
+        assert rule.references.docs[0].startswith("https://") and urls[rule.name] == rule.references.docs[0], rule.name
 
 
 def test_missing_config_file_means_pack_defaults(pack, tmp_path):
