@@ -1,4 +1,4 @@
-"""Stack rules: what no single resource can show (protection, diagnostics, traffic, alert wiring).
+"""Stack rules: what no single resource can show (protection, locks, diagnostics, traffic, alert wiring).
 
 AnalyzeStack hands these rules every resource of the stack, with its outputs when the engine has them
 (ids, computed names) and its inputs otherwise. Preview-time unknowns never produce a violation: a rule
@@ -14,7 +14,7 @@ from typing import Any
 from pulumi_policy import PolicyResource, Severity
 from pulumi_policy.proxy import UnknownValueError
 
-from .base import OPERATIONS, RELIABILITY, Settings, StackRule
+from .base import OPERATIONS, RELIABILITY, REQUIRED_SETTING, Settings, StackRule
 from .references import References
 from .graph import kind, references, text
 from .monitoring import action_group_ids
@@ -26,6 +26,7 @@ from .resource_types import (
     EVENTHUB_NAMESPACE,
     IOT_HUB,
     KEY_VAULT,
+    MANAGEMENT_LOCK,
     ML_WORKSPACE,
     ONLINE_DEPLOYMENT,
     ONLINE_ENDPOINT,
@@ -34,7 +35,7 @@ from .resource_types import (
     STORAGE_ACCOUNT,
     TRAFFIC_KIND,
 )
-from .values import MISSING, UNKNOWN, as_bool, as_number, is_marker, items, peek
+from .values import MISSING, UNKNOWN, as_bool, as_number, is_marker, items, peek, same
 
 Violations = Iterator[tuple[str, str]]
 
@@ -63,7 +64,7 @@ def _unprotected(resources: list[PolicyResource], _settings: Settings) -> Violat
 
 stateful_protected = StackRule(
     name="stateful-resources-protected",
-    description="Stateful resources (storage, Key Vault, registry, ML workspace, Event Hubs, IoT Hub) are protected.",
+    description="Stateful resources (storage, Key Vault, registries, ML workspace, Event Hubs, IoT Hub) are protected.",
     check=_unprotected,
     severity=Severity.HIGH,
     pillar=RELIABILITY,
@@ -73,6 +74,55 @@ stateful_protected = StackRule(
         "change to a create-only property; its data goes with it."
     ),
     references=References(docs="https://www.pulumi.com/docs/iac/concepts/options/protect/"),
+)
+
+
+# --- stateful resources are locked against deletion ---------------------------------------------------------------
+
+LOCK_LEVEL = "CanNotDelete"
+# A lock is inherited by every child resource (lock-resources, "Lock inheritance"). On the ML workspace that blocks
+# deleting online deployments, which every rollout does (promote --complete / --rollback): the workspace is protected
+# and soft-deleted for 14 days instead, and components/mlworkspace.py does not lock it.
+LOCK_EXEMPT = (ML_WORKSPACE,)
+LOCKED = tuple(type_ for type_ in STATEFUL if type_ not in LOCK_EXEMPT)
+
+
+def _unlocked(resources: list[PolicyResource], settings: Settings) -> Violations:
+    if as_bool(settings["required"]) is not True:
+        return  # an environment that deletes and re-creates its stack (dev) opts out
+    locks = [r for r in resources if r.resource_type == MANAGEMENT_LOCK and same(peek(r.props, "level"), LOCK_LEVEL)]
+    scopes = {scope.rstrip("/") for scope in (text(lock.props, "scope") for lock in locks) if scope}
+    # Where ids are not known yet (a preview), the lock's scope was computed from the resource: its dependency says which.
+    depended_on = {r.urn for lock in locks for r in references(lock, "scope")}
+    for resource in (r for r in resources if r.resource_type in LOCKED):
+        resource_id = text(resource.props, "id")
+        if resource_id in scopes or (resource_id is None and resource.urn in depended_on):
+            continue
+        yield resource.urn, f"{kind(resource)} '{resource.name}' has no {LOCK_LEVEL} lock scoped to it"
+
+
+stateful_locked = StackRule(
+    name="stateful-resources-locked",
+    description="Stateful resources outside dev (storage, Key Vault, registries, Event Hubs, IoT Hub; not the ML "
+    "workspace) have a CanNotDelete lock scoped to them.",
+    check=_unlocked,
+    config=REQUIRED_SETTING,
+    severity=Severity.HIGH,
+    pillar=RELIABILITY,
+    remediation="set stack config locks: true (components lock what they create with child(stateful=True))",
+    why=(
+        "protect stops only Pulumi from deleting a resource; a CanNotDelete lock stops everyone else (portal, CLI, "
+        "another pipeline, a resource-group delete) until someone allowed Microsoft.Authorization/locks/delete lifts it."
+    ),
+    references=References(
+        docs=(
+            "https://learn.microsoft.com/azure/azure-resource-manager/management/lock-resources",
+            "https://learn.microsoft.com/azure/storage/common/lock-account-resource",
+            "https://learn.microsoft.com/rest/api/resources/management-locks/create-or-update-at-resource-level",
+            "https://azure.github.io/Azure-Verified-Modules/specs/shared/interfaces/#resource-locks",
+        ),
+        note="PSRule for Azure and Checkov's ARM checks have no lock rule.",
+    ),
 )
 
 
