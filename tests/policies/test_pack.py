@@ -102,7 +102,8 @@ def test_catalogue_writer_replaces_only_the_blocks(tmp_path):
     assert catalogue.main(["--write", str(readme)]) == 0
     flows = catalogue.block((catalogue.FLOW_START, catalogue.FLOW_END))
     assert readme.read_text() == f"# t\n\nbefore\n{catalogue.block()}\nmiddle\n{flows}\nafter\n"
-    assert catalogue.table().count("\n| `") == len(RULES)
+    assert catalogue.table().count("\n| [`") == len(RULES)
+    assert {path.name for path in (tmp_path / "policies" / "docs").glob("*.md")} == {f"{rule.name}.md" for rule in RULES}
     assert catalogue.flow_table().count("\n| `") == len(FLOWS)
 
 
