@@ -1,5 +1,5 @@
 """The one component shape: `X(name, ctx, XArgs, opts)` with a type token, children parented to it, typed outputs,
-and the same helpers everywhere for protection, private endpoints, role assignments and diagnostics.
+and the same helpers everywhere for protection, locks, private endpoints, role assignments and diagnostics.
 
 Every component exposes `resource_id` and `resource_name` of its main resource (and `principal_id` where that
 resource has an identity), registered from its OUTPUTS list, so stacks wire components alike.
@@ -18,6 +18,17 @@ from components.diagnostics import send_diagnostics
 from components.private_link import private_endpoint
 from components.roles import Grant, grant
 
+# The management lock every stateful child gets where the stack locks (stack config `locks`, default true; dev false).
+# `protect` stops Pulumi from deleting a resource; a CanNotDelete lock stops everyone else (portal, CLI, another
+# pipeline, a resource-group delete), and is inherited by the resource's children and extension resources.
+# Sources: learn.microsoft.com/azure/azure-resource-manager/management/lock-resources (levels, inheritance, who may
+# create locks: Microsoft.Authorization/locks/* - Owner, User Access Administrator, or a custom role); pulumi-azure-
+# native 3.x `authorization.ManagementLockByScope` (azure-native:authorization:ManagementLockByScope: scope, level,
+# lock_name, notes); Azure Verified Modules' `lock` interface ({kind: CanNotDelete | ReadOnly | None, name}).
+LOCK_NAME = "mlops-cannot-delete"
+LOCK_LEVEL = "CanNotDelete"
+LOCK_NOTES = "Managed by Pulumi (stack config locks). To delete the resource, lift the lock first: README, Locks."
+
 
 class PlatformComponent(pulumi.ComponentResource):
     """Base of every component: type token `mlops:<area>:<Name>`, children parented to it, typed outputs.
@@ -33,13 +44,34 @@ class PlatformComponent(pulumi.ComponentResource):
         super().__init__(self.TYPE, name, None, opts)
         self.ctx = ctx
         self._name = name
+        self._to_lock: list[pulumi.CustomResource] = []
 
-    def child(self, *, stateful: bool = False, **options) -> pulumi.ResourceOptions:
-        """Options for a child resource; stateful ones are protected and retained where the stack says so."""
+    def child(self, *, stateful: bool = False, lock: bool = True, **options) -> pulumi.ResourceOptions:
+        """Options for a child resource. Stateful ones are protected and retained where the stack says so, and locked
+        against deletion where the stack locks (`lock=False` for a resource whose children the platform deletes)."""
         if stateful:
             options.setdefault("protect", self.ctx.protect)
             options.setdefault("retain_on_delete", self.ctx.protect)
+            if lock and self.ctx.locks:
+                options["transformations"] = [*(options.get("transformations") or []), self._lock_later]
         return pulumi.ResourceOptions(parent=self, **options)
+
+    def _lock_later(self, args: pulumi.ResourceTransformationArgs) -> None:
+        """Note the stateful resource being constructed (its own children inherit the transformation: skip them);
+        `_register` locks it once it exists. Changes nothing in the resource."""
+        if args.opts.parent is self:
+            self._to_lock.append(args.resource)
+
+    def lock(self, resource: pulumi.CustomResource) -> authorization.ManagementLockByScope:
+        """A CanNotDelete management lock scoped to one resource (created after it, deleted before it)."""
+        return authorization.ManagementLockByScope(
+            f"{resource.pulumi_resource_name}-lock",
+            lock_name=LOCK_NAME,
+            level=LOCK_LEVEL,
+            scope=resource.id,
+            notes=LOCK_NOTES,
+            opts=self.child(),
+        )
 
     def private_endpoints(
         self, target_id: pulumi.Input[str], groups: Sequence[str], label: str = ""
@@ -86,4 +118,6 @@ class PlatformComponent(pulumi.ComponentResource):
         return send_diagnostics("-".join(filter(None, (self._name, label))), self.ctx, resource_uri, self.child(), **settings)
 
     def _register(self) -> None:
+        for resource in self._to_lock:
+            self.lock(resource)
         self.register_outputs({name: getattr(self, name) for name in self.OUTPUTS})

@@ -1,5 +1,5 @@
 """What every component shares: naming, tags, location, resource group, subscription, diagnostics target,
-protection and, in a private stack, the spoke network its private endpoints go into.
+protection, locks and, in a private stack, the spoke network its private endpoints go into.
 
 Components receive a context instead of reading config or module globals, so a component can be
 instantiated twice (two stacks, two tests) without interference.
@@ -46,6 +46,7 @@ class PlatformContext:
     subscription_id: pulumi.Input[str]
     tenant_id: pulumi.Input[str]
     protect: bool
+    locks: bool = False  # stateful children get a CanNotDelete lock (components/base.py)
     diagnostics_workspace_id: pulumi.Input[str] | None = None
     network: PrivateNetwork | None = None  # None: public mode, no private endpoints
 

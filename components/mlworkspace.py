@@ -115,7 +115,10 @@ class MlWorkspace(PlatformComponent):
             image_build_compute=args.image_build_compute if isolated else None,
             v1_legacy_mode=False,
             tags=ctx.tags,
-            opts=self.child(stateful=True),
+            # Protected, not locked: a lock is inherited by child resources, and every rollout (promote --complete or
+            # --rollback) deletes an online deployment under the workspace. A deleted workspace is soft-deleted for
+            # 14 days. The pack's stateful-resources-locked exempts the workspace for the same reason.
+            opts=self.child(stateful=True, lock=False),
         )
         self.private_endpoints(workspace.id, ["amlworkspace"])
         self.diagnostics(workspace.id)

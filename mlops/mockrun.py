@@ -65,6 +65,7 @@ ARM_IDS: dict[str, str] = {
     "azure-native:managedidentity:UserAssignedIdentity": _RG
     + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{resourceName}",
     "azure-native:authorization:RoleAssignment": "{scope}/providers/Microsoft.Authorization/roleAssignments/{roleAssignmentName}",
+    "azure-native:authorization:ManagementLockByScope": "{scope}/providers/Microsoft.Authorization/locks/{lockName}",
     "azure-native:monitor:ActionGroup": _RG + "/providers/Microsoft.Insights/actionGroups/{actionGroupName}",
     "azure-native:monitor:MetricAlert": _RG + "/providers/Microsoft.Insights/metricAlerts/{ruleName}",
     "azure-native:monitor:ScheduledQueryRule": _RG + "/providers/Microsoft.Insights/scheduledQueryRules/{ruleName}",

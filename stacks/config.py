@@ -482,6 +482,8 @@ class _StackConfig(_Section):
     workload: Annotated[str, Field(pattern=r"^[a-z][a-z0-9]*$")] = "mlops"
     name_suffix: Annotated[str, Field(pattern=r"^[a-z0-9]{0,6}$")] = ""
     protect: bool = True
+    # CanNotDelete locks on stateful resources: protect guards against Pulumi, a lock against everyone else.
+    locks: bool = True
     extra_tags: dict[str, str] = {}
 
     @field_validator("location")

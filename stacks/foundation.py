@@ -14,7 +14,11 @@ from stacks.outputs import SharedOutputs, StackOutputs
 
 
 def base_context(cfg: PlatformConfig | SharedConfig) -> tuple[resources.ResourceGroup, PlatformContext]:
-    """The stack's resource group (protected outside dev) and the context every component shares."""
+    """The stack's resource group (protected outside dev) and the context every component shares.
+
+    The group itself is never locked: a CanNotDelete lock on the group of an Azure ML workspace stops compute
+    clusters from scaling down (lock-resources, "Considerations before applying your locks"); the stateful
+    resources in it are locked one by one (components/base.py)."""
     tags = standard_tags(cfg.naming, cfg.owner, cfg.cost_center, cfg.extra_tags)
     group = resources.ResourceGroup(
         "platform-rg",
@@ -32,6 +36,7 @@ def base_context(cfg: PlatformConfig | SharedConfig) -> tuple[resources.Resource
         subscription_id=client.subscription_id,
         tenant_id=client.tenant_id,
         protect=cfg.protect,
+        locks=cfg.locks,
     )
     return group, ctx
 

@@ -1,8 +1,8 @@
 """What a rule is: metadata beside one check, turned into a pulumi-policy Policy.
 
-Every rule is a module-level `ResourceRule` or `StackRule`. Its metadata (name, synopsis, severity, WAF
-pillar, remediation, PSRule for Azure and Checkov ids, config properties with defaults) is the one source
-of the pack's GetAnalyzerInfo and of the README catalogue. A check returns problems as short sentences;
+Every rule is a module-level `ResourceRule` or `StackRule`. Its metadata (name, synopsis, why, severity, WAF
+pillar, remediation, references, config properties with defaults) is the one source of the pack's
+GetAnalyzerInfo, of the README catalogue and of the rule's page in policies/docs/. A check returns problems as short sentences;
 the rule appends its remediation, so every message says what is wrong and how to fix it.
 """
 
@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from pulumi_policy import (
+    PolicyComplianceFramework,
     PolicyConfigSchema,
     PolicyResource,
     ReportViolation,
@@ -24,6 +25,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
+from .references import References, psrule_url
 from .values import MISSING, WRONG_TYPE, as_bool, as_number, as_text, get, items, same, shown
 
 DEPLOY_PREFIX = "deploy-"
@@ -46,9 +48,8 @@ class Rule:
     severity: Severity
     pillar: str
     remediation: str
-    psrule: str = ""
-    checkov: str = ""
-    source: str = ""  # the Microsoft document a rule's Azure fact comes from (every deploy-* rule has one)
+    why: str = ""  # what goes wrong without it (the rule's page); tests/policies/test_references.py requires one
+    references: References = References()  # PSRule and Checkov ARM ids, the documents it enforces (references.py)
     config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # JSON-schema properties with "default"
 
     kind: ClassVar[str]  # "resource" | "stack", for the catalogue
@@ -70,12 +71,19 @@ class Rule:
         """The problem reported when a check raised: the input has a shape the rule cannot read."""
         return f"the rule could not read these inputs ({type(exc).__name__}: {str(exc)[:200]}); they do not have the shape Azure expects"
 
+    def framework(self) -> PolicyComplianceFramework | None:
+        """The published rule set this rule matches (PolicyInfo.framework holds one): PSRule for Azure, else Checkov."""
+        refs = self.references
+        if refs.psrule:
+            return PolicyComplianceFramework(name="PSRule for Azure", reference=refs.psrule[0], specification=psrule_url(refs.psrule[0]))
+        if refs.checkov:
+            return PolicyComplianceFramework(name="Checkov (ARM)", reference=refs.checkov[0])
+        return None
+
     def _policy_args(self) -> dict[str, Any]:
-        tags = [f"pillar:{self.pillar}"]
-        tags += [f"psrule:{self.psrule}"] if self.psrule else []
-        tags += [f"checkov:{self.checkov}"] if self.checkov else []
+        refs = self.references
+        tags = [f"pillar:{self.pillar}", *(f"psrule:{name}" for name in refs.psrule), *(f"checkov:{id_}" for id_ in refs.checkov)]
         schema = PolicyConfigSchema(properties={k: dict(v) for k, v in self.config.items()}) if self.config else None
-        url = self.source or (f"https://azure.github.io/PSRule.Rules.Azure/en/rules/{self.psrule}/" if self.psrule else None)
         return dict(
             name=self.name,
             description=self.description,
@@ -83,7 +91,8 @@ class Rule:
             tags=tags,
             remediation_steps=self.remediation,
             config_schema=schema,
-            url=url,
+            url=refs.url,
+            framework=self.framework(),
         )
 
 

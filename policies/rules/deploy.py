@@ -1,7 +1,7 @@
 """`deploy-*`: what Azure rejects at deploy time, or what makes a deployment fail, checked before `pulumi up`.
 
 Pulumi's mocks and the SDK accept all of these; Azure does not. Each rule encodes one documented fact (its
-`source`), and is mandatory in every environment: a dev stack that cannot deploy is as broken as a prod one.
+`references.docs`), and is mandatory in every environment: a dev stack that cannot deploy is as broken as a prod one.
 The facts the rules judge by (metrics, Flex Consumption limits, roles) are the pack's data files in `azure/`,
 which the components build from too.
 """
@@ -14,7 +14,8 @@ from typing import Any
 from pulumi_policy import PolicyResource, Severity
 
 from .base import OPERATIONS, RELIABILITY, ResourceRule, Settings, StackRule
-from .facts import ROLE_IDS, facts, source
+from .references import References
+from .facts import ROLE_IDS, facts
 from .graph import kind, references, text
 from .resource_types import (
     CONTAINER_APPS_ENVIRONMENT,
@@ -71,7 +72,13 @@ deploy_workspace_storage_no_hns = StackRule(
     severity=Severity.CRITICAL,
     pillar=RELIABILITY,
     remediation="give the workspace its own StorageV2 account without HNS and register the lake as an ADLS Gen2 datastore",
-    source="https://learn.microsoft.com/azure/machine-learning/concept-workspace#associated-resources",
+    why=(
+        "Azure ML refuses a workspace whose default storage has a hierarchical namespace (\"Cannot use storage with "
+        "HNS enabled\"), so the workspace and everything in it fail to deploy."
+    ),
+    references=References(
+        docs="https://learn.microsoft.com/azure/machine-learning/concept-workspace#associated-resources",
+    ),
 )
 
 
@@ -104,7 +111,11 @@ deploy_flex_site_config = ResourceRule(
     pillar=RELIABILITY,
     remediation="send no site_config on a Flex app (the SDK's SiteConfigArgs injects netFrameworkVersion); put the "
     "runtime and scale in function_app_config",
-    source=FLEX["rejectedSiteConfig"]["source"],
+    why=(
+        "Flex Consumption rejects several siteConfig properties (the SDK even injects one, netFrameworkVersion), so "
+        "the function app fails to deploy."
+    ),
+    references=References(docs=FLEX["source"], evidence=tuple(FLEX["rejectedSiteConfig"]["source"].split("; "))),
 )
 
 
@@ -133,7 +144,11 @@ deploy_flex_scale = ResourceRule(
     severity=Severity.HIGH,
     pillar=RELIABILITY,
     remediation="set stack config retrainTrigger.maximumInstances within the range and instanceMemoryMb to an offered size",
-    source=FLEX["source"],
+    why=(
+        "Flex Consumption accepts maximumInstanceCount only within its documented range; a value outside it fails the "
+        "deploy."
+    ),
+    references=References(docs=FLEX["source"]),
 )
 
 
@@ -175,7 +190,11 @@ deploy_metric_alert_metric_exists = ResourceRule(
     pillar=OPERATIONS,
     remediation="use a metric of policies/rules/azure/metrics.json (from Azure Monitor's supported-metrics reference); "
     "never skipMetricValidation",
-    source=facts("metrics")["source"],
+    why=(
+        "Metric alerts validate the metric name and aggregation at creation; a metric the namespace does not have "
+        "fails the deploy."
+    ),
+    references=References(docs=facts("metrics")["source"]),
 )
 
 
@@ -208,7 +227,13 @@ deploy_managed_network_provisioned = StackRule(
     severity=Severity.CRITICAL,
     pillar=RELIABILITY,
     remediation="set provision_network_now=True on the workspace (MlWorkspace does for any isolated workspace)",
-    source="https://learn.microsoft.com/azure/machine-learning/how-to-managed-network#manually-provision-a-managed-vnet",
+    why=(
+        "With a managed network that allows only approved outbound, online deployments cannot be created until the "
+        "managed network is provisioned."
+    ),
+    references=References(
+        docs="https://learn.microsoft.com/azure/machine-learning/how-to-managed-network#manually-provision-a-managed-vnet",
+    ),
 )
 
 
@@ -228,7 +253,13 @@ deploy_workspace_image_build = ResourceRule(
     severity=Severity.HIGH,
     pillar=RELIABILITY,
     remediation="set image_build_compute to the training cluster's name (MlWorkspace does)",
-    source="https://learn.microsoft.com/azure/machine-learning/how-to-managed-network#configure-image-builds",
+    why=(
+        "A workspace whose registry is private cannot build environment images without an image-build compute in its "
+        "network."
+    ),
+    references=References(
+        docs="https://learn.microsoft.com/azure/machine-learning/how-to-managed-network#configure-image-builds",
+    ),
 )
 
 
@@ -269,7 +300,13 @@ deploy_no_duplicate_automatic_grant = StackRule(
     severity=Severity.HIGH,
     pillar=RELIABILITY,
     remediation="give the endpoint a user-assigned identity granted before it exists (OnlineServing does)",
-    source="https://learn.microsoft.com/azure/machine-learning/concept-endpoints-online-auth#automatic-role-assignment-for-endpoint-identity",
+    why=(
+        "Azure ML grants a system-assigned endpoint identity AcrPull and a storage role itself; an explicit "
+        "assignment of the same role and scope fails with 409 RoleAssignmentExists."
+    ),
+    references=References(
+        docs="https://learn.microsoft.com/azure/machine-learning/concept-endpoints-online-auth#automatic-role-assignment-for-endpoint-identity",
+    ),
 )
 
 
@@ -309,7 +346,11 @@ deploy_registry_premium_features = ResourceRule(
     severity=Severity.HIGH,
     pillar=RELIABILITY,
     remediation="use the Premium SKU (stack config registry.sku) or drop the Premium-only setting",
-    source="https://learn.microsoft.com/azure/container-registry/container-registry-skus",
+    why=(
+        "Zone redundancy, retention policies and private endpoints exist only in the Premium tier; other tiers reject "
+        "them."
+    ),
+    references=References(docs="https://learn.microsoft.com/azure/container-registry/container-registry-skus"),
 )
 
 deploy_registry_private_endpoint_premium = StackRule(
@@ -319,7 +360,10 @@ deploy_registry_private_endpoint_premium = StackRule(
     severity=Severity.HIGH,
     pillar=RELIABILITY,
     remediation="use the Premium SKU for a registry that private networking reaches (stack config registry.sku)",
-    source="https://learn.microsoft.com/azure/container-registry/container-registry-private-link",
+    why="A private endpoint to a container registry needs the Premium tier; the endpoint fails to deploy otherwise.",
+    references=References(
+        docs="https://learn.microsoft.com/azure/container-registry/container-registry-private-link",
+    ),
 )
 
 
@@ -347,7 +391,8 @@ deploy_eventhubs_capture_tier = StackRule(
     severity=Severity.HIGH,
     pillar=RELIABILITY,
     remediation="use stack config eventHubs.sku: Standard, or eventHubs.capture.enabled: false",
-    source="https://learn.microsoft.com/azure/event-hubs/event-hubs-capture-overview",
+    why="Event Hubs Capture needs the Standard tier or higher; a Basic namespace with capture fails to deploy.",
+    references=References(docs="https://learn.microsoft.com/azure/event-hubs/event-hubs-capture-overview"),
 )
 
 
@@ -384,7 +429,11 @@ deploy_iot_routing_reserved_names = StackRule(
     severity=Severity.HIGH,
     pillar=RELIABILITY,
     remediation="rename the endpoint (components/iothub.py names them telemetry-eventhub and raw-lake)",
-    source="https://learn.microsoft.com/rest/api/iothub/iot-hub-resource/create-or-update",
+    why=(
+        "IoT Hub reserves some endpoint names (events, fileNotifications, $default); a routing endpoint with one of "
+        "them is rejected."
+    ),
+    references=References(docs="https://learn.microsoft.com/rest/api/iothub/iot-hub-resource/create-or-update"),
 )
 
 
@@ -433,5 +482,11 @@ deploy_subnet_delegation = StackRule(
     severity=Severity.HIGH,
     pillar=RELIABILITY,
     remediation="use the network's functions and runners subnets (components/network.py delegates both)",
-    source="https://learn.microsoft.com/azure/azure-functions/functions-networking-options#subnets",
+    why=(
+        "Flex Consumption VNet integration and the runners' Container Apps environment need subnets delegated to "
+        "Microsoft.App/environments; an undelegated subnet fails the deploy."
+    ),
+    references=References(
+        docs="https://learn.microsoft.com/azure/azure-functions/functions-networking-options#subnets",
+    ),
 )

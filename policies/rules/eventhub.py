@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pulumi_policy import PolicyResource
 
 from .base import RELIABILITY, REQUIRED_SETTING, SECURITY, ResourceRule, Settings, StackRule, expect, if_setting
+from .references import References
 from .graph import references, text
 from .resource_types import EVENTHUB_NAMESPACE, EVENTHUB_RULE_SET
 from .values import UNKNOWN, items, peek, same, shown
@@ -21,7 +22,11 @@ eventhub_local_auth = ResourceRule(
     severity=Severity.HIGH,
     pillar=SECURITY,
     remediation="set disable_local_auth=True and grant Event Hubs data roles to managed identities",
-    psrule="Azure.EventHub.DisableLocalAuth",
+    why="SAS keys are shared secrets that bypass Entra ID and RBAC.",
+    references=References(
+        psrule="Azure.EventHub.DisableLocalAuth",
+        docs="https://learn.microsoft.com/azure/event-hubs/authenticate-shared-access-signature",
+    ),
 )
 
 eventhub_min_tls = ResourceRule(
@@ -32,8 +37,12 @@ eventhub_min_tls = ResourceRule(
     severity=Severity.HIGH,
     pillar=SECURITY,
     remediation='set minimum_tls_version="1.2" on the namespace',
-    psrule="Azure.EventHub.MinTLS",
-    checkov="CKV_AZURE_223",
+    why="TLS 1.0 and 1.1 have known weaknesses.",
+    references=References(
+        psrule="Azure.EventHub.MinTLS",
+        checkov="CKV_AZURE_223",
+        docs="https://learn.microsoft.com/azure/event-hubs/transport-layer-security-enforce-minimum-version",
+    ),
 )
 
 def _closes(rule_set: PolicyResource) -> bool:
@@ -70,7 +79,11 @@ eventhub_public_network = StackRule(
     pillar=SECURITY,
     remediation='declare a NamespaceNetworkRuleSet with default_action="Deny", trusted_service_access_enabled=True and '
     "no IP or network rules, or set public_network_access=\"Disabled\" (stack config network.mode: private)",
-    psrule="Azure.EventHub.Firewall",
+    why="The namespace should be reachable through its private endpoint and by trusted Azure services only.",
+    references=References(
+        psrule="Azure.EventHub.Firewall",
+        docs="https://learn.microsoft.com/azure/event-hubs/network-security",
+    ),
 )
 
 
@@ -83,5 +96,9 @@ eventhub_zone_redundant = ResourceRule(
     severity=Severity.MEDIUM,
     pillar=RELIABILITY,
     remediation="set zone_redundant=True on the namespace",
-    checkov="CKV_AZURE_228",
+    why="A zone outage would stop ingestion.",
+    references=References(
+        docs="https://learn.microsoft.com/azure/reliability/reliability-event-hubs",
+        note="CKV_AZURE_228 exists only among Checkov's Terraform checks.",
+    ),
 )

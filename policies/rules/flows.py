@@ -29,6 +29,7 @@ from typing import Any
 from pulumi_policy import PolicyResource, Severity
 
 from .base import SECURITY, Settings, StackRule
+from .references import References
 from .facts import ROLE_IDS, facts
 from .graph import references, text
 from .resource_types import (
@@ -656,5 +657,6 @@ platform_flows_open = StackRule(
     severity=Severity.CRITICAL,
     pillar=SECURITY,
     remediation="add the missing piece the message names (components build each one; see the README's flow table)",
-    source="https://learn.microsoft.com/azure/machine-learning/how-to-managed-network",
+    why="Closing public access is half a control: a consumer without a private path and a role is a broken platform.",
+    references=References(docs="https://learn.microsoft.com/azure/machine-learning/how-to-managed-network"),
 )

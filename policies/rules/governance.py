@@ -6,6 +6,7 @@ from typing import Any
 from pulumi_policy import Severity
 
 from .base import COST, SECURITY, ResourceRule, Settings
+from .references import References
 from .resource_types import TRACKED
 from .values import MISSING, as_text, get, items
 
@@ -50,7 +51,11 @@ required_tags = ResourceRule(
     severity=Severity.LOW,
     pillar=COST,
     remediation="pass the context's tags (components.context.standard_tags) to the resource",
-    psrule="Azure.Resource.RequiredTags",
+    why="Untagged resources have no owner or cost center to route costs and incidents to.",
+    references=References(
+        psrule="Azure.Resource.RequiredTags",
+        docs="https://learn.microsoft.com/azure/azure-resource-manager/management/tag-resources",
+    ),
 )
 
 allowed_locations = ResourceRule(
@@ -69,5 +74,9 @@ allowed_locations = ResourceRule(
     severity=Severity.HIGH,
     pillar=SECURITY,
     remediation="set stack config location to an allowed region, or extend allowedLocations in policies/config",
-    psrule="Azure.Resource.AllowedRegions",
+    why="Where a resource lives decides where its data is stored and processed.",
+    references=References(
+        psrule="Azure.Resource.AllowedRegions",
+        docs="https://learn.microsoft.com/azure/governance/policy/samples/built-in-policies",
+    ),
 )

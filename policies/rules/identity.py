@@ -6,6 +6,7 @@ from typing import Any
 from pulumi_policy import Severity
 
 from .base import SECURITY, ResourceRule, expect
+from .references import References
 from .resource_types import ROLE_ASSIGNMENT
 from .values import as_text, get
 
@@ -41,6 +42,8 @@ role_no_privileged = ResourceRule(
     severity=Severity.CRITICAL,
     pillar=SECURITY,
     remediation="grant the narrow data-plane role the workload needs (e.g. Storage Blob Data Reader, AcrPull)",
+    why="Owner, Contributor and User Access Administrator give far more than any platform identity needs.",
+    references=References(docs="https://learn.microsoft.com/azure/role-based-access-control/best-practices"),
 )
 
 role_principal_type = ResourceRule(
@@ -51,6 +54,8 @@ role_principal_type = ResourceRule(
     severity=Severity.MEDIUM,
     pillar=SECURITY,
     remediation='set principal_type="ServicePrincipal" for managed identities (or "Group" for people)',
+    why="Roles for people belong to groups, so access follows membership and leaves with it.",
+    references=References(docs="https://learn.microsoft.com/azure/role-based-access-control/best-practices"),
 )
 
 role_narrow_scope = ResourceRule(
@@ -61,4 +66,11 @@ role_narrow_scope = ResourceRule(
     severity=Severity.HIGH,
     pillar=SECURITY,
     remediation="scope the assignment to the resource the identity uses (its id)",
+    why="A subscription-wide role reaches every resource group, not only the platform's.",
+    references=References(
+        docs=(
+            "https://learn.microsoft.com/azure/role-based-access-control/scope-overview",
+            "https://learn.microsoft.com/azure/role-based-access-control/best-practices",
+        ),
+    ),
 )

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .base import SECURITY, ResourceRule, Settings, expect
+from .references import References
 from .values import WRONG_TYPE, as_text, get, items, same
 from .resource_types import IOT_HUB
 
@@ -19,7 +20,11 @@ iothub_min_tls = ResourceRule(
     severity=Severity.HIGH,
     pillar=SECURITY,
     remediation='set properties.min_tls_version="1.2" (only when creating the hub)',
-    psrule="Azure.IoTHub.MinTLS",
+    why="TLS 1.0 and 1.1 have known weaknesses.",
+    references=References(
+        psrule="Azure.IoTHub.MinTLS",
+        docs="https://learn.microsoft.com/azure/iot-hub/iot-hub-tls-support",
+    ),
 )
 
 iothub_local_auth = ResourceRule(
@@ -30,6 +35,8 @@ iothub_local_auth = ResourceRule(
     severity=Severity.HIGH,
     pillar=SECURITY,
     remediation="set properties.disable_local_auth=True on the hub",
+    why="Shared access policies are keys that bypass Entra ID for the service APIs.",
+    references=References(docs="https://learn.microsoft.com/azure/iot-hub/authenticate-authorize-azure-ad"),
 )
 
 def _device_ingress(props: Mapping[str, Any], _settings: Settings) -> list[str]:
@@ -52,5 +59,12 @@ iothub_public_network = ResourceRule(
     severity=Severity.HIGH,
     pillar=SECURITY,
     remediation="set stack config iotHub.deviceIpRanges to the sites' egress ranges (network.mode: private filters with them)",
-    checkov="CKV_AZURE_108",
+    why=(
+        "Device ingress stays public because field devices cannot use a private endpoint, so it must be limited to "
+        "the sites' address ranges."
+    ),
+    references=References(
+        docs="https://learn.microsoft.com/azure/iot-hub/iot-hub-ip-filtering",
+        note="CKV_AZURE_108 exists only among Checkov's Terraform checks.",
+    ),
 )

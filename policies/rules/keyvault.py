@@ -3,6 +3,7 @@
 from pulumi_policy import Severity
 
 from .base import RELIABILITY, SECURITY, ResourceRule, all_of, at_least, expect
+from .references import References
 from .resource_types import KEY_VAULT
 
 VAULT = (KEY_VAULT,)
@@ -15,8 +16,14 @@ keyvault_purge_protection = ResourceRule(
     severity=Severity.HIGH,
     pillar=RELIABILITY,
     remediation="set properties.enable_purge_protection=True (it cannot be turned off again)",
-    psrule="Azure.KeyVault.PurgeProtect",
-    checkov="CKV_AZURE_110",
+    why=(
+        "Without purge protection a deleted vault or secret can be purged at once, and the secrets are lost for good."
+    ),
+    references=References(
+        psrule="Azure.KeyVault.PurgeProtect",
+        checkov="CKV_AZURE_110",
+        docs="https://learn.microsoft.com/azure/key-vault/general/soft-delete-overview",
+    ),
 )
 
 keyvault_soft_delete = ResourceRule(
@@ -32,8 +39,12 @@ keyvault_soft_delete = ResourceRule(
     pillar=RELIABILITY,
     remediation="keep enable_soft_delete on and soft_delete_retention_in_days >= minDays "
     "(stack config keyVault.softDeleteRetentionDays)",
-    psrule="Azure.KeyVault.SoftDelete",
-    checkov="CKV_AZURE_111",
+    why="Soft delete keeps deleted vaults and items recoverable for the retention period.",
+    references=References(
+        psrule="Azure.KeyVault.SoftDelete",
+        checkov="CKV_AZURE_111",
+        docs="https://learn.microsoft.com/azure/key-vault/general/soft-delete-overview",
+    ),
 )
 
 keyvault_rbac = ResourceRule(
@@ -44,7 +55,14 @@ keyvault_rbac = ResourceRule(
     severity=Severity.HIGH,
     pillar=SECURITY,
     remediation="set properties.enable_rbac_authorization=True and grant Key Vault data roles",
-    psrule="Azure.KeyVault.RBAC",
+    why=(
+        "Access policies are a second, vault-local permission system; Azure RBAC puts vault data access under the "
+        "same roles and audit as everything else."
+    ),
+    references=References(
+        psrule="Azure.KeyVault.RBAC",
+        docs="https://learn.microsoft.com/azure/key-vault/general/rbac-guide",
+    ),
 )
 
 keyvault_network_default_deny = ResourceRule(
@@ -55,8 +73,12 @@ keyvault_network_default_deny = ResourceRule(
     severity=Severity.HIGH,
     pillar=SECURITY,
     remediation='set properties.network_acls.default_action="Deny" (stack config network.mode: private)',
-    psrule="Azure.KeyVault.Firewall",
-    checkov="CKV_AZURE_109",
+    why="With the firewall open by default, any network can reach the vault.",
+    references=References(
+        psrule="Azure.KeyVault.Firewall",
+        checkov="CKV_AZURE_109",
+        docs="https://learn.microsoft.com/azure/key-vault/general/network-security",
+    ),
 )
 
 keyvault_public_network = ResourceRule(
@@ -67,5 +89,12 @@ keyvault_public_network = ResourceRule(
     severity=Severity.HIGH,
     pillar=SECURITY,
     remediation='set properties.public_network_access="Disabled" (stack config network.mode: private)',
-    checkov="CKV_AZURE_189",
+    why="Secrets should be reachable only through the vault's private endpoint.",
+    references=References(
+        checkov="CKV_AZURE_189",
+        docs=(
+            "https://learn.microsoft.com/azure/key-vault/general/private-link-service",
+            "https://learn.microsoft.com/azure/key-vault/general/network-security",
+        ),
+    ),
 )

@@ -3,6 +3,7 @@
 from pulumi_policy import Severity
 
 from .base import COST, OPERATIONS, RELIABILITY, SECURITY, ResourceRule, at_least, expect, expect_setting, only_if
+from .references import References
 from .resource_types import BATCH_ENDPOINT, ML_COMPUTE, ML_WORKSPACE, ONLINE_DEPLOYMENT, ONLINE_ENDPOINT
 
 WORKSPACE = (ML_WORKSPACE,)
@@ -16,8 +17,13 @@ ml_workspace_public_network = ResourceRule(
     severity=Severity.HIGH,
     pillar=SECURITY,
     remediation='set public_network_access="Disabled" (stack config network.mode: private)',
-    psrule="Azure.ML.PublicAccess",
-    checkov="CKV_AZURE_144",
+    why="The workspace API should be reachable only through its private endpoint.",
+    references=References(
+        psrule="Azure.ML.PublicAccess",
+        checkov="CKV2_AZURE_49",
+        docs="https://learn.microsoft.com/azure/machine-learning/how-to-configure-private-link",
+        note="The Terraform-only CKV_AZURE_144 was replaced by the ARM check CKV2_AZURE_49.",
+    ),
 )
 
 ml_workspace_managed_network = ResourceRule(
@@ -28,6 +34,8 @@ ml_workspace_managed_network = ResourceRule(
     severity=Severity.HIGH,
     pillar=SECURITY,
     remediation="set stack config workspace.isolationMode: AllowOnlyApprovedOutbound",
+    why="Without a managed network, compute runs outside any network isolation and cannot reach private resources.",
+    references=References(docs="https://learn.microsoft.com/azure/machine-learning/how-to-managed-network"),
 )
 
 ml_workspace_identity_datastores = ResourceRule(
@@ -38,6 +46,13 @@ ml_workspace_identity_datastores = ResourceRule(
     severity=Severity.HIGH,
     pillar=SECURITY,
     remediation='set system_datastores_auth_mode="Identity"',
+    why=(
+        "Key-based system datastores need storage account keys, which shared key off rejects; identity-based ones use "
+        "roles."
+    ),
+    references=References(
+        docs="https://learn.microsoft.com/azure/machine-learning/how-to-disable-local-auth-storage",
+    ),
 )
 
 ml_workspace_managed_identity = ResourceRule(
@@ -50,6 +65,10 @@ ml_workspace_managed_identity = ResourceRule(
     severity=Severity.MEDIUM,
     pillar=SECURITY,
     remediation='set identity=ManagedServiceIdentityArgs(type="SystemAssigned")',
+    why="The workspace reaches its storage, vault and registry as an identity with roles, not with keys.",
+    references=References(
+        docs="https://learn.microsoft.com/azure/machine-learning/how-to-identity-based-service-authentication",
+    ),
 )
 
 ml_compute_local_auth = ResourceRule(
@@ -60,8 +79,12 @@ ml_compute_local_auth = ResourceRule(
     severity=Severity.HIGH,
     pillar=SECURITY,
     remediation="set properties.disable_local_auth=True on the compute",
-    psrule="Azure.ML.DisableLocalAuth",
-    checkov="CKV_AZURE_142",
+    why="Local authentication gives compute access with keys instead of Entra ID identities.",
+    references=References(
+        psrule="Azure.ML.DisableLocalAuth",
+        docs="https://learn.microsoft.com/azure/machine-learning/how-to-integrate-azure-policy",
+        note="CKV_AZURE_142 exists only among Checkov's Terraform checks.",
+    ),
 )
 
 ml_compute_scale_to_zero = ResourceRule(
@@ -72,7 +95,11 @@ ml_compute_scale_to_zero = ResourceRule(
     severity=Severity.LOW,
     pillar=COST,
     remediation="set stack config compute.minNodes: 0",
-    checkov="CKV_AZURE_150",
+    why="A cluster that keeps a minimum of nodes bills for them while no job runs.",
+    references=References(
+        docs="https://learn.microsoft.com/azure/machine-learning/how-to-create-attach-compute-cluster",
+        note="CKV_AZURE_150 exists only among Checkov's Terraform checks.",
+    ),
 )
 
 ml_compute_no_public_ip = ResourceRule(
@@ -83,6 +110,13 @@ ml_compute_no_public_ip = ResourceRule(
     severity=Severity.HIGH,
     pillar=SECURITY,
     remediation="set stack config compute.nodePublicIp: false (needs workspace.isolationMode other than Disabled)",
+    why="Nodes with public IPs are reachable from the internet.",
+    references=References(
+        docs=(
+            "https://learn.microsoft.com/azure/machine-learning/how-to-managed-network",
+            "https://learn.microsoft.com/azure/machine-learning/how-to-secure-training-vnet",
+        ),
+    ),
 )
 
 ml_compute_ssh_disabled = ResourceRule(
@@ -96,6 +130,10 @@ ml_compute_ssh_disabled = ResourceRule(
     severity=Severity.MEDIUM,
     pillar=SECURITY,
     remediation='set properties.properties.remote_login_port_public_access="Disabled"',
+    why="An open SSH port on training nodes is an inbound path from the internet.",
+    references=References(
+        docs="https://learn.microsoft.com/azure/machine-learning/how-to-create-attach-compute-cluster",
+    ),
 )
 
 ml_endpoint_auth_mode = ResourceRule(
@@ -114,6 +152,13 @@ ml_endpoint_auth_mode = ResourceRule(
     severity=Severity.HIGH,
     pillar=SECURITY,
     remediation='set properties.auth_mode="AADToken" and grant callers the endpoint scoring role',
+    why=(
+        "Key authentication uses long-lived shared keys; token auth ties every call to an Entra ID identity (or a "
+        "short-lived Azure ML token where the environment allows it)."
+    ),
+    references=References(
+        docs="https://learn.microsoft.com/azure/machine-learning/how-to-authenticate-online-endpoint",
+    ),
 )
 
 ml_endpoint_public_network = ResourceRule(
@@ -124,6 +169,8 @@ ml_endpoint_public_network = ResourceRule(
     severity=Severity.HIGH,
     pillar=SECURITY,
     remediation='set properties.public_network_access="Disabled" (stack config network.mode: private)',
+    why="Scoring should be reachable only through the workspace's private endpoint.",
+    references=References(docs="https://learn.microsoft.com/azure/machine-learning/how-to-secure-online-endpoint"),
 )
 
 ml_deployment_egress = ResourceRule(
@@ -134,6 +181,8 @@ ml_deployment_egress = ResourceRule(
     severity=Severity.HIGH,
     pillar=SECURITY,
     remediation='set properties.egress_public_network_access="Disabled" explicitly (the SDK default is Enabled)',
+    why="A deployment with public egress can send data anywhere on the internet.",
+    references=References(docs="https://learn.microsoft.com/azure/machine-learning/how-to-secure-online-endpoint"),
 )
 
 ml_deployment_min_instances = ResourceRule(
@@ -145,6 +194,8 @@ ml_deployment_min_instances = ResourceRule(
     severity=Severity.MEDIUM,
     pillar=RELIABILITY,
     remediation="set the deployment's instance_count (sku.capacity) to at least minInstances in the serving config",
+    why="A single instance means downtime at every restart or node upgrade.",
+    references=References(docs="https://learn.microsoft.com/azure/machine-learning/how-to-deploy-online-endpoints"),
 )
 
 ml_deployment_app_insights = ResourceRule(
@@ -155,6 +206,8 @@ ml_deployment_app_insights = ResourceRule(
     severity=Severity.LOW,
     pillar=OPERATIONS,
     remediation="set properties.app_insights_enabled=True on the deployment",
+    why="Without Application Insights the deployment's requests, failures and latency are not recorded.",
+    references=References(docs="https://learn.microsoft.com/azure/machine-learning/how-to-monitor-online-endpoints"),
 )
 
 ml_batch_endpoint_auth = ResourceRule(
@@ -165,5 +218,9 @@ ml_batch_endpoint_auth = ResourceRule(
     severity=Severity.HIGH,
     pillar=SECURITY,
     remediation='set properties.auth_mode="AADToken" on the batch endpoint',
+    why="Batch endpoints that accept keys can be invoked by anyone holding one.",
+    references=References(
+        docs="https://learn.microsoft.com/azure/machine-learning/how-to-authenticate-batch-endpoint",
+    ),
 )
 

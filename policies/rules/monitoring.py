@@ -6,6 +6,7 @@ from typing import Any
 from pulumi_policy import Severity
 
 from .base import OPERATIONS, SECURITY, ResourceRule, at_least, expect
+from .references import References
 from .resource_types import ACTION_GROUP, APP_INSIGHTS, LOG_ANALYTICS, METRIC_ALERT, SCHEDULED_QUERY_RULE
 from .values import MISSING, WRONG_TYPE, as_list, as_text, get, items
 
@@ -32,6 +33,8 @@ loganalytics_local_auth = ResourceRule(
     severity=Severity.MEDIUM,
     pillar=SECURITY,
     remediation="set features.disable_local_auth=True on the workspace",
+    why="Workspace keys let any holder send or read logs without an identity.",
+    references=References(docs="https://learn.microsoft.com/azure/azure-monitor/logs/azure-ad-authentication-logs"),
 )
 
 loganalytics_retention = ResourceRule(
@@ -43,6 +46,8 @@ loganalytics_retention = ResourceRule(
     severity=Severity.MEDIUM,
     pillar=OPERATIONS,
     remediation="set stack config monitoring.logRetentionDays to at least minDays",
+    why="Logs deleted too early cannot answer an incident or an audit.",
+    references=References(docs="https://learn.microsoft.com/azure/azure-monitor/logs/data-retention-configure"),
 )
 
 appinsights_local_auth = ResourceRule(
@@ -53,7 +58,14 @@ appinsights_local_auth = ResourceRule(
     severity=Severity.MEDIUM,
     pillar=SECURITY,
     remediation="set disable_local_auth=True and grant Monitoring Metrics Publisher to the senders",
-    psrule="Azure.AppInsights.LocalAuth",
+    why=(
+        "Anyone with the instrumentation key can send telemetry; Entra ID authentication accepts only granted "
+        "identities."
+    ),
+    references=References(
+        psrule="Azure.AppInsights.LocalAuth",
+        docs="https://learn.microsoft.com/azure/azure-monitor/app/azure-ad-authentication",
+    ),
 )
 
 appinsights_workspace_based = ResourceRule(
@@ -64,7 +76,14 @@ appinsights_workspace_based = ResourceRule(
     severity=Severity.MEDIUM,
     pillar=OPERATIONS,
     remediation="set workspace_resource_id to the Log Analytics workspace id",
-    psrule="Azure.AppInsights.Workspace",
+    why=(
+        "Classic Application Insights is retired; workspace-based resources keep telemetry with the rest of the "
+        "stack's logs."
+    ),
+    references=References(
+        psrule="Azure.AppInsights.Workspace",
+        docs="https://learn.microsoft.com/azure/azure-monitor/app/convert-classic-resource",
+    ),
 )
 
 appinsights_retention = ResourceRule(
@@ -76,6 +95,8 @@ appinsights_retention = ResourceRule(
     severity=Severity.LOW,
     pillar=OPERATIONS,
     remediation="set stack config monitoring.logRetentionDays to at least minDays",
+    why="Telemetry deleted too early cannot answer an incident.",
+    references=References(docs="https://learn.microsoft.com/azure/azure-monitor/logs/data-retention-configure"),
 )
 
 action_group_enabled = ResourceRule(
@@ -86,6 +107,8 @@ action_group_enabled = ResourceRule(
     severity=Severity.HIGH,
     pillar=OPERATIONS,
     remediation="set enabled=True on the action group",
+    why="A disabled action group silently drops every alert.",
+    references=References(docs="https://learn.microsoft.com/azure/azure-monitor/alerts/action-groups"),
 )
 
 action_group_receivers = ResourceRule(
@@ -96,6 +119,8 @@ action_group_receivers = ResourceRule(
     severity=Severity.HIGH,
     pillar=OPERATIONS,
     remediation="add an email or webhook receiver to the action group (stack config alerts)",
+    why="An action group without receivers notifies no one.",
+    references=References(docs="https://learn.microsoft.com/azure/azure-monitor/alerts/action-groups"),
 )
 
 alert_enabled = ResourceRule(
@@ -106,6 +131,8 @@ alert_enabled = ResourceRule(
     severity=Severity.MEDIUM,
     pillar=OPERATIONS,
     remediation="set enabled=True on the alert rule",
+    why="A disabled alert rule never fires.",
+    references=References(docs="https://learn.microsoft.com/azure/azure-monitor/alerts/alerts-overview"),
 )
 
 alert_has_action = ResourceRule(
@@ -116,6 +143,13 @@ alert_has_action = ResourceRule(
     severity=Severity.HIGH,
     pillar=OPERATIONS,
     remediation="add the stack's action group to the alert's actions",
+    why="An alert without an action group fires unseen.",
+    references=References(
+        docs=(
+            "https://learn.microsoft.com/azure/azure-monitor/alerts/alerts-overview",
+            "https://learn.microsoft.com/azure/azure-monitor/alerts/action-groups",
+        ),
+    ),
 )
 
 

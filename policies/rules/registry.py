@@ -3,6 +3,7 @@
 from pulumi_policy import Severity
 
 from .base import COST, RELIABILITY, REQUIRED_SETTING, SECURITY, ResourceRule, expect, if_setting, only_if
+from .references import References
 from .resource_types import REGISTRY
 
 ACR = (REGISTRY,)
@@ -15,8 +16,12 @@ registry_admin_user = ResourceRule(
     severity=Severity.HIGH,
     pillar=SECURITY,
     remediation="set admin_user_enabled=False and pull with AcrPull granted to managed identities",
-    psrule="Azure.ACR.AdminUser",
-    checkov="CKV_AZURE_137",
+    why="The admin user is a shared username and password with push and pull rights on every repository.",
+    references=References(
+        psrule="Azure.ACR.AdminUser",
+        checkov="CKV_AZURE_137",
+        docs="https://learn.microsoft.com/azure/container-registry/container-registry-authentication#admin-account",
+    ),
 )
 
 registry_anonymous_pull = ResourceRule(
@@ -27,8 +32,12 @@ registry_anonymous_pull = ResourceRule(
     severity=Severity.HIGH,
     pillar=SECURITY,
     remediation="set anonymous_pull_enabled=False",
-    psrule="Azure.ACR.AnonymousAccess",
-    checkov="CKV_AZURE_138",
+    why="Anonymous pull lets anyone download the platform's images.",
+    references=References(
+        psrule="Azure.ACR.AnonymousAccess",
+        checkov="CKV_AZURE_138",
+        docs="https://learn.microsoft.com/azure/container-registry/anonymous-pull-access",
+    ),
 )
 
 registry_public_network = ResourceRule(
@@ -39,8 +48,12 @@ registry_public_network = ResourceRule(
     severity=Severity.HIGH,
     pillar=SECURITY,
     remediation='set public_network_access="Disabled" (needs Premium; stack config network.mode: private)',
-    psrule="Azure.ACR.Firewall",
-    checkov="CKV_AZURE_139",
+    why="The registry should be reachable only through its private endpoint.",
+    references=References(
+        psrule="Azure.ACR.Firewall",
+        checkov="CKV_AZURE_139",
+        docs="https://learn.microsoft.com/azure/container-registry/container-registry-private-link",
+    ),
 )
 
 registry_premium_sku = ResourceRule(
@@ -51,7 +64,11 @@ registry_premium_sku = ResourceRule(
     severity=Severity.MEDIUM,
     pillar=RELIABILITY,
     remediation="set stack config registry.sku: Premium",
-    psrule="Azure.ACR.MinSku",
+    why="Private endpoints, zone redundancy and retention policies need the Premium tier.",
+    references=References(
+        psrule="Azure.ACR.MinSku",
+        docs="https://learn.microsoft.com/azure/container-registry/container-registry-skus",
+    ),
 )
 
 registry_retention_policy = ResourceRule(
@@ -62,8 +79,12 @@ registry_retention_policy = ResourceRule(
     severity=Severity.LOW,
     pillar=COST,
     remediation='set policies.retention_policy.status="enabled" with a number of days',
-    psrule="Azure.ACR.Retention",
-    checkov="CKV_AZURE_167",
+    why="Untagged manifests accumulate with every image build and are billed as storage.",
+    references=References(
+        psrule="Azure.ACR.Retention",
+        docs="https://learn.microsoft.com/azure/container-registry/container-registry-retention-policy",
+        note="CKV_AZURE_167 exists only among Checkov's Terraform checks.",
+    ),
 )
 
 registry_zone_redundant = ResourceRule(
@@ -75,5 +96,9 @@ registry_zone_redundant = ResourceRule(
     severity=Severity.MEDIUM,
     pillar=RELIABILITY,
     remediation='set zone_redundancy="Enabled" (a new registry: it cannot change after creation)',
-    checkov="CKV_AZURE_233",
+    why="A zone outage would make images unpullable, so deployments and scale-outs fail.",
+    references=References(
+        checkov="CKV_AZURE_233",
+        docs="https://learn.microsoft.com/azure/container-registry/zone-redundancy",
+    ),
 )

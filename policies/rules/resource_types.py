@@ -29,6 +29,7 @@ APP_SERVICE_PLAN = "azure-native:web:AppServicePlan"
 FTP_PUBLISHING = "azure-native:web:WebAppFtpAllowed"
 SCM_PUBLISHING = "azure-native:web:WebAppScmAllowed"
 DYNAMIC = "pulumi-python:dynamic:Resource"
+MANAGEMENT_LOCK = "azure-native:authorization:ManagementLockByScope"
 VIRTUAL_NETWORK = "azure-native:network:VirtualNetwork"
 PRIVATE_ENDPOINT = "azure-native:network:PrivateEndpoint"
 DNS_ZONE_GROUP = "azure-native:network:PrivateDnsZoneGroup"
@@ -71,5 +72,5 @@ TRACKED = (
     APP_SERVICE_PLAN,
 )
 
-# Stateful resources: losing one loses data or identity; protected outside dev.
-STATEFUL = (STORAGE_ACCOUNT, KEY_VAULT, REGISTRY, ML_WORKSPACE, EVENTHUB_NAMESPACE, IOT_HUB)
+# Stateful resources: losing one loses data or identity; protected (and, but the ML workspace, locked) outside dev.
+STATEFUL = (STORAGE_ACCOUNT, KEY_VAULT, REGISTRY, ML_WORKSPACE, ML_REGISTRY, EVENTHUB_NAMESPACE, IOT_HUB)

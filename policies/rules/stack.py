@@ -1,4 +1,4 @@
-"""Stack rules: what no single resource can show (protection, diagnostics, traffic, alert wiring).
+"""Stack rules: what no single resource can show (protection, locks, diagnostics, traffic, alert wiring).
 
 AnalyzeStack hands these rules every resource of the stack, with its outputs when the engine has them
 (ids, computed names) and its inputs otherwise. Preview-time unknowns never produce a violation: a rule
@@ -14,7 +14,8 @@ from typing import Any
 from pulumi_policy import PolicyResource, Severity
 from pulumi_policy.proxy import UnknownValueError
 
-from .base import OPERATIONS, RELIABILITY, Settings, StackRule
+from .base import OPERATIONS, RELIABILITY, REQUIRED_SETTING, Settings, StackRule
+from .references import References
 from .graph import kind, references, text
 from .monitoring import action_group_ids
 from .resource_types import (
@@ -25,6 +26,7 @@ from .resource_types import (
     EVENTHUB_NAMESPACE,
     IOT_HUB,
     KEY_VAULT,
+    MANAGEMENT_LOCK,
     ML_WORKSPACE,
     ONLINE_DEPLOYMENT,
     ONLINE_ENDPOINT,
@@ -33,7 +35,7 @@ from .resource_types import (
     STORAGE_ACCOUNT,
     TRAFFIC_KIND,
 )
-from .values import MISSING, UNKNOWN, as_bool, as_number, is_marker, items, peek
+from .values import MISSING, UNKNOWN, as_bool, as_number, is_marker, items, peek, same
 
 Violations = Iterator[tuple[str, str]]
 
@@ -62,11 +64,65 @@ def _unprotected(resources: list[PolicyResource], _settings: Settings) -> Violat
 
 stateful_protected = StackRule(
     name="stateful-resources-protected",
-    description="Stateful resources (storage, Key Vault, registry, ML workspace, Event Hubs, IoT Hub) are protected.",
+    description="Stateful resources (storage, Key Vault, registries, ML workspace, Event Hubs, IoT Hub) are protected.",
     check=_unprotected,
     severity=Severity.HIGH,
     pillar=RELIABILITY,
     remediation="set stack config protect: true (components protect stateful children with child(stateful=True))",
+    why=(
+        "An unprotected stateful resource is deleted by any `pulumi up` that no longer declares it, or replaced by a "
+        "change to a create-only property; its data goes with it."
+    ),
+    references=References(docs="https://www.pulumi.com/docs/iac/concepts/options/protect/"),
+)
+
+
+# --- stateful resources are locked against deletion ---------------------------------------------------------------
+
+LOCK_LEVEL = "CanNotDelete"
+# A lock is inherited by every child resource (lock-resources, "Lock inheritance"). On the ML workspace that blocks
+# deleting online deployments, which every rollout does (promote --complete / --rollback): the workspace is protected
+# and soft-deleted for 14 days instead, and components/mlworkspace.py does not lock it.
+LOCK_EXEMPT = (ML_WORKSPACE,)
+LOCKED = tuple(type_ for type_ in STATEFUL if type_ not in LOCK_EXEMPT)
+
+
+def _unlocked(resources: list[PolicyResource], settings: Settings) -> Violations:
+    if as_bool(settings["required"]) is not True:
+        return  # an environment that deletes and re-creates its stack (dev) opts out
+    locks = [r for r in resources if r.resource_type == MANAGEMENT_LOCK and same(peek(r.props, "level"), LOCK_LEVEL)]
+    scopes = {scope.rstrip("/") for scope in (text(lock.props, "scope") for lock in locks) if scope}
+    # Where ids are not known yet (a preview), the lock's scope was computed from the resource: its dependency says which.
+    depended_on = {r.urn for lock in locks for r in references(lock, "scope")}
+    for resource in (r for r in resources if r.resource_type in LOCKED):
+        resource_id = text(resource.props, "id")
+        if resource_id in scopes or (resource_id is None and resource.urn in depended_on):
+            continue
+        yield resource.urn, f"{kind(resource)} '{resource.name}' has no {LOCK_LEVEL} lock scoped to it"
+
+
+stateful_locked = StackRule(
+    name="stateful-resources-locked",
+    description="Stateful resources outside dev (storage, Key Vault, registries, Event Hubs, IoT Hub; not the ML "
+    "workspace) have a CanNotDelete lock scoped to them.",
+    check=_unlocked,
+    config=REQUIRED_SETTING,
+    severity=Severity.HIGH,
+    pillar=RELIABILITY,
+    remediation="set stack config locks: true (components lock what they create with child(stateful=True))",
+    why=(
+        "protect stops only Pulumi from deleting a resource; a CanNotDelete lock stops everyone else (portal, CLI, "
+        "another pipeline, a resource-group delete) until someone allowed Microsoft.Authorization/locks/delete lifts it."
+    ),
+    references=References(
+        docs=(
+            "https://learn.microsoft.com/azure/azure-resource-manager/management/lock-resources",
+            "https://learn.microsoft.com/azure/storage/common/lock-account-resource",
+            "https://learn.microsoft.com/rest/api/resources/management-locks/create-or-update-at-resource-level",
+            "https://azure.github.io/Azure-Verified-Modules/specs/shared/interfaces/#resource-locks",
+        ),
+        note="PSRule for Azure and Checkov's ARM checks have no lock rule.",
+    ),
 )
 
 
@@ -131,7 +187,24 @@ diagnostics_to_log_analytics = StackRule(
     severity=Severity.MEDIUM,
     pillar=OPERATIONS,
     remediation="call components.diagnostics.send_diagnostics for the resource (all logs to the stack's workspace)",
-    psrule="Azure.KeyVault.Logs",
+    why=(
+        "Without a diagnostic setting a resource's logs are not kept anywhere, so access, failures and attacks go "
+        "unrecorded."
+    ),
+    references=References(
+        psrule="Azure.KeyVault.Logs",
+        docs=(
+            "https://learn.microsoft.com/azure/azure-monitor/essentials/diagnostic-settings",
+            "https://learn.microsoft.com/azure/storage/blobs/monitor-blob-storage",
+            "https://learn.microsoft.com/azure/key-vault/general/monitor-key-vault",
+            "https://learn.microsoft.com/azure/container-registry/monitor-container-registry",
+            "https://learn.microsoft.com/azure/machine-learning/monitor-azure-machine-learning",
+            "https://learn.microsoft.com/azure/event-hubs/monitor-event-hubs",
+            "https://learn.microsoft.com/azure/iot-hub/monitor-iot-hub",
+            "https://learn.microsoft.com/azure/machine-learning/how-to-monitor-online-endpoints",
+        ),
+        note="PSRule has a logs rule for Key Vault only; the other services cite their monitoring documents.",
+    ),
 )
 
 
@@ -205,6 +278,13 @@ endpoint_traffic_valid = StackRule(
     severity=Severity.HIGH,
     pillar=RELIABILITY,
     remediation="fix the traffic map in stacks/Pulumi.<env>.yaml (python -m mlops promote keeps it valid)",
+    why=(
+        "Azure ML rejects a traffic map that does not sum to 100 or names a deployment that does not exist, and "
+        "mirrors at most 50%."
+    ),
+    references=References(
+        docs="https://learn.microsoft.com/azure/machine-learning/how-to-safely-rollout-online-endpoints",
+    ),
 )
 
 
@@ -233,4 +313,6 @@ alerts_target_action_group = StackRule(
     severity=Severity.HIGH,
     pillar=OPERATIONS,
     remediation="pass the stack's action group id (monitoring outputs) to the alert's actions",
+    why="An alert that targets an action group outside the stack notifies whoever owns that group, or no one.",
+    references=References(docs="https://learn.microsoft.com/azure/azure-monitor/alerts/action-groups"),
 )

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .base import RELIABILITY, SECURITY, ResourceRule, Settings, all_of, at_least, expect
+from .references import References
 from .values import WRONG_TYPE, as_text, get, items, same
 from .resource_types import BLOB_CONTAINER, BLOB_SERVICE, STORAGE_ACCOUNT
 
@@ -20,8 +21,12 @@ storage_https_only = ResourceRule(
     severity=Severity.HIGH,
     pillar=SECURITY,
     remediation="set enable_https_traffic_only=True on the storage account",
-    psrule="Azure.Storage.SecureTransfer",
-    checkov="CKV_AZURE_3",
+    why="Plain HTTP exposes data and credentials on the wire.",
+    references=References(
+        psrule="Azure.Storage.SecureTransfer",
+        checkov="CKV_AZURE_3",
+        docs="https://learn.microsoft.com/azure/storage/common/storage-require-secure-transfer",
+    ),
 )
 
 storage_min_tls = ResourceRule(
@@ -32,8 +37,12 @@ storage_min_tls = ResourceRule(
     severity=Severity.HIGH,
     pillar=SECURITY,
     remediation='set minimum_tls_version="TLS1_2" on the storage account',
-    psrule="Azure.Storage.MinTLS",
-    checkov="CKV_AZURE_44",
+    why="TLS 1.0 and 1.1 have known weaknesses and are being retired by Azure Storage.",
+    references=References(
+        psrule="Azure.Storage.MinTLS",
+        checkov="CKV_AZURE_44",
+        docs="https://learn.microsoft.com/azure/storage/common/transport-layer-security-configure-minimum-version",
+    ),
 )
 
 storage_blob_public_access = ResourceRule(
@@ -44,8 +53,12 @@ storage_blob_public_access = ResourceRule(
     severity=Severity.CRITICAL,
     pillar=SECURITY,
     remediation="set allow_blob_public_access=False on the storage account",
-    psrule="Azure.Storage.BlobPublicAccess",
-    checkov="CKV_AZURE_190",
+    why="Anonymous read access lets anyone with a URL read the platform's data.",
+    references=References(
+        psrule="Azure.Storage.BlobPublicAccess",
+        docs="https://learn.microsoft.com/azure/storage/blobs/anonymous-read-access-prevent",
+        note="CKV_AZURE_190 exists only among Checkov's Terraform checks.",
+    ),
 )
 
 storage_shared_key = ResourceRule(
@@ -56,8 +69,15 @@ storage_shared_key = ResourceRule(
     severity=Severity.HIGH,
     pillar=SECURITY,
     remediation="set allow_shared_key_access=False and grant data roles to managed identities",
-    psrule="Azure.Storage.LocalAuth",
-    checkov="CKV2_AZURE_40",
+    why=(
+        "Account keys and SAS tokens are shared secrets that bypass Entra ID and RBAC; with them off, every access is "
+        "an identity with a role."
+    ),
+    references=References(
+        psrule="Azure.Storage.LocalAuth",
+        docs="https://learn.microsoft.com/azure/storage/common/shared-key-authorization-prevent",
+        note="CKV2_AZURE_40 exists only among Checkov's Terraform checks.",
+    ),
 )
 
 storage_oauth_default = ResourceRule(
@@ -68,6 +88,10 @@ storage_oauth_default = ResourceRule(
     severity=Severity.LOW,
     pillar=SECURITY,
     remediation="set default_to_o_auth_authentication=True on the storage account",
+    why="Without it the portal and tools fall back to account keys, which shared key off makes fail.",
+    references=References(
+        docs="https://learn.microsoft.com/azure/storage/blobs/authorize-data-operations-portal#default-to-microsoft-entra-authorization-in-the-azure-portal",
+    ),
 )
 
 storage_cross_tenant_replication = ResourceRule(
@@ -78,6 +102,10 @@ storage_cross_tenant_replication = ResourceRule(
     severity=Severity.MEDIUM,
     pillar=SECURITY,
     remediation="set allow_cross_tenant_replication=False on the storage account",
+    why="Object replication to another tenant copies data out of the organisation's control.",
+    references=References(
+        docs="https://learn.microsoft.com/azure/storage/blobs/object-replication-prevent-cross-tenant-policies",
+    ),
 )
 
 storage_network_default_deny = ResourceRule(
@@ -88,8 +116,15 @@ storage_network_default_deny = ResourceRule(
     severity=Severity.HIGH,
     pillar=SECURITY,
     remediation='set network_rule_set.default_action="Deny" (stack config network.mode: private)',
-    psrule="Azure.Storage.Firewall",
-    checkov="CKV_AZURE_35",
+    why="With the firewall open by default, any network can reach the account's endpoints.",
+    references=References(
+        psrule="Azure.Storage.Firewall",
+        checkov="CKV_AZURE_35",
+        docs=(
+            "https://learn.microsoft.com/azure/storage/common/storage-network-security",
+            "https://learn.microsoft.com/azure/storage/common/storage-network-security-set-default-access",
+        ),
+    ),
 )
 
 def _public_network_restricted(props: Mapping[str, Any], _settings: Settings) -> list[str]:
@@ -121,7 +156,17 @@ storage_public_network = ResourceRule(
     pillar=SECURITY,
     remediation='use secure_storage_account: public_network_access="Disabled", or "Enabled" with default_action="Deny" '
     "and resource_access_rules for the trusted writers only (stack config network.mode: private)",
-    checkov="CKV_AZURE_59",
+    why=(
+        "Public network access opens the account to the internet; the only exception is named trusted Azure resources "
+        "(IoT Hub routing, Event Hubs Capture), which need 'Enabled from selected networks'."
+    ),
+    references=References(
+        checkov="CKV_AZURE_59",
+        docs=(
+            "https://learn.microsoft.com/azure/storage/common/storage-network-security-set-default-access",
+            "https://learn.microsoft.com/azure/storage/common/storage-network-security",
+        ),
+    ),
 )
 
 
@@ -137,8 +182,12 @@ storage_blob_soft_delete = ResourceRule(
     severity=Severity.MEDIUM,
     pillar=RELIABILITY,
     remediation="enable delete_retention_policy with days >= minDays (stack config storage.blobSoftDeleteDays)",
-    psrule="Azure.Storage.SoftDelete",
-    checkov="CKV2_AZURE_38",
+    why="A deleted or overwritten blob is gone at once without soft delete.",
+    references=References(
+        psrule="Azure.Storage.SoftDelete",
+        docs="https://learn.microsoft.com/azure/storage/blobs/soft-delete-blob-overview",
+        note="CKV2_AZURE_38 exists only among Checkov's Terraform checks.",
+    ),
 )
 
 storage_container_soft_delete = ResourceRule(
@@ -154,7 +203,11 @@ storage_container_soft_delete = ResourceRule(
     pillar=RELIABILITY,
     remediation="enable container_delete_retention_policy with days >= minDays "
     "(stack config storage.containerSoftDeleteDays)",
-    psrule="Azure.Storage.ContainerSoftDelete",
+    why="Deleting a container deletes every blob in it; container soft delete keeps them for the retention period.",
+    references=References(
+        psrule="Azure.Storage.ContainerSoftDelete",
+        docs="https://learn.microsoft.com/azure/storage/blobs/soft-delete-container-overview",
+    ),
 )
 
 storage_container_private = ResourceRule(
@@ -165,6 +218,10 @@ storage_container_private = ResourceRule(
     severity=Severity.CRITICAL,
     pillar=SECURITY,
     remediation='set public_access="None" on the blob container',
-    psrule="Azure.Storage.BlobAccessType",
-    checkov="CKV_AZURE_34",
+    why="A container with public access serves its blobs to anyone.",
+    references=References(
+        psrule="Azure.Storage.BlobAccessType",
+        checkov="CKV_AZURE_34",
+        docs="https://learn.microsoft.com/azure/storage/blobs/anonymous-read-access-configure",
+    ),
 )

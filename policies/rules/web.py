@@ -3,6 +3,7 @@
 from pulumi_policy import Severity
 
 from .base import SECURITY, ResourceRule, expect, unless_present
+from .references import References
 from .resource_types import FTP_PUBLISHING, SCM_PUBLISHING, WEB_APP
 
 SITES = (WEB_APP,)
@@ -15,8 +16,12 @@ function_https_only = ResourceRule(
     severity=Severity.HIGH,
     pillar=SECURITY,
     remediation="set https_only=True",
-    psrule="Azure.AppService.UseHTTPS",
-    checkov="CKV_AZURE_70",
+    why="Plain HTTP exposes requests and credentials on the wire.",
+    references=References(
+        psrule="Azure.AppService.UseHTTPS",
+        checkov="CKV_AZURE_70",
+        docs="https://learn.microsoft.com/azure/app-service/configure-ssl-bindings#enforce-https",
+    ),
 )
 
 function_min_tls = ResourceRule(
@@ -27,8 +32,12 @@ function_min_tls = ResourceRule(
     severity=Severity.HIGH,
     pillar=SECURITY,
     remediation='set site_config.min_tls_version="1.2"',
-    psrule="Azure.AppService.MinTLS",
-    checkov="CKV_AZURE_145",
+    why="TLS 1.0 and 1.1 have known weaknesses.",
+    references=References(
+        psrule="Azure.AppService.MinTLS",
+        checkov="CKV_AZURE_145",
+        docs="https://learn.microsoft.com/azure/app-service/configure-ssl-bindings#enforce-tls-versions",
+    ),
 )
 
 function_ftps_disabled = ResourceRule(
@@ -40,7 +49,8 @@ function_ftps_disabled = ResourceRule(
     severity=Severity.MEDIUM,
     pillar=SECURITY,
     remediation='set site_config.ftps_state="Disabled" and deploy from the package container by identity',
-    checkov="CKV_AZURE_78",
+    why="FTP sends deployment credentials and code in clear text.",
+    references=References(checkov="CKV_AZURE_78", docs="https://learn.microsoft.com/azure/app-service/deploy-ftp"),
 )
 
 function_managed_identity = ResourceRule(
@@ -51,8 +61,12 @@ function_managed_identity = ResourceRule(
     severity=Severity.MEDIUM,
     pillar=SECURITY,
     remediation='set identity=ManagedServiceIdentityArgs(type="SystemAssigned") and grant it data roles',
-    psrule="Azure.AppService.ManagedIdentity",
-    checkov="CKV_AZURE_71",
+    why="Without an identity the app needs secrets to reach storage and Azure ML.",
+    references=References(
+        psrule="Azure.AppService.ManagedIdentity",
+        checkov="CKV_AZURE_71",
+        docs="https://learn.microsoft.com/azure/app-service/overview-managed-identity",
+    ),
 )
 
 publishing_basic_auth_disabled = ResourceRule(
@@ -63,4 +77,6 @@ publishing_basic_auth_disabled = ResourceRule(
     severity=Severity.MEDIUM,
     pillar=SECURITY,
     remediation="declare WebAppFtpAllowed and WebAppScmAllowed with allow=False for the app",
+    why="Basic publishing credentials are a username and password that deploy code without Entra ID.",
+    references=References(docs="https://learn.microsoft.com/azure/app-service/configure-basic-auth-disable"),
 )

@@ -64,7 +64,7 @@ def test_deploy_rules_are_mandatory_in_every_environment_and_cite_their_source(p
         assert {resolved[rule.name].enforcementLevel for rule in deploy} == {proto.MANDATORY}, environment
     urls = {policy.name: policy.url for policy in pack.info().policies}
     for rule in deploy:
-        assert rule.source.startswith("https://") and urls[rule.name] == rule.source, rule.name
+        assert rule.references.docs[0].startswith("https://") and urls[rule.name] == rule.references.docs[0], rule.name
 
 
 def test_missing_config_file_means_pack_defaults(pack, tmp_path):
@@ -102,7 +102,8 @@ def test_catalogue_writer_replaces_only_the_blocks(tmp_path):
     assert catalogue.main(["--write", str(readme)]) == 0
     flows = catalogue.block((catalogue.FLOW_START, catalogue.FLOW_END))
     assert readme.read_text() == f"# t\n\nbefore\n{catalogue.block()}\nmiddle\n{flows}\nafter\n"
-    assert catalogue.table().count("\n| `") == len(RULES)
+    assert catalogue.table().count("\n| [`") == len(RULES)
+    assert {path.name for path in (tmp_path / "policies" / "docs").glob("*.md")} == {f"{rule.name}.md" for rule in RULES}
     assert catalogue.flow_table().count("\n| `") == len(FLOWS)
 
 

@@ -9,7 +9,7 @@ from mlops.mockrun import Secret
 from pulumi.output import UNKNOWN
 from policies.rules import resource_types as t
 from tests.policies.policy_fixtures import COMPLIANT, DELETE, edited
-from tests.policies.test_stack_rules import compliant_stack, diag, replaced, res, traffic
+from tests.policies.test_stack_rules import compliant_stack, diag, lock, replaced, res, traffic
 
 
 def test_unknown_checked_value_is_not_evaluated(analyzer):
@@ -93,4 +93,5 @@ def test_stack_rules_use_dependencies_when_references_are_unknown(analyzer):
 
 def test_stack_rules_skip_resources_they_cannot_name(analyzer):
     unnamed = res(t.EVENTHUB_NAMESPACE, "events-evhns", {**COMPLIANT[t.EVENTHUB_NAMESPACE], "namespaceName": UNKNOWN}, protect=True)
-    assert analyzer.analyze_stack([*compliant_stack(), unnamed]) == []
+    its_lock = lock("events-evhns-lock", UNKNOWN, dependencies=(unnamed.urn,))  # its scope is the unknown id
+    assert analyzer.analyze_stack([*compliant_stack(), unnamed, its_lock]) == []

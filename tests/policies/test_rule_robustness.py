@@ -144,6 +144,8 @@ def test_a_diagnostic_setting_whose_logs_is_a_number_fails_nothing_over_grpc(ana
     resources = [
         StackResource(t.KEY_VAULT, "kv", resource_urn(t.KEY_VAULT, "kv"), {**vault, "id": vault_id}, True, "", ()),
         StackResource(t.DIAGNOSTIC_SETTING, "kv-diag", resource_urn(t.DIAGNOSTIC_SETTING, "kv-diag"), setting, False, "", ()),
+        StackResource(t.MANAGEMENT_LOCK, "kv-lock", resource_urn(t.MANAGEMENT_LOCK, "kv-lock"),
+                      {"scope": vault_id, "level": "CanNotDelete"}, False, "", ()),
     ]
     violations = analyzer.analyze_stack(resources)
     assert [(v.policy, v.urn) for v in violations] == [("diagnostics-to-log-analytics", resource_urn(t.KEY_VAULT, "kv"))]

@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 
 from mlops.analyzer import StackResource, resource_urn
+from pulumi.output import UNKNOWN
 from policies.rules import resource_types as t
 from tests.policies.policy_fixtures import ACTION_GROUP_ID, COMPLIANT, LOG_ID, RG, WORKSPACE_ID
 
@@ -21,6 +22,11 @@ def res(type_: str, name: str, props: dict, protect: bool = False, dependencies:
 def diag(name: str, uri: object, dependencies: tuple[str, ...] = ()) -> StackResource:
     props = {"resourceUri": uri, "workspaceId": LOG_ID, "logs": [{"categoryGroup": "allLogs", "enabled": True}]}
     return res(t.DIAGNOSTIC_SETTING, name, props, dependencies=dependencies)
+
+
+def lock(name: str, scope: object, level: str = "CanNotDelete", dependencies: tuple[str, ...] = ()) -> StackResource:
+    props = {"scope": scope, "level": level, "lockName": "mlops-cannot-delete"}
+    return res(t.MANAGEMENT_LOCK, name, props, dependencies=dependencies)
 
 
 def traffic(traffic_map: dict, deployments: list, mirror: dict | None = None) -> StackResource:
@@ -44,6 +50,7 @@ def compliant_stack() -> list[StackResource]:
     return [
         vault,
         diag("vault-diag", VAULT_ID),
+        lock("vault-kv-lock", VAULT_ID, dependencies=(vault.urn,)),
         endpoint,
         diag("online-diag", ENDPOINT_ID),
         deployment("blue"),
@@ -151,6 +158,36 @@ def test_every_stack_rule_has_a_failing_case(analyzer):
     from policies.rules import STACK_RULES
     from tests.policies.test_deploy_rules import STACK_CASES
 
-    covered = {policy for _, expected in CASES + EVENTHUB_CASES for policy, _, _ in expected}
+    covered = {policy for _, expected in CASES + EVENTHUB_CASES + LOCK_CASES for policy, _, _ in expected}
     covered |= {case[0] for case in STACK_CASES} | {"platform-flows-open"}
     assert covered == {rule.name for rule in STACK_RULES}
+
+
+# stateful-resources-locked: compliant, noncompliant and not applicable (the compliant stack's vault has its lock).
+UNLOCKED_VAULT = ("stateful-resources-locked", "vault-kv", "Vault 'vault-kv' has no CanNotDelete lock scoped to it")
+LAKE_ID = f"{RG}/providers/Microsoft.Storage/storageAccounts/stmlopsprdweu7f66"
+LOCK_CASES = [
+    (lambda s: s, []),
+    (lambda s: without(s, "vault-kv-lock"), [UNLOCKED_VAULT]),
+    (lambda s: replaced(s, "vault-kv-lock", props=lock("vault-kv-lock", VAULT_ID, level="ReadOnly").props), [UNLOCKED_VAULT]),
+    (lambda s: replaced(s, "vault-kv-lock", props=lock("vault-kv-lock", LAKE_ID).props), [UNLOCKED_VAULT]),  # another scope
+    (lambda s: replaced(s, "vault-kv-lock", props=lock("vault-kv-lock", VAULT_ID.upper() + "/").props), []),  # ARM ids: any case
+    # A preview of a new stack: neither the vault's id nor the lock's scope is known; the lock's dependency decides.
+    (lambda s: replaced(replaced(s, "vault-kv", props=COMPLIANT[t.KEY_VAULT]), "vault-kv-lock", props=lock("l", UNKNOWN).props), []),
+    (lambda s: replaced(replaced(s, "vault-kv", props=COMPLIANT[t.KEY_VAULT]), "vault-kv-lock", props=lock("l", UNKNOWN).props,
+                        dependencies=()), [UNLOCKED_VAULT]),
+    # Not applicable: the workspace is exempt (a lock would block deleting its online deployments in every rollout).
+    (lambda s: [*s, res(t.ML_WORKSPACE, "workspace-mlw", {**COMPLIANT[t.ML_WORKSPACE], "id": WORKSPACE_ID}, protect=True)], []),
+]
+
+
+@pytest.mark.parametrize(("change", "expected"), LOCK_CASES)
+def test_stateful_resources_are_locked(analyzer, change, expected):
+    assert [v for v in verdicts(analyzer, change(compliant_stack())) if v[0] == "stateful-resources-locked"] == expected
+
+
+@pytest.mark.parametrize(("environment", "expected"), [("dev", []), ("staging", [UNLOCKED_VAULT]), ("prod", [UNLOCKED_VAULT])])
+def test_dev_opts_out_of_locks(pack, environment, expected):
+    pack.configure(environment)
+    found = verdicts(pack, without(compliant_stack(), "vault-kv-lock"))
+    assert [v for v in found if v[0] == "stateful-resources-locked"] == expected
