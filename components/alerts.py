@@ -132,15 +132,17 @@ class Alerts(PlatformComponent):
         group_principal = group.identity.apply(lambda identity: identity.principal_id if identity else None)
         self.grant("publish-alerts", group_principal, "Azure Event Hubs Data Sender", args.retrain.hub_id)
         actions = [monitor.MetricAlertActionArgs(action_group_id=group.id)]
+
+        def common(rule: MetricRule | LogMetricRule) -> dict:
+            """What every alert rule of the stack shares: its name, group, description, state and severity."""
+            return dict(rule_name=alert_rule_name(ctx.naming, rule.label), resource_group_name=ctx.resource_group_name,
+                        description=rule.description, enabled=True, severity=args.severity, tags=ctx.tags, opts=self.child())  # fmt: skip
+
         alerts = [
             monitor.MetricAlert(
                 f"{name}-{rule.label}",
-                rule_name=alert_rule_name(ctx.naming, rule.label),
-                resource_group_name=ctx.resource_group_name,
+                **common(rule),
                 location="global",
-                description=rule.description,
-                enabled=True,
-                severity=args.severity,
                 scopes=[rule.scope],
                 evaluation_frequency="PT1M",
                 window_size="PT5M",
@@ -165,21 +167,15 @@ class Alerts(PlatformComponent):
                     ],
                 ),
                 actions=actions,
-                tags=ctx.tags,
-                opts=self.child(),
             )
             for rule in args.metric_rules
         ]
         logged = [
             monitor.ScheduledQueryRule(
                 f"{name}-{rule.label}",
-                rule_name=alert_rule_name(ctx.naming, rule.label),
-                resource_group_name=ctx.resource_group_name,
+                **common(rule),
                 location=ctx.location,
                 kind="LogAlert",
-                description=rule.description,
-                enabled=True,
-                severity=args.severity,
                 scopes=[args.log_scope],
                 evaluation_frequency="PT15M",
                 window_size="PT1H",
@@ -199,8 +195,6 @@ class Alerts(PlatformComponent):
                 ),
                 actions=monitor.ActionsArgs(action_groups=[group.id]),
                 auto_mitigate=True,
-                tags=ctx.tags,
-                opts=self.child(),
             )
             for rule in args.log_rules
         ]
