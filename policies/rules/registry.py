@@ -66,6 +66,17 @@ registry_retention_policy = ResourceRule(
     checkov="CKV_AZURE_167",
 )
 
+registry_export_disabled = ResourceRule(
+    name="registry-export-disabled",
+    description="A registry closed to public networks allows no export of its images (acr import, transfer pipelines).",
+    types=ACR,
+    check=only_if("publicNetworkAccess", "Disabled", then=expect("policies.exportPolicy.status", "disabled", default="enabled")),
+    severity=Severity.LOW,
+    pillar=SECURITY,
+    remediation='set policies.export_policy.status="disabled" once no workflow imports from this registry into another',
+    source="https://learn.microsoft.com/azure/container-registry/data-loss-prevention",
+)
+
 registry_zone_redundant = ResourceRule(
     name="registry-zone-redundant",
     description="Where the environment requires it, a Premium registry is zone-redundant.",
