@@ -272,6 +272,11 @@ REQUIRED_SETTING = {
 }
 
 
+def string_list(description: str, default: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The JSON schema of a list-of-strings rule setting (allowed hosts, service tags, subnet names)."""
+    return {"type": "array", "items": {"type": "string"}, "default": list(default), "description": description}
+
+
 def expect_setting(path: str, setting: str) -> Check:
     """The value at `path` must be one of the strings in the list-valued rule setting `setting`."""
 

@@ -106,8 +106,8 @@ deploy_flex_site_config = ResourceRule(
     check=_flex_site_config,
     severity=Severity.CRITICAL,
     pillar=RELIABILITY,
-    remediation="send no site_config on a Flex app (the SDK's SiteConfigArgs injects netFrameworkVersion); put the "
-    "runtime and scale in function_app_config",
+    remediation="send site_config on a Flex app as a plain dict of keys Flex accepts (the SDK's SiteConfigArgs injects "
+    "netFrameworkVersion); put the runtime and scale in function_app_config",
     source=FLEX["rejectedSiteConfig"]["source"],
 )
 

@@ -19,6 +19,7 @@ from .base import (
     expect,
     expect_setting,
     only_if,
+    string_list,
 )
 from .resource_types import BATCH_ENDPOINT, ML_COMPUTE, ML_OUTBOUND_RULE, ML_WORKSPACE, ONLINE_DEPLOYMENT, ONLINE_ENDPOINT
 from .values import as_text, get, items, same
@@ -98,12 +99,9 @@ ml_workspace_outbound_fqdns = ResourceRule(
     types=(ML_WORKSPACE, ML_OUTBOUND_RULE),
     check=_fqdns_allowed,
     config={
-        "allowedFqdns": {
-            "type": "array",
-            "items": {"type": "string"},
-            "default": [],
-            "description": "Hosts FQDN outbound rules may reach: the stack config's workspace.packageMirrorFqdns (a test keeps both equal).",
-        }
+        "allowedFqdns": string_list(
+            "Hosts FQDN outbound rules may reach: the stack config's workspace.packageMirrorFqdns (a test keeps both equal)."
+        )
     },
     severity=Severity.HIGH,
     pillar=SECURITY,

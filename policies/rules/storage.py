@@ -19,7 +19,7 @@ from .base import (
     if_setting,
 )
 from .facts import facts
-from .values import WRONG_TYPE, as_text, get, items, same, shown
+from .values import WRONG_TYPE, as_text, get, items, same
 from .resource_types import BLOB_CONTAINER, BLOB_SERVICE, STORAGE_ACCOUNT
 
 STORAGE = facts("storage")

@@ -21,6 +21,7 @@ from .base import (
     expect,
     if_setting,
     only_if,
+    string_list,
     unless_present,
 )
 from .facts import facts
@@ -94,18 +95,8 @@ publishing_basic_auth_disabled = ResourceRule(
 FLEX = facts("flex_consumption")
 INBOUND_SOURCE = "https://learn.microsoft.com/azure/azure-functions/functions-networking-options#inbound-access-restrictions"
 INBOUND_ALLOWED = {
-    "allowedServiceTags": {
-        "type": "array",
-        "items": {"type": "string"},
-        "default": [],
-        "description": "Service tags an access rule may allow (e.g. ActionGroup for a webhook receiver); none by default.",
-    },
-    "allowedSubnets": {
-        "type": "array",
-        "items": {"type": "string"},
-        "default": [],
-        "description": "Subnet names (the last segment of vnetSubnetResourceId) an access rule may allow; none by default.",
-    },
+    "allowedServiceTags": string_list("Service tags an access rule may allow (e.g. ActionGroup for a webhook receiver); none by default."),
+    "allowedSubnets": string_list("Subnet names (the last segment of vnetSubnetResourceId) an access rule may allow; none by default."),
 }
 
 

@@ -231,3 +231,26 @@ def test_environment_config_sets_levels_and_settings(pack, environment, type_, p
     pack.configure(environment)
     found = pack.analyze(type_, edited(type_, path, value))
     assert [(v.policy, v.enforcement) for v in found] == expected
+
+
+def test_inbound_rules_allow_exactly_the_service_tags_and_subnets_the_config_names(tmp_path):
+    """A webhook receiver's environment names the ActionGroup tag and a subnet: those pass, another tag does not."""
+    import json
+
+    from mlops.analyzer import PolicyAnalyzer
+
+    allowed = {"enforcementLevel": "mandatory", "allowedServiceTags": ["ActionGroup"], "allowedSubnets": ["snet-runners"]}
+    (tmp_path / "webhook.json").write_text(json.dumps({"all": "mandatory", "function-inbound-restricted": allowed}))
+    subnet = f"{RG}/providers/Microsoft.Network/virtualNetworks/vnet/subnets/snet-runners"
+    rules = [{"name": "action-group", "ipAddress": "ActionGroup", "tag": "ServiceTag", "action": "Allow", "priority": 100.0},
+             {"name": "runners", "vnetSubnetResourceId": subnet, "action": "Allow", "priority": 200.0}]  # fmt: skip
+    other = [{"name": "event-grid", "ipAddress": "AzureEventGrid", "tag": "ServiceTag", "action": "Allow", "priority": 300.0}]
+    with PolicyAnalyzer(config_dir=tmp_path) as pack:
+        pack.configure("webhook")
+        found = lambda value: [v.message.split("\n")[1] for v in pack.analyze(t.WEB_APP, edited(t.WEB_APP, "siteConfig.ipSecurityRestrictions", value))  # noqa: E731
+                               if v.policy == "function-inbound-restricted"]  # fmt: skip
+        assert found(rules) == []
+        assert found(rules + other) == [
+            "siteConfig.ipSecurityRestrictions allows 'event-grid' ('AzureEventGrid'), which is not a service tag or subnet the "
+            f"policy config names (allowedServiceTags, allowedSubnets). Fix: {RULES['function-inbound-restricted'].remediation}"
+        ]

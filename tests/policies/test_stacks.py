@@ -90,10 +90,8 @@ def test_scanner_miss_is_blocked_in_prod(pack, stacks, name, path, value, rule):
 def test_outbound_fqdn_allow_list_is_the_stack_configs(environment):
     """The package-mirror hosts are named twice, in the stack config (which builds the FQDN rules) and in the policy
     config (which the pack, in its own process, judges by): both must name the same hosts."""
-    from mlops.analyzer import load_policy_config
-    from policies.rules.ml import ml_workspace_outbound_fqdns
     from stacks.config import load_stack_config
+    from tests.policies.test_resource_rules import rule_settings
 
-    entry = load_policy_config(environment).get(ml_workspace_outbound_fqdns.name)
-    settings = ml_workspace_outbound_fqdns.settings({k: v for k, v in entry.items() if k != "enforcementLevel"} if isinstance(entry, dict) else {})
+    settings = rule_settings("ml-workspace-outbound-fqdn-allowed", environment)
     assert sorted(settings["allowedFqdns"]) == sorted(load_stack_config(environment).workspace.package_mirror_fqdns)
