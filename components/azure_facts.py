@@ -35,6 +35,9 @@ _FLEX = facts("flex_consumption")
 FLEX_MAXIMUM_INSTANCES: tuple[int, int] = (_FLEX["maximumInstanceCount"]["min"], _FLEX["maximumInstanceCount"]["max"])
 FLEX_INSTANCE_MEMORY_MB: tuple[int, ...] = tuple(_FLEX["instanceMemoryMB"])
 FLEX_SUBNET_DELEGATION: str = _FLEX["subnetDelegation"]
+FLEX_PYTHON_VERSIONS: tuple[str, ...] = tuple(_FLEX["runtimes"]["python"])
+FLEX_ACCEPTED_SITE_CONFIG: tuple[str, ...] = tuple(_FLEX["acceptedSiteConfig"]["keys"])
+ZONE_REDUNDANT_STORAGE_SKUS: tuple[str, ...] = tuple(facts("storage")["redundancy"]["zoneRedundantSkus"])
 
 
 def metric(namespace: str, name: str) -> dict[str, list[str]]:

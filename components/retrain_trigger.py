@@ -7,9 +7,11 @@ which fails when the host cannot start and needs rights a Reader lacks) and no i
 Monitor action groups are a trusted service of Event Hubs (Event Hubs private link docs, "Azure Monitor
 (Diagnostic Settings and Action Groups)"), and the function reads the hub with an identity-based connection.
 
-Flex Consumption: no `siteConfig` (Flex rejects netFrameworkVersion, ftpsState, linuxFxVersion and more; the
-SDK's SiteConfigArgs would inject netFrameworkVersion), runtime and scale in `functionAppConfig`, the package in
-a blob container read by the system identity. In a private stack: VNet integration on the delegated `functions`
+Flex Consumption: a `siteConfig` of only the inbound settings Flex accepts (remote debugging off, access restrictions;
+Flex rejects netFrameworkVersion, ftpsState, linuxFxVersion and more, and the SDK's SiteConfigArgs would inject
+netFrameworkVersion), runtime and scale in `functionAppConfig`, the package in a blob container read by the system
+identity. It has no HTTP route, so nothing needs Entra ID sign-in on it (the pack's function-entra-auth would demand
+it the moment the app took public HTTP requests). In a private stack: VNet integration on the delegated `functions`
 subnet, public access off (code deploys come from the runners through the `sites` private endpoint), host storage
 private with `blob`, `queue`, `table` endpoints, telemetry through the Azure Monitor private link scope.
 """
@@ -32,6 +34,24 @@ PACKAGE_CONTAINER = "app-package"
 STATE_CONTAINER = "retrain-state"
 EVENTHUB_CONNECTION = "AlertsEventHub"  # the trigger's `connection`: <name>__fullyQualifiedNamespace
 STORAGE_GROUPS = ("blob", "queue", "table")
+
+
+def inbound_site_config(public: bool) -> dict[str, Any]:
+    """The app's siteConfig: remote debugging off, no CORS, and where its public access is on (dev) the app itself
+    denies every request (no rule allows anything: nothing calls it) while its deployment (SCM) site stays open to the
+    GitHub-hosted runners that deploy dev's code, with Entra ID only (basic-auth publishing is off).
+
+    A plain dict on purpose: the SDK's SiteConfigArgs injects netFrameworkVersion, http20Enabled and localMySqlEnabled
+    defaults, and Flex rejects netFrameworkVersion; a dict is sent with exactly these keys (a harness test holds the
+    recorded keys to policies/rules/azure/flex_consumption.json's acceptedSiteConfig)."""
+    config: dict[str, Any] = {"remote_debugging_enabled": False}
+    if public:
+        config |= {
+            "ip_security_restrictions_default_action": "Deny",
+            "scm_ip_security_restrictions_use_main": False,
+            "scm_ip_security_restrictions_default_action": "Allow",
+        }
+    return config
 
 
 def function_app_name(ctx: PlatformContext) -> str:
@@ -60,6 +80,7 @@ class RetrainTriggerArgs:
     maximum_instance_count: int
     instance_memory_mb: int
     python_version: str
+    storage_sku: str  # the host storage's redundancy: the stack's (zone-redundant in prod)
 
 
 class RetrainTrigger(PlatformComponent):
@@ -72,7 +93,7 @@ class RetrainTrigger(PlatformComponent):
             f"{name}-st",
             ctx,
             account_name=ctx.naming.name("st", "fn"),
-            sku="Standard_LRS",
+            sku=args.storage_sku,
             opts=self.child(stateful=True),  # holds the cool-down claims: one incident retrains once
         )
         send_blob_diagnostics(f"{name}-st", ctx, account, self.child())
@@ -121,6 +142,7 @@ class RetrainTrigger(PlatformComponent):
             # Nothing calls the app: alerts arrive through Event Hubs. Private stacks deploy code through the
             # `sites` private endpoint from the runners; dev deploys from GitHub-hosted runners.
             public_network_access=enabled(not ctx.private),
+            site_config=inbound_site_config(public=not ctx.private),
             virtual_network_subnet_id=ctx.network.subnet_ids["functions"] if ctx.network else None,
             function_app_config=web.FunctionAppConfigArgs(
                 deployment=web.FunctionsDeploymentArgs(

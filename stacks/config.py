@@ -20,7 +20,7 @@ import pulumi
 from pydantic import AfterValidator, BaseModel, Field, ValidationError, field_validator, model_validator
 
 from components.naming import REGION_CODES, NameRuleError, Naming
-from components.azure_facts import FLEX_MAXIMUM_INSTANCES, PRIVATE_DNS_ZONES
+from components.azure_facts import FLEX_MAXIMUM_INSTANCES, FLEX_PYTHON_VERSIONS, PRIVATE_DNS_ZONES, ZONE_REDUNDANT_STORAGE_SKUS
 from stacks.sections import Section as _Section
 from stacks.sections import DriftConfig, TrainingConfig, Window, window_hours
 
@@ -437,6 +437,15 @@ class RetrainTriggerConfig(_Section):
     # Flex Consumption's documented range (README, "Azure facts"); a retrain never needs more than one.
     maximum_instances: Annotated[int, Field(ge=FLEX_MAXIMUM_INSTANCES[0], le=FLEX_MAXIMUM_INSTANCES[1])] = FLEX_MAXIMUM_INSTANCES[0]
     instance_memory_mb: Literal[512, 2048, 4096] = 2048
+    # A Python version Flex Consumption runs (policies/rules/azure/flex_consumption.json); quote it: 3.10 is a number.
+    python_version: Literal[FLEX_PYTHON_VERSIONS] = "3.11"  # type: ignore[valid-type]
+
+    @field_validator("python_version", mode="before")
+    @classmethod
+    def _quoted_version(cls, value: Any) -> Any:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            raise ValueError(f"{value!r} is a number (YAML reads 3.10 as 3.1); quote it: '3.11'")
+        return value
 
 
 PrincipalId = Annotated[str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
@@ -595,6 +604,11 @@ class PlatformConfig(_StackConfig):
                     f"{deployment.instance_count} for '{deployment.name}'; {self.environment} needs at least "
                     f"{self.min_instances} instances",
                 )
+        if self.is_production and self.storage.sku not in ZONE_REDUNDANT_STORAGE_SKUS:
+            raise _KeyError(
+                "storage.sku",
+                f"'{self.storage.sku}' keeps every copy in one zone; prod needs {', '.join(s for s in ZONE_REDUNDANT_STORAGE_SKUS if s.startswith('Standard_'))}",
+            )
         return self
 
 

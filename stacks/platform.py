@@ -292,7 +292,8 @@ def build_environment(cfg: PlatformConfig) -> None:
             retrain_rules=[alert_rule_name(naming, rule.label) for rule in retraining],
             maximum_instance_count=cfg.retrain_trigger.maximum_instances,
             instance_memory_mb=cfg.retrain_trigger.instance_memory_mb,
-            python_version="3.11",
+            python_version=cfg.retrain_trigger.python_version,
+            storage_sku=cfg.storage.sku,
         ),
     )
     webhooks = {"webhook": pulumi.Output.secret(cfg.alerts.webhook_url)} if cfg.alerts.webhook_url else {}

@@ -20,7 +20,8 @@ UNIVERSAL_CREATE_ONLY = ("location",)
 # Properties Azure accepts only when the resource is created (beyond its ARM id's path parameters and location).
 # Sources: the REST API references' "cannot be changed after creation" notes, per type.
 CREATE_ONLY: dict[str, tuple[str, ...]] = {
-    "azure-native:storage:StorageAccount": ("isHnsEnabled", "enableNfsV3", "kind"),  # HNS, NFS: create-only
+    # HNS, NFS and infrastructure encryption: create-only (storage/common/infrastructure-encryption-enable)
+    "azure-native:storage:StorageAccount": ("isHnsEnabled", "enableNfsV3", "kind", "encryption.requireInfrastructureEncryption"),
     "azure-native:containerregistry:Registry": ("zoneRedundancy",),  # zone redundancy only at creation
     "azure-native:machinelearningservices:Workspace": ("storageAccount", "keyVault", "applicationInsights", "hbiWorkspace", "kind"),
     "azure-native:machinelearningservices:Compute": (

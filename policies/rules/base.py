@@ -36,6 +36,24 @@ COST = "Cost Optimization"
 
 Settings = Mapping[str, Any]
 Check = Callable[[Mapping[str, Any], Settings], list[str]]
+
+
+class NotApplicable(list):
+    """What a check returns when the rule does not apply to the resource at all (a Flex app for an FTP rule, a
+    private app for an inbound-restriction rule): no problem, like a pass, but distinguishable from one, so tests can
+    insist that every conditional rule has a not-applicable case (tests/policies/test_resource_rules.py)."""
+
+    def __repr__(self) -> str:
+        return "NOT_APPLICABLE"
+
+
+NOT_APPLICABLE = NotApplicable()
+
+
+def conditional(check: Check) -> Check:
+    """Mark a check that can answer NOT_APPLICABLE (the gate combinators below mark theirs)."""
+    check.conditional = True  # type: ignore[attr-defined]
+    return check
 StackCheck = Callable[[list[PolicyResource], Settings], Iterable[tuple[str, str]]]
 
 
@@ -105,6 +123,11 @@ class ResourceRule(Rule):
 
     kind = "resource"
 
+    @property
+    def conditional(self) -> bool:
+        """Whether the check can answer NOT_APPLICABLE for some inputs of its types (see `conditional`)."""
+        return getattr(self.check, "conditional", False)
+
     def validate(self, args: ResourceValidationArgs, report: ReportViolation) -> None:
         if args.resource_type not in self.types:
             return  # most calls: return before reading any property (the throughput floor)
@@ -128,6 +151,12 @@ class StackRule(Rule):
     check: StackCheck
 
     kind = "stack"
+
+    @property
+    def conditional(self) -> bool:
+        """Whether the check passes over some resources of the types it judges because of their own properties (a
+        namespace closed to public networks, a hub that does not capture), declared with `conditional`."""
+        return getattr(self.check, "conditional", False)
 
     def validate(self, args: StackValidationArgs, report: ReportViolation) -> None:
         found: list[tuple[str | None, str]] = []
@@ -208,11 +237,11 @@ def all_of(*checks: Check) -> Check:
     def check(props: Mapping[str, Any], settings: Settings) -> list[str]:
         for each in checks:
             problems = each(props, settings)
-            if problems:
+            if problems or problems is NOT_APPLICABLE:
                 return problems
         return []
 
-    return check
+    return conditional(check) if any(getattr(each, "conditional", False) for each in checks) else check
 
 
 def only_if(path: str, *values: Any, then: Check) -> Check:
@@ -220,27 +249,27 @@ def only_if(path: str, *values: Any, then: Check) -> Check:
 
     def check(props: Mapping[str, Any], settings: Settings) -> list[str]:
         value = get(props, path)
-        return then(props, settings) if any(same(value, v) for v in values) else []
+        return then(props, settings) if any(same(value, v) for v in values) else NOT_APPLICABLE
 
-    return check
+    return conditional(check)
 
 
 def unless_present(path: str, then: Check) -> Check:
     """Apply `then` only to resources without a value at `path` (e.g. a Flex Consumption app's functionAppConfig)."""
 
     def check(props: Mapping[str, Any], settings: Settings) -> list[str]:
-        return then(props, settings) if get(props, path) is MISSING else []
+        return then(props, settings) if get(props, path) is MISSING else NOT_APPLICABLE
 
-    return check
+    return conditional(check)
 
 
 def if_setting(setting: str, then: Check) -> Check:
     """Apply `then` only when the boolean rule setting is on (an environment opts out through policy config)."""
 
     def check(props: Mapping[str, Any], settings: Settings) -> list[str]:
-        return then(props, settings) if as_bool(settings[setting]) is True else []
+        return then(props, settings) if as_bool(settings[setting]) is True else NOT_APPLICABLE
 
-    return check
+    return conditional(check)
 
 
 REQUIRED_SETTING = {
@@ -250,6 +279,11 @@ REQUIRED_SETTING = {
         "description": "Whether this environment requires it (false in environments that opt out).",
     }
 }
+
+
+def string_list(description: str, default: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The JSON schema of a list-of-strings rule setting (allowed hosts, service tags, subnet names)."""
+    return {"type": "array", "items": {"type": "string"}, "default": list(default), "description": description}
 
 
 def expect_setting(path: str, setting: str) -> Check:

@@ -13,9 +13,9 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, Severity
 
-from .base import OPERATIONS, RELIABILITY, ResourceRule, Settings, StackRule
-from .references import References
+from .base import NOT_APPLICABLE, OPERATIONS, RELIABILITY, ResourceRule, Settings, StackRule, conditional
 from .facts import ROLE_IDS, facts
+from .references import References
 from .graph import kind, references, text
 from .resource_types import (
     CONTAINER_APPS_ENVIRONMENT,
@@ -54,6 +54,7 @@ def _storage_of(workspace: PolicyResource, accounts: list[PolicyResource]) -> li
     return [a for a in references(workspace, "storageAccount") if a.resource_type == STORAGE_ACCOUNT]
 
 
+@conditional
 def _hns_workspace_storage(resources: list[PolicyResource], _settings: Settings) -> Violations:
     accounts = [r for r in resources if r.resource_type == STORAGE_ACCOUNT]
     for workspace in (r for r in resources if r.resource_type == ML_WORKSPACE):
@@ -89,9 +90,12 @@ def _is_flex(props: Mapping[str, Any]) -> bool:
     return isinstance(get(props, "functionAppConfig"), Mapping)
 
 
+@conditional
 def _flex_site_config(props: Mapping[str, Any], _settings: Settings) -> list[str]:
+    if not _is_flex(props):
+        return NOT_APPLICABLE
     site = get(props, "siteConfig")
-    if not _is_flex(props) or not isinstance(site, Mapping):
+    if not isinstance(site, Mapping):
         return []
     rejected = sorted(key for key in site if key in FLEX["rejectedSiteConfig"]["keys"])
     settings = [entry for entry in items(get(site, "appSettings")) if isinstance(entry, Mapping)]
@@ -109,8 +113,8 @@ deploy_flex_site_config = ResourceRule(
     check=_flex_site_config,
     severity=Severity.CRITICAL,
     pillar=RELIABILITY,
-    remediation="send no site_config on a Flex app (the SDK's SiteConfigArgs injects netFrameworkVersion); put the "
-    "runtime and scale in function_app_config",
+    remediation="send site_config on a Flex app as a plain dict of keys Flex accepts (the SDK's SiteConfigArgs injects "
+    "netFrameworkVersion); put the runtime and scale in function_app_config",
     why=(
         "Flex Consumption rejects several siteConfig properties (the SDK even injects one, netFrameworkVersion), so "
         "the function app fails to deploy."
@@ -119,9 +123,10 @@ deploy_flex_site_config = ResourceRule(
 )
 
 
+@conditional
 def _flex_scale(props: Mapping[str, Any], _settings: Settings) -> list[str]:
     if not _is_flex(props):
-        return []
+        return NOT_APPLICABLE
     scale = get(props, "functionAppConfig.scaleAndConcurrency")
     if not isinstance(scale, Mapping):
         return []
@@ -176,9 +181,12 @@ def _metric_problems(criterion: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+@conditional
 def _alert_metrics(props: Mapping[str, Any], _settings: Settings) -> list[str]:
-    return [problem for criterion in items(get(props, "criteria.allOf")) if isinstance(criterion, Mapping)
-            for problem in _metric_problems(criterion)]  # fmt: skip
+    criteria = [criterion for criterion in items(get(props, "criteria.allOf")) if isinstance(criterion, Mapping)]
+    if not criteria:
+        return NOT_APPLICABLE  # not a metric-criteria alert (a web test's availability criteria, say)
+    return [problem for criterion in criteria for problem in _metric_problems(criterion)]
 
 
 deploy_metric_alert_metric_exists = ResourceRule(
@@ -206,6 +214,7 @@ def _workspace_named(resources: list[PolicyResource], name: str | None) -> list[
             {text(r.props, "workspaceName"), text(r.props, "name")}]  # fmt: skip
 
 
+@conditional
 def _unprovisioned(resources: list[PolicyResource], _settings: Settings) -> Violations:
     for deployment in (r for r in resources if r.resource_type == ONLINE_DEPLOYMENT):
         workspaces = _workspace_named(resources, text(deployment.props, "workspaceName")) or [
@@ -237,9 +246,12 @@ deploy_managed_network_provisioned = StackRule(
 )
 
 
+@conditional
 def _image_build(props: Mapping[str, Any], _settings: Settings) -> list[str]:
     mode = get(props, "managedNetwork.isolationMode")
-    if isinstance(mode, str) and mode != "Disabled" and get(props, "imageBuildCompute") in (MISSING, ""):
+    if mode is MISSING or (isinstance(mode, str) and mode == "Disabled"):
+        return NOT_APPLICABLE  # no managed network: the registry builds images itself
+    if isinstance(mode, str) and get(props, "imageBuildCompute") in (MISSING, ""):
         return [f"the workspace's registry is behind its managed network ({mode}) and imageBuildCompute is not set, "
                 "so no environment image can be built"]
     return []
@@ -276,6 +288,7 @@ def _system_principals(endpoint: PolicyResource) -> set[str]:
     return {principal.lower()} if isinstance(principal, str) else {endpoint.urn}
 
 
+@conditional
 def _duplicates(resources: list[PolicyResource], _settings: Settings) -> Violations:
     endpoints = {r.urn: r for r in resources if r.resource_type == ONLINE_ENDPOINT}
     principals = {p: urn for urn, e in endpoints.items() for p in _system_principals(e)}
@@ -320,14 +333,18 @@ PREMIUM_FEATURES = (
 )
 
 
+@conditional
 def _registry_features(props: Mapping[str, Any], _settings: Settings) -> list[str]:
     sku = get(props, "sku.name")
-    if not isinstance(sku, str) or sku.lower() == "premium":
+    if isinstance(sku, str) and sku.lower() == "premium":
+        return NOT_APPLICABLE  # Premium has every feature
+    if not isinstance(sku, str):
         return []
     used = [label for path, value, label in PREMIUM_FEATURES if same(get(props, path), value)]
     return [f"the {sku} registry uses {', '.join(used)}, which only Premium has"] if used else []
 
 
+@conditional
 def _registry_endpoints(resources: list[PolicyResource], _settings: Settings) -> Violations:
     registries = {text(r.props, "id"): r for r in resources if r.resource_type == REGISTRY and text(r.props, "id")}
     for endpoint in (r for r in resources if r.resource_type == PRIVATE_ENDPOINT):
@@ -370,6 +387,7 @@ deploy_registry_private_endpoint_premium = StackRule(
 # --- Event Hubs Capture needs Standard or above -------------------------------------------------------------------
 
 
+@conditional
 def _capture_tier(resources: list[PolicyResource], _settings: Settings) -> Violations:
     namespaces = [r for r in resources if r.resource_type == EVENTHUB_NAMESPACE]
     for hub in (r for r in resources if r.resource_type == EVENTHUB):
@@ -409,6 +427,7 @@ def _routing_of(resource: PolicyResource) -> Any:
     return MISSING
 
 
+@conditional
 def _reserved_names(resources: list[PolicyResource], _settings: Settings) -> Violations:
     for resource in resources:
         routing = _routing_of(resource)
@@ -462,6 +481,7 @@ def _integrations(resources: list[PolicyResource]) -> Iterator[tuple[PolicyResou
             yield resource, text(resource.props, "vnetConfiguration.infrastructureSubnetId")
 
 
+@conditional
 def _subnet_problems(resources: list[PolicyResource], _settings: Settings) -> Violations:
     subnets, users = _subnets(resources), {}
     for resource, subnet_id in _integrations(resources):

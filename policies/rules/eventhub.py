@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from pulumi_policy import PolicyResource
 
-from .base import RELIABILITY, REQUIRED_SETTING, SECURITY, ResourceRule, Settings, StackRule, expect, if_setting
+from .base import RELIABILITY, REQUIRED_SETTING, SECURITY, ResourceRule, Settings, StackRule, conditional, expect, if_setting
 from .references import References
 from .graph import references, text
 from .resource_types import EVENTHUB_NAMESPACE, EVENTHUB_RULE_SET
@@ -52,6 +52,7 @@ def _closes(rule_set: PolicyResource) -> bool:
     return same(peek(props, "defaultAction"), "Deny") and not opened and peek(props, "trustedServiceAccessEnabled") is True
 
 
+@conditional
 def _open_namespaces(resources: list[PolicyResource], _settings: Settings) -> Iterator[tuple[str, str]]:
     rule_sets = [r for r in resources if r.resource_type == EVENTHUB_RULE_SET]
     for namespace in (r for r in resources if r.resource_type == EVENTHUB_NAMESPACE):

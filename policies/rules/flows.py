@@ -28,7 +28,7 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, Severity
 
-from .base import SECURITY, Settings, StackRule
+from .base import SECURITY, Settings, StackRule, conditional
 from .references import References
 from .facts import ROLE_IDS, facts
 from .graph import references, text
@@ -644,6 +644,7 @@ def _evaluate(graph: Graph, flow: Flow) -> FlowResult:
     return FlowResult(flow, "broken" if problem else "open", problem or "", urn)
 
 
+@conditional
 def _broken(resources: list[PolicyResource], _settings: Settings) -> Iterator[tuple[str, str]]:
     for result in evaluate(resources):
         if result.status == "broken":

@@ -2,21 +2,46 @@
 
 from pulumi_policy import Severity
 
-from .base import COST, OPERATIONS, RELIABILITY, SECURITY, ResourceRule, at_least, expect, expect_setting, only_if
+from collections.abc import Mapping
+from typing import Any
+
+from .base import (
+    COST,
+    NOT_APPLICABLE,
+    OPERATIONS,
+    RELIABILITY,
+    SECURITY,
+    ResourceRule,
+    Settings,
+    all_of,
+    at_least,
+    conditional,
+    expect,
+    expect_setting,
+    only_if,
+    string_list,
+)
+from .resource_types import BATCH_ENDPOINT, ML_COMPUTE, ML_OUTBOUND_RULE, ML_WORKSPACE, ONLINE_DEPLOYMENT, ONLINE_ENDPOINT
 from .references import References
-from .resource_types import BATCH_ENDPOINT, ML_COMPUTE, ML_WORKSPACE, ONLINE_DEPLOYMENT, ONLINE_ENDPOINT
+from .values import as_text, get, items, same
 
 WORKSPACE = (ML_WORKSPACE,)
 AML_COMPUTE = ("properties.computeType", "AmlCompute")
 
+MANAGED_NETWORK_SOURCE = "https://learn.microsoft.com/azure/machine-learning/how-to-managed-network"
+
 ml_workspace_public_network = ResourceRule(
     name="ml-workspace-public-network-disabled",
-    description="The ML workspace is not reachable from public networks.",
+    description="The ML workspace is not reachable from public networks, not even through the legacy behind-VNet flag.",
     types=WORKSPACE,
-    check=expect("publicNetworkAccess", "Disabled", default="Enabled"),
+    # allowPublicAccessWhenBehindVnet (the v1 flag) opens a workspace behind private endpoints to public networks.
+    check=all_of(
+        expect("publicNetworkAccess", "Disabled", default="Enabled"),
+        expect("allowPublicAccessWhenBehindVnet", False, default=False),
+    ),
     severity=Severity.HIGH,
     pillar=SECURITY,
-    remediation='set public_network_access="Disabled" (stack config network.mode: private)',
+    remediation='set public_network_access="Disabled" and allow_public_access_when_behind_vnet=False (stack config network.mode: private)',
     why="The workspace API should be reachable only through its private endpoint.",
     references=References(
         psrule="Azure.ML.PublicAccess",
@@ -26,16 +51,70 @@ ml_workspace_public_network = ResourceRule(
     ),
 )
 
+def _isolation_mode(props: Mapping[str, Any], settings: Settings) -> list[str]:
+    allowed = tuple(mode for mode in items(settings["allowedIsolationModes"]) if isinstance(mode, str))
+    return expect("managedNetwork.isolationMode", *allowed, default="Disabled")(props, settings) if allowed else []
+
+
 ml_workspace_managed_network = ResourceRule(
     name="ml-workspace-managed-network",
-    description="The ML workspace runs compute in a managed virtual network with outbound isolation.",
+    description="The ML workspace's managed network isolates outbound traffic as the environment requires "
+    "(it governs online deployments' egress too).",
     types=WORKSPACE,
-    check=expect("managedNetwork.isolationMode", "AllowOnlyApprovedOutbound", "AllowInternetOutbound", default="Disabled"),
+    check=_isolation_mode,
+    config={
+        "allowedIsolationModes": {
+            "type": "array",
+            "items": {"type": "string", "enum": ["Disabled", "AllowInternetOutbound", "AllowOnlyApprovedOutbound"]},
+            "default": ["AllowOnlyApprovedOutbound"],
+            "description": "Managed network isolation modes this environment accepts.",
+        }
+    },
     severity=Severity.HIGH,
     pillar=SECURITY,
     remediation="set stack config workspace.isolationMode: AllowOnlyApprovedOutbound",
     why="Without a managed network, compute runs outside any network isolation and cannot reach private resources.",
-    references=References(docs="https://learn.microsoft.com/azure/machine-learning/how-to-managed-network"),
+    references=References(docs=MANAGED_NETWORK_SOURCE),
+)
+
+
+def _fqdn_destinations(resource_type_props: Mapping[str, Any]) -> list[str] | None:
+    """The FQDN outbound rules' destinations of a workspace (`managedNetwork.outboundRules`) or of one
+    ManagedNetworkSettingsRule (`properties`); None when it has no FQDN rule."""
+    outbound = get(resource_type_props, "managedNetwork.outboundRules")
+    rules = list(outbound.values()) if isinstance(outbound, Mapping) else [get(resource_type_props, "properties")]
+    found = [as_text(get(rule, "destination")) for rule in rules if isinstance(rule, Mapping) and same(get(rule, "type"), "FQDN")]
+    return [d for d in found if isinstance(d, str)] if found else None
+
+
+@conditional
+def _fqdns_allowed(props: Mapping[str, Any], settings: Settings) -> list[str]:
+    destinations = _fqdn_destinations(props)
+    if destinations is None:
+        return NOT_APPLICABLE  # no FQDN outbound rule (private-endpoint and service-tag rules only)
+    allowed = {host.lower() for host in items(settings["allowedFqdns"]) if isinstance(host, str)}
+    extra = sorted({d for d in destinations if d.lower() not in allowed})
+    if extra:
+        listed = ", ".join(sorted(allowed)) or "none"
+        return [f"the managed network has FQDN outbound rules to {', '.join(map(repr, extra))}; allowedFqdns names {listed}"]
+    return []
+
+
+ml_workspace_outbound_fqdns = ResourceRule(
+    name="ml-workspace-outbound-fqdn-allowed",
+    description="The workspace's managed network has FQDN outbound rules only to the hosts the environment allows (its package mirror).",
+    types=(ML_WORKSPACE, ML_OUTBOUND_RULE),
+    check=_fqdns_allowed,
+    config={
+        "allowedFqdns": string_list(
+            "Hosts FQDN outbound rules may reach: the stack config's workspace.packageMirrorFqdns (a test keeps both equal)."
+        )
+    },
+    severity=Severity.HIGH,
+    pillar=SECURITY,
+    remediation="set stack config workspace.packageMirrorFqdns and allowedFqdns in policies/config/<env>.json to the same hosts",
+    why="An FQDN rule opens the managed network to a public host; only the environment's package mirror should be one.",
+    references=References(docs=MANAGED_NETWORK_SOURCE),
 )
 
 ml_workspace_identity_datastores = ResourceRule(
@@ -170,18 +249,6 @@ ml_endpoint_public_network = ResourceRule(
     pillar=SECURITY,
     remediation='set properties.public_network_access="Disabled" (stack config network.mode: private)',
     why="Scoring should be reachable only through the workspace's private endpoint.",
-    references=References(docs="https://learn.microsoft.com/azure/machine-learning/how-to-secure-online-endpoint"),
-)
-
-ml_deployment_egress = ResourceRule(
-    name="ml-deployment-egress-disabled",
-    description="Online deployments cannot reach public networks (egress through the workspace only).",
-    types=(ONLINE_DEPLOYMENT,),
-    check=expect("properties.egressPublicNetworkAccess", "Disabled", default="Enabled"),
-    severity=Severity.HIGH,
-    pillar=SECURITY,
-    remediation='set properties.egress_public_network_access="Disabled" explicitly (the SDK default is Enabled)',
-    why="A deployment with public egress can send data anywhere on the internet.",
     references=References(docs="https://learn.microsoft.com/azure/machine-learning/how-to-secure-online-endpoint"),
 )
 

@@ -87,6 +87,18 @@ registry_retention_policy = ResourceRule(
     ),
 )
 
+registry_export_disabled = ResourceRule(
+    name="registry-export-disabled",
+    description="A registry closed to public networks allows no export of its images (acr import, transfer pipelines).",
+    types=ACR,
+    check=only_if("publicNetworkAccess", "Disabled", then=expect("policies.exportPolicy.status", "disabled", default="enabled")),
+    severity=Severity.LOW,
+    pillar=SECURITY,
+    remediation='set policies.export_policy.status="disabled" once no workflow imports from this registry into another',
+    why="With export on, anyone who may read the registry can copy its images out of a network that is otherwise closed.",
+    references=References(docs="https://learn.microsoft.com/azure/container-registry/data-loss-prevention"),
+)
+
 registry_zone_redundant = ResourceRule(
     name="registry-zone-redundant",
     description="Where the environment requires it, a Premium registry is zone-redundant.",

@@ -5,10 +5,26 @@ from pulumi_policy import Severity
 from collections.abc import Mapping
 from typing import Any
 
-from .base import RELIABILITY, SECURITY, ResourceRule, Settings, all_of, at_least, expect
+from .base import (
+    NOT_APPLICABLE,
+    RELIABILITY,
+    REQUIRED_SETTING,
+    SECURITY,
+    ResourceRule,
+    Settings,
+    all_of,
+    at_least,
+    conditional,
+    expect,
+    if_setting,
+)
+from .facts import facts
 from .references import References
 from .values import WRONG_TYPE, as_text, get, items, same
 from .resource_types import BLOB_CONTAINER, BLOB_SERVICE, STORAGE_ACCOUNT
+
+STORAGE = facts("storage")
+ZONE_REDUNDANT_SKUS = tuple(STORAGE["redundancy"]["zoneRedundantSkus"])
 
 ACCOUNT = (STORAGE_ACCOUNT,)
 SOFT_DELETE_DAYS = {"minDays": {"type": "number", "minimum": 1, "maximum": 365, "default": 7}}
@@ -110,12 +126,16 @@ storage_cross_tenant_replication = ResourceRule(
 
 storage_network_default_deny = ResourceRule(
     name="storage-network-default-deny",
-    description="The storage firewall denies traffic by default.",
+    description="The storage firewall denies traffic by default; only trusted Azure services (or nothing) bypass it.",
     types=ACCOUNT,
-    check=expect("networkRuleSet.defaultAction", "Deny", default="Allow"),
+    # bypass also takes Logging and Metrics (comma-separated): exactly AzureServices or None, nothing else.
+    check=all_of(
+        expect("networkRuleSet.defaultAction", "Deny", default="Allow"),
+        expect("networkRuleSet.bypass", "AzureServices", "None", default="AzureServices"),
+    ),
     severity=Severity.HIGH,
     pillar=SECURITY,
-    remediation='set network_rule_set.default_action="Deny" (stack config network.mode: private)',
+    remediation='set network_rule_set.default_action="Deny" with bypass="AzureServices" or "None" (stack config network.mode: private)',
     why="With the firewall open by default, any network can reach the account's endpoints.",
     references=References(
         psrule="Azure.Storage.Firewall",
@@ -123,6 +143,7 @@ storage_network_default_deny = ResourceRule(
         docs=(
             "https://learn.microsoft.com/azure/storage/common/storage-network-security",
             "https://learn.microsoft.com/azure/storage/common/storage-network-security-set-default-access",
+            "https://learn.microsoft.com/rest/api/storagerp/storage-accounts/create",
         ),
     ),
 )
@@ -167,6 +188,68 @@ storage_public_network = ResourceRule(
             "https://learn.microsoft.com/azure/storage/common/storage-network-security",
         ),
     ),
+)
+
+
+@conditional
+def _resource_access_own(props: Mapping[str, Any], _settings: Settings) -> list[str]:
+    """Resource-instance rules name single resources of the account's own resource group: no wildcard (which would
+    admit every resource of a type in a group, a subscription or the tenant), no resource of another group."""
+    rule_set = get(props, "networkRuleSet")
+    listed = items(get(rule_set, "resourceAccessRules")) if isinstance(rule_set, Mapping) else []
+    rules = [rule for rule in listed if isinstance(rule, Mapping)]
+    if not rules:
+        return NOT_APPLICABLE  # no resource-instance rule
+    group = as_text(get(props, "resourceGroupName"))
+    problems = []
+    for rule in rules:
+        resource = as_text(get(rule, "resourceId"))
+        if not isinstance(resource, str):
+            continue
+        if "*" in resource:
+            problems.append(f"resourceAccessRules admits {resource!r}, a wildcard; name one resource of this platform")
+        elif isinstance(group, str) and f"/resourcegroups/{group.lower()}/providers/" not in resource.lower():
+            problems.append(f"resourceAccessRules admits {resource!r}, which is not in the account's resource group {group!r}")
+    return problems
+
+
+storage_resource_access_own = ResourceRule(
+    name="storage-resource-access-own",
+    description="Resource-instance firewall rules admit only single resources of the platform's own resource group.",
+    types=ACCOUNT,
+    check=_resource_access_own,
+    severity=Severity.HIGH,
+    pillar=SECURITY,
+    remediation="pass only the platform's own writers (the IoT hub, the Event Hubs namespace) as trusted_writers of "
+    "secure_storage_account; never a wildcard",
+    why="A wildcard or foreign resource-instance rule lets resources the platform does not own through the firewall.",
+    references=References(docs=STORAGE["resourceInstanceRules"]["source"]),
+)
+
+storage_zone_redundant = ResourceRule(
+    name="storage-zone-redundant",
+    description="Where the environment requires it, storage accounts replicate across availability zones (ZRS, GZRS, RA-GZRS).",
+    types=ACCOUNT,
+    check=if_setting("required", expect("sku.name", *ZONE_REDUNDANT_SKUS)),
+    config=REQUIRED_SETTING,
+    severity=Severity.HIGH,
+    pillar=RELIABILITY,
+    remediation="set stack config storage.sku to Standard_ZRS, Standard_GZRS or Standard_RAGZRS",
+    why="Locally redundant storage loses the data with its datacenter; prod's data must survive a zone failure.",
+    references=References(docs=STORAGE["redundancy"]["source"]),
+)
+
+storage_infrastructure_encryption = ResourceRule(
+    name="storage-infrastructure-encryption",
+    description="New storage accounts encrypt data twice (infrastructure encryption); advisory, because it is chosen only at creation.",
+    types=ACCOUNT,
+    check=expect("encryption.requireInfrastructureEncryption", True, default=False),
+    severity=Severity.LOW,
+    pillar=SECURITY,
+    remediation="set encryption.require_infrastructure_encryption=True on a new account only: on an existing one it "
+    "replaces the account (the preview calls that out and blocks it where stateful resources are protected)",
+    why="A second layer of encryption at the infrastructure level protects data if one algorithm or key is compromised.",
+    references=References(docs=STORAGE["infrastructureEncryption"]["source"]),
 )
 
 

@@ -36,6 +36,10 @@ def config_error(tmp_path, environment: str, extra: str, base: str = BASE) -> Co
         ("  mlops-platform:keyVault:\n    softDeleteRetentionDays: 120\n", "mlops-platform:keyVault.softDeleteRetentionDays", "less than or equal to 90"),
         ("  mlops-platform:compute:\n    minNodes: 5\n    maxNodes: 2\n", "mlops-platform:compute.minNodes", "above maxNodes"),
         ("  mlops-platform:storage:\n    sku: Premium_XYZ\n", "mlops-platform:storage.sku", "'Standard_LRS'"),
+        ("  mlops-platform:retrainTrigger:\n    pythonVersion: '3.9'\n", "mlops-platform:retrainTrigger.pythonVersion", "'3.10', '3.11' or '3.12' (got '3.9')"),
+        ("  mlops-platform:retrainTrigger:\n    pythonVersion: '3.13'\n", "mlops-platform:retrainTrigger.pythonVersion", "'3.10', '3.11' or '3.12' (got '3.13')"),
+        # Unquoted, 3.10 is the number 3.1.
+        ("  mlops-platform:retrainTrigger:\n    pythonVersion: 3.10\n", "mlops-platform:retrainTrigger.pythonVersion", "3.1 is a number (YAML reads 3.10 as 3.1); quote it"),
         ("  mlops-platform:workload: averyveryverylongworkloadname\n", "mlops-platform:workload", "shorten workload"),
         ("  mlops-platform:nameSuffix: Bad!\n", "mlops-platform:nameSuffix", "should match pattern"),
         ("  mlops-platform:registry:\n    sku: Standard\n", "mlops-platform:registry.sku", "has no private endpoint"),
@@ -174,6 +178,10 @@ BLUE = '{name: blue, model: "predictive-maintenance:1"}'
         ("staging", "  mlops-platform:eventHubs: {sku: Basic, capture: {enabled: false}, hubs: {telemetry: {}, predictions: {}}}\n", "mlops-platform:eventHubs.sku", "Basic has no private endpoints"),
         ("staging", "  mlops-platform:eventHubs: {hubs: {telemetry: {}, predictions: {}, alerts: {}}}\n", "mlops-platform:eventHubs.hubs.alerts", "reserved"),
         ("staging", "  mlops-platform:batch: {model: 'predictive-maintenance:1'}\n", "mlops-platform:batch.model", "set workspace.packageMirrorFqdns"),
+        # prod's storage keeps copies in several zones (the lake, the workspace's and the function's storage).
+        ("prod", "  mlops-platform:storage: {sku: Standard_LRS}\n", "mlops-platform:storage.sku", "'Standard_LRS' keeps every copy in one zone; prod needs Standard_ZRS, Standard_GZRS, Standard_RAGZRS"),
+        ("prod", "", "mlops-platform:storage.sku", "'Standard_LRS' keeps every copy in one zone"),  # the default: LRS
+        ("prod", "  mlops-platform:storage: {sku: Standard_GRS}\n", "mlops-platform:storage.sku", "'Standard_GRS' keeps every copy in one zone"),
     ],
 )
 def test_bad_serving_and_ingestion_values(tmp_path, environment, extra, key, fragment):

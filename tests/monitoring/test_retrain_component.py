@@ -8,6 +8,7 @@ import json
 import pulumi
 import pytest
 
+from components.azure_facts import FLEX_ACCEPTED_SITE_CONFIG, facts
 from components.naming import Naming
 from components.retrain_trigger import RetrainTrigger, RetrainTriggerArgs
 from components.roles import BUILT_IN_ROLES
@@ -31,7 +32,7 @@ def build(ctx):
             application_insights_connection_string=pulumi.Output.secret("InstrumentationKey=k"),
             stack_outputs={"environment": "dev", "workspaceName": pulumi.Output.from_input("mlw-mlops-dev-weu")},
             training={"nEstimators": 200}, cooldown_minutes=360, retrain_rules=["alrt-drift"], maximum_instance_count=40, instance_memory_mb=2048,
-            python_version="3.11",
+            python_version="3.11", storage_sku="Standard_ZRS",
         ),
     )  # fmt: skip
 
@@ -50,8 +51,12 @@ def test_flex_app_sends_only_what_flex_accepts(record):
     app = record.one("azure-native:web:WebApp").inputs
     assert app["httpsOnly"] is True and app["identity"] == {"type": "SystemAssigned"}
     assert app["kind"] == "functionapp,linux"
-    # No siteConfig at all: Flex rejects ftpsState, linuxFxVersion and the SDK-injected netFrameworkVersion.
-    assert "siteConfig" not in app
+    # Only inbound settings Flex accepts; none of ftpsState, linuxFxVersion or the SDK-injected netFrameworkVersion,
+    # http20Enabled, localMySqlEnabled (the component passes a dict, not SiteConfigArgs).
+    site = app["siteConfig"]
+    assert set(site) <= set(FLEX_ACCEPTED_SITE_CONFIG)
+    assert not set(site) & set(facts("flex_consumption")["rejectedSiteConfig"]["keys"])
+    assert site["remoteDebuggingEnabled"] is False and "cors" not in site
     config = app["functionAppConfig"]
     assert config["deployment"]["storage"]["authentication"] == {"type": "SystemAssignedIdentity"}
     assert config["runtime"] == {"name": "python", "version": "3.11"}
@@ -107,7 +112,12 @@ def test_public_stack_keeps_everything_public_without_vnet(request):
     record = run_component(build, private=False)
     app = record.one("azure-native:web:WebApp").inputs
     assert app["publicNetworkAccess"] == "Enabled" and "virtualNetworkSubnetId" not in app
+    # Public, but the app itself denies every request (no rule allows anything); only its deployment (SCM) site,
+    # Entra ID only, takes the GitHub-hosted runners' code deploys.
+    assert app["siteConfig"] == {"remoteDebuggingEnabled": False, "ipSecurityRestrictionsDefaultAction": "Deny",
+                                 "scmIpSecurityRestrictionsUseMain": False, "scmIpSecurityRestrictionsDefaultAction": "Allow"}  # fmt: skip
     assert record.one("azure-native:storage:StorageAccount").inputs["publicNetworkAccess"] == "Enabled"
+    assert record.one("azure-native:storage:StorageAccount").inputs["sku"] == {"name": "Standard_ZRS"}  # the stack's storage.sku
     assert record.of_type("azure-native:network:PrivateEndpoint") == []
 
 
@@ -115,6 +125,7 @@ def test_private_stack_integrates_with_the_vnet_and_closes_inbound(private):
     app = private.one("azure-native:web:WebApp").inputs
     assert app["virtualNetworkSubnetId"] == SUBNETS["functions"]
     assert app["publicNetworkAccess"] == "Disabled"  # nothing calls it: alerts arrive through Event Hubs
+    assert app["siteConfig"] == {"remoteDebuggingEnabled": False}  # no public inbound to restrict
     account = private.one("azure-native:storage:StorageAccount").inputs
     assert account["publicNetworkAccess"] == "Disabled" and account["networkRuleSet"]["defaultAction"] == "Deny"
     endpoints = {

@@ -9,6 +9,7 @@ import pytest
 
 from policies.rules import RULES
 from policies.rules import resource_types as t
+from policies.rules.base import NOT_APPLICABLE
 from tests.policies.policy_fixtures import PLACE, RG, WORKSPACE_ID
 from tests.policies.test_stack_rules import res
 
@@ -70,9 +71,10 @@ RESOURCE_CASES = [
     ("deploy-workspace-image-build-compute", t.ML_WORKSPACE, WORKSPACE, with_(WORKSPACE, "imageBuildCompute", ""),
      "the workspace's registry is behind its managed network (AllowOnlyApprovedOutbound) and imageBuildCompute is not set, so no environment image can be built",
      with_(WORKSPACE, "managedNetwork.isolationMode", "Disabled")),
-    ("deploy-registry-premium-features", t.REGISTRY, REGISTRY, with_(REGISTRY, "sku.name", "Standard"),
+    ("deploy-registry-premium-features", t.REGISTRY, {**PLACE, "registryName": "cr", "sku": {"name": "Basic"}, "publicNetworkAccess": "Enabled"},
+     with_(REGISTRY, "sku.name", "Standard"),
      "the Standard registry uses public network access off (private endpoints only), a retention policy for untagged manifests, which only Premium has",
-     {**PLACE, "registryName": "cr", "sku": {"name": "Basic"}, "publicNetworkAccess": "Enabled"}),
+     REGISTRY),  # Premium has every feature: not applicable
 ]
 
 
@@ -86,6 +88,7 @@ def test_resource_deploy_rule(analyzer, rule, type_, good, bad, problem, not_app
     assert violation.message == f"{DEPLOY[rule].description}\n{problem}. Fix: {DEPLOY[rule].remediation}"
     if not_applicable is not None:
         assert found(not_applicable) == []
+        assert DEPLOY[rule].check(not_applicable, DEPLOY[rule].settings({})) is NOT_APPLICABLE
 
 
 # --- stack rules: a small graph each ---------------------------------------------------------------------------------

@@ -23,10 +23,19 @@ DEV_ADVISORY = {
     "ml-workspace-managed-network",
     "ml-compute-no-public-ip",
     "ml-endpoint-public-network-disabled",
-    "ml-deployment-egress-disabled",
+    "function-scm-inbound-restricted",  # dev deploys its function code from GitHub-hosted runners
     "eventhub-public-network-restricted",
     "iothub-device-ingress-restricted",
     "stateful-resources-protected",
+}
+# Advice in every environment: infrastructure encryption is chosen only when an account is created (on an existing
+# one it replaces the account), the export policy would stop imports from the registry, supported runtimes change
+# over time, and a zone-redundant Flex plan keeps (and bills) two always-ready instances.
+ADVISORY_EVERYWHERE = {
+    "storage-infrastructure-encryption",
+    "registry-export-disabled",
+    "function-python-runtime-supported",
+    "function-flex-zone-redundant",
 }
 
 
@@ -51,7 +60,7 @@ def test_config_file_resolves_to_an_explicit_level_for_every_policy(pack, enviro
     resolved = resolve_policy_config(document, pack.info())
     assert resolved.keys() == {rule.name for rule in RULES}
     advisory = {name for name, config in resolved.items() if config.enforcementLevel == proto.ADVISORY}
-    assert advisory == (DEV_ADVISORY if environment == "dev" else set())
+    assert advisory == (DEV_ADVISORY if environment == "dev" else set()) | ADVISORY_EVERYWHERE
     assert {config.enforcementLevel for config in resolved.values()} <= {proto.ADVISORY, proto.MANDATORY}
 
 

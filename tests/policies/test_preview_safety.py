@@ -41,7 +41,7 @@ def test_secret_values_are_checked_as_plain_values(analyzer):
 MINIMAL = [
     (t.STORAGE_ACCOUNT, {"resourceGroupName": "rg", "kind": "StorageV2", "sku": {"name": "Standard_LRS"}},
      ["storage-min-tls-1-2", "storage-shared-key-disabled", "storage-oauth-default", "storage-network-default-deny",
-      "storage-public-network-restricted", "required-tags"]),
+      "storage-public-network-restricted", "storage-zone-redundant", "storage-infrastructure-encryption", "required-tags"]),
     (t.BLOB_CONTAINER, {"accountName": "st", "resourceGroupName": "rg"}, []),
     (t.REGISTRY, {"resourceGroupName": "rg", "sku": {"name": "Basic"}},
      ["registry-public-network-disabled", "registry-premium-sku", "required-tags"]),

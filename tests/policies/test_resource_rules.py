@@ -1,13 +1,23 @@
 """Every resource rule over the Analyzer protocol: a compliant fixture passes; one edited key fails the rule
-with the exact message (what is wrong + how to fix it) against the resource's URN."""
+with the exact message (what is wrong + how to fix it) against the resource's URN; and every conditional rule has
+a case it does not apply to.
+
+"Conditional", defined mechanically: a rule whose check can answer NOT_APPLICABLE (policies/rules/base.py) for some
+inputs of its types. The gate combinators (`only_if`, `unless_present`, `if_setting`) and checks decorated with
+`@conditional` can; `ResourceRule.conditional` says which. Every conditional rule needs a not-applicable case (here,
+or in test_deploy_rules.RESOURCE_CASES), which passes over the protocol and whose check answers NOT_APPLICABLE; and
+test_rule_robustness checks, on random inputs, that no check answers NOT_APPLICABLE without being declared so.
+"""
 
 from __future__ import annotations
 
 import pytest
 
+from mlops.analyzer import load_policy_config
 from policies.rules import RESOURCE_RULES
 from policies.rules import resource_types as t
-from tests.policies.policy_fixtures import COMPLIANT, DELETE, edited
+from policies.rules.base import NOT_APPLICABLE
+from tests.policies.policy_fixtures import COMPLIANT, DELETE, RG, edited
 
 RULES = {rule.name: rule for rule in RESOURCE_RULES}
 
@@ -21,6 +31,13 @@ CASES = [
     ("storage-oauth-default", t.STORAGE_ACCOUNT, "defaultToOAuthAuthentication", False, "defaultToOAuthAuthentication is false; it must be true"),
     ("storage-cross-tenant-replication-disabled", t.STORAGE_ACCOUNT, "allowCrossTenantReplication", True, "allowCrossTenantReplication is true; it must be false"),
     ("storage-network-default-deny", t.STORAGE_ACCOUNT, "networkRuleSet.defaultAction", "Allow", "networkRuleSet.defaultAction is 'Allow'; it must be 'Deny'"),
+    ("storage-network-default-deny", t.STORAGE_ACCOUNT, "networkRuleSet.bypass", "AzureServices, Logging", "networkRuleSet.bypass is 'AzureServices, Logging'; it must be 'AzureServices' or 'None'"),
+    ("storage-resource-access-own", t.STORAGE_ACCOUNT, "networkRuleSet.resourceAccessRules", [{"tenantId": "t", "resourceId": "/subscriptions/s/resourcegroups/*/providers/Microsoft.Devices/IotHubs/*"}],
+     "resourceAccessRules admits '/subscriptions/s/resourcegroups/*/providers/Microsoft.Devices/IotHubs/*', a wildcard; name one resource of this platform"),
+    ("storage-resource-access-own", t.STORAGE_ACCOUNT, "networkRuleSet.resourceAccessRules", [{"tenantId": "t", "resourceId": "/subscriptions/s/resourceGroups/rg-other/providers/Microsoft.EventHub/namespaces/evhns"}],
+     "resourceAccessRules admits '/subscriptions/s/resourceGroups/rg-other/providers/Microsoft.EventHub/namespaces/evhns', which is not in the account's resource group 'rg-mlops-prd-weu'"),
+    ("storage-zone-redundant", t.STORAGE_ACCOUNT, "sku.name", "Standard_LRS", "sku.name is 'Standard_LRS'; it must be 'Standard_ZRS' or 'Standard_GZRS' or 'Standard_RAGZRS' or 'Premium_ZRS'"),
+    ("storage-infrastructure-encryption", t.STORAGE_ACCOUNT, "encryption", DELETE, "encryption.requireInfrastructureEncryption is not set, so Azure uses false; it must be true"),
     ("storage-public-network-restricted", t.STORAGE_ACCOUNT, "publicNetworkAccess", "Enabled", "publicNetworkAccess is 'Enabled' but no resource instance needs it (no resourceAccessRules); it must be 'Disabled'"),
     ("storage-blob-soft-delete", t.BLOB_SERVICE, "deleteRetentionPolicy.days", 3.0, "deleteRetentionPolicy.days is 3; it must be at least 7"),
     ("storage-container-soft-delete", t.BLOB_SERVICE, "containerDeleteRetentionPolicy.enabled", False, "containerDeleteRetentionPolicy.enabled is false; it must be true"),
@@ -37,8 +54,16 @@ CASES = [
     ("registry-premium-sku", t.REGISTRY, "sku.name", "Standard", "sku.name is 'Standard'; it must be 'Premium'"),
     ("registry-retention-policy", t.REGISTRY, "policies.retentionPolicy.status", "disabled", "policies.retentionPolicy.status is 'disabled'; it must be 'enabled'"),
     ("registry-zone-redundant", t.REGISTRY, "zoneRedundancy", "Disabled", "zoneRedundancy is 'Disabled'; it must be 'Enabled'"),
+    ("registry-export-disabled", t.REGISTRY, "policies.exportPolicy", DELETE, "policies.exportPolicy.status is not set, so Azure uses 'enabled'; it must be 'disabled'"),
     ("ml-workspace-public-network-disabled", t.ML_WORKSPACE, "publicNetworkAccess", "Enabled", "publicNetworkAccess is 'Enabled'; it must be 'Disabled'"),
-    ("ml-workspace-managed-network", t.ML_WORKSPACE, "managedNetwork.isolationMode", "Disabled", "managedNetwork.isolationMode is 'Disabled'; it must be 'AllowOnlyApprovedOutbound' or 'AllowInternetOutbound'"),
+    ("ml-workspace-public-network-disabled", t.ML_WORKSPACE, "allowPublicAccessWhenBehindVnet", True, "allowPublicAccessWhenBehindVnet is true; it must be false"),
+    ("ml-workspace-managed-network", t.ML_WORKSPACE, "managedNetwork.isolationMode", "Disabled", "managedNetwork.isolationMode is 'Disabled'; it must be 'AllowOnlyApprovedOutbound'"),
+    ("ml-workspace-managed-network", t.ML_WORKSPACE, "managedNetwork", DELETE, "managedNetwork.isolationMode is not set, so Azure uses 'Disabled'; it must be 'AllowOnlyApprovedOutbound'"),
+    ("ml-workspace-managed-network", t.ML_WORKSPACE, "managedNetwork.isolationMode", "AllowInternetOutbound", "managedNetwork.isolationMode is 'AllowInternetOutbound'; it must be 'AllowOnlyApprovedOutbound'"),
+    ("ml-workspace-outbound-fqdn-allowed", t.ML_WORKSPACE, "managedNetwork.outboundRules", {"mirror-0": {"type": "FQDN", "category": "UserDefined", "destination": "pypi.org"}},
+     "the managed network has FQDN outbound rules to 'pypi.org'; allowedFqdns names none"),
+    ("ml-workspace-outbound-fqdn-allowed", t.ML_OUTBOUND_RULE, "properties", {"type": "FQDN", "category": "UserDefined", "destination": "evil.example.com"},
+     "the managed network has FQDN outbound rules to 'evil.example.com'; allowedFqdns names none"),
     ("ml-workspace-identity-datastores", t.ML_WORKSPACE, "systemDatastoresAuthMode", "accessKey", "systemDatastoresAuthMode is 'accessKey'; it must be 'Identity'"),
     ("ml-workspace-managed-identity", t.ML_WORKSPACE, "identity.type", "None", "identity.type is 'None'; it must be 'SystemAssigned' or 'UserAssigned' or 'SystemAssigned,UserAssigned' or 'SystemAssigned, UserAssigned'"),
     ("ml-compute-local-auth-disabled", t.ML_COMPUTE, "properties.disableLocalAuth", False, "properties.disableLocalAuth is false; it must be true"),
@@ -47,7 +72,6 @@ CASES = [
     ("ml-compute-ssh-disabled", t.ML_COMPUTE, "properties.properties.remoteLoginPortPublicAccess", "Enabled", "properties.properties.remoteLoginPortPublicAccess is 'Enabled'; it must be 'Disabled'"),
     ("ml-endpoint-token-auth", t.ONLINE_ENDPOINT, "properties.authMode", "Key", "properties.authMode is 'Key'; it must be 'AADToken'"),
     ("ml-endpoint-public-network-disabled", t.ONLINE_ENDPOINT, "properties.publicNetworkAccess", "Enabled", "properties.publicNetworkAccess is 'Enabled'; it must be 'Disabled'"),
-    ("ml-deployment-egress-disabled", t.ONLINE_DEPLOYMENT, "properties.egressPublicNetworkAccess", DELETE, "properties.egressPublicNetworkAccess is not set, so Azure uses 'Enabled'; it must be 'Disabled'"),
     ("ml-deployment-min-instances", t.ONLINE_DEPLOYMENT, "sku.capacity", 1.0, "sku.capacity is 1; it must be at least 2"),
     ("ml-deployment-min-instances", t.ONLINE_DEPLOYMENT, "sku", DELETE, "sku.capacity is 1 (Azure's default, not set); it must be at least 2"),
     ("ml-deployment-app-insights", t.ONLINE_DEPLOYMENT, "properties.appInsightsEnabled", False, "properties.appInsightsEnabled is false; it must be true"),
@@ -78,6 +102,18 @@ CASES = [
     ("function-min-tls-1-2", t.WEB_APP, "siteConfig.minTlsVersion", "1.0", "siteConfig.minTlsVersion is '1.0'; it must be '1.2' or '1.3'"),
     ("function-ftp-disabled", t.WEB_APP, "siteConfig.ftpsState", "FtpsOnly", "siteConfig.ftpsState is 'FtpsOnly'; it must be 'Disabled'"),
     ("function-managed-identity", t.WEB_APP, "identity", DELETE, "identity.type is not set; it must be 'SystemAssigned' or 'UserAssigned' or 'SystemAssigned, UserAssigned'"),
+    ("function-remote-debugging-disabled", t.WEB_APP, "siteConfig.remoteDebuggingEnabled", True, "siteConfig.remoteDebuggingEnabled is true; it must be false"),
+    ("function-cors-restricted", t.WEB_APP, "siteConfig.cors.allowedOrigins", ["https://portal.azure.com", "*"], "siteConfig.cors.allowedOrigins contains '*'; it must name the origins that call the app"),
+    ("function-cors-restricted", t.WEB_APP, "siteConfig.cors", {"allowedOrigins": ["https://*.contoso.com"], "supportCredentials": True},
+     "siteConfig.cors.supportCredentials is true with wildcard origins 'https://*.contoso.com'; credentials need exact origins"),
+    ("function-inbound-restricted", t.WEB_APP, "siteConfig.ipSecurityRestrictionsDefaultAction", DELETE, "siteConfig.ipSecurityRestrictionsDefaultAction is not set, so Azure uses 'Allow'; it must be 'Deny'"),
+    ("function-inbound-restricted", t.WEB_APP, "siteConfig.ipSecurityRestrictions", [{"name": "anyone", "ipAddress": "Any", "action": "Allow", "priority": 100.0}],
+     "siteConfig.ipSecurityRestrictions allows 'anyone' ('Any'), which is not a service tag or subnet the policy config names (allowedServiceTags, allowedSubnets)"),
+    ("function-inbound-restricted", t.WEB_APP, "siteConfig.ipSecurityRestrictions", [{"name": "action-group", "ipAddress": "ActionGroup", "tag": "ServiceTag", "action": "Allow", "priority": 100.0}],
+     "siteConfig.ipSecurityRestrictions allows 'action-group' ('ActionGroup'), which is not a service tag or subnet the policy config names (allowedServiceTags, allowedSubnets)"),
+    ("function-scm-inbound-restricted", t.WEB_APP, "siteConfig.scmIpSecurityRestrictionsUseMain", False, "siteConfig.scmIpSecurityRestrictionsDefaultAction is not set, so Azure uses 'Allow'; it must be 'Deny'"),
+    ("function-python-runtime-supported", t.WEB_APP, "functionAppConfig", {"runtime": {"name": "python", "version": "3.9"}}, "functionAppConfig.runtime.version is '3.9'; Flex Consumption runs Python 3.10, 3.11, 3.12"),
+    ("function-flex-zone-redundant", t.APP_SERVICE_PLAN, "zoneRedundant", DELETE, "zoneRedundant is not set, so Azure uses false; it must be true"),
     ("publishing-basic-auth-disabled", t.SCM_PUBLISHING, "allow", True, "allow is true; it must be false"),
     ("publishing-basic-auth-disabled", t.FTP_PUBLISHING, "allow", DELETE, "allow is not set, so Azure uses true; it must be false"),
     ("required-tags", t.STORAGE_ACCOUNT, "tags.owner", DELETE, "required tags missing or empty: owner"),
@@ -107,6 +143,59 @@ def test_every_resource_rule_has_a_failing_case():
     assert {case[0] for case in CASES} | {case[0] for case in RESOURCE_CASES} == set(RULES)
 
 
+FLEX_RUNTIME = {"runtime": {"name": "python", "version": "3.11"}, "scaleAndConcurrency": {"maximumInstanceCount": 40.0, "instanceMemoryMB": 2048.0}}
+PE_RULE = {"type": "PrivateEndpoint", "category": "UserDefined",
+           "destination": {"serviceResourceId": f"{RG}/providers/Microsoft.Storage/storageAccounts/st", "subresourceTarget": "blob"}}  # fmt: skip
+
+# (rule, resource type, key edited, new value, environment whose policy config applies or None for the pack's defaults)
+NOT_APPLICABLE_CASES = [
+    ("storage-resource-access-own", t.STORAGE_ACCOUNT, "networkRuleSet.resourceAccessRules", [], None),
+    ("storage-zone-redundant", t.STORAGE_ACCOUNT, "sku.name", "Standard_LRS", "staging"),
+    ("registry-retention-policy", t.REGISTRY, "sku.name", "Standard", None),
+    ("registry-export-disabled", t.REGISTRY, "publicNetworkAccess", "Enabled", None),
+    ("registry-zone-redundant", t.REGISTRY, "zoneRedundancy", "Disabled", "staging"),
+    ("registry-zone-redundant", t.REGISTRY, "sku.name", "Standard", None),
+    ("ml-workspace-outbound-fqdn-allowed", t.ML_WORKSPACE, "managedNetwork.outboundRules", {"lake-blob": PE_RULE}, None),
+    ("ml-workspace-outbound-fqdn-allowed", t.ML_OUTBOUND_RULE, "properties", PE_RULE, None),
+    ("ml-compute-local-auth-disabled", t.ML_COMPUTE, "properties.computeType", "ComputeInstance", None),
+    ("ml-compute-scale-to-zero", t.ML_COMPUTE, "properties.computeType", "ComputeInstance", None),
+    ("ml-compute-no-public-ip", t.ML_COMPUTE, "properties.computeType", "Kubernetes", None),
+    ("ml-compute-ssh-disabled", t.ML_COMPUTE, "properties.computeType", "ComputeInstance", None),
+    ("eventhub-zone-redundant", t.EVENTHUB_NAMESPACE, "zoneRedundant", False, "staging"),
+    ("function-ftp-disabled", t.WEB_APP, "functionAppConfig", FLEX_RUNTIME, None),
+    ("function-cors-restricted", t.WEB_APP, "siteConfig.cors", DELETE, None),
+    ("function-inbound-restricted", t.WEB_APP, "publicNetworkAccess", "Disabled", None),
+    ("function-scm-inbound-restricted", t.WEB_APP, "publicNetworkAccess", "Disabled", None),
+    ("function-python-runtime-supported", t.WEB_APP, "functionAppConfig", {**FLEX_RUNTIME, "runtime": {"name": "node", "version": "20"}}, None),
+    ("function-python-runtime-supported", t.WEB_APP, "siteConfig.cors", DELETE, None),  # not a Flex app
+    ("function-flex-zone-redundant", t.APP_SERVICE_PLAN, "zoneRedundant", False, "staging"),
+    ("function-flex-zone-redundant", t.APP_SERVICE_PLAN, "sku", {"name": "EP1", "tier": "ElasticPremium"}, None),
+]
+
+
+def rule_settings(rule: str, environment: str | None) -> dict:
+    """The rule's settings as Configure sends them for an environment (its policy config's properties, else defaults)."""
+    entry = load_policy_config(environment).get(rule) if environment else None
+    return RULES[rule].settings({k: v for k, v in entry.items() if k != "enforcementLevel"} if isinstance(entry, dict) else {})
+
+
+@pytest.mark.parametrize(("rule", "type_", "path", "value", "environment"), NOT_APPLICABLE_CASES,
+                         ids=[f"{c[0]}:{c[2]}" for c in NOT_APPLICABLE_CASES])  # fmt: skip
+def test_a_conditional_rule_does_not_apply_to_its_not_applicable_case(pack, rule, type_, path, value, environment):
+    props = edited(type_, path, value)
+    pack.configure(environment)
+    assert [v for v in pack.analyze(type_, props, name="na") if v.policy == rule] == []
+    assert RULES[rule].check(props, rule_settings(rule, environment)) is NOT_APPLICABLE
+
+
+def test_every_conditional_resource_rule_has_a_not_applicable_case():
+    """As test_every_resource_rule_has_a_failing_case insists on a failing case (conditional: see the module docstring)."""
+    from tests.policies.test_deploy_rules import RESOURCE_CASES
+
+    covered = {case[0] for case in NOT_APPLICABLE_CASES} | {case[0] for case in RESOURCE_CASES if case[5] is not None}
+    assert covered == {rule.name for rule in RESOURCE_RULES if rule.conditional}
+
+
 # Rule settings and levels from an environment's policy config change the verdict.
 CONFIG_CASES = [
     ("dev", t.ONLINE_ENDPOINT, "properties.authMode", "AMLToken", []),
@@ -121,6 +210,19 @@ CONFIG_CASES = [
     ("dev", t.KEY_VAULT, "properties.publicNetworkAccess", "Enabled", [("keyvault-public-network-disabled", "advisory")]),
     ("staging", t.KEY_VAULT, "properties.publicNetworkAccess", "Enabled", [("keyvault-public-network-disabled", "mandatory")]),
     ("dev", t.STORAGE_ACCOUNT, "allowSharedKeyAccess", True, [("storage-shared-key-disabled", "mandatory")]),
+    # A prod lake downgraded to LRS is blocked; dev and staging take LRS.
+    ("prod", t.STORAGE_ACCOUNT, "sku.name", "Standard_LRS", [("storage-zone-redundant", "mandatory")]),
+    ("staging", t.STORAGE_ACCOUNT, "sku.name", "Standard_LRS", []),
+    ("dev", t.STORAGE_ACCOUNT, "sku.name", "Standard_LRS", []),
+    ("prod", t.WEB_APP, "siteConfig.remoteDebuggingEnabled", True, [("function-remote-debugging-disabled", "mandatory")]),
+    ("prod", t.WEB_APP, "siteConfig.cors.allowedOrigins", ["*"], [("function-cors-restricted", "mandatory")]),
+    ("prod", t.WEB_APP, "siteConfig.ipSecurityRestrictionsDefaultAction", "Allow", [("function-inbound-restricted", "mandatory")]),
+    ("dev", t.WEB_APP, "siteConfig.scmIpSecurityRestrictionsUseMain", False, [("function-scm-inbound-restricted", "advisory")]),
+    ("prod", t.ML_WORKSPACE, "allowPublicAccessWhenBehindVnet", True, [("ml-workspace-public-network-disabled", "mandatory")]),
+    ("dev", t.ML_WORKSPACE, "managedNetwork.isolationMode", "Disabled", [("ml-workspace-managed-network", "advisory")]),
+    ("prod", t.APP_SERVICE_PLAN, "zoneRedundant", False, [("function-flex-zone-redundant", "advisory")]),
+    ("staging", t.APP_SERVICE_PLAN, "zoneRedundant", False, []),
+    ("prod", t.STORAGE_ACCOUNT, "encryption", {}, [("storage-infrastructure-encryption", "advisory")]),
 ]
 
 
@@ -129,3 +231,26 @@ def test_environment_config_sets_levels_and_settings(pack, environment, type_, p
     pack.configure(environment)
     found = pack.analyze(type_, edited(type_, path, value))
     assert [(v.policy, v.enforcement) for v in found] == expected
+
+
+def test_inbound_rules_allow_exactly_the_service_tags_and_subnets_the_config_names(tmp_path):
+    """A webhook receiver's environment names the ActionGroup tag and a subnet: those pass, another tag does not."""
+    import json
+
+    from mlops.analyzer import PolicyAnalyzer
+
+    allowed = {"enforcementLevel": "mandatory", "allowedServiceTags": ["ActionGroup"], "allowedSubnets": ["snet-runners"]}
+    (tmp_path / "webhook.json").write_text(json.dumps({"all": "mandatory", "function-inbound-restricted": allowed}))
+    subnet = f"{RG}/providers/Microsoft.Network/virtualNetworks/vnet/subnets/snet-runners"
+    rules = [{"name": "action-group", "ipAddress": "ActionGroup", "tag": "ServiceTag", "action": "Allow", "priority": 100.0},
+             {"name": "runners", "vnetSubnetResourceId": subnet, "action": "Allow", "priority": 200.0}]  # fmt: skip
+    other = [{"name": "event-grid", "ipAddress": "AzureEventGrid", "tag": "ServiceTag", "action": "Allow", "priority": 300.0}]
+    with PolicyAnalyzer(config_dir=tmp_path) as pack:
+        pack.configure("webhook")
+        found = lambda value: [v.message.split("\n")[1] for v in pack.analyze(t.WEB_APP, edited(t.WEB_APP, "siteConfig.ipSecurityRestrictions", value))  # noqa: E731
+                               if v.policy == "function-inbound-restricted"]  # fmt: skip
+        assert found(rules) == []
+        assert found(rules + other) == [
+            "siteConfig.ipSecurityRestrictions allows 'event-grid' ('AzureEventGrid'), which is not a service tag or subnet the "
+            f"policy config names (allowedServiceTags, allowedSubnets). Fix: {RULES['function-inbound-restricted'].remediation}"
+        ]

@@ -25,7 +25,7 @@ from pulumi_policy.proxy import (
 
 from mlops.analyzer import StackResource, resource_urn
 from policies.rules import RESOURCE_RULES, STACK_RULES, resource_types as t
-from policies.rules.base import ResourceRule
+from policies.rules.base import NOT_APPLICABLE, ResourceRule
 from policies.rules.values import MARKERS, UNKNOWN, WRONG_TYPE, as_bool, as_list, as_number, as_text, get, items, peek, same, shown
 from tests.policies.policy_fixtures import COMPLIANT, LOG_ID
 
@@ -107,6 +107,7 @@ def test_every_resource_rule_gives_a_verdict_on_any_shape(rule_and_type, data):
     except UnknownValueError:
         return  # pulumi-policy reports the rule as not evaluated
     assert isinstance(problems, list) and all(isinstance(p, str) and p for p in problems)
+    assert problems is not NOT_APPLICABLE or rule.conditional, f"{name} answers NOT_APPLICABLE but is not declared conditional"
 
 
 def policy_resource(type_: str, name: str, props: dict, protect: bool) -> PolicyResource:
@@ -119,6 +120,10 @@ def policy_resource(type_: str, name: str, props: dict, protect: bool) -> Policy
 STACK_SHAPES = {
     **{type_: COMPLIANT[type_] for type_ in (t.KEY_VAULT, t.STORAGE_ACCOUNT, t.ONLINE_ENDPOINT, t.ONLINE_DEPLOYMENT, t.ACTION_GROUP, t.METRIC_ALERT, t.SCHEDULED_QUERY_RULE)},
     t.DIAGNOSTIC_SETTING: {"resourceUri": "/subscriptions/0/x/providers/Microsoft.KeyVault/vaults/kv", "workspaceId": LOG_ID, "logs": [{"categoryGroup": "allLogs", "enabled": True}]},
+    t.WEB_APP: COMPLIANT[t.WEB_APP],
+    t.AUTH_SETTINGS_V2: {"name": COMPLIANT[t.WEB_APP]["name"], "platform": {"enabled": True},
+                         "globalValidation": {"requireAuthentication": True, "unauthenticatedClientAction": "Return401"},
+                         "identityProviders": {"azureActiveDirectory": {"enabled": True}}},
     t.DYNAMIC: {"kind": t.TRAFFIC_KIND, "endpointName": "e", "traffic": {"blue": 90.0, "green": 10.0}, "mirrorTraffic": {"green": 20.0}, "deployments": ["blue", "green"]},
 }
 STACK_TYPES = sorted(STACK_SHAPES)

@@ -158,7 +158,7 @@ def test_every_stack_rule_has_a_failing_case(analyzer):
     from policies.rules import STACK_RULES
     from tests.policies.test_deploy_rules import STACK_CASES
 
-    covered = {policy for _, expected in CASES + EVENTHUB_CASES + LOCK_CASES for policy, _, _ in expected}
+    covered = {policy for _, expected in CASES + EVENTHUB_CASES + LOCK_CASES + FUNCTION_AUTH_CASES for policy, _, _ in expected}
     covered |= {case[0] for case in STACK_CASES} | {"platform-flows-open"}
     assert covered == {rule.name for rule in STACK_RULES}
 
@@ -191,3 +191,51 @@ def test_dev_opts_out_of_locks(pack, environment, expected):
     pack.configure(environment)
     found = verdicts(pack, without(compliant_stack(), "vault-kv-lock"))
     assert [v for v in found if v[0] == "stateful-resources-locked"] == expected
+
+
+# Entra ID sign-in on any public HTTP path. The retrain function has none (Event Hubs-triggered, its app denies all
+# public traffic): not applicable to it; a webhook receiver open to the ActionGroup service tag would need it.
+APP = COMPLIANT[t.WEB_APP]
+WEBHOOK_APP = {**APP, "siteConfig": {**APP["siteConfig"], "ipSecurityRestrictions": [
+    {"name": "action-group", "ipAddress": "ActionGroup", "tag": "ServiceTag", "action": "Allow", "priority": 100.0}]}}  # fmt: skip
+ENTRA = {"name": APP["name"], "resourceGroupName": "rg-mlops-prd-weu", "platform": {"enabled": True},
+         "globalValidation": {"requireAuthentication": True, "unauthenticatedClientAction": "Return401"},
+         "identityProviders": {"azureActiveDirectory": {"enabled": True, "registration": {"clientId": "c"}}}}  # fmt: skip
+UNAUTHENTICATED = ("function-entra-auth", "retrain-func",
+                   f"WebApp 'retrain-func' takes HTTP requests from public networks and no WebAppAuthSettingsV2 makes Entra ID "
+                   "sign-in required for them (requireAuthentication with Return401 or Return403)")  # fmt: skip
+FUNCTION_AUTH_CASES = [
+    ([res(t.WEB_APP, "retrain-func", WEBHOOK_APP), res(t.AUTH_SETTINGS_V2, "retrain-auth", ENTRA)], []),
+    ([res(t.WEB_APP, "retrain-func", WEBHOOK_APP)], [UNAUTHENTICATED]),
+    ([res(t.WEB_APP, "retrain-func", WEBHOOK_APP),
+      res(t.AUTH_SETTINGS_V2, "retrain-auth", {**ENTRA, "globalValidation": {"requireAuthentication": False, "unauthenticatedClientAction": "AllowAnonymous"}})],
+     [UNAUTHENTICATED]),
+    ([res(t.WEB_APP, "retrain-func", {**APP, "siteConfig": {**APP["siteConfig"], "ipSecurityRestrictionsDefaultAction": "Allow"}})], [UNAUTHENTICATED]),
+]
+# Not applicable: the app takes no public HTTP (private endpoints only; or public access on, but everything denied).
+FUNCTION_AUTH_NOT_APPLICABLE = [
+    [res(t.WEB_APP, "retrain-func", {**WEBHOOK_APP, "publicNetworkAccess": "Disabled"})],
+    [res(t.WEB_APP, "retrain-func", APP)],
+]
+
+
+@pytest.mark.parametrize(("stack", "expected"), FUNCTION_AUTH_CASES)
+def test_public_http_requires_entra_id(analyzer, stack, expected):
+    assert [(p, r, m) for p, r, m in verdicts(analyzer, stack) if p == "function-entra-auth"] == expected
+
+
+@pytest.mark.parametrize("stack", FUNCTION_AUTH_NOT_APPLICABLE)
+def test_entra_id_rule_does_not_apply_without_public_http(analyzer, stack):
+    assert [p for p, _, _ in verdicts(analyzer, stack) if p == "function-entra-auth"] == []
+
+
+def test_every_conditional_stack_rule_has_a_not_applicable_case():
+    """Stack rules declare `conditional` when they pass over resources of their types because of those resources'
+    own properties; each needs a stack it does not apply to: here (EVENTHUB_CASES' first, a closed namespace;
+    FUNCTION_AUTH_NOT_APPLICABLE), in test_deploy_rules.STACK_CASES, and the flows dev does not have (test_flows)."""
+    from policies.rules import STACK_RULES
+    from tests.policies.test_deploy_rules import STACK_CASES
+
+    assert EVENTHUB_CASES[0][1] == [] and FUNCTION_AUTH_NOT_APPLICABLE
+    covered = {"eventhub-public-network-restricted", "function-entra-auth", "platform-flows-open"} | {case[0] for case in STACK_CASES}
+    assert covered == {rule.name for rule in STACK_RULES if rule.conditional}

@@ -58,3 +58,40 @@ def test_weakened_stack_fails_at_the_environments_levels(pack, stacks, environme
     real, weak = verdicts(stacks[environment]), verdicts(weakened(stacks[environment]))
     assert {key: weak.get(key) for key in EXPECTED} == {key: levels[environment] for key, levels in EXPECTED.items()}
     assert weak.keys() - real.keys() <= EXPECTED.keys()  # nothing else changed
+
+
+# The independent scanner's misses (issue 17), reintroduced into the real prod stack: each is blocked now.
+MISSES = [
+    ("retrain-func", "siteConfig.remoteDebuggingEnabled", True, "function-remote-debugging-disabled"),
+    ("retrain-func", "siteConfig.cors", {"allowedOrigins": ["*"]}, "function-cors-restricted"),
+    ("retrain-func", "publicNetworkAccess", "Enabled", "function-inbound-restricted"),  # unrestricted public inbound
+    ("lake-st", "sku", {"name": "Standard_LRS"}, "storage-zone-redundant"),
+    ("lake-st", "networkRuleSet.bypass", "AzureServices, Logging, Metrics", "storage-network-default-deny"),
+    ("lake-st", "networkRuleSet.resourceAccessRules",
+     [{"tenantId": "t", "resourceId": "/subscriptions/s/resourcegroups/*/providers/Microsoft.Synapse/workspaces/*"}], "storage-resource-access-own"),
+    ("workspace-mlw", "allowPublicAccessWhenBehindVnet", True, "ml-workspace-public-network-disabled"),
+    ("workspace-mlw", "managedNetwork.isolationMode", "AllowInternetOutbound", "ml-workspace-managed-network"),
+    ("workspace-mlw", "managedNetwork.outboundRules.anywhere", {"type": "FQDN", "category": "UserDefined", "destination": "*.example.com"},
+     "ml-workspace-outbound-fqdn-allowed"),
+]
+
+
+@pytest.mark.parametrize(("name", "path", "value", "rule"), MISSES, ids=[m[3] for m in MISSES])
+def test_scanner_miss_is_blocked_in_prod(pack, stacks, name, path, value, rule):
+    from tests.policies.test_deploy_rules import _reintroduce
+
+    real = {(v.policy, v.urn.rsplit("::", 1)[-1]) for v in pack.check_stack(stacks["prod"])}
+    assert (rule, name) not in real
+    found = {(v.policy, v.urn.rsplit("::", 1)[-1], v.enforcement) for v in pack.check_stack(_reintroduce(stacks["prod"], name, path, value))}
+    assert (rule, name, "mandatory") in found
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_outbound_fqdn_allow_list_is_the_stack_configs(environment):
+    """The package-mirror hosts are named twice, in the stack config (which builds the FQDN rules) and in the policy
+    config (which the pack, in its own process, judges by): both must name the same hosts."""
+    from stacks.config import load_stack_config
+    from tests.policies.test_resource_rules import rule_settings
+
+    settings = rule_settings("ml-workspace-outbound-fqdn-allowed", environment)
+    assert sorted(settings["allowedFqdns"]) == sorted(load_stack_config(environment).workspace.package_mirror_fqdns)

@@ -159,8 +159,9 @@ def test_base_ref_in_a_temporary_repository(project_repo, cli):
     assert result.returncode == 0, result.stderr
     [stack] = json.loads(result.stdout)["stacks"]
     changed = [(c["op"], c["name"], c["changed"]) for c in stack["changes"] if c["op"] != "same"]
-    # The lake and the workspace's own storage both follow storage.sku.
-    assert sorted(changed) == [("update", "lake-st", ["sku.name"]), ("update", "workspace-st", ["sku.name"])]
+    # The lake, the workspace's own storage and the function's host storage all follow storage.sku.
+    assert sorted(changed) == [("update", "lake-st", ["sku.name"]), ("update", "retrain-st", ["sku.name"]),
+                               ("update", "workspace-st", ["sku.name"])]  # fmt: skip
 
 
 def test_base_ref_renaming_the_lake_in_prod_is_blocked_with_exit_1(project_repo, cli):
