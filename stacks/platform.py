@@ -34,7 +34,6 @@ from components.serving import (
     DeploymentSpec,
     OnlineServing,
     OnlineServingArgs,
-    Principal,
     ProbeSpec,
     endpoint_name,
     registry_asset_id,

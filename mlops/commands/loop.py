@@ -113,8 +113,10 @@ def _play(stack, home, drifted, concept_drift, requests, echo, console, history_
     import pandas as pd
     from mlflow import MlflowClient
 
+    from components.alerts import alert_rule_name
     from components.serving import endpoint_name
     from pipelines import collect, monitor, score
+    from pipelines.metrics import DRIFT_METRIC
     from pipelines.registry import MODEL_NAME, PRODUCTION_ALIAS
     from pipelines.retrain_trigger import trigger
     from pipelines.runner import run_local
@@ -184,10 +186,8 @@ def _play(stack, home, drifted, concept_drift, requests, echo, console, history_
     echo(f"monitor   {monitor.summary(checked)}; reports in {Path(check.reports[0]).parent.relative_to(home)}")
 
     # 5. alert: the stack's retraining rules on the values the job published.
-    published = {metric: value for metric, value, _ in [(m, v, a) for m, v, a in check.metrics()]}
-    published["mlops_drift_share"] = check.drift_share
+    published = {metric: value for metric, value, _ in check.metrics()} | {DRIFT_METRIC: check.drift_share}
     rules = retraining_rules(config)
-    from components.alerts import alert_rule_name
 
     payloads = []
     for rule in rules:

@@ -38,7 +38,6 @@ from .resource_types import (
     CONTAINER_APPS_ENVIRONMENT,
     DNS_ZONE_GROUP,
     DNS_ZONE_LINK,
-    EVENTHUB,
     EVENTHUB_NAMESPACE,
     EVENTHUB_RULE_SET,
     IOT_HUB,
