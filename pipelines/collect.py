@@ -526,6 +526,13 @@ class Collector:
         log.warning(json.dumps({"event": event, "reason": reason, "endpoint": self.metadata.endpoint, **counts}))
 
 
+def collection_env(endpoint: str, deployment: str, model: str, *, folder: Path | None = None, namespace: Any = None) -> dict[str, Any]:
+    """The scoring script's collection settings, as a deployment's environment: where to send (a local folder in
+    Capture's layout, or the `predictions` hub of the Event Hubs namespace with this FQDN) and its rows' metadata."""
+    where = {COLLECT_DIR_ENV: str(folder)} if folder is not None else {NAMESPACE_ENV: namespace, HUB_ENV: PREDICTIONS_HUB}
+    return {**where, ENDPOINT_ENV: endpoint, DEPLOYMENT_ENV: deployment, MODEL_ENV: model}
+
+
 def collector_from_env(scorer: Scorer | None = None, env: dict[str, str] | None = None, transport: Any = None) -> Collector | None:
     """The collector the environment asks for (Event Hubs, else the local Capture folder), or None (logged)."""
     env = os.environ if env is None else env

@@ -374,13 +374,7 @@ def monitor_schedule(cfg: PlatformConfig, ctx, workspace, compute, registry, mon
 def collection(d, naming, events: EventHubs) -> dict[str, pulumi.Input[str]]:
     """Where a deployment's scoring script sends each scored request (pipelines/collect.py): the `predictions` hub,
     with the endpoint, slot and model as metadata."""
-    return {
-        collect.NAMESPACE_ENV: events.namespace_fqdn,
-        collect.HUB_ENV: collect.PREDICTIONS_HUB,
-        collect.ENDPOINT_ENV: endpoint_name(naming),
-        collect.DEPLOYMENT_ENV: d.name,
-        collect.MODEL_ENV: d.model,
-    }
+    return collect.collection_env(endpoint_name(naming), d.name, d.model, namespace=events.namespace_fqdn)
 
 
 def deployment_spec(d, default_environment: str | None, environment_variables: dict[str, pulumi.Input[str]]) -> DeploymentSpec:

@@ -56,16 +56,20 @@ class LoopResult:
     promote: str | None = None  # the command that opens the canary
 
 
+def _set_environment(values: dict[str, str | None]) -> None:
+    """Set each variable, or remove it where the value is None."""
+    for name, value in values.items():
+        os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
+
+
 @contextmanager
 def _environment(values: dict[str, str | None]) -> Iterator[None]:
     saved = {name: os.environ.get(name) for name in values}
     try:
-        for name, value in values.items():
-            os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
+        _set_environment(values)
         yield
     finally:
-        for name, value in saved.items():
-            os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
+        _set_environment(saved)
 
 
 def alert_payload(rule: str, value: float, threshold: float, operator: str, subscription: str, fired: datetime) -> bytes:
@@ -141,8 +145,7 @@ def _play(stack, home, drifted, concept_drift, requests, echo, console, history_
     # 2. serve: the scoring script with the live model, collecting as a deployment does (into Capture's layout).
     model_dir = Path(mlflow.artifacts.download_artifacts(f"models:/{MODEL_NAME}/{trained.version}", dst_path=str(home / "live-model")))
     endpoint = endpoint_name(config.naming)
-    serving = {"MLOPS_MODEL_URI": str(model_dir), collect.COLLECT_DIR_ENV: str(lake["raw"]), collect.ENDPOINT_ENV: endpoint,
-               collect.DEPLOYMENT_ENV: DEPLOYMENT, collect.MODEL_ENV: result.model}  # fmt: skip
+    serving = {score.MODEL_URI_ENV: str(model_dir), **collect.collection_env(endpoint, DEPLOYMENT, result.model, folder=lake["raw"])}
     now = datetime.now(UTC)
     traffic = generate_telemetry(requests * ROWS_PER_REQUEST, seed=23, drifted=drifted)
     if concept_drift:  # the world changed under the model: the same inputs now fail the other way round

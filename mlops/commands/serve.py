@@ -232,12 +232,7 @@ def collect_env(folder: Path, model_uri: str) -> dict[str, str]:
     from pipelines import collect
 
     name, _, version = model_uri.removeprefix("models:/").partition("/") if model_uri.startswith("models:/") else (model_uri, "", "")
-    return {
-        collect.COLLECT_DIR_ENV: str(folder.resolve()),
-        collect.ENDPOINT_ENV: collect.LOCAL_ENDPOINT,
-        collect.DEPLOYMENT_ENV: collect.LOCAL_ENDPOINT,
-        collect.MODEL_ENV: f"{name}:{version}",
-    }
+    return collect.collection_env(collect.LOCAL_ENDPOINT, collect.LOCAL_ENDPOINT, f"{name}:{version}", folder=folder.resolve())
 
 
 def serve(
