@@ -202,3 +202,24 @@ def test_bad_arguments_are_usage_errors(tmp_path, models, flag, value, message, 
     with pytest.raises(SystemExit) as exit_info:
         monitor.parse_args(args)
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("variables", "client_id"), [({"DEFAULT_IDENTITY_CLIENT_ID": "cluster-identity"}, "cluster-identity"),
+                                                      ({"AZURE_CLIENT_ID": "deployment-identity"}, "deployment-identity"),
+                                                      ({}, None)])  # fmt: skip
+def test_on_an_azure_ml_compute_the_exporter_signs_in_as_the_identity_azure_ml_names(azure, monkeypatch, variables, client_id):
+    """An Azure ML compute cluster names the job's managed identity in DEFAULT_IDENTITY_CLIENT_ID ("Set up
+    authentication between Azure ML and other services", compute cluster); its token endpoint is MSI_ENDPOINT."""
+    from pipelines.telemetry import credential
+
+    for name in ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "IDENTITY_ENDPOINT", "DEFAULT_IDENTITY_CLIENT_ID"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MSI_ENDPOINT", "https://msi.azureml.local/token")
+    monkeypatch.setenv("MSI_SECRET", "offline")
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    azure.route("GET", r"msi\.azureml\.local/token", {"access_token": "t", "expires_on": 4102444800, "resource": "https://monitor.azure.com"})
+    assert credential().get_token("https://monitor.azure.com/.default").token == "t"
+    [call] = azure.requests_to("msi.azureml.local")
+    assert call.headers["secret"] == "offline" and call.query.get("resource") == "https://monitor.azure.com"
+    assert call.query.get("clientid") == client_id
