@@ -73,6 +73,12 @@ class Rule:
     kind: ClassVar[str]  # "resource" | "stack", for the catalogue
 
     @property
+    def conditional(self) -> bool:
+        """Whether the rule's check can pass over resources of its types because of their own properties (a Flex app
+        for an FTP rule, a namespace closed to public networks): it answers NOT_APPLICABLE there (see `conditional`)."""
+        return getattr(getattr(self, "check", None), "conditional", False)
+
+    @property
     def deploy_check(self) -> bool:
         """A `deploy-*` rule: what Azure itself rejects at deploy time (or what makes a deploy fail)."""
         return self.name.startswith(DEPLOY_PREFIX)
@@ -123,11 +129,6 @@ class ResourceRule(Rule):
 
     kind = "resource"
 
-    @property
-    def conditional(self) -> bool:
-        """Whether the check can answer NOT_APPLICABLE for some inputs of its types (see `conditional`)."""
-        return getattr(self.check, "conditional", False)
-
     def validate(self, args: ResourceValidationArgs, report: ReportViolation) -> None:
         if args.resource_type not in self.types:
             return  # most calls: return before reading any property (the throughput floor)
@@ -151,12 +152,6 @@ class StackRule(Rule):
     check: StackCheck
 
     kind = "stack"
-
-    @property
-    def conditional(self) -> bool:
-        """Whether the check passes over some resources of the types it judges because of their own properties (a
-        namespace closed to public networks, a hub that does not capture), declared with `conditional`."""
-        return getattr(self.check, "conditional", False)
 
     def validate(self, args: StackValidationArgs, report: ReportViolation) -> None:
         found: list[tuple[str | None, str]] = []
