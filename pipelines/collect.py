@@ -283,16 +283,18 @@ class CaptureDirSink:
     """What Event Hubs Capture writes, on a local folder: Avro files of Capture's schema at
     `<root>/<CAPTURE_NAME_FORMAT>.avro`, namespace `local`, the writing process's id as the partition (several
     server workers never write one file), one file per second of writing (a second batch in the same second is
-    added to it). Each file appears whole (written aside, then renamed)."""
+    added to it). Each file appears whole (written aside, then renamed). `clock` is the enqueue time (tests replay
+    a past hour with it)."""
 
-    def __init__(self, root: Path, hub: str = PREDICTIONS_HUB, namespace: str = "local") -> None:
-        self.root, self.hub, self.namespace = Path(root), hub, namespace
+    def __init__(self, root: Path, hub: str = PREDICTIONS_HUB, namespace: str = "local",
+                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)) -> None:  # fmt: skip
+        self.root, self.hub, self.namespace, self.clock = Path(root), hub, namespace, clock
         self._sequence, self._offset = 0, 0
 
     def send(self, bodies: list[str], properties: list[dict[str, str]]) -> None:
         import fastavro
 
-        now = dt.datetime.now(dt.timezone.utc)
+        now = self.clock()
         path = self.root / capture_path(self.namespace, self.hub, str(os.getpid()), now)
         records = list(read_capture_file(path)) if path.exists() else []
         enqueued = now.strftime("%Y-%m-%dT%H:%M:%S.%f0Z")  # .NET's round-trip format, as Event Hubs reports times

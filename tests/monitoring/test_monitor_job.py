@@ -44,7 +44,7 @@ def models(tmp_path_factory):
 def collect(root, slot: str, frame: pd.DataFrame, when: dt.datetime, prefix: str) -> list[str]:
     """Send the frame as requests of one slot through the collector's own event format into Capture's layout;
     scores follow the label (a good model), predictions are the thresholded score. Returns the request ids."""
-    sink = CaptureDirSink(root, namespace="evhns-mlops-dev")
+    sink = CaptureDirSink(root, namespace="evhns-mlops-dev", clock=lambda: when)  # Capture enqueued them then
     metadata = Metadata(ENDPOINT, slot, "predictive-maintenance", "4" if slot == "blue" else "5")
     rng = np.random.default_rng(0)
     ids = []
