@@ -54,3 +54,17 @@ class KeyVault(PlatformComponent):
         self.resource_name: pulumi.Output[str] = vault.name
         self.vault_uri: pulumi.Output[str] = vault.properties.vault_uri
         self._register()
+
+
+def github_token_secret(name: str, ctx: PlatformContext, vault_name: pulumi.Input[str], secret_name: str,
+                        token: pulumi.Input[str], opts: pulumi.ResourceOptions) -> keyvault.Secret:  # fmt: skip
+    """A GitHub token from the stack's secret config as a Key Vault secret (the runners' scaler token, the retrain
+    function's dispatch token): only the identity granted on it reads it at run time."""
+    return keyvault.Secret(
+        name,
+        secret_name=secret_name,
+        vault_name=vault_name,
+        resource_group_name=ctx.resource_group_name,
+        properties=keyvault.SecretPropertiesArgs(value=pulumi.Output.secret(token), content_type="GitHub token"),
+        opts=opts,
+    )

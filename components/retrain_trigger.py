@@ -28,6 +28,7 @@ from pulumi_azure_native import web
 
 from components.base import PlatformComponent
 from components.context import PlatformContext, enabled
+from components.keyvault import github_token_secret
 from components.storage_account import private_containers, secure_storage_account, send_blob_diagnostics
 
 PACKAGE_CONTAINER = "app-package"
@@ -60,6 +61,20 @@ def function_app_name(ctx: PlatformContext) -> str:
 
 
 @dataclass(frozen=True)
+class PromotionDispatch:
+    """The GitHub workflow a submitted retrain job is handed to (pipelines/retrain_trigger/dispatch.py)."""
+
+    repository: str  # owner/name
+    workflow: str  # the workflow file, e.g. train.yml
+    ref: str  # the branch it runs from
+    token: pulumi.Input[str]  # the GitHub token (Actions write), a Pulumi secret
+    token_secret_name: str  # the Key Vault secret that holds it
+    vault_name: pulumi.Input[str]
+    vault_id: pulumi.Input[str]
+    vault_uri: pulumi.Input[str]  # https://<vault>.vault.azure.net/
+
+
+@dataclass(frozen=True)
 class RetrainTriggerArgs:
     """Where to submit (workspace and its storage, for code snapshots), where alerts arrive (the Event Hubs
     namespace and hub), where to report (Application Insights), the function's scale and the settings it reads."""
@@ -81,6 +96,7 @@ class RetrainTriggerArgs:
     instance_memory_mb: int
     python_version: str
     storage_sku: str  # the host storage's redundancy: the stack's (zone-redundant in prod)
+    promotion: PromotionDispatch | None  # None: submitted jobs are not handed to GitHub
 
 
 class RetrainTrigger(PlatformComponent):
@@ -130,6 +146,18 @@ class RetrainTrigger(PlatformComponent):
             "MLOPS_STACK_OUTPUTS": pulumi.Output.from_input(args.stack_outputs).apply(lambda v: json.dumps(v, sort_keys=True)),
             "MLOPS_TRAINING_CONFIG": json.dumps(dict(args.training), sort_keys=True),
         }
+        token_secret = None
+        if args.promotion is not None:
+            promotion = args.promotion
+            token_secret = github_token_secret(
+                f"{name}-promotion-token", ctx, promotion.vault_name, promotion.token_secret_name, promotion.token, self.child()
+            )
+            settings |= {
+                "MLOPS_PROMOTION_REPOSITORY": promotion.repository,
+                "MLOPS_PROMOTION_WORKFLOW": promotion.workflow,
+                "MLOPS_PROMOTION_REF": promotion.ref,
+                "MLOPS_PROMOTION_TOKEN_URL": pulumi.Output.concat(promotion.vault_uri, "secrets/", promotion.token_secret_name),
+            }
         app = web.WebApp(
             f"{name}-func",
             name=app_name,
@@ -188,6 +216,8 @@ class RetrainTrigger(PlatformComponent):
             ("insights", "Monitoring Metrics Publisher", args.application_insights_id),
         ):
             self.grant(label, principal_id, role, scope)
+        if token_secret is not None:  # the one secret, not the vault: the function reads nothing else there
+            self.grant("read-promotion-token", principal_id, "Key Vault Secrets User", token_secret.id)
         self.private_endpoints(app.id, ["sites"], label="func")
         self.diagnostics(app.id, "func")
         self.resource_id: pulumi.Output[str] = app.id

@@ -20,10 +20,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_azure_native import app, keyvault
+from pulumi_azure_native import app
 
 from components.base import PlatformComponent
 from components.context import PlatformContext
+from components.keyvault import github_token_secret
 
 TOKEN_SECRET_REF = "personal-access-token"
 GITHUB_API = "https://api.github.com"
@@ -79,14 +80,7 @@ class CiRunners(PlatformComponent):
         self.diagnostics(environment.id)
         label = runner_label(ctx.naming.environment)
         if args.token is not None:
-            secret = keyvault.Secret(
-                f"{name}-token",
-                secret_name=args.token_secret_name,
-                vault_name=args.vault_name,
-                resource_group_name=ctx.resource_group_name,
-                properties=keyvault.SecretPropertiesArgs(value=pulumi.Output.secret(args.token), content_type="GitHub token"),
-                opts=self.child(),
-            )
+            secret = github_token_secret(f"{name}-token", ctx, args.vault_name, args.token_secret_name, args.token, self.child())
             repos = ",".join(args.repositories)
             first_repo = args.repositories[0]
             app.Job(

@@ -22,7 +22,7 @@ from azure.ai.ml.entities import CommandComponent, Environment, PipelineJob
 
 from mlops.paths import ROOT_DIR
 from pipelines.registry import MODEL_NAME, experiment_name
-from pipelines.steps import DATA, STEPS, TRAINING_IMAGE, Step
+from pipelines.steps import HISTORY, LABELS, LIVE_MODEL, PREDICTIONS, STEPS, TRAINING_IMAGE, Step
 from stacks.outputs import StackOutputs
 
 RAW_DATA_PATH = "telemetry/training.parquet"  # inside the lake's raw zone
@@ -37,8 +37,12 @@ def training_environment(outputs: StackOutputs) -> Environment:
 
 
 def command_line(step: Step) -> str:
-    """`python -m pipelines.steps.<name>` with a flag per port, named like the port."""
-    inputs = [f"--{p.name} ${{{{inputs.{p.name}}}}}" for p in step.inputs]
+    """`python -m pipelines.steps.<name>` with a flag per port, named like the port; an optional input's flag sits in
+    `$[[ ]]`, which Azure ML drops when the input is not given (reference-yaml-component-command)."""
+    inputs = [
+        f"$[[--{p.name} ${{{{inputs.{p.name}}}}}]]" if p.optional else f"--{p.name} ${{{{inputs.{p.name}}}}}"
+        for p in step.inputs
+    ]
     outputs = [f"--{p.name} ${{{{outputs.{p.name}}}}}" for p in step.outputs]
     return " ".join([f"python -m {step.module_name}", *inputs, *outputs])
 
@@ -48,7 +52,7 @@ def build_component(step: Step, environment: Environment, code: Path = ROOT_DIR)
         name=f"{COMPONENT_PREFIX}_{step.name}",
         display_name=step.name,
         description=step.description,
-        inputs={p.name: Input(type=p.type, description=p.description or p.name) for p in step.inputs},
+        inputs={p.name: Input(type=p.type, description=p.description or p.name, optional=p.optional or None) for p in step.inputs},
         outputs={p.name: Output(type=p.type, description=p.description) for p in step.outputs},
         command=command_line(step),
         environment=environment,
@@ -57,10 +61,20 @@ def build_component(step: Step, environment: Environment, code: Path = ROOT_DIR)
     )
 
 
+def live_model_input(outputs: StackOutputs) -> Input | None:
+    """The stack's live model (output liveModel) in the shared Azure ML registry its deployments take it from, or
+    None before the first deployment. The cluster reads it as AzureML Registry User through the managed network's
+    registry rule (flow compute-reads-live-model)."""
+    if outputs.live_model is None:
+        return None
+    name, version = outputs.live_model.split(":")
+    return Input(type=LIVE_MODEL.type, path=f"azureml://registries/{outputs.ml_registry_name}/models/{name}/versions/{version}")
+
+
 def raw_data_input(outputs: StackOutputs, data: str | Path | None = None) -> Input:
     """A local file (uploaded on submit) or a path in the lake's raw zone (default: RAW_DATA_PATH)."""
     path = str(data) if data is not None else f"{outputs.container_urls.raw}/{RAW_DATA_PATH}"
-    return Input(type=DATA.type, path=path)
+    return Input(type=HISTORY.type, path=path)
 
 
 @contextmanager
@@ -100,12 +114,19 @@ def build_pipeline(
     @dsl.pipeline(
         name=f"{COMPONENT_PREFIX}_training",
         display_name=f"{MODEL_NAME} training ({outputs.environment})",
-        description="validate -> prep -> train -> evaluate -> gate -> register",
+        description="gather -> validate -> prep -> train -> evaluate -> gate -> register",
         compute=outputs.compute_name,
         experiment_name=experiment_name(outputs.environment),
     )
     def training() -> None:
-        values: dict[str, object] = {DATA.name: raw_data_input(outputs, data), **parameters}
+        values: dict[str, object] = {
+            HISTORY.name: raw_data_input(outputs, data),
+            # read by gather only with training.recentWindow; the cluster reads both zones (the monitor's flows)
+            PREDICTIONS.name: Input(type=PREDICTIONS.type, path=outputs.container_urls.predictions),
+            LABELS.name: Input(type=LABELS.type, path=outputs.container_urls.labels),
+            LIVE_MODEL.name: live_model_input(outputs),
+            **parameters,
+        }  # fmt: skip
         for step in STEPS:
             node = components[step.name](**{p.name: values[p.name] for p in step.inputs})
             node.name = step.name

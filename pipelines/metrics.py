@@ -19,3 +19,4 @@ DEFAULT_CHUNK_ROWS = 262_144
 
 # Alerts the retrain function refused (not a usable common-schema payload), counted per stack and status.
 REJECTED_ALERTS_METRIC = "mlops_retrain_rejected_alerts"
+DISPATCH_FAILURES_METRIC = "mlops_retrain_dispatch_failures"  # submitted jobs whose promotion workflow did not start

@@ -18,6 +18,12 @@ from mlops.errors import BadInput, first_line
 
 MODEL_NAME = "predictive-maintenance"
 PRODUCTION_ALIAS = "production"
+# The model version's tag naming the Azure ML pipeline job that registered it, from the variable Azure ML sets in
+# every step of a pipeline job to the pipeline job's run id (= its job name in Azure ML v2). Microsoft documents no
+# list of these variables; Azure's own model-monitoring components (azureml-assets, action analyzer) and ZenML's
+# Azure ML orchestrator read the run id from it. Absent locally, where a run is never adopted.
+PIPELINE_JOB_TAG = "pipeline_job"
+PIPELINE_JOB_ENV = "AZUREML_ROOT_RUN_ID"
 
 
 def experiment_name(environment: str) -> str:

@@ -26,13 +26,15 @@ from rich.console import Console
 from mlops.errors import BadInput, Refused
 from mlops.paths import ROOT_DIR, mlops_home
 from pipelines.registry import experiment_name, store_errors
-from pipelines.steps import DATA, STEPS, pipeline_parameters
+from pipelines.steps import HISTORY, LABELS, LIVE_MODEL, PREDICTIONS, RECENT_WINDOW, STEPS, pipeline_parameters
+from pipelines.steps.gather import NO_WINDOW
 from stacks.config import PlatformConfig, load_stack_config
 
 SAMPLE_FILE = "sample.parquet"
 
 # One line per finished step, from what its run() returned.
 SUMMARIES: dict[str, Callable[[Any], str]] = {
+    "gather": lambda r: f"{r.rows} rows ({r.history_rows} history" + (f", {r.recent_rows} recent labelled, {r.unlabelled_rows} unlabelled left out)" if r.window != "none" else ")"),
     "validate": lambda r: f"{r.result['statistics']['evaluated_expectations']} expectations passed",
     "prep": lambda r: f"{len(r.train)} train / {len(r.test)} test rows, data version {r.data_version[:19]}",
     "train": lambda r: f"{type(r[-1]).__name__} ({r[-1].n_estimators} trees, max depth {r[-1].max_depth})",
@@ -80,8 +82,18 @@ def use_local_tracking(environment: str, home: Path) -> str:
     return mlflow.create_experiment(name, artifact_location=(home / "artifacts").as_uri() if uri == default else None)
 
 
-def run_local(stack: str, data: Path | None = None, console: Console | None = None) -> dict[str, Any]:
-    """Run every step; returns each step's result by name. Raises BadInput / Refused as the steps do."""
+@dataclass(frozen=True)
+class RecentWindow:
+    """Collected predictions and their labels (lake-shaped folders) for the gather step of a local run."""
+
+    predictions: Path
+    labels: Path
+    window: str  # e.g. "1d"
+
+
+def run_local(stack: str, data: Path | None = None, console: Console | None = None, recent: RecentWindow | None = None) -> dict[str, Any]:
+    """Run every step; returns each step's result by name. Raises BadInput / Refused as the steps do. Without
+    `recent`, the gather step passes the history through."""
     console = console or Console(stderr=True, soft_wrap=True)
     with console.status(f"{stack}: reading the stack config and loading MLflow"):
         config = checked_inputs(stack, data)
@@ -97,7 +109,13 @@ def run_local(stack: str, data: Path | None = None, console: Console | None = No
 
         data = write_sample(run_dir / SAMPLE_FILE)
         console.print(f"data: built-in sample ({data})")
-    values: dict[str, Any] = {DATA.name: data, **pipeline_parameters(stack, config.training, git_commit())}
+    # Locally the data is the history as given (plus `recent` when asked), and the gate's baseline is the local
+    # registry's production alias (no live_model input).
+    values: dict[str, Any] = {
+        HISTORY.name: data, PREDICTIONS.name: recent and recent.predictions, LABELS.name: recent and recent.labels,
+        LIVE_MODEL.name: None, **pipeline_parameters(stack, config.training, git_commit()),
+        RECENT_WINDOW.name: recent.window if recent else NO_WINDOW,
+    }  # fmt: skip
     results: dict[str, Any] = {}
     with store_errors(tracking_uri()), ExitStack() as scope:
         for step in STEPS:
@@ -155,22 +173,25 @@ class RunRecord:
     model: str | None = None  # NAME:VERSION registered by this run
 
 
-def registered_by(client, stack: str, commit: str) -> str | None:
-    """The newest workspace model version this stack's run registered (lineage tags `stack` and `git_commit`)."""
-    from pipelines.registry import MODEL_NAME
+def registered_by(client, job: str, stack: str, commit: str | None) -> str | None:
+    """The workspace model version pipeline job `job` registered: the one tagged `pipeline_job` = job. Without such a
+    version and given the commit the job was built from (a run this checkout submitted), the newest version without a
+    `pipeline_job` tag carrying this `stack` and `git_commit`."""
+    from pipelines.registry import MODEL_NAME, PIPELINE_JOB_TAG
 
-    versions = [
-        m for m in client.models.list(name=MODEL_NAME) if (m.tags or {}).get("stack") == stack and (m.tags or {}).get("git_commit") == commit
-    ]
-    newest = max(versions, key=lambda m: int(m.version), default=None)
+    versions = list(client.models.list(name=MODEL_NAME))
+    tagged = [m for m in versions if (m.tags or {}).get(PIPELINE_JOB_TAG) == job]
+    if not tagged and commit is not None:
+        tagged = [
+            m for m in versions
+            if PIPELINE_JOB_TAG not in (m.tags or {}) and (m.tags or {}).get("stack") == stack and (m.tags or {}).get("git_commit") == commit
+        ]  # fmt: skip
+    newest = max(tagged, key=lambda m: int(m.version), default=None)
     return f"{newest.name}:{newest.version}" if newest else None
 
 
 def submit(stack: str, data: Path | None = None, console: Console | None = None) -> RunRecord:
     """Submit the pipeline to the stack's workspace and wait; anything but Completed is a refusal (exit 1)."""
-    from azure.ai.ml.exceptions import JobException
-    from azure.ai.ml.operations._run_history_constants import JobStatus
-
     from pipelines.aml import build_pipeline, code_snapshot
     from pipelines.stack_outputs import load_outputs
 
@@ -180,18 +201,52 @@ def submit(stack: str, data: Path | None = None, console: Console | None = None)
         outputs = load_outputs(stack)
         client = workspace_client(outputs)
     with code_snapshot() as code:
-        job = build_pipeline(outputs, pipeline_parameters(stack, config.training, git_commit()), data, code)
+        job = build_pipeline(outputs, pipeline_parameters(stack, config.training, git_commit(), outputs.live_model), data, code)
         created = client.jobs.create_or_update(job, experiment_name=job.experiment_name)
     console.print(f"submitted {created.name} to {outputs.workspace_name}: {created.studio_url}")
+    return _outcome(client, stack, created, console, git_commit())
+
+
+def adopt(stack: str, job: str, console: Console | None = None) -> RunRecord:
+    """Wait for a training pipeline job submitted earlier (by the retrain function) and record it as `submit` does.
+    Only this stack's training pipeline jobs are adopted: a job of another experiment is bad input, as is one
+    the workspace does not have."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    from pipelines.registry import experiment_name
+    from pipelines.stack_outputs import load_outputs
+
+    console = console or Console(stderr=True, soft_wrap=True)
+    with console.status(f"{stack}: reading the stack outputs and signing in"):
+        outputs = load_outputs(stack)
+        client = workspace_client(outputs)
+        try:
+            found = client.jobs.get(job)
+        except ResourceNotFoundError:
+            raise BadInput(f"--adopt: the {stack} workspace {outputs.workspace_name} has no job {job}") from None
+    if found.type != "pipeline" or found.experiment_name != experiment_name(stack):
+        raise BadInput(
+            f"--adopt: job {job} is a {found.type} job of experiment {found.experiment_name!r}, "
+            f"not a training pipeline of {experiment_name(stack)!r}"
+        )
+    console.print(f"adopted {found.name} in {outputs.workspace_name}: {found.studio_url}")
+    return _outcome(client, stack, found, console, commit=None)
+
+
+def _outcome(client, stack: str, job, console: Console, commit: str | None) -> RunRecord:
+    """Stream the job to its end; anything but Completed is a refusal (exit 1); a Completed run names its model."""
+    from azure.ai.ml.exceptions import JobException
+    from azure.ai.ml.operations._run_history_constants import JobStatus
+
     try:
-        client.jobs.stream(created.name)
+        client.jobs.stream(job.name)
     except JobException:
         pass  # a failed job raises here; its final status below is the verdict
-    final = client.jobs.get(created.name).status
-    status = str(getattr(final, "value", final))  # the SDK answers its REST enum; the record and message want "Failed"
-    record = RunRecord(stack, status, created.name)
+    final = client.jobs.get(job.name)
+    status = str(getattr(final.status, "value", final.status))  # the SDK answers its REST enum; the record wants "Failed"
+    record = RunRecord(stack, status, job.name)
     if status != JobStatus.COMPLETED:
-        raise Refused(f"pipeline job {created.name} ended {status}: {created.studio_url}", record)
-    record.model = registered_by(client, stack, git_commit())
-    console.print(f"[green]✓[/green] {created.name} completed; registered {record.model}")
+        raise Refused(f"pipeline job {job.name} ended {status}: {job.studio_url}", record)
+    record.model = registered_by(client, job.name, stack, commit)
+    console.print(f"[green]✓[/green] {job.name} completed; registered {record.model}")
     return record

@@ -386,6 +386,14 @@ class ServingConfig(_Section):
             raise _KeyError("environment", "required once deployments are declared: the scoring environment (name:version) in the shared Azure ML registry")
         return self
 
+    @property
+    def live_model(self) -> str | None:
+        """NAME:VERSION of the deployment with the most traffic (the first declared on a tie): the model the gate
+        compares a candidate with. None before the first deployment."""
+        if not self.deployments:
+            return None
+        return max(self.deployments, key=lambda d: self.traffic.get(d.name, 0)).model
+
 
 class BatchConfig(_Section):
     """The batch endpoint's deployment; without a model only the endpoint exists."""
@@ -430,6 +438,20 @@ class AlertsConfig(_Section):
         return self
 
 
+class PromotionDispatchConfig(_Section):
+    """Where the retrain function hands a submitted job over so that its completion opens the promotion PR:
+    a workflow_dispatch of `workflow` (train.yml adopts the job) in `repository`. The token (fine-grained or GitHub
+    App, "Actions" write on the repository only) is set with
+    `pulumi config set --secret --path 'mlops-platform:retrainTrigger.promotion.token'`; the stack writes it into
+    the Key Vault secret `tokenSecretName`, which only the function may read. Without a token nothing is dispatched."""
+
+    repository: Annotated[str, Field(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")]
+    workflow: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,100}\.ya?ml$")] = "train.yml"
+    ref: Annotated[str, Field(pattern=r"^[A-Za-z0-9._/-]{1,255}$")] = "main"
+    token_secret_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,127}$")] = "github-promotion-token"
+    token: Annotated[str, Field(min_length=1)] | None = None
+
+
 class RetrainTriggerConfig(_Section):
     """The alert-driven retraining Function App (Flex Consumption)."""
 
@@ -439,6 +461,7 @@ class RetrainTriggerConfig(_Section):
     instance_memory_mb: Literal[512, 2048, 4096] = 2048
     # A Python version Flex Consumption runs (policies/rules/azure/flex_consumption.json); quote it: 3.10 is a number.
     python_version: Literal[FLEX_PYTHON_VERSIONS] = "3.11"  # type: ignore[valid-type]
+    promotion: PromotionDispatchConfig | None = None
 
     @field_validator("python_version", mode="before")
     @classmethod

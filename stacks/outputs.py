@@ -100,6 +100,7 @@ class StackOutputs(_Contract):
     runner_label: str | None  # the label of the environment's self-hosted runners; None: GitHub-hosted (public)
     action_group_id: str
     retrain_function_name: str  # the Function App function.yml deploys the retrain code to
+    live_model: str | None  # NAME:VERSION serving the most traffic (serving config), the gate's baseline; None: none yet
 
 
 def contract_keys(values: dict[str, Any]) -> dict[str, Any]:

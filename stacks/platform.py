@@ -27,7 +27,7 @@ from components.monitoring import AMPLS_GROUP, Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
 from components.private_access import RemotePrivateEndpoints, RemoteService
 from components.registry import ContainerRegistry, RegistryArgs
-from components.retrain_trigger import RetrainTrigger, RetrainTriggerArgs, function_app_name
+from components.retrain_trigger import PromotionDispatch, RetrainTrigger, RetrainTriggerArgs, function_app_name
 from components.roles import Grant
 from components.runners import CiRunners, CiRunnersArgs
 from components.serving import (
@@ -43,7 +43,7 @@ from pipelines import monitor as monitor_job
 from pipelines.metrics import DRIFT_METRIC, QUALITY_METRIC
 from pipelines.steps import TRAINING_IMAGE
 from pipelines.telemetry import APPINSIGHTS_ENV
-from stacks.config import AlertsConfig, PlatformConfig, SharedConfig, load_program_config
+from stacks.config import AlertsConfig, PlatformConfig, PromotionDispatchConfig, SharedConfig, load_program_config
 from stacks.foundation import base_context, export_outputs, principals
 from stacks.outputs import SharedOutputs, StackOutputs, contract_keys
 from stacks.shared import build_shared
@@ -270,6 +270,7 @@ def build_environment(cfg: PlatformConfig) -> None:
         "action_group_id": ctx.resource_id(f"Microsoft.Insights/actionGroups/{naming.name('ag')}"),
         # Known before the function exists (its own settings hold these outputs): its name.
         "retrain_function_name": function_app_name(ctx),
+        "live_model": serving_cfg.live_model,
     }
     retraining = retraining_rules(cfg)
     trigger = RetrainTrigger(
@@ -293,6 +294,7 @@ def build_environment(cfg: PlatformConfig) -> None:
             instance_memory_mb=cfg.retrain_trigger.instance_memory_mb,
             python_version=cfg.retrain_trigger.python_version,
             storage_sku=cfg.storage.sku,
+            promotion=promotion_dispatch(cfg.retrain_trigger.promotion, vault),
         ),
     )
     webhooks = {"webhook": pulumi.Output.secret(cfg.alerts.webhook_url)} if cfg.alerts.webhook_url else {}
@@ -327,6 +329,17 @@ def retraining_rules(cfg: PlatformConfig) -> list[LogMetricRule]:
         LogMetricRule("quality", "The served model's AUC on labelled predictions below training.minAuc; triggers retraining",
                       QUALITY_METRIC, "LessThan", cfg.training.min_auc),
     ]
+
+
+def promotion_dispatch(promotion: PromotionDispatchConfig | None, vault: KeyVault) -> PromotionDispatch | None:
+    """The retrain function's hand-over of submitted jobs to GitHub, when configured with a token."""
+    if promotion is None or promotion.token is None:
+        return None
+    return PromotionDispatch(
+        repository=promotion.repository, workflow=promotion.workflow, ref=promotion.ref, token=promotion.token,
+        token_secret_name=promotion.token_secret_name, vault_name=vault.resource_name, vault_id=vault.resource_id,
+        vault_uri=vault.vault_uri,
+    )  # fmt: skip
 
 
 def monitor_schedule(cfg: PlatformConfig, ctx, workspace, compute, registry, monitoring, serving, shared) -> MonitorJob:

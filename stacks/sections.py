@@ -37,6 +37,8 @@ class TrainingConfig(Section):
     max_depth: Annotated[int, Field(ge=1, le=64)] = 8
     min_auc: Annotated[float, Field(ge=0.5, le=1.0)] = 0.80
     max_auc_regression: Annotated[float, Field(ge=0.0, le=0.5)] = 0.02
+    # The labelled predictions of this window (e.g. "14d") join the history in Azure ML runs (pipelines/steps/gather.py).
+    recent_window: Window | None = None
 
 
 class DriftConfig(Section):

@@ -123,7 +123,7 @@ def _play(stack, home, drifted, concept_drift, requests, echo, console, history_
     from pipelines.metrics import DRIFT_METRIC
     from pipelines.registry import MODEL_NAME, PRODUCTION_ALIAS
     from pipelines.retrain_trigger import trigger
-    from pipelines.runner import run_local
+    from pipelines.runner import RecentWindow, run_local
     from pipelines.sample_data import FEATURES, LABEL, generate_telemetry
     from stacks.config import load_stack_config
     from stacks.platform import retraining_rules
@@ -203,18 +203,21 @@ def _play(stack, home, drifted, concept_drift, requests, echo, console, history_
     echo(f"alert     {'fired: ' + ', '.join(result.fired) if result.fired else 'nothing fired'}; rules: {shown}")
 
     # 6. retrain trigger: the Function's handler with those payloads (and one re-notification), claims in a file.
-    # The window that drifted, with its labels, plus history the live model never saw (its own training rows
-    # would flatter it in the gate's comparison on the candidate's test split).
+    # The pipeline's gather step adds the window's labelled predictions (what the monitor compacted into the lake) to
+    # history the live model never saw (its own training rows would flatter it in the gate's comparison).
     retrain_data = home / "retrain.parquet"
-    pd.concat([generate_telemetry(history_rows // 2, seed=8), traffic], ignore_index=True).to_parquet(retrain_data, index=False)
+    generate_telemetry(history_rows // 2, seed=8).to_parquet(retrain_data, index=False)
+    recent = RecentWindow(lake["predictions"], lake["labels"], "1d")
     registered: list[str] = []
     verdicts: list[str] = []
 
     def submit(stack_name: str) -> str:  # the training pipeline, on the history plus the window that drifted
-        results = run_local(stack_name, retrain_data, console)
+        results = run_local(stack_name, retrain_data, console, recent)
         done = results["register"]
         registered.append(f"{done.name}:{done.version}")
-        verdicts.append("; ".join(results["gate"].reasons))
+        gathered = results["gather"]
+        verdicts.append(f"trained on {gathered.history_rows} history + {gathered.recent_rows} recent labelled rows; gate: "
+                        + "; ".join(results["gate"].reasons))  # fmt: skip
         return f"local-{done.name}-{done.version}"
 
 
@@ -233,7 +236,7 @@ def _play(stack, home, drifted, concept_drift, requests, echo, console, history_
 
     # 7. the pipeline's verdict, and the promotion that follows.
     if result.retrained:
-        echo(f"pipeline  {result.retrained} registered; gate: {verdicts[0]}")
+        echo(f"pipeline  {result.retrained} registered, {verdicts[0]}")
         result.promote = f"python -m mlops promote --stack staging --model {result.retrained} --traffic 10 --registry shared"
         echo(f"promote   {result.promote}")
     return result

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from mlops.errors import Refused
+from mlops.errors import BadInput, Refused
 from mlops.options import OutOption, RecordFormat, RecordFormatOption, StackOption, one_stack, write_output
 
 app = typer.Typer(
     help="The training pipeline: validate -> prep -> train -> evaluate -> gate -> register.", no_args_is_help=True
 )
+
+# Azure ML job names: letters, digits, '-' and '_' (the names azure-ai-ml generates and train.yml accepts).
+JOB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,254}")
 
 DataOption = Annotated[
     Optional[Path],
@@ -25,9 +29,11 @@ DataOption = Annotated[
 @app.command(
     "run",
     help="Run the pipeline locally with MLflow tracking under .mlops/ (or in the stack's workspace with --submit). "
+    "With --adopt JOB, wait for a pipeline job submitted earlier (the retrain function's) and record it the same way. "
     "Exit 0: model registered; 1: the gate refused (or the Azure ML job failed); 2: bad input.",
     epilog="Examples: python -m mlops pipeline run --stack dev | "
-    "python -m mlops pipeline run -s dev --data telemetry.csv | python -m mlops pipeline run -s staging --submit",
+    "python -m mlops pipeline run -s dev --data telemetry.csv | python -m mlops pipeline run -s staging --submit | "
+    "python -m mlops pipeline run -s prod --adopt <job name> --out run.json",
 )
 def run(
     stack: StackOption,
@@ -35,6 +41,10 @@ def run(
     submit: Annotated[
         bool, typer.Option("--submit", help="Submit to the stack's Azure ML workspace and wait (Azure credentials).")
     ] = False,
+    adopt: Annotated[
+        Optional[str],
+        typer.Option("--adopt", metavar="JOB", help="Wait for this training pipeline job of the stack's workspace (Azure credentials)."),
+    ] = None,
     format: RecordFormatOption = RecordFormat.text,
     out: Annotated[
         Optional[Path], typer.Option("--out", "-o", help="Write the run record (JSON: stack, status, job, model) to FILE.")
@@ -43,8 +53,14 @@ def run(
     from pipelines import runner
 
     environment = one_stack(stack)
+    if adopt is not None and (submit or data is not None):
+        raise BadInput("--adopt waits for a job already submitted: it takes neither --submit nor --data")
+    if adopt is not None and not JOB_NAME.fullmatch(adopt):
+        raise BadInput(f"--adopt: {adopt!r} is not an Azure ML job name (letters, digits, '-' and '_', at most 255)")
     try:
-        if submit:
+        if adopt is not None:
+            record = runner.adopt(environment, adopt)
+        elif submit:
             record = runner.submit(environment, data)
         else:
             registered = runner.run_local(environment, data)["register"]
@@ -90,7 +106,7 @@ def pipeline_yaml(environment: str, data: Path | None = None) -> str:
     with status(f"{environment}: building the Azure ML pipeline (azure-ai-ml)"):
         from pipelines.aml import build_pipeline
 
-        job = build_pipeline(outputs, pipeline_parameters(environment, config.training, git_commit()), data)
+        job = build_pipeline(outputs, pipeline_parameters(environment, config.training, git_commit(), outputs.live_model), data)
     buffer = io.StringIO()
     job.dump(buffer)
     return buffer.getvalue()

@@ -10,6 +10,9 @@ What happens to an event:
 - submitted, or ignored (resolved, same incident, the rule's cool-down): one log line;
 - refused (4xx: not a usable common-schema alert): a warning line and `REJECTED_ALERTS_METRIC` + 1 (Application
   Insights `customMetrics`), never an exception: a poison event is checkpointed past and cannot hold the partition;
+- submitted, and the stack configures `retrainTrigger.promotion`: `train.yml` is dispatched in GitHub with the job
+  (`dispatch.py`), so the job's completion opens the promotion PR; a failed dispatch is a warning line and
+  `DISPATCH_FAILURES_METRIC` + 1, never a failed invocation (the job is submitted and its claims stand);
 - failed submission (5xx; `handle_alert` has released its claims): `SubmissionFailed` is raised, so the retry policy
   below runs the event again. Event Hubs checkpoints only once the retries are over, so a partition waits about
   4.5 minutes at most (10, 20, 40, 80 s, then the 2-minute cap; the host adds a little jitter); after the last
@@ -32,7 +35,8 @@ from functools import cache
 import azure.functions as func
 from opentelemetry import metrics
 
-from pipelines.metrics import REJECTED_ALERTS_METRIC
+from pipelines.metrics import DISPATCH_FAILURES_METRIC, REJECTED_ALERTS_METRIC
+from pipelines.retrain_trigger.dispatch import DispatchError, PromotionDispatch, dispatch
 from pipelines.retrain_trigger.trigger import (
     ClaimStore,
     Outcome,
@@ -65,6 +69,8 @@ class Runtime:
     store: ClaimStore
     meters: metrics.MeterProvider
     rejected: metrics.Counter
+    dispatch_failures: metrics.Counter
+    promotion: PromotionDispatch | None
 
 
 @cache
@@ -80,14 +86,38 @@ def _runtime() -> Runtime:
     rejected = meters.get_meter("mlops.retrain").create_counter(
         REJECTED_ALERTS_METRIC, unit="1", description="alerts the retrain function refused (not a usable alert)"
     )
-    return Runtime(settings, settings.store(), meters, rejected)
+    dispatch_failures = meters.get_meter("mlops.retrain").create_counter(
+        DISPATCH_FAILURES_METRIC, unit="1", description="submitted retrain jobs whose promotion workflow could not be started"
+    )
+    return Runtime(settings, settings.store(), meters, rejected, dispatch_failures, PromotionDispatch.from_env(os.environ))
 
 
 def process(body: bytes) -> Outcome:
-    """One alert through `handle_alert`, submitting with azure-ai-ml as the app's managed identity."""
+    """One alert through `handle_alert`, submitting with azure-ai-ml as the app's managed identity; a submitted job
+    is then handed to the promotion workflow (`promote`)."""
     runtime = _runtime()
     settings = runtime.settings
-    return handle_alert(body, settings, runtime.store, submit=lambda stack: submit_training(workspace_client(settings), stack))
+    outcome = handle_alert(body, settings, runtime.store, submit=lambda stack: submit_training(workspace_client(settings), stack))
+    if outcome.status == 202 and runtime.promotion is not None:
+        outcome.body["promotion"] = promote(runtime, outcome.body)
+    return outcome
+
+
+def promote(runtime: Runtime, submitted: dict[str, object]) -> str:
+    """Dispatch the promotion workflow for a submitted job: "dispatched", or why not (logged and counted)."""
+    from azure.identity import DefaultAzureCredential
+
+    promotion = runtime.promotion
+    assert promotion is not None
+    try:
+        dispatch(promotion, runtime.settings.stack, str(submitted["job"]), str(submitted["alert_id"]), DefaultAzureCredential())
+    except DispatchError as exc:
+        log.warning(json.dumps({"event": "retrain_promotion_not_dispatched", "job": submitted["job"], "error": str(exc)}))
+        runtime.dispatch_failures.add(1, {"stack": runtime.settings.stack})
+        _flush(runtime)
+        return f"not dispatched: {exc}"
+    log.info(json.dumps({"event": "retrain_promotion_dispatched", "job": submitted["job"], "workflow": promotion.url}))
+    return f"dispatched {promotion.workflow} in {promotion.repository}"
 
 
 def _interval(delta: timedelta) -> str:
@@ -122,6 +152,10 @@ def count_rejection(outcome: Outcome, event: dict[str, object]) -> None:
     runtime = _runtime()
     log.warning(json.dumps({"event": "retrain_alert_rejected", "status": outcome.status, **outcome.body, **event}))
     runtime.rejected.add(1, {"stack": runtime.settings.stack, "status": str(outcome.status)})
+    _flush(runtime)
+
+
+def _flush(runtime: Runtime) -> None:
     force_flush = getattr(runtime.meters, "force_flush", None)  # the SDK's provider has it; the API's no-op does not
     if force_flush is not None:
         force_flush()  # a Flex instance can be scaled in before the next periodic export

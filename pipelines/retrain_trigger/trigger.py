@@ -241,7 +241,7 @@ def training_job(stack: str, env: Mapping[str, str] = os.environ, code: Path | N
     secret = {"applicationInsightsConnectionString": env.get("APPLICATIONINSIGHTS_CONNECTION_STRING", "")}
     outputs = StackOutputs.model_validate({**json.loads(env["MLOPS_STACK_OUTPUTS"]), **secret})
     training = TrainingConfig.model_validate_json(env.get("MLOPS_TRAINING_CONFIG") or "{}")
-    parameters = pipeline_parameters(stack, training, env.get("MLOPS_SOURCE_COMMIT", "unknown"))
+    parameters = pipeline_parameters(stack, training, env.get("MLOPS_SOURCE_COMMIT", "unknown"), outputs.live_model)
     return build_pipeline(outputs, parameters, code=code or ROOT_DIR)
 
 

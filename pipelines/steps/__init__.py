@@ -28,6 +28,7 @@ class Port:
     name: str
     type: str  # an Azure ML input/output type: uri_file, uri_folder, mlflow_model, string, integer, number
     description: str = ""
+    optional: bool = False  # an input that may be absent (Azure ML: `optional: true`, its flag inside $[[ ]])
 
     @property
     def is_path(self) -> bool:
@@ -51,15 +52,22 @@ class Step:
         return importlib.import_module(self.module_name)
 
 
-DATA = Port("data", "uri_file", "telemetry as CSV or Parquet")
+HISTORY = Port("history", "uri_file", "telemetry history as CSV or Parquet (the lake's raw zone)")
+PREDICTIONS = Port("predictions", "uri_folder", "collected predictions (the lake's predictions zone)", optional=True)
+LABELS = Port("labels", "uri_folder", "labels that arrived for them (the lake's labels zone)", optional=True)
+RECENT_WINDOW = Port("recent_window", "string", "training.recentWindow (e.g. 14d), or 'none'")
+DATA = Port("data", "uri_folder", "the training data: the history plus the recent labelled predictions, as Parquet")
 VALIDATION_RESULT = Port("validation_result", "uri_folder", "Great Expectations validation result (JSON)")
 FEATURES = Port("features", "uri_folder", "train/test features as Parquet and the data version")
 MODEL = Port("model", "mlflow_model", "the trained scikit-learn model in MLflow format")
 METRICS = Port("metrics", "uri_folder", "evaluation metrics (JSON)")
 VERDICT = Port("verdict", "uri_folder", "the gate's verdict with reasons (JSON)")
 REGISTERED = Port("registered", "uri_folder", "the registered model name and version (JSON)")
+LIVE_MODEL = Port("live_model", "mlflow_model", "the stack's live model (stack output liveModel), the gate's baseline", optional=True)
+LIVE_VERSION = Port("live_version", "string", "NAME:VERSION of the live model, or 'none': compare with the registry's production alias only locally")
 
 STEPS: tuple[Step, ...] = (
+    Step("gather", "Append the recent window's labelled predictions to the history.", (HISTORY, PREDICTIONS, LABELS, RECENT_WINDOW), (DATA,), tracked=False),
     Step("validate", "Check the telemetry against the schema (Great Expectations).", (DATA,), (VALIDATION_RESULT,), tracked=False),
     Step("prep", "Select features, split train/test, hash the input as data version.", (DATA, VALIDATION_RESULT), (FEATURES,), tracked=False),
     Step(
@@ -72,7 +80,7 @@ STEPS: tuple[Step, ...] = (
     Step(
         "gate",
         "Refuse a model below the minimum AUC or worse than production by more than the margin.",
-        (METRICS, FEATURES, Port("min_auc", "number"), Port("max_auc_regression", "number")),
+        (METRICS, FEATURES, Port("min_auc", "number"), Port("max_auc_regression", "number"), LIVE_MODEL, LIVE_VERSION),
         (VERDICT,),
         deterministic=False,
     ),
@@ -95,9 +103,17 @@ def step(name: str) -> Step:
     return next(s for s in STEPS if s.name == name)
 
 
-def pipeline_parameters(environment: str, training: TrainingConfig, git_commit: str) -> dict[str, object]:
-    """Values of every pipeline parameter: the stack's training config, the stack name, the source commit."""
+LOCAL_BASELINE = "registry"  # live_version of a local run: the gate compares with the local registry's production alias
+
+
+def pipeline_parameters(
+    environment: str, training: TrainingConfig, git_commit: str, live_model: str | None = LOCAL_BASELINE
+) -> dict[str, object]:
+    """Values of every pipeline parameter: the stack's training config, the stack name, the source commit, and the
+    live model the gate compares with (an Azure ML run: stack output liveModel, or "none" before the first one)."""
     values: dict[str, object] = {
+        "recent_window": training.recent_window or "none",
+        "live_version": live_model or "none",
         "n_estimators": training.n_estimators,
         "max_depth": training.max_depth,
         "min_auc": training.min_auc,

@@ -21,6 +21,7 @@ from mlops.errors import EXIT_BAD_INPUT, EXIT_REFUSED, BadInput, Refused, first_
 from pipelines.sample_data import SCHEMA, TIMESTAMP_COLUMN
 from pipelines.steps import Step
 
+TRAINING_DATA_FILE = "training.parquet"  # in the gather step's `data` folder
 TRAIN_FILE = "train.parquet"
 TEST_FILE = "test.parquet"
 FEATURES_META = "features.json"
@@ -38,7 +39,7 @@ def parse_args(step: Step, argv: Sequence[str] | None = None) -> argparse.Namesp
     parser = argparse.ArgumentParser(prog=f"python -m {step.module_name}", description=step.description)
     for port in (*step.inputs, *step.outputs):
         parser.add_argument(
-            f"--{port.name}", required=True, type=Path if port.is_path else _PARSERS[port.type], help=port.description
+            f"--{port.name}", required=not port.optional, type=Path if port.is_path else _PARSERS[port.type], help=port.description
         )
     return parser.parse_args(argv)
 
@@ -57,7 +58,10 @@ def step_main(step: Step, run: Callable[[argparse.Namespace], Any], argv: Sequen
 
 
 def read_table(path: Path) -> pd.DataFrame:
-    """Telemetry from a .csv or .parquet file; unreadable input raises BadInput naming the file."""
+    """Telemetry from a .csv or .parquet file, or the gather step's folder (its TRAINING_DATA_FILE); unreadable input
+    raises BadInput naming the file."""
+    if path.is_dir():
+        path = path / TRAINING_DATA_FILE
     if not path.is_file():
         raise BadInput(f"{path}: no such file")
     if path.stat().st_size == 0:

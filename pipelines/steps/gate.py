@@ -3,6 +3,10 @@
 Two rules, both from the stack config (`training.minAuc`, `training.maxAucRegression`): the candidate's AUC
 is at least the minimum, and it is not below the production model's AUC by more than the margin. The
 production model is re-scored on the candidate's test split, so both AUCs are measured on the same rows.
+Which model is "production" (`--live_version`): in Azure ML the stack's live model, the deployment with the most
+traffic (stack output liveModel, mounted from the shared registry as `--live_model`; "none" before the first
+deployment); locally ("registry") the local MLflow registry's `production` alias, which `promote --complete` on prod
+moves. Azure ML's registry is not asked for an alias: the stack config says what is live.
 Every number the gate reads must be finite: an undefined AUC (a test split with one class) or a NaN
 threshold refuses, naming the number and why, since any comparison with NaN is false and would let it through.
 A failed gate is a refusal (exit 1); nothing after it runs, so the registry stays untouched.
@@ -12,16 +16,17 @@ from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import mlflow.sklearn
 import pandas as pd
 
-from mlops.errors import Refused
+from mlops.errors import BadInput, Refused
 from pipelines.registry import MODEL_NAME, PRODUCTION_ALIAS, production_version
 from pipelines.sample_data import LABEL
-from pipelines.steps import step
+from pipelines.steps import LOCAL_BASELINE, step
 from pipelines.steps.common import read_features, read_json, step_main, write_json
 from pipelines.steps.evaluate import evaluate_model
 
@@ -105,6 +110,20 @@ def score_production(test: pd.DataFrame) -> tuple[str | None, float | None]:
     return str(version.version), evaluate_model(model, test).auc
 
 
+def score_baseline(args: argparse.Namespace, test: pd.DataFrame) -> tuple[str | None, float | None]:
+    """The version the candidate is compared with and its AUC on `test` (see the module's docstring)."""
+    if args.live_version == LOCAL_BASELINE:
+        return score_production(test)
+    if args.live_version == "none":
+        return None, None
+    if args.live_model is None:
+        raise BadInput(f"--live_model: missing; --live_version names the live model {args.live_version}")
+    if not (Path(args.live_model) / "MLmodel").is_file():
+        raise BadInput(f"--live_model: {args.live_model} is not an MLflow model folder (no MLmodel file)")
+    model = mlflow.sklearn.load_model(str(args.live_model))
+    return args.live_version.rpartition(":")[2], evaluate_model(model, test).auc
+
+
 def why_auc_undefined(test: pd.DataFrame) -> str:
     """Why an AUC on this test split would be undefined: one class only, or (else) not a number."""
     classes = sorted(test[LABEL].unique().tolist())
@@ -113,7 +132,7 @@ def why_auc_undefined(test: pd.DataFrame) -> str:
 
 def run(args: argparse.Namespace) -> Verdict:
     _, test, _ = read_features(args.features)
-    version, auc = score_production(test)
+    version, auc = score_baseline(args, test)
     candidate = read_json(args.metrics, "metrics").get("auc")
     verdict = decide(candidate, args.min_auc, args.max_auc_regression, auc, version, why_auc_undefined(test))
     write_json(args.verdict, "verdict", asdict(verdict))

@@ -1,6 +1,7 @@
 """register: the model into the MLflow registry, with signature, input example and lineage tags.
 
-Tags on the model version: data version, git commit, metrics, stack, gate verdict. Registration happens only
+Tags on the model version: data version, git commit, metrics, stack, gate verdict and, in Azure ML, the pipeline
+job that registered it (`pipeline_job`, how a workflow adopting that job finds its model). Registration happens only
 behind a passed gate verdict, checked again here so the step can never register a refused model. The drift
 reference profile the train step left in the model's folder becomes a file of the registered version (MLflow's
 logged-model artifacts), so it travels with the model into the shared registry and to the monitor.
@@ -9,6 +10,7 @@ logged-model artifacts), so it travels with the model into the shared registry a
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
@@ -22,7 +24,7 @@ from mlflow.models import Model
 
 from mlops.errors import BadInput, Refused
 from pipelines.metrics import PROFILE_FILE
-from pipelines.registry import MODEL_NAME
+from pipelines.registry import MODEL_NAME, PIPELINE_JOB_ENV, PIPELINE_JOB_TAG
 from pipelines.sample_data import FEATURES
 from pipelines.steps import step
 from pipelines.steps.common import read_features, read_json, step_main, write_json
@@ -38,12 +40,16 @@ class Registered:
     tags: dict[str, str]
 
 
-def lineage_tags(data_version: str, git_commit: str, stack: str, metrics: dict[str, float]) -> dict[str, str]:
+def lineage_tags(
+    data_version: str, git_commit: str, stack: str, metrics: dict[str, float], env: os._Environ | dict[str, str] = os.environ
+) -> dict[str, str]:
+    job = env.get(PIPELINE_JOB_ENV)
     return {
         "data_version": data_version,
         "git_commit": git_commit,
         "stack": stack,
         **{name: f"{value:.6f}" for name, value in metrics.items()},
+        **({PIPELINE_JOB_TAG: job} if job else {}),
     }
 
 

@@ -42,6 +42,7 @@ from .resource_types import (
     EVENTHUB_RULE_SET,
     IOT_HUB,
     KEY_VAULT,
+    KEY_VAULT_SECRET,
     LOG_ANALYTICS,
     ML_COMPUTE,
     ML_WORKSPACE,
@@ -446,6 +447,14 @@ def _runners(g: Graph, target: PolicyResource | None, scope_id: str | None = Non
     return _with(g, environment, target, scope_id, identity=_runner_identity(g), target_id=target_id)
 
 
+def _promotion_token(g: Graph) -> Endpoints | str:
+    """The retrain function reads its GitHub token (retrainTrigger.promotion) from one secret, granted on the secret."""
+    secret = g.one(KEY_VAULT_SECRET, RETRAIN)
+    if secret is None:
+        return "no promotion dispatch is configured (retrainTrigger.promotion with a token)"
+    return _with(g, _function(g), g.one(KEY_VAULT), scope_id=g.resource_id(secret))
+
+
 def _endpoint_identity(g: Graph) -> PolicyResource | None:
     return g.one(ONLINE_ENDPOINT)
 
@@ -483,6 +492,11 @@ FLOWS: tuple[Flow, ...] = (
     Flow("compute-pulls-images", "training cluster (managed network)", "container registry", "registry", ("Microsoft.ContainerRegistry/registries/pull/read",),
          lambda g: _with(g, _compute(g), g.one(REGISTRY)),
          "grant the cluster AcrPull on the registry"),
+    # The gate of a training run and the scheduled monitor read the live model(s) from the shared registry.
+    Flow("compute-reads-models", "training cluster (managed network)", "shared Azure ML registry (models)", ("amlregistry",),
+         ("Microsoft.MachineLearningServices/registries/assets/read",),
+         lambda g: _with(g, _compute(g), None, target_id=_registry_id(g)) if _registry_id(g) else "no shared registry is referenced",
+         "add an outbound private-endpoint rule to the registry; grant the cluster AzureML Registry User"),
     Flow("batch-to-queues-and-tables", "batch jobs (ParallelRunStep, managed network)", "workspace storage queues and tables", ("queue", "table"),
          ("Microsoft.Storage/storageAccounts/queueServices/queues/messages/write", "Microsoft.Storage/storageAccounts/tableServices/tables/entities/write"),
          lambda g: _with(g, _compute(g), _workspace_storage(g)),
@@ -547,6 +561,10 @@ FLOWS: tuple[Flow, ...] = (
     Flow("function-to-app-insights", "retrain function (functions subnet)", "Application Insights ingestion", "azuremonitor", (TELEMETRY,),
          lambda g: _monitor(g, _function(g)),
          "add the Azure Monitor private link scope's endpoint; grant Monitoring Metrics Publisher"),
+    Flow("function-reads-promotion-token", "retrain function (functions subnet)", "Key Vault (the GitHub token)", "vault",
+         ("Microsoft.KeyVault/vaults/secrets/getSecret/action",),
+         lambda g: _promotion_token(g),
+         "add the vault's private endpoint (vault) to the VNet; grant the function Key Vault Secrets User on the secret"),
     Flow("alerts-to-function", "action group (its identity, trusted service)", "Event Hubs `alerts`", None, (SEND,),
          lambda g: _with(g, g.one(ACTION_GROUP), g.one(EVENTHUB_NAMESPACE), _hub(g, "alerts"), origin=Origin("trusted")),
          "give the action group an identity with Azure Event Hubs Data Sender on `alerts`; let trusted services bypass the firewall",

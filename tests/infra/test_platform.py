@@ -292,10 +292,21 @@ TWO = [{"name": "blue", "model": "predictive-maintenance:1", "instanceCount": 2}
 
 def test_changing_only_the_traffic_changes_only_the_traffic_resource(run_stack_with):
     before = _graph(run_stack_with("staging", serving=_serving(deployments=TWO, traffic={"blue": 90, "green": 10})))
-    after_record = run_stack_with("staging", serving=_serving(deployments=TWO, traffic={"blue": 0, "green": 100}))
+    after_record = run_stack_with("staging", serving=_serving(deployments=TWO, traffic={"blue": 80, "green": 20}))
     after = _graph(after_record)
     changed = [urn for urn in before if before[urn] != after.get(urn)]
     assert changed == [traffic_resource(after_record).urn]
+
+
+def test_moving_the_most_traffic_moves_the_live_model_the_retrain_gate_compares_with(run_stack_with):
+    before_record = run_stack_with("staging", serving=_serving(deployments=TWO, traffic={"blue": 90, "green": 10}))
+    after_record = run_stack_with("staging", serving=_serving(deployments=TWO, traffic={"blue": 0, "green": 100}))
+    before, after = _graph(before_record), _graph(after_record)
+    settings = after_record.one("azure-native:web:WebAppApplicationSettings")
+    changed = [urn for urn in before if before[urn] != after.get(urn)]
+    assert changed == [settings.urn, traffic_resource(after_record).urn]  # the retrain function's stack outputs
+    assert (before_record.outputs["liveModel"], after_record.outputs["liveModel"]) == ("predictive-maintenance:1", "predictive-maintenance:2")
+    assert json.loads(settings.inputs["properties"].value["MLOPS_STACK_OUTPUTS"])["liveModel"] == "predictive-maintenance:2"
 
 
 def test_changing_only_a_model_version_changes_only_that_deployment(run_stack_with):
@@ -303,9 +314,11 @@ def test_changing_only_a_model_version_changes_only_that_deployment(run_stack_wi
     after_record = run_stack_with("staging", serving=_serving(deployments=[{"name": "blue", "model": "predictive-maintenance:7", "instanceCount": 2}]))
     after = _graph(after_record)
     changed = [urn for urn in before if before[urn] != after.get(urn)]
-    # The deployment, and the monitor schedule, whose slot input follows the slot's model (its reference profile).
+    # The deployment, the monitor schedule, whose slot input follows the slot's model (its reference profile), and,
+    # as blue is the live slot, the retrain function's settings (liveModel, the gate's baseline).
     schedule = after_record.one(SCHEDULE)
-    assert sorted(changed) == sorted([after_record.one(DEPLOYMENT).urn, schedule.urn])
+    settings = after_record.one("azure-native:web:WebAppApplicationSettings")
+    assert sorted(changed) == sorted([after_record.one(DEPLOYMENT).urn, schedule.urn, settings.urn])
     assert after_record.one(DEPLOYMENT).inputs["properties"]["model"].endswith("/models/predictive-maintenance/versions/7")
     model_input = schedule.inputs["properties"]["action"]["jobDefinition"]["inputs"]["model_blue"]
     assert model_input["uri"].endswith("/models/predictive-maintenance/versions/7")

@@ -38,6 +38,8 @@ def test_drift_fires_one_retrain_whose_model_passes_the_gate(tmp_path):
     assert result.retrained == "predictive-maintenance:2" and result.promote == PROMOTE
     assert lines[-1] == f"promote   {PROMOTE}"
     assert "gate: AUC" in lines[-2] and "of production version 1" in lines[-2]
+    # the retrain's gather step took the collected window with its labels (25 requests x 40 rows) into the data
+    assert "trained on 1250 history + 1000 recent labelled rows" in lines[-2]
     # each link left its trace in the loop's lake: collected Parquet (dated), reports, claims
     lake = tmp_path / "loop" / "lake"
     [endpoint] = [p.name for p in (lake / "predictions").iterdir()]

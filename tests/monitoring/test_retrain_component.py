@@ -10,7 +10,7 @@ import pytest
 
 from components.azure_facts import FLEX_ACCEPTED_SITE_CONFIG, facts
 from components.naming import Naming
-from components.retrain_trigger import RetrainTrigger, RetrainTriggerArgs
+from components.retrain_trigger import PromotionDispatch, RetrainTrigger, RetrainTriggerArgs
 from components.roles import BUILT_IN_ROLES
 from mlops.mockrun import Secret
 from tests.component_harness import RG, SUBNETS, run_component
@@ -22,7 +22,15 @@ ALERTS_HUB_ID = f"{RG}/providers/Microsoft.EventHub/namespaces/evhns-mlops-dev-w
 ROLE_NAMES = {guid: role for role, guid in BUILT_IN_ROLES.items()}
 
 
-def build(ctx):
+VAULT_ID = f"{RG}/providers/Microsoft.KeyVault/vaults/kv-mlops-dev-weu"
+PROMOTION = PromotionDispatch(
+    repository="example-org/mlops-platform", workflow="train.yml", ref="main", token="github_pat_x",
+    token_secret_name="github-promotion-token", vault_name="kv-mlops-dev-weu", vault_id=VAULT_ID,
+    vault_uri="https://kv-mlops-dev-weu.vault.azure.net/",
+)  # fmt: skip
+
+
+def build(ctx, promotion: PromotionDispatch | None = None):
     return RetrainTrigger(
         "retrain", ctx,
         RetrainTriggerArgs(
@@ -32,7 +40,7 @@ def build(ctx):
             application_insights_connection_string=pulumi.Output.secret("InstrumentationKey=k"),
             stack_outputs={"environment": "dev", "workspaceName": pulumi.Output.from_input("mlw-mlops-dev-weu")},
             training={"nEstimators": 200}, cooldown_minutes=360, retrain_rules=["alrt-drift"], maximum_instance_count=40, instance_memory_mb=2048,
-            python_version="3.11", storage_sku="Standard_ZRS",
+            python_version="3.11", storage_sku="Standard_ZRS", promotion=promotion,
         ),
     )  # fmt: skip
 
@@ -106,6 +114,30 @@ def test_roles_are_what_the_function_uses(record):
         ("Azure Event Hubs Data Receiver", ALERTS_HUB_ID),
         ("Monitoring Metrics Publisher", INSIGHTS_ID),
     }
+
+
+def test_without_promotion_there_is_no_token_and_no_dispatch_setting(record):
+    assert record.of_type("azure-native:keyvault:Secret") == []
+    values = record.one("azure-native:web:WebAppApplicationSettings").inputs["properties"].value
+    assert not [key for key in values if key.startswith("MLOPS_PROMOTION_")]
+
+
+def test_promotion_writes_the_token_secret_that_only_the_function_reads():
+    record = run_component(lambda ctx: build(ctx, PROMOTION), private=True)
+    [secret] = record.of_type("azure-native:keyvault:Secret")
+    assert (secret.inputs["vaultName"], secret.inputs["secretName"]) == ("kv-mlops-dev-weu", "github-promotion-token")
+    assert isinstance(secret.inputs["properties"], Secret) and secret.inputs["properties"].value["value"] == "github_pat_x"
+    values = record.one("azure-native:web:WebAppApplicationSettings").inputs["properties"].value
+    assert {key: value for key, value in values.items() if key.startswith("MLOPS_PROMOTION_")} == {
+        "MLOPS_PROMOTION_REPOSITORY": "example-org/mlops-platform",
+        "MLOPS_PROMOTION_WORKFLOW": "train.yml",
+        "MLOPS_PROMOTION_REF": "main",
+        "MLOPS_PROMOTION_TOKEN_URL": "https://kv-mlops-dev-weu.vault.azure.net/secrets/github-promotion-token",
+    }
+    assert "github_pat_x" not in json.dumps(values)  # the token is only in the vault, never an app setting
+    [read] = [r for r in record.of_type("azure-native:authorization:RoleAssignment") if r.name == "retrain-read-promotion-token"]
+    assert ROLE_NAMES[read.inputs["roleDefinitionId"].rsplit("/", 1)[1]] == "Key Vault Secrets User"
+    assert read.inputs["scope"] == secret.outputs["id"] and read.inputs["principalId"] == record.outputs["principal_id"]
 
 
 def test_public_stack_keeps_everything_public_without_vnet(request):

@@ -112,7 +112,7 @@ def test_a_fired_alert_submits_the_stacks_training_pipeline_once(submitted, reje
     assert RETRAIN(event(as_json(alert()))) is None
     [sent] = submitted
     assert (sent.experiment_name, sent.workspace) == ("predictive-maintenance-training-dev", "mlw-mlops-dev-weu")
-    assert list(sent.job.jobs) == ["validate", "prep", "train", "evaluate", "gate", "register"]
+    assert list(sent.job.jobs) == ["gather", "validate", "prep", "train", "evaluate", "gate", "register"]
     assert RETRAIN(event(as_json(alert()), sequence_number=42)) is None  # the action group notified twice
     assert len(submitted) == 1 and rejections() == {}
 

@@ -37,7 +37,7 @@ REQUIRED_MODULES = {
     "pipelines/sample_data.py", "pipelines/telemetry.py",
     "pipelines/retrain_trigger/__init__.py", "pipelines/retrain_trigger/trigger.py",
     "pipelines/steps/__init__.py", "pipelines/steps/common.py",
-    *(f"pipelines/steps/{step}.py" for step in ("validate", "prep", "train", "evaluate", "gate", "register")),
+    *(f"pipelines/steps/{step}.py" for step in ("gather", "validate", "prep", "train", "evaluate", "gate", "register")),
     "stacks/__init__.py", "stacks/outputs.py", "stacks/sections.py",
 }  # fmt: skip
 
@@ -160,7 +160,7 @@ def test_the_function_runs_from_its_package_with_only_its_requirements(built, tm
     assert done.returncode == 0, done.stderr[-4000:]
     result = json.loads(done.stdout.splitlines()[-1])
     assert result["function"] == "retrain"
-    assert result["job_steps"] == ["validate", "prep", "train", "evaluate", "gate", "register"]
+    assert result["job_steps"] == ["gather", "validate", "prep", "train", "evaluate", "gate", "register"]
     loaded = result["modules"]
     assert [m for m in loaded if m.split(".")[0] in FORBIDDEN_MODULES or m.startswith("mlops.commands")] == []
     # Project code came from the package, not from the repository.

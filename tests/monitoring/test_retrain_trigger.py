@@ -85,7 +85,7 @@ def test_fired_alert_submits_the_stacks_training_pipeline(submitted):
     assert (status, body["action"], body["job"], body["rule"]) == (202, "submitted", "retrain-1", "alrt-mlops-drift-dev-weu")
     [sent] = submitted
     assert (sent.experiment_name, sent.workspace) == ("predictive-maintenance-training-dev", "mlw-mlops-dev-weu")
-    assert sent.job.type == "pipeline" and list(sent.job.jobs) == ["validate", "prep", "train", "evaluate", "gate", "register"]
+    assert sent.job.type == "pipeline" and list(sent.job.jobs) == ["gather", "validate", "prep", "train", "evaluate", "gate", "register"]
     assert sent.job.display_name == "predictive-maintenance training (dev)"
 
 

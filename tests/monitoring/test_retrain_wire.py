@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 
 import pytest
+from azure.core.pipeline.transport import RequestsTransport
 
 from pipelines.aml import experiment_name
 from pipelines.retrain_trigger import function_app
 from pipelines.retrain_trigger.trigger import claim_keys, parse_alert
 from pipelines.stack_outputs import load_outputs
-from tests.azure.wire import AzureWire, Call, token_for
+from tests.azure.wire import TENANT_ID, AzureWire, Call, token_for
 from tests.azure.workspace import RecordedWorkspace
 from tests.monitoring.test_retrain_trigger import alert
 
@@ -110,7 +111,7 @@ def test_a_fired_alert_claims_its_blobs_and_submits_the_pipeline_as_the_apps_ide
     properties = put.json()["properties"]
     assert (properties["jobType"], properties["experimentName"]) == ("Pipeline", experiment_name("dev"))
     assert properties["computeId"].endswith(f"/computes/{outputs.compute_name}")
-    assert list(properties["jobs"]) == ["validate", "prep", "train", "evaluate", "gate", "register"]
+    assert list(properties["jobs"]) == ["gather", "validate", "prep", "train", "evaluate", "gate", "register"]
     uploaded = {path.split("/", 3)[-1] for path in workspace.blobs}  # /<container>/<snapshot folder>/<file>
     assert "pipelines/steps/train.py" in uploaded and not any(".venv/" in p for p in uploaded)
 
@@ -165,3 +166,75 @@ def test_an_expired_claim_is_taken_over_only_if_nobody_changed_it_first(app, azu
     assert lost.headers["If-Match"] == '"0xold"' and claims.blobs[incident][1] == '"0xtheirs"'  # theirs stands
     assert (outcome.status, outcome.body["reason"]) == (200, "this incident already triggered a retrain")
     assert len(workspace.jobs) == 1  # our If-Match write failed (412): nothing is submitted twice
+
+
+# --- the promotion workflow, dispatched after a submission ---------------------------------------------------------
+
+VAULT = "https://kv-mlops-dev-weu.vault.azure.net"
+TOKEN_URL = f"{VAULT}/secrets/github-promotion-token"
+GITHUB_TOKEN = "github_pat_offline"  # what the stack wrote into the secret
+DISPATCHES = "/repos/example-org/mlops-platform/actions/workflows/train.yml/dispatches"
+
+
+def vault_secret(call: Call):
+    """Key Vault as azure-keyvault-secrets meets it: an unauthenticated first request gets the challenge naming the
+    tenant and resource; the retry with a vault token gets the secret's latest version."""
+    if call.bearer is None:
+        challenge = f'Bearer authorization="https://login.microsoftonline.com/{TENANT_ID}", resource="https://vault.azure.net"'
+        return 401, {"error": {"code": "Unauthorized"}}, {"WWW-Authenticate": challenge}
+    return 200, {"value": GITHUB_TOKEN, "id": f"{TOKEN_URL}/0123456789abcdef", "attributes": {"enabled": True}}
+
+
+@pytest.fixture
+def promoting(app, azure, monkeypatch):
+    """dev's app settings with `retrainTrigger.promotion` configured, as the component writes them."""
+    for name, value in {
+        "MLOPS_PROMOTION_REPOSITORY": "example-org/mlops-platform",
+        "MLOPS_PROMOTION_WORKFLOW": "train.yml",
+        "MLOPS_PROMOTION_REF": "main",
+        "MLOPS_PROMOTION_TOKEN_URL": TOKEN_URL,
+    }.items():
+        monkeypatch.setenv(name, value)
+    function_app._runtime.cache_clear()
+    azure.route("GET", re.escape("kv-mlops-dev-weu.vault.azure.net/secrets/github-promotion-token") + "/?", vault_secret)
+    return app
+
+
+def test_a_submitted_job_dispatches_train_yml_with_the_job_using_the_token_from_key_vault(promoting, azure):
+    _outputs, workspace, _claims = promoting
+    azure.route("POST", re.escape("api.github.com" + DISPATCHES), lambda call: (204, None))
+    outcome = function_app.process(fired())
+    [job] = workspace.jobs
+    assert outcome.status == 202 and outcome.body["promotion"] == "dispatched train.yml in example-org/mlops-platform"
+    reads = azure.requests_to("kv-mlops-dev-weu.vault.azure.net")
+    assert [c.bearer for c in reads] == [None, token_for("https://vault.azure.net")]  # challenge, then the app's identity
+    [post] = azure.requests_to("api.github.com")
+    assert post.path == DISPATCHES and post.headers["Authorization"] == f"Bearer {GITHUB_TOKEN}"
+    assert post.headers["X-GitHub-Api-Version"] == "2022-11-28" and post.headers["Accept"] == "application/vnd.github+json"
+    assert post.json() == {"ref": "main", "inputs": {"stack": "dev", "job": job, "alert_id": alert()["data"]["essentials"]["alertId"]}}
+    assert azure.unrouted == []
+
+
+@pytest.mark.parametrize(
+    ("status", "why"), [(401, "GitHub answered 401"), (422, "GitHub answered 422"), (503, "GitHub answered 503")]
+)
+def test_a_failed_dispatch_keeps_the_submission_and_says_why(promoting, azure, caplog, monkeypatch, status, why):
+    _outputs, workspace, claims = promoting
+    slept: list[float] = []
+    monkeypatch.setattr(RequestsTransport, "sleep", lambda _self, seconds: slept.append(seconds))  # back-off, not slept
+    azure.route("POST", re.escape("api.github.com" + DISPATCHES), lambda call: (status, {"message": "Bad credentials"}))
+    outcome = function_app.process(fired())
+    assert outcome.status == 202 and outcome.body["action"] == "submitted" and len(workspace.jobs) == 1
+    assert outcome.body["promotion"].startswith(f"not dispatched: {why}")
+    assert set(claims.blobs) == claim_paths(fired())  # the claims stand: the same alert never submits twice
+    posts = azure.requests_to("api.github.com")
+    assert len(posts) == (4 if status == 503 else 1)  # 5xx is retried 3 times, 4xx is final
+    assert bool(slept) == (status == 503) and slept == sorted(slept)  # with growing back-off (azure-core's retry)
+    [warning] = [json.loads(r.message) for r in caplog.records if "retrain_promotion_not_dispatched" in r.message]
+    assert warning["job"] == outcome.body["job"] and why in warning["error"]
+
+
+def test_without_promotion_settings_nothing_is_dispatched(app, azure):
+    outcome = function_app.process(fired())
+    assert outcome.status == 202 and "promotion" not in outcome.body
+    assert azure.requests_to("api.github.com") == [] and azure.requests_to("kv-mlops-dev-weu.vault.azure.net") == []

@@ -39,7 +39,9 @@ def test_compute_data_image_and_experiment_come_from_the_outputs(dev_outputs):
     job = build_pipeline(dev_outputs, PARAMETERS)
     assert job.compute == dev_outputs.compute_name
     assert job.experiment_name == experiment_name("dev")
-    assert job.jobs["validate"].inputs.data.path == f"{dev_outputs.container_urls.raw}/{RAW_DATA_PATH}"
+    assert job.jobs["gather"].inputs.history.path == f"{dev_outputs.container_urls.raw}/{RAW_DATA_PATH}"
+    assert job.jobs["gather"].inputs.predictions.path == dev_outputs.container_urls.predictions
+    assert job.jobs["gather"].inputs.labels.path == dev_outputs.container_urls.labels
     assert {j.component.environment.image for j in job.jobs.values()} == {
         f"{dev_outputs.registry_login_server}/{TRAINING_IMAGE}"
     }
@@ -56,6 +58,23 @@ def test_ports_are_wired_by_name_and_parameters_come_from_the_stack_config(dev_o
     assert rest["register"]["inputs"]["verdict"]["value"] == "${{parent.jobs.gate.outputs.verdict}}"
     assert rest["gate"]["inputs"]["min_auc"]["value"] == "0.75"  # stacks/Pulumi.dev.yaml training.minAuc
     assert rest["train"]["inputs"]["n_estimators"]["value"] == "200"
+
+
+def test_the_gate_compares_with_the_stacks_live_model_from_the_shared_registry(dev_outputs):
+    live = dev_outputs.model_copy(update={"live_model": f"{MODEL_NAME}:3"})
+    parameters = pipeline_parameters("dev", load_stack_config("dev").training, "0" * 40, live.live_model)
+    job = build_pipeline(live, parameters)
+    assert job._validate().passed
+    gate = job._to_rest_object().as_dict()["properties"]["jobs"]["gate"]["inputs"]
+    assert gate["live_model"]["uri"] == f"azureml://registries/{dev_outputs.ml_registry_name}/models/{MODEL_NAME}/versions/3"
+    assert gate["live_version"]["value"] == f"{MODEL_NAME}:3"
+    component = job.jobs["gate"].component
+    assert "$[[--live_model ${{inputs.live_model}}]]" in component.command and component.inputs["live_model"].optional
+    # before the first deployment (dev has none): no live model input, and the gate says so
+    first = build_pipeline(dev_outputs, pipeline_parameters("dev", load_stack_config("dev").training, "0" * 40, dev_outputs.live_model))
+    assert first._validate().passed and dev_outputs.live_model is None
+    inputs = first._to_rest_object().as_dict()["properties"]["jobs"]["gate"]["inputs"]
+    assert "live_model" not in inputs and inputs["live_version"]["value"] == "none"
 
 
 def test_show_prints_the_pipeline_yaml(tmp_path, capsys, dev_outputs):
@@ -89,6 +108,7 @@ def test_submit_signs_in_uploads_the_code_creates_the_job_and_names_the_register
         ("4", {"stack": "dev", "git_commit": commit}),
         ("5", {"stack": "staging", "git_commit": commit}),
         ("6", {"stack": "dev", "git_commit": "another-commit"}),
+        ("7", {"stack": "dev", "git_commit": commit, "pipeline_job": "a-job-of-another-run"}),
     ]).install(azure)
     code, _ = cli(capsys, "pipeline", "run", "--stack", "dev", "--submit", "--out", "run.json")
     assert code == 0 and azure.unrouted == []
@@ -105,7 +125,7 @@ def test_submit_signs_in_uploads_the_code_creates_the_job_and_names_the_register
     assert properties["jobType"] == "Pipeline" and properties["experimentName"] == experiment_name("dev")
     assert properties["computeId"].endswith(f"/computes/{dev_outputs.compute_name}")
     assert set(properties["jobs"]) == {step.name for step in STEPS}
-    validate = properties["jobs"]["validate"]["inputs"]["data"]
+    validate = properties["jobs"]["gather"]["inputs"]["history"]
     assert validate["uri"].endswith(f"/raw/{RAW_DATA_PATH}")
     components = [c for c in arm if c.method == "PUT" and "/components/" in c.path]
     assert len(components) == len(STEPS)
@@ -130,6 +150,54 @@ def test_submit_refuses_failed_and_canceled_jobs(dev_outputs, azure, capsys, sta
     assert not [c for c in azure.calls if "/models/" in c.path]  # nothing is looked up for a failed run
 
 
+def _submitted_job(capsys, workspace) -> str:
+    """A training pipeline job in the recorded workspace, created the way any submitter creates it."""
+    code, err = cli(capsys, "pipeline", "run", "--stack", "dev", "--submit")
+    assert code == 0, err
+    [name] = workspace.jobs
+    return name
+
+
+def test_adopt_waits_for_a_submitted_job_and_names_the_version_that_job_registered(dev_outputs, azure, capsys):
+    workspace = RecordedWorkspace(dev_outputs).install(azure)
+    name = _submitted_job(capsys, workspace)
+    workspace.models = [
+        ("8", {"stack": "dev", "pipeline_job": name}),
+        ("9", {"stack": "dev", "pipeline_job": "a-later-job"}),
+        ("10", {"stack": "dev", "git_commit": runner.git_commit()}),  # not this job's: an adopted run has no fallback
+    ]
+    before = len(azure.calls)
+    code, err = cli(capsys, "pipeline", "run", "--stack", "dev", "--adopt", name, "--out", "run.json")
+    assert code == 0, err
+    assert json.loads(open("run.json").read()) == {"stack": "dev", "status": "Completed", "job": name, "model": f"{MODEL_NAME}:8"}
+    adopted = azure.calls[before:]
+    assert not [c for c in adopted if c.method == "PUT"]  # nothing submitted, nothing uploaded
+    assert f"{dev_outputs.workspace_id}/jobs/{name}" in {c.path for c in adopted if c.method == "GET"}
+
+
+def test_adopt_records_a_failed_job_and_names_no_model(dev_outputs, azure, capsys):
+    workspace = RecordedWorkspace(dev_outputs).install(azure)
+    name = _submitted_job(capsys, workspace)
+    workspace.final_status = "Failed"
+    code, err = cli(capsys, "pipeline", "run", "--stack", "dev", "--adopt", name, "--out", "run.json")
+    assert code == 1 and f"pipeline job {name} ended Failed" in err
+    assert json.loads(open("run.json").read()) == {"stack": "dev", "status": "Failed", "job": name, "model": None}
+
+
+def test_adopt_refuses_unknown_jobs_other_experiments_and_bad_names(dev_outputs, azure, capsys):
+    workspace = RecordedWorkspace(dev_outputs).install(azure)
+    code, err = cli(capsys, "pipeline", "run", "--stack", "dev", "--adopt", "no-such-job")
+    assert code == 2 and "has no job no-such-job" in err and "Traceback" not in err
+    name = _submitted_job(capsys, workspace)
+    workspace.jobs["other-job"] = json.loads(json.dumps(workspace.jobs[name])) | {"name": "other-job"}
+    workspace.jobs["other-job"]["properties"]["experimentName"] = "someone-elses-experiment"
+    code, err = cli(capsys, "pipeline", "run", "--stack", "dev", "--adopt", "other-job")
+    assert code == 2 and "not a training pipeline of 'predictive-maintenance-training-dev'" in err
+    for argv in (["--adopt", name, "--submit"], ["--adopt", "bad name;rm"]):
+        code, err = cli(capsys, "pipeline", "run", "--stack", "dev", *argv)
+        assert code == 2 and "--adopt" in err
+
+
 def test_submit_uploads_a_local_data_file(dev_outputs, azure, capsys, tmp_path):
     workspace = RecordedWorkspace(dev_outputs).install(azure)
     data = tmp_path / "telemetry.parquet"
@@ -139,7 +207,7 @@ def test_submit_uploads_a_local_data_file(dev_outputs, azure, capsys, tmp_path):
     [upload] = [c for c in azure.calls if c.method == "PUT" and c.path.endswith("/telemetry.parquet") and not c.query]
     assert upload.bearer == token_for("https://storage.azure.com")  # identity-based datastore: no account key, no SAS
     [job] = workspace.jobs.values()
-    assert job["properties"]["jobs"]["validate"]["inputs"]["data"]["uri"].startswith("azureml://")
+    assert job["properties"]["jobs"]["gather"]["inputs"]["history"]["uri"].startswith("azureml://")
 
 
 def test_the_code_snapshot_is_what_git_would_commit_and_the_folder_itself_without_git(tmp_path, monkeypatch):

@@ -36,16 +36,21 @@ def test_a_number_that_is_not_finite_refuses(numbers, reason):
     assert not verdict.passed and verdict.reasons == [reason]
 
 
+def write_split(features, split, test) -> None:
+    """prep's output folder for `split`, with `test` as its test split."""
+    features.mkdir()
+    split.train.to_parquet(features / TRAIN_FILE, index=False)
+    test.to_parquet(features / TEST_FILE, index=False)
+    (features / FEATURES_META).write_text(json.dumps(split.meta))
+
+
 @pytest.fixture(scope="module")
 def one_class_test_split(sample, tmp_path_factory):
     """prep's output as it would be if the test split held only negatives, and a model trained on the rest."""
     folder = tmp_path_factory.mktemp("one-class")
     features = folder / "features"
-    features.mkdir()
     split = prep.prepare(sample)
-    split.train.to_parquet(features / TRAIN_FILE, index=False)
-    split.test[split.test[LABEL] == 0].to_parquet(features / TEST_FILE, index=False)
-    (features / FEATURES_META).write_text(json.dumps(split.meta))
+    write_split(features, split, split.test[split.test[LABEL] == 0])
     save_model(train_model(split.train, n_estimators=10, max_depth=4), split.train, folder / "model")
     return features, folder / "model"
 
@@ -58,7 +63,7 @@ def test_the_gate_step_refuses_an_auc_from_a_one_class_test_split(one_class_test
     capsys.readouterr()
     code = gate.main(
         ["--metrics", str(tmp_path / "m"), "--features", str(features), "--min_auc", "0.8",
-         "--max_auc_regression", "0.02", "--verdict", str(tmp_path / "v")]
+         "--max_auc_regression", "0.02", "--live_version", "registry", "--verdict", str(tmp_path / "v")]
     )  # fmt: skip
     assert code == 1
     assert capsys.readouterr().err.splitlines()[-1] == (
@@ -75,7 +80,7 @@ def test_a_nan_threshold_from_the_command_line_refuses(one_class_test_split, tmp
     (tmp_path / "m" / RESULT_FILE["metrics"]).write_text(json.dumps({"auc": 0.9}))
     code = gate.main(
         ["--metrics", str(tmp_path / "m"), "--features", str(features), "--min_auc", "nan",
-         "--max_auc_regression", "0.02", "--verdict", str(tmp_path / "v")]
+         "--max_auc_regression", "0.02", "--live_version", "registry", "--verdict", str(tmp_path / "v")]
     )  # fmt: skip
     assert code == 1 and "training.minAuc is nan" in capsys.readouterr().err
 
@@ -131,3 +136,50 @@ def test_the_workspace_client_is_built_from_the_stack_outputs(dev_outputs):
     assert (client.subscription_id, client.resource_group_name, client.workspace_name) == (
         dev_outputs.workspace_id.split("/")[2], dev_outputs.resource_group_name, dev_outputs.workspace_name,
     )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def split_and_live_model(sample, tmp_path_factory):
+    """prep's output on the sample and a live model (an MLflow folder, as Azure ML mounts it) trained on it."""
+    folder = tmp_path_factory.mktemp("live")
+    features = folder / "features"
+    split = prep.prepare(sample)
+    write_split(features, split, split.test)
+    live = train_model(split.train, n_estimators=20, max_depth=6)
+    save_model(live, split.train, folder / "live")
+    return features, folder / "live", evaluate.evaluate_model(live, split.test).auc
+
+
+def gate_with_live(tmp_path, features, candidate_auc: float, *live: str) -> tuple[int, dict]:
+    (tmp_path / "m").mkdir(exist_ok=True)
+    (tmp_path / "m" / RESULT_FILE["metrics"]).write_text(json.dumps({"auc": candidate_auc}))
+    code = gate.main(["--metrics", str(tmp_path / "m"), "--features", str(features), "--min_auc", "0.5",
+                      "--max_auc_regression", "0.02", *live, "--verdict", str(tmp_path / "v")])  # fmt: skip
+    verdict_file = tmp_path / "v" / RESULT_FILE["verdict"]
+    return code, json.loads(verdict_file.read_text()) if verdict_file.exists() else {}
+
+
+def test_in_azure_ml_the_gate_compares_with_the_stacks_live_model(split_and_live_model, tmp_path):
+    features, live, live_auc = split_and_live_model
+    flags = ["--live_model", str(live), "--live_version", "predictive-maintenance:3"]
+    code, verdict = gate_with_live(tmp_path, features, live_auc - 0.05, *flags)
+    assert code == 1 and verdict["production_version"] == "3" and verdict["production_auc"] == pytest.approx(live_auc)
+    assert "below production version 3" in verdict["reasons"][1]
+    code, verdict = gate_with_live(tmp_path, features, live_auc - 0.01, *flags)
+    assert code == 0 and verdict["passed"] is True
+
+
+def test_before_the_first_deployment_there_is_nothing_to_compare_with(split_and_live_model, tmp_path):
+    features, _live, _auc = split_and_live_model
+    code, verdict = gate_with_live(tmp_path, features, 0.7, "--live_version", "none")
+    assert code == 0 and verdict["reasons"][1] == "no production model to compare with"
+
+
+def test_a_named_live_model_that_is_missing_or_not_a_model_is_bad_input(split_and_live_model, tmp_path, capsys):
+    features, _live, _auc = split_and_live_model
+    capsys.readouterr()
+    code, _ = gate_with_live(tmp_path, features, 0.9, "--live_version", "predictive-maintenance:3")
+    assert code == 2 and "--live_model: missing; --live_version names the live model predictive-maintenance:3" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    code, _ = gate_with_live(tmp_path, features, 0.9, "--live_model", str(tmp_path / "empty"), "--live_version", "predictive-maintenance:3")
+    assert code == 2 and "is not an MLflow model folder" in capsys.readouterr().err

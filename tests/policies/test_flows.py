@@ -5,6 +5,8 @@ reported as a mandatory violation through the Analyzer protocol with the missing
 from __future__ import annotations
 
 import copy
+import json
+from functools import cache
 
 import pytest
 
@@ -12,7 +14,9 @@ from policies.rules.flows import FLOWS
 
 FLOW = "platform-flows-open"
 ALL_FLOWS = {flow.name for flow in FLOWS}
-DEV_NOT_APPLICABLE = {"callers-score", "operators-use-workspace", "operators-query-logs"} | {f for f in ALL_FLOWS if f.startswith("ci-")}
+# Not configured in any stack file (it needs a GitHub token): applicable only in `_promoting`.
+UNCONFIGURED = {"function-reads-promotion-token"}
+DEV_NOT_APPLICABLE = {"callers-score", "operators-use-workspace", "operators-query-logs"} | {f for f in ALL_FLOWS if f.startswith("ci-")} | UNCONFIGURED
 
 
 def broken(pack, record) -> dict[str, str]:
@@ -58,6 +62,24 @@ def _outbound_rule_removed(rule):
     return lambda record: _edit(record, "workspace-mlw", lambda p: p["managedNetwork"]["outboundRules"].pop(rule))
 
 
+@cache
+def _promoting():
+    """staging with retrainTrigger.promotion and its token: the function reads the token from Key Vault."""
+    from tests.conftest import run_with
+
+    promotion = {"promotion": {"repository": "example-org/mlops-platform", "token": "github_pat_x"}}
+    return run_with("staging", retrainTrigger=json.dumps(promotion))
+
+
+def test_the_promotion_token_flow_is_open_once_configured(pack, stacks):
+    from mlops.preview.flows import flow_results
+
+    assert broken(pack, _promoting()) == {}
+    statuses = {result.flow.name: result.status for result in flow_results(_promoting())}
+    assert statuses["function-reads-promotion-token"] == "open"
+    assert {result.flow.name: result.status for result in flow_results(stacks["staging"])}["function-reads-promotion-token"] == "not-applicable"
+
+
 # flow -> (what is removed, the fragment of the violation message)
 REMOVALS = {
     "devices-to-iothub": (lambda r: _edit(r, "iot-iot", lambda p: p["properties"].update(publicNetworkAccess="Disabled")),
@@ -72,6 +94,7 @@ REMOVALS = {
     "compute-to-workspace-storage": (lambda r: _without(r, "access-compute-workspace-blobs"), "grants Microsoft.Storage"),
     "compute-to-key-vault": (lambda r: _without(r, "access-compute-secrets"), "grants Microsoft.KeyVault/vaults/secrets/getSecret/action"),
     "compute-pulls-images": (lambda r: _without(r, "access-compute-pull-images"), "grants Microsoft.ContainerRegistry/registries/pull/read"),
+    "compute-reads-models": (lambda r: _without(r, "access-compute-read-registry"), "grants Microsoft.MachineLearningServices/registries/assets/read"),
     "batch-to-queues-and-tables": (_outbound_rule_removed("storage-table"), "(table)"),
     "monitor-writes-predictions": (lambda r: _without(r, "access-compute-write-predictions"), "no role at predictions grants"),
     "monitor-reads-labels": (lambda r: _without(r, "access-compute-read-labels"), "no role at labels grants"),
@@ -92,6 +115,8 @@ REMOVALS = {
     "function-uploads-code": (lambda r: _without(r, "retrain-code-snapshots"), "grants Microsoft.Storage"),
     "function-reads-alerts": (lambda r: _without(r, "events-pep-namespace", "events-pep-namespace-dns"), "no private endpoint (namespace)"),
     "function-to-app-insights": (lambda r: _without(r, "monitoring-ampls-appi"), "is not in the Azure Monitor private link scope"),
+    "function-reads-promotion-token": (lambda _r: _without(_promoting(), "retrain-read-promotion-token"),
+                                       "grants Microsoft.KeyVault/vaults/secrets/getSecret/action"),
     "alerts-to-function": (lambda r: _edit(r, "events-firewall", lambda p: p.update(trustedServiceAccessEnabled=False)),
                            "network rule set does not let trusted services bypass it"),
     "operators-use-workspace": (lambda r: _without(r, "access-operator-0-workspace"), "experiments/runs/read"),

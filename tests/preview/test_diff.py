@@ -90,9 +90,13 @@ def test_adding_a_deployment_creates_it_and_updates_only_traffic(run_stack_with)
 
 def test_changing_the_split_updates_the_traffic_resource_only(run_stack_with):
     before = from_recorded(run_stack_with("staging", serving=served(deployments=[BLUE, GREEN], traffic={"blue": 90, "green": 10})).resources)
-    after = from_recorded(run_stack_with("staging", serving=served(deployments=[BLUE, GREEN], traffic={"blue": 0, "green": 100})).resources)
+    after = from_recorded(run_stack_with("staging", serving=served(deployments=[BLUE, GREEN], traffic={"blue": 60, "green": 40})).resources)
     changed = [(c.op, c.name, c.changed) for c in diff_states(before, after, guard_data=True) if c.op != "same"]
     assert changed == [("update", "online-traffic", ["traffic.blue", "traffic.green"])]
+    # green taking the most traffic makes it the live model: the retrain function's settings (liveModel) follow
+    moved = from_recorded(run_stack_with("staging", serving=served(deployments=[BLUE, GREEN], traffic={"blue": 0, "green": 100})).resources)
+    changed = [(c.op, c.name, c.changed) for c in diff_states(before, moved, guard_data=True) if c.op != "same"]
+    assert changed == [("update", "retrain-settings", ["properties"]), ("update", "online-traffic", ["traffic.blue", "traffic.green"])]
 
 
 def exported(value, show_secrets=True):

@@ -399,6 +399,34 @@ def test_requested_stack_is_checked_against_the_allow_list():
     assert WORKFLOWS["train"]["jobs"]["runner"]["with"] == {"stack": "${{ needs.request.outputs.stack }}"}
 
 
+def validate_request(tmp_path: Path, **env: str) -> tuple[int, dict[str, str]]:
+    """Run train.yml's request check as Actions would: the inputs in the environment, outputs to $GITHUB_OUTPUT."""
+    [step] = WORKFLOWS["train"]["jobs"]["request"]["steps"]
+    output, summary = tmp_path / "output", tmp_path / "summary"
+    output.write_text(""), summary.write_text("")
+    values = {"REQUESTED_STACK": "prod", "ALERT_ID": "", "JOB": "", "PROMOTE_TO": "staging"} | env
+    done = subprocess.run(["bash", "-e", "-c", step["run"]], capture_output=True, text=True,
+                          env={"PATH": os.environ["PATH"], "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(summary), **values})  # fmt: skip
+    return done.returncode, dict(line.split("=", 1) for line in output.read_text().splitlines())
+
+
+def test_the_retrain_function_dispatches_train_yml_with_the_job_it_submitted(tmp_path):
+    inputs = WORKFLOWS["train"]["on"]["workflow_dispatch"]["inputs"]
+    assert inputs["job"]["type"] == "string" and inputs["alert_id"]["type"] == "string"
+    # dispatch.py sends exactly these inputs; GitHub refuses a dispatch with an input the workflow does not declare
+    from pipelines.retrain_trigger.dispatch import PromotionDispatch
+
+    sent = PromotionDispatch("o/r", "train.yml", "main", "https://v/secrets/t").body("prod", "job-1", "alert")["inputs"]
+    assert set(sent) == set(inputs)
+    assert validate_request(tmp_path, JOB="calm_apple_7x2k9") == (0, {"stack": "prod", "promote-to": "staging", "job": "calm_apple_7x2k9"})
+    assert validate_request(tmp_path)[1]["job"] == ""  # no job: this run submits one
+    for bad in ("job; curl evil", "$(id)", "-rf", "x" * 256):
+        assert validate_request(tmp_path, JOB=bad)[0] == 1, bad
+    [step] = [s for s in WORKFLOWS["train"]["jobs"]["train"]["steps"] if "--adopt" in s.get("run", "")]
+    assert step["env"] == {"JOB": "${{ needs.request.outputs.job }}"}
+    assert 'python -m mlops pipeline run --stack "$STACK" --adopt "$JOB" --format json --out run.json' in step["run"]
+
+
 def test_training_submits_waits_and_checks_the_final_status():
     train = WORKFLOWS["train"]["jobs"]["train"]
     scripts = run_scripts(train)
