@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import http.client
 import json
 import logging
 import re
@@ -71,7 +72,7 @@ def fetch_model(uri: str, max_bytes: int = MAX_MODEL_BYTES, timeout: float = FET
                 content = response.read(max_bytes + 1)
         else:
             raise ModelFetchError(f"modelUri scheme '{scheme}' is not supported; use https:// or file://")
-    except OSError as exc:
+    except (OSError, http.client.HTTPException) as exc:  # URLError and timeouts are OSErrors; a cut response is not
         raise ModelFetchError(f"cannot fetch modelUri: {type(exc).__name__}: {str(exc)[:200]}") from None
     if len(content) > max_bytes:
         raise ModelFetchError(f"the model at modelUri is larger than {max_bytes} bytes")
