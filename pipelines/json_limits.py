@@ -5,7 +5,9 @@ turns `1e400` into infinity, accepts `NaN` and lone UTF-16 surrogates (`"\\ud800
 write back). `loads_bounded` checks the size and the nesting depth on the raw bytes before parsing (strings are
 skipped with one regular expression; the depth is a running sum over the brackets left), then parses with
 NaN/Infinity and out-of-range numbers refused, then rejects strings that are not valid Unicode. Every refusal
-is a `JsonLimitError` carrying an HTTP status (413 for size, 400 otherwise) and a one-line reason.
+is a `JsonLimitError` carrying an HTTP status (413 for size, 400 otherwise), a one-line reason and a short
+`code` naming the kind of refusal (`too_large`, `too_deep`, `bad_number`, `malformed_json`), which the edge module
+counts by.
 
 Standard library only: the scoring image and the retrain function both ship this file.
 """
@@ -24,12 +26,22 @@ _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
 
 
-class JsonLimitError(ValueError):
-    """A body refused before or while parsing: the HTTP status to answer and the reason."""
+TOO_LARGE = "too_large"
+TOO_DEEP = "too_deep"
+BAD_NUMBER = "bad_number"  # NaN, Infinity, or a number no double / int64 holds
+MALFORMED_JSON = "malformed_json"
 
-    def __init__(self, status: int, reason: str):
+
+class JsonLimitError(ValueError):
+    """A body refused before or while parsing: the HTTP status to answer, the reason and the kind of refusal."""
+
+    def __init__(self, status: int, reason: str, code: str = MALFORMED_JSON):
         super().__init__(reason)
-        self.status, self.reason = status, reason
+        self.status, self.reason, self.code = status, reason, code
+
+
+class _NumberError(ValueError):
+    """A number literal refused while parsing (json.loads passes it through unchanged)."""
 
 
 def nesting_depth(body: bytes) -> int:
@@ -39,32 +51,34 @@ def nesting_depth(body: bytes) -> int:
 
 
 def _constant(name: str) -> float:
-    raise ValueError(f"{name} is not a valid JSON number")
+    raise _NumberError(f"{name} is not a valid JSON number")
 
 
 def _float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise ValueError(f"number {text[:40]} is out of range")
+        raise _NumberError(f"number {text[:40]} is out of range")
     return value
 
 
 def _integer(text: str) -> int:
     value = int(text)
     if not -MAX_INTEGER <= value < MAX_INTEGER:
-        raise ValueError(f"integer {text[:40]}{'...' if len(text) > 40 else ''} is out of range (64 bits)")
+        raise _NumberError(f"integer {text[:40]}{'...' if len(text) > 40 else ''} is out of range (64 bits)")
     return value
 
 
 def loads_bounded(body: bytes, max_bytes: int, max_depth: int) -> Any:
     """The parsed JSON value of `body`, or JsonLimitError with the status and reason."""
     if len(body) > max_bytes:
-        raise JsonLimitError(413, f"body is {len(body)} bytes; at most {max_bytes}")
+        raise JsonLimitError(413, f"body is {len(body)} bytes; at most {max_bytes}", TOO_LARGE)
     depth = nesting_depth(body)
     if depth > max_depth:
-        raise JsonLimitError(400, f"JSON nested {depth} levels deep; at most {max_depth}")
+        raise JsonLimitError(400, f"JSON nested {depth} levels deep; at most {max_depth}", TOO_DEEP)
     try:
         value = json.loads(body, parse_constant=_constant, parse_float=_float, parse_int=_integer)
+    except _NumberError as exc:
+        raise JsonLimitError(400, f"malformed JSON: {exc}", BAD_NUMBER) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise JsonLimitError(400, f"malformed JSON: {exc}") from None
     _check_strings(value)

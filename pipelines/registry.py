@@ -15,6 +15,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, ErrorCode
 
 from mlops.errors import BadInput, first_line
+from pipelines.model_metadata import ONNX_TAG
 
 MODEL_NAME = "predictive-maintenance"
 PRODUCTION_ALIAS = "production"
@@ -61,3 +62,10 @@ def registered_versions(client: MlflowClient | None = None, name: str = MODEL_NA
     """Every registered version of the model, oldest first."""
     client = client or MlflowClient()
     return sorted(client.search_model_versions(f"name='{name}'"), key=lambda v: int(v.version))
+
+
+def onnx_artifact(client: MlflowClient, name: str, version: str) -> str | None:
+    """The version's ONNX export as an artifact path relative to its run's artifact root (tag `ONNX_TAG`, e.g.
+    `onnx/model.onnx`: `runs:/<run_id>/onnx/model.onnx`), or None when the version has none (trained before the
+    edge export existed). A missing model or version raises MlflowException as `get_model_version` does."""
+    return client.get_model_version(name, version).tags.get(ONNX_TAG)

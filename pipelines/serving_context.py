@@ -22,6 +22,7 @@ PROJECT_FILES = {
     "pipelines/collect.py": "pipelines/collect.py",
     "pipelines/json_limits.py": "pipelines/json_limits.py",
     "pipelines/model_metadata.py": "pipelines/model_metadata.py",
+    "pipelines/signature_rules.py": "pipelines/signature_rules.py",
 }
 
 

@@ -65,7 +65,7 @@ def server_command(model_dir: Path, port: int, workers: int = 1) -> list[str]:
 
 def server_env() -> dict[str, str]:
     """The server's environment: ours, the gunicorn settings, and the project root on the path (score.py
-    imports `pipelines.json_limits` and `pipelines.model_metadata`, as in the image)."""
+    imports `pipelines.json_limits`, `pipelines.signature_rules` and `pipelines.model_metadata`, as in the image)."""
     path = os.pathsep.join(filter(None, [str(ROOT_DIR), os.environ.get("PYTHONPATH")]))
     return {**os.environ, **SERVER_ENV, "PYTHONPATH": path}
 

@@ -4,7 +4,9 @@ Tags on the model version: data version, git commit, metrics, stack, gate verdic
 job that registered it (`pipeline_job`, how a workflow adopting that job finds its model). Registration happens only
 behind a passed gate verdict, checked again here so the step can never register a refused model. The drift
 reference profile the train step left in the model's folder becomes a file of the registered version (MLflow's
-logged-model artifacts), so it travels with the model into the shared registry and to the monitor.
+logged-model artifacts), so it travels with the model into the shared registry and to the monitor. The ONNX export
+(`ONNX_FILE`) does too, and is also logged to the run under `ONNX_ARTIFACT_DIR`; the version's tag `ONNX_TAG` names
+that run artifact path (`onnx/model.onnx`), which `pipelines.registry.onnx_artifact` reads.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from mlflow.models import Model
 
 from mlops.errors import BadInput, Refused
 from pipelines.metrics import PROFILE_FILE
+from pipelines.model_metadata import ONNX_ARTIFACT_DIR, ONNX_ARTIFACT_PATH, ONNX_FILE, ONNX_TAG
 from pipelines.registry import MODEL_NAME, PIPELINE_JOB_ENV, PIPELINE_JOB_TAG
 from pipelines.sample_data import FEATURES
 from pipelines.steps import step
@@ -54,11 +57,13 @@ def lineage_tags(
 
 
 def register_model(model_dir: Path, example: pd.DataFrame, tags: dict[str, str], name: str = MODEL_NAME) -> Registered:
-    """Log the saved model and its drift reference profile to the current run (or a new one) as a new version of
-    `name`, then tag the version."""
-    profile = Path(model_dir) / PROFILE_FILE
+    """Log the saved model, its drift reference profile and its ONNX export to the current run (or a new one) as a
+    new version of `name`, then tag the version (lineage tags and `ONNX_TAG`)."""
+    profile, onnx = Path(model_dir) / PROFILE_FILE, Path(model_dir) / ONNX_FILE
     if not profile.is_file():
         raise BadInput(f"--model: {model_dir} has no drift reference profile ({PROFILE_FILE}); the train step writes it")
+    if not onnx.is_file():
+        raise BadInput(f"--model: {model_dir} has no ONNX export ({ONNX_FILE}); the train step writes it")
     saved = Model.load(str(model_dir))
     model = mlflow.sklearn.load_model(str(model_dir))
     with nullcontext() if mlflow.active_run() else mlflow.start_run():
@@ -75,10 +80,13 @@ def register_model(model_dir: Path, example: pd.DataFrame, tags: dict[str, str],
         client = MlflowClient()
         # Registered only once complete: a registry that copies the files at registration (Azure ML) gets the profile.
         client.log_model_artifact(logged.model_id, str(profile))
+        client.log_model_artifact(logged.model_id, str(onnx))
+        mlflow.log_artifact(str(onnx), ONNX_ARTIFACT_DIR)
         version = str(mlflow.register_model(logged.model_uri, name).version)
-    for key, value in tags.items():
+    version_tags = tags | {ONNX_TAG: ONNX_ARTIFACT_PATH}
+    for key, value in version_tags.items():
         client.set_model_version_tag(name, version, key, value)
-    return Registered(name, version, tags)
+    return Registered(name, version, version_tags)
 
 
 def run(args: argparse.Namespace) -> Registered:

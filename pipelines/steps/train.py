@@ -3,7 +3,9 @@
 The model is one sklearn Pipeline (one-hot machine type + forest), saved in MLflow format with a signature
 and an input example, so it scores raw telemetry columns wherever it is loaded (evaluate, serving). Beside the
 model, in its folder, goes the drift reference profile of the training split (`PROFILE_FILE`): the register step
-makes it a file of the registered version, and the scheduled monitor compares production data against it.
+makes it a file of the registered version, and the scheduled monitor compares production data against it. So
+does the edge model (`ONNX_FILE`, `pipelines/onnx_export.py`): the pipeline exported to ONNX, written only after
+ONNX Runtime's predictions on the test split matched scikit-learn's (a mismatch refuses the step, exit 1).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 from pipelines.metrics import PROFILE_FILE
+from pipelines.onnx_export import save_onnx
 from pipelines.model_metadata import CATEGORIES
 from pipelines.sample_data import CATEGORICAL_FEATURES, FEATURES, LABEL, NUMERIC_FEATURES
 from pipelines.steps import step
@@ -77,10 +80,11 @@ def save_reference_profile(train_file: Path, model_dir: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> Pipeline:
-    train, _, _ = read_features(args.features)
+    train, test, _ = read_features(args.features)
     model = train_model(train, args.n_estimators, args.max_depth)
     save_model(model, train, args.model)
     save_reference_profile(Path(args.features) / TRAIN_FILE, args.model)
+    save_onnx(model, args.model, test)
     log_to_run(params={"n_estimators": args.n_estimators, "max_depth": args.max_depth, "seed": SEED,
                        "numeric_features": ",".join(NUMERIC_FEATURES)})
     return model

@@ -28,15 +28,18 @@ ROW = {"machine_type": "A", "temperature": 71.5, "vibration": 3.2, "pressure": 6
 def model_dir(tmp_path_factory):
     import mlflow
 
+    from pipelines.onnx_export import save_onnx
     from pipelines.registry import MODEL_NAME
     from pipelines.steps.register import register_model
     from pipelines.steps.train import save_model, save_reference_profile, train_model
 
     folder = tmp_path_factory.mktemp("registry")
     frame = generate_telemetry(1500, seed=3)
-    save_model(train_model(frame, n_estimators=10, max_depth=4), frame, folder / "saved")
+    model = train_model(frame, n_estimators=10, max_depth=4)
+    save_model(model, frame, folder / "saved")
     frame.to_parquet(folder / "train.parquet")
     save_reference_profile(folder / "train.parquet", folder / "saved")
+    save_onnx(model, folder / "saved", frame)  # the register step requires the train step's files, the export too
     tracking_uri = f"sqlite:///{folder / 'mlflow.db'}"
     mlflow.set_tracking_uri(tracking_uri)  # restored below: other tests use their own stores
     try:
