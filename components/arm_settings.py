@@ -231,3 +231,64 @@ class ArmSetting(dynamic.Resource):
             raise ValueError(f"{kind} takes {sorted(KINDS[kind].paths)}, got {sorted(values)}")
         props = {"kind": kind, "resourceId": resource_id, **values, **(described or {}), "revision": resource_revision}
         super().__init__(ArmSettingProvider(), name, props, opts)
+
+
+# --- child resources azure-native has no resource for ------------------------------------------------------------
+# A Data Factory's managed virtual network (`factories/<f>/managedVirtualNetworks/default`, api 2018-06-01) exists in
+# ARM and Bicep (learn.microsoft.com/azure/templates/microsoft.datafactory/factories/managedvirtualnetworks) but not in
+# pulumi-azure-native 3.29's datafactory module; its integration runtime and managed private endpoints need it. So a
+# dynamic resource PUTs it; deleting it is left to the factory's deletion (a factory's children go with it).
+ADF_MANAGED_VNET_KIND = "mlops:datafactory-managed-vnet"
+CHILD_KINDS: dict[str, str] = {ADF_MANAGED_VNET_KIND: "2018-06-01"}  # kind -> API version of its resource type
+
+
+def put_child(props: Mapping[str, Any], client=None) -> dict[str, Any]:
+    """PUT `props["body"]` at `props["resourceId"]` and wait; returns the final body. HttpResponseError naming the id."""
+    from azure.core.exceptions import HttpResponseError
+    from azure.core.polling import LROPoller
+    from azure.core.rest import HttpRequest
+    from azure.mgmt.core.polling.arm_polling import ARMPolling
+
+    resource_id = props["resourceId"]
+    client = client or arm_client()
+    request = HttpRequest("PUT", f"{ARM_ENDPOINT}{resource_id}", params={"api-version": CHILD_KINDS[props["kind"]]},
+                          headers={"Content-Type": "application/json"}, json=_whole_numbers(dict(props["body"])))  # fmt: skip
+    response = client._pipeline.run(request)  # noqa: SLF001  the pipeline response the ARM poller needs
+    status = response.http_response.status_code
+    if status not in (200, 201, 202):
+        raise _failure(f"PUT {resource_id} failed ({status})", response.http_response)
+    poller = LROPoller(client, response, lambda pipeline_response: pipeline_response.http_response.json(), ARMPolling(POLL_INTERVAL))
+    try:
+        return poller.result() or {}
+    except HttpResponseError as error:
+        raise _failure(f"PUT {resource_id}: the operation ended {poller.status()}", error.response) from error
+
+
+class ArmChildProvider(dynamic.ResourceProvider):
+    """Create and update PUT the child; delete leaves it to its parent's deletion."""
+
+    def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
+        put_child(props)
+        return dynamic.CreateResult(id_=props["resourceId"], outs=props)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
+        replaces = [key for key in IDENTITY_KEYS if olds.get(key) != news.get(key)]
+        changed = [key for key in news.keys() | olds.keys() if key != "__provider" and olds.get(key) != news.get(key)]
+        return dynamic.DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
+        put_child(news)
+        return dynamic.UpdateResult(outs=news)
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        return None
+
+
+class ArmChild(dynamic.Resource):
+    """`kind` (a key of CHILD_KINDS), the child's ARM id and its body."""
+
+    def __init__(self, name: str, kind: str, resource_id: pulumi.Input[str], body: Mapping[str, Any],
+                 opts: pulumi.ResourceOptions | None = None):
+        if kind not in CHILD_KINDS:
+            raise ValueError(f"unknown child kind {kind}; known: {sorted(CHILD_KINDS)}")
+        super().__init__(ArmChildProvider(), name, {"kind": kind, "resourceId": resource_id, "body": dict(body)}, opts)
