@@ -80,6 +80,15 @@ def use_local_tracking(environment: str, home: Path) -> str:
     return mlflow.create_experiment(name, artifact_location=(home / "artifacts").as_uri() if uri == default else None)
 
 
+def log_training_data(data: Path, data_version: str) -> None:
+    """The run's training input as an MLflow dataset (pipelines/lineage.py), so the run and the model show it."""
+    from pipelines.lineage import log_training_input
+    from pipelines.registry import MODEL_NAME
+    from pipelines.steps.common import read_table
+
+    log_training_input(read_table(data), data, data_version, MODEL_NAME)
+
+
 def run_local(stack: str, data: Path | None = None, console: Console | None = None) -> dict[str, Any]:
     """Run every step; returns each step's result by name. Raises BadInput / Refused as the steps do."""
     console = console or Console(stderr=True, soft_wrap=True)
@@ -106,6 +115,7 @@ def run_local(stack: str, data: Path | None = None, console: Console | None = No
                     mlflow.start_run(experiment_id=use_local_tracking(stack, home), run_name=run_dir.name)
                 )
                 mlflow.set_tags({"stack": stack, "data": str(data), "data_version": results["prep"].data_version})
+                log_training_data(data, results["prep"].data_version)
                 mlflow.log_artifacts(str(run_dir / "validation_result"), "validation_result")
             values.update({p.name: run_dir / p.name for p in step.outputs})
             args = argparse.Namespace(**{p.name: values[p.name] for p in (*step.inputs, *step.outputs)})
@@ -166,6 +176,16 @@ def registered_by(client, stack: str, commit: str) -> str | None:
     return f"{newest.name}:{newest.version}" if newest else None
 
 
+def register_training_data(client, job, model: str, console: Console) -> None:
+    """The data asset version the registered model names, pointing at the job's `data` input as Azure ML resolved it
+    (a lake path, or the upload of a local file): pipelines/lineage.py."""
+    from pipelines.lineage import register_data_asset
+
+    path = job.jobs[STEPS[0].name].inputs[DATA.name].path
+    asset = register_data_asset(client, *model.split(":"), path)
+    console.print(f"training data {asset}: {path}" if asset else f"{model} names no training data asset (registered before data versioning)")
+
+
 def submit(stack: str, data: Path | None = None, console: Console | None = None) -> RunRecord:
     """Submit the pipeline to the stack's workspace and wait; anything but Completed is a refusal (exit 1)."""
     from azure.ai.ml.exceptions import JobException
@@ -193,5 +213,7 @@ def submit(stack: str, data: Path | None = None, console: Console | None = None)
     if status != JobStatus.COMPLETED:
         raise Refused(f"pipeline job {created.name} ended {status}: {created.studio_url}", record)
     record.model = registered_by(client, stack, git_commit())
+    if record.model:
+        register_training_data(client, created, record.model, console)
     console.print(f"[green]✓[/green] {created.name} completed; registered {record.model}")
     return record

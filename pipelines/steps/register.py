@@ -21,6 +21,7 @@ from mlflow import MlflowClient
 from mlflow.models import Model
 
 from mlops.errors import BadInput, Refused
+from pipelines.lineage import data_asset_tags
 from pipelines.metrics import PROFILE_FILE
 from pipelines.registry import MODEL_NAME
 from pipelines.sample_data import FEATURES
@@ -45,6 +46,12 @@ def lineage_tags(data_version: str, git_commit: str, stack: str, metrics: dict[s
         "stack": stack,
         **{name: f"{value:.6f}" for name, value in metrics.items()},
     }
+
+
+def training_data_tags(meta: dict) -> dict[str, str]:
+    """The tags naming the exact training input as a version of the model's data asset (pipelines/lineage.py): known
+    from the content hash alone, so they are set here, before the asset itself is registered."""
+    return data_asset_tags(MODEL_NAME, meta["data_version"], meta["train_rows"] + meta["test_rows"])
 
 
 def register_model(model_dir: Path, example: pd.DataFrame, tags: dict[str, str], name: str = MODEL_NAME) -> Registered:
@@ -82,7 +89,7 @@ def run(args: argparse.Namespace) -> Registered:
     _, test, meta = read_features(args.features)
     metrics = read_json(args.metrics, "metrics")
     scalars = {key: metrics[key] for key in ("auc", "precision", "recall")}
-    tags = lineage_tags(meta["data_version"], args.git_commit, args.stack, scalars) | {"gate": "passed"}
+    tags = lineage_tags(meta["data_version"], args.git_commit, args.stack, scalars) | training_data_tags(meta) | {"gate": "passed"}
     registered = register_model(args.model, test[list(FEATURES)].head(EXAMPLE_ROWS), tags)
     write_json(args.registered, "registered", asdict(registered))
     return registered
