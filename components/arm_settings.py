@@ -157,17 +157,12 @@ def _failure(what: str, response: Any):
 def apply_setting(props: Mapping[str, Any], client=None) -> dict[str, Any]:
     """GET the resource, set the kind's properties from `props`, PUT it back and wait; returns the final body.
     Raises HttpResponseError naming the resource when a call is refused or the operation fails."""
-    from azure.core.exceptions import HttpResponseError
-    from azure.core.polling import LROPoller
     from azure.core.rest import HttpRequest
-    from azure.mgmt.core.polling.arm_polling import ARMPolling
 
     kind = KINDS[props["kind"]]
     resource_id = props["resourceId"]
     client = client or arm_client()
-    url = f"{ARM_ENDPOINT}{resource_id}"
-    params = {"api-version": kind.api_version}
-    current = client.send_request(HttpRequest("GET", url, params=params))
+    current = client.send_request(HttpRequest("GET", f"{ARM_ENDPOINT}{resource_id}", params={"api-version": kind.api_version}))
     if current.status_code != 200:
         raise _failure(f"GET {resource_id} failed ({current.status_code})", current)
     try:
@@ -181,24 +176,43 @@ def apply_setting(props: Mapping[str, Any], client=None) -> dict[str, Any]:
     headers = {"Content-Type": "application/json"}
     if body.get("etag"):
         headers["If-Match"] = body["etag"]  # IoT Hub: an update must carry the resource's ETag
-    request = HttpRequest("PUT", url, params=params, headers=headers, json=body)
+    return _put(client, resource_id, kind.api_version, body, headers) or body
+
+
+def _put(client, resource_id: str, api_version: str, body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any] | None:
+    """PUT `body` at the resource and wait for the operation (ARM's long-running-operation protocol); the final body.
+    Raises HttpResponseError naming the resource when the PUT is refused or the operation fails."""
+    from azure.core.exceptions import HttpResponseError
+    from azure.core.polling import LROPoller
+    from azure.core.rest import HttpRequest
+    from azure.mgmt.core.polling.arm_polling import ARMPolling
+
+    request = HttpRequest("PUT", f"{ARM_ENDPOINT}{resource_id}", params={"api-version": api_version}, headers=headers, json=body)
     response = client._pipeline.run(request)  # noqa: SLF001  the pipeline response the ARM poller needs
     status = response.http_response.status_code
     if status not in (200, 201, 202):
         raise _failure(f"PUT {resource_id} failed ({status})", response.http_response)
     poller = LROPoller(client, response, lambda pipeline_response: pipeline_response.http_response.json(), ARMPolling(POLL_INTERVAL))
     try:
-        return poller.result() or body
+        return poller.result()
     except HttpResponseError as error:
         raise _failure(f"PUT {resource_id}: the operation ended {poller.status()}", error.response) from error
 
 
-class ArmSettingProvider(dynamic.ResourceProvider):
-    """Create and update write the setting; delete leaves it (the resource or what it names goes with it)."""
+class _PutProvider(dynamic.ResourceProvider):
+    """Create and update write through `_write`; a change of `kind` or `resourceId` replaces; delete leaves Azure as
+    it is (the resource, or the parent, goes with what it belongs to)."""
+
+    def _write(self, props: dict[str, Any]) -> None:
+        raise NotImplementedError
 
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
-        apply_setting(props)
-        return dynamic.CreateResult(id_=f"{props['resourceId']}#{props['kind']}", outs=props)
+        self._write(props)
+        return dynamic.CreateResult(id_=self._id(props), outs=props)
+
+    @staticmethod
+    def _id(props: dict[str, Any]) -> str:
+        return f"{props['resourceId']}#{props['kind']}"
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
         replaces = [key for key in IDENTITY_KEYS if olds.get(key) != news.get(key)]
@@ -206,11 +220,18 @@ class ArmSettingProvider(dynamic.ResourceProvider):
         return dynamic.DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
-        apply_setting(news)
+        self._write(news)
         return dynamic.UpdateResult(outs=news)
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         return None
+
+
+class ArmSettingProvider(_PutProvider):
+    """Create and update write the setting; delete leaves it (the resource or what it names goes with it)."""
+
+    def _write(self, props: dict[str, Any]) -> None:
+        apply_setting(props)
 
 
 class ArmSetting(dynamic.Resource):
@@ -231,3 +252,39 @@ class ArmSetting(dynamic.Resource):
             raise ValueError(f"{kind} takes {sorted(KINDS[kind].paths)}, got {sorted(values)}")
         props = {"kind": kind, "resourceId": resource_id, **values, **(described or {}), "revision": resource_revision}
         super().__init__(ArmSettingProvider(), name, props, opts)
+
+
+# --- child resources azure-native has no resource for ------------------------------------------------------------
+# A Data Factory's managed virtual network (`factories/<f>/managedVirtualNetworks/default`, api 2018-06-01) exists in
+# ARM and Bicep (learn.microsoft.com/azure/templates/microsoft.datafactory/factories/managedvirtualnetworks) but not in
+# pulumi-azure-native 3.29's datafactory module; its integration runtime and managed private endpoints need it. So a
+# dynamic resource PUTs it; deleting it is left to the factory's deletion (a factory's children go with it).
+ADF_MANAGED_VNET_KIND = "mlops:datafactory-managed-vnet"
+CHILD_KINDS: dict[str, str] = {ADF_MANAGED_VNET_KIND: "2018-06-01"}  # kind -> API version of its resource type
+
+
+def put_child(props: Mapping[str, Any], client=None) -> dict[str, Any]:
+    """PUT `props["body"]` at `props["resourceId"]` and wait; returns the final body. HttpResponseError naming the id."""
+    body = _whole_numbers(dict(props["body"]))
+    return _put(client or arm_client(), props["resourceId"], CHILD_KINDS[props["kind"]], body, {"Content-Type": "application/json"}) or {}
+
+
+class ArmChildProvider(_PutProvider):
+    """Create and update PUT the child; delete leaves it to its parent's deletion."""
+
+    @staticmethod
+    def _id(props: dict[str, Any]) -> str:
+        return props["resourceId"]
+
+    def _write(self, props: dict[str, Any]) -> None:
+        put_child(props)
+
+
+class ArmChild(dynamic.Resource):
+    """`kind` (a key of CHILD_KINDS), the child's ARM id and its body."""
+
+    def __init__(self, name: str, kind: str, resource_id: pulumi.Input[str], body: Mapping[str, Any],
+                 opts: pulumi.ResourceOptions | None = None):
+        if kind not in CHILD_KINDS:
+            raise ValueError(f"unknown child kind {kind}; known: {sorted(CHILD_KINDS)}")
+        super().__init__(ArmChildProvider(), name, {"kind": kind, "resourceId": resource_id, "body": dict(body)}, opts)

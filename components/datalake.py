@@ -35,6 +35,7 @@ class DataLakeArgs:
     container_soft_delete_days: int
     raw_to_cool_after_days: int
     trusted_writers: Sequence[pulumi.Input[str]]
+    raw_immutability_days: int = 0  # 0: no WORM policy on `raw` (dev)
 
 
 class DataLake(PlatformComponent):
@@ -67,6 +68,8 @@ class DataLake(PlatformComponent):
         containers = private_containers(
             name, ctx, account.name, ZONES, self.child(depends_on=[blob_service])
         )
+        if args.raw_immutability_days:
+            self._write_once_raw(name, ctx, account, containers["raw"], args.raw_immutability_days)
         storage.ManagementPolicy(
             f"{name}-lifecycle",
             account_name=account.name,
@@ -104,3 +107,25 @@ class DataLake(PlatformComponent):
         ).apply(lambda v: {zone: f"{v[0].rstrip('/')}/{container}" for zone, container in zip(ZONES, v[1:])})
         self.container_ids: dict[str, pulumi.Output[str]] = {zone: c.id for zone, c in containers.items()}
         self._register()
+
+    def _write_once_raw(self, name: str, ctx: PlatformContext, account, raw, days: int) -> storage.BlobContainerImmutabilityPolicy:
+        """A time-based retention (WORM) policy on `raw`: for `days` after a blob is written nobody can overwrite or
+        delete it; creating new blobs stays allowed, which is all Event Hubs Capture, IoT Hub routing and Data Factory
+        do (each writes new files). Container-level WORM is supported with a hierarchical namespace, where a blob under
+        it cannot be renamed or moved either (immutable-container-level-worm-policies). Appends to existing blobs stay
+        refused (allowProtectedAppendWrites false): a registered training file cannot grow either.
+
+        Left **unlocked**: an unlocked policy can be shortened or removed (by whoever may delete it; Pulumi's protect
+        guards it outside dev), a locked one only lengthened, never removed. Locking is a separate, irreversible ARM
+        action, documented in the README (Data layer) rather than taken by the program. The lifecycle rule on `raw`
+        only moves blobs to Cool, which immutability allows; a delete rule there would fail during the retention."""
+        return storage.BlobContainerImmutabilityPolicy(
+            f"{name}-raw-worm",
+            account_name=account.name,
+            container_name=raw.name,
+            resource_group_name=ctx.resource_group_name,
+            immutability_policy_name="default",
+            immutability_period_since_creation_in_days=days,
+            allow_protected_append_writes=False,
+            opts=self.child(stateful=True, lock=False, depends_on=[raw]),
+        )

@@ -91,6 +91,9 @@ RULES: dict[str, NameRule] = {
         NameRule("batch endpoint", "mlbe", 3, 32, _DASHED, False, True),
         # The pattern Azure ML's REST specs give its workspace child resources: ^[a-zA-Z0-9][a-zA-Z0-9\-_]{0,254}$
         NameRule("Azure ML schedule", "sch", 1, 255, r"[a-zA-Z0-9][a-zA-Z0-9_-]*", False, False),
+        # learn.microsoft.com/azure/data-factory/naming-rules: unique across Azure, 3-63 characters, letters, digits and
+        # hyphens, starting and ending with a letter or digit, no consecutive hyphens (the REST spec's factoryName).
+        NameRule("data factory", "adf", 3, 63, r"[a-zA-Z0-9]+(?:-[a-zA-Z0-9]+)*", False, True),
         NameRule("action group", "ag", 1, 260, _DASHED, False, False),
         NameRule("alert rule", "alrt", 1, 260, _DASHED, False, False),
         NameRule("Function App", "func", 2, 60, _DASHED, False, True),

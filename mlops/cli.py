@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from mlops.commands import drift, loop, pipeline, preview, promote, serve
+from mlops.commands import data, drift, loop, pipeline, preview, promote, serve
 from mlops.errors import (
     EXIT_BAD_INPUT,
     EXIT_INTERNAL,
@@ -40,6 +40,7 @@ def _root() -> None:
 
 app.command("preview", help=preview.HELP, epilog=preview.EXAMPLES)(preview.preview)
 app.add_typer(pipeline.app, name="pipeline")
+app.add_typer(data.app, name="data")
 app.command("promote", help=promote.HELP, epilog=promote.EXAMPLES)(promote.promote)
 app.command("drift", help=drift.HELP, epilog=drift.EXAMPLES)(drift.drift)
 app.command("serve", help=serve.HELP, epilog=serve.EXAMPLES)(serve.serve)

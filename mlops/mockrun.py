@@ -37,6 +37,7 @@ _MLW = _RG + "/providers/Microsoft.MachineLearningServices/workspaces/{workspace
 _EVH = _RG + "/providers/Microsoft.EventHub/namespaces/{namespaceName}"
 _ST = _RG + "/providers/Microsoft.Storage/storageAccounts/{accountName}"
 _NET = _RG + "/providers/Microsoft.Network"
+_ADF = _RG + "/providers/Microsoft.DataFactory/factories/{factoryName}"
 
 # ARM id templates per resource type; placeholders are input keys ({sub} and {name} are filled in).
 ARM_IDS: dict[str, str] = {
@@ -97,6 +98,16 @@ ARM_IDS: dict[str, str] = {
     "azure-native:app:ManagedEnvironment": _RG + "/providers/Microsoft.App/managedEnvironments/{environmentName}",
     "azure-native:app:Job": _RG + "/providers/Microsoft.App/jobs/{jobName}",
     "azure-native:keyvault:Secret": _RG + "/providers/Microsoft.KeyVault/vaults/{vaultName}/secrets/{secretName}",
+    "azure-native:datafactory:Factory": _ADF,
+    "azure-native:datafactory:LinkedService": _ADF + "/linkedservices/{linkedServiceName}",
+    "azure-native:datafactory:Dataset": _ADF + "/datasets/{datasetName}",
+    "azure-native:datafactory:Pipeline": _ADF + "/pipelines/{pipelineName}",
+    "azure-native:datafactory:Trigger": _ADF + "/triggers/{triggerName}",
+    "azure-native:datafactory:IntegrationRuntime": _ADF + "/integrationruntimes/{integrationRuntimeName}",
+    "azure-native:datafactory:ManagedPrivateEndpoint": _ADF
+    + "/managedVirtualNetworks/{managedVirtualNetworkName}/managedPrivateEndpoints/{managedPrivateEndpointName}",
+    "azure-native:storage:BlobContainerImmutabilityPolicy": _ST
+    + "/blobServices/default/containers/{containerName}/immutabilityPolicies/{immutabilityPolicyName}",
 }
 
 

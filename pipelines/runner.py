@@ -26,7 +26,7 @@ from rich.console import Console
 from mlops.errors import BadInput, Refused
 from mlops.paths import ROOT_DIR, mlops_home
 from pipelines.registry import experiment_name, store_errors
-from pipelines.steps import HISTORY, LABELS, LIVE_MODEL, PREDICTIONS, RECENT_WINDOW, STEPS, pipeline_parameters
+from pipelines.steps import DATA, HISTORY, LABELS, LIVE_MODEL, PREDICTIONS, RECENT_WINDOW, STEPS, pipeline_parameters
 from pipelines.steps.gather import NO_WINDOW
 from stacks.config import PlatformConfig, load_stack_config
 
@@ -82,6 +82,15 @@ def use_local_tracking(environment: str, home: Path) -> str:
     return mlflow.create_experiment(name, artifact_location=(home / "artifacts").as_uri() if uri == default else None)
 
 
+def log_training_data(data: Path, data_version: str) -> None:
+    """The run's training input as an MLflow dataset (pipelines/lineage.py), so the run and the model show it."""
+    from pipelines.lineage import log_training_input
+    from pipelines.registry import MODEL_NAME
+    from pipelines.steps.common import read_table
+
+    log_training_input(read_table(data), data, data_version, MODEL_NAME)
+
+
 @dataclass(frozen=True)
 class RecentWindow:
     """Collected predictions and their labels (lake-shaped folders) for the gather step of a local run."""
@@ -124,6 +133,8 @@ def run_local(stack: str, data: Path | None = None, console: Console | None = No
                     mlflow.start_run(experiment_id=use_local_tracking(stack, home), run_name=run_dir.name)
                 )
                 mlflow.set_tags({"stack": stack, "data": str(data), "data_version": results["prep"].data_version})
+                # the input as given; with a recent window, what gather assembled from it
+                log_training_data(data if recent is None else values[DATA.name], results["prep"].data_version)
                 mlflow.log_artifacts(str(run_dir / "validation_result"), "validation_result")
             values.update({p.name: run_dir / p.name for p in step.outputs})
             args = argparse.Namespace(**{p.name: values[p.name] for p in (*step.inputs, *step.outputs)})
@@ -190,6 +201,17 @@ def registered_by(client, job: str, stack: str, commit: str | None) -> str | Non
     return f"{newest.name}:{newest.version}" if newest else None
 
 
+def register_training_data(client, job, model: str, console: Console) -> None:
+    """The data asset version the registered model names, pointing at the job's history input as Azure ML resolved it
+    (a lake path, or the upload of a local file): pipelines/lineage.py. With training.recentWindow the gather step
+    added the window's labelled predictions to it; those rows are in the hash (data_version), not under this path."""
+    from pipelines.lineage import register_data_asset
+
+    path = job.jobs[STEPS[0].name].inputs[HISTORY.name].path
+    asset = register_data_asset(client, *model.split(":"), path)
+    console.print(f"training data {asset}: {path}" if asset else f"{model} names no training data asset (registered before data versioning)")
+
+
 def submit(stack: str, data: Path | None = None, console: Console | None = None) -> RunRecord:
     """Submit the pipeline to the stack's workspace and wait; anything but Completed is a refusal (exit 1)."""
     from pipelines.aml import build_pipeline, code_snapshot
@@ -248,5 +270,7 @@ def _outcome(client, stack: str, job, console: Console, commit: str | None) -> R
     if status != JobStatus.COMPLETED:
         raise Refused(f"pipeline job {job.name} ended {status}: {job.studio_url}", record)
     record.model = registered_by(client, job.name, stack, commit)
+    if record.model:
+        register_training_data(client, job, record.model, console)
     console.print(f"[green]✓[/green] {job.name} completed; registered {record.model}")
     return record

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Iterator
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Literal, get_args, get_origin
 
 import pulumi
 from pydantic import AfterValidator, BaseModel, Field, ValidationError, field_validator, model_validator
@@ -167,6 +167,102 @@ class StorageConfig(_Section):
     blob_soft_delete_days: Days = 7
     container_soft_delete_days: Days = 7
     raw_to_cool_after_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    # A time-based retention (WORM) policy on the lake's `raw` container: what lands there cannot be overwritten or
+    # deleted for this many days after it was written (new files are still accepted). 0: none (dev, whose `pulumi
+    # destroy` must work). Azure accepts 1 to 146000 days (immutable-time-based-retention-policy-overview).
+    raw_immutability_days: Annotated[int, Field(ge=0, le=146_000)] = 90
+
+
+Fqdn = Annotated[str, Field(pattern=r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")]
+INGESTION_KINDS = ("azureSql", "http", "sftp")
+# Keys that would put a credential into the stack file: sources name a Key Vault secret instead (secretName).
+INLINE_SECRET_KEYS = ("password", "connectionString", "accountKey", "sasToken", "sasUri", "privateKey", "secret")
+# Tokens of a raw-zone path pattern: the source's name and the run's date (the trigger's scheduled time, UTC).
+PATH_TOKENS = ("{name}", "{yyyy}", "{MM}", "{dd}", "{HH}")
+PATH_PREFIX = "batch/"  # apart from what Event Hubs Capture and IoT Hub routing name in `raw`
+SecretName = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,127}$")]  # a Key Vault secret name
+
+
+def raw_path_pattern(pattern: str) -> str:
+    """A raw-zone folder pattern with the run date in it, e.g. `batch/{name}/{yyyy}/{MM}/{dd}/`; ValueError why not."""
+    if not pattern.startswith(PATH_PREFIX) or not pattern.endswith("/"):
+        raise ValueError(f"'{pattern}' must start with '{PATH_PREFIX}' and end with '/'")
+    rest = pattern
+    for token in PATH_TOKENS:
+        rest = rest.replace(token, "")
+    if "{" in rest or "}" in rest:
+        raise ValueError(f"'{pattern}' has an unknown token; allowed: {', '.join(PATH_TOKENS)}")
+    if not re.fullmatch(r"[A-Za-z0-9_./-]+", rest) or "//" in pattern or "/../" in f"/{pattern}" or "/./" in f"/{pattern}":
+        raise ValueError(f"'{pattern}' must be a relative folder of letters, digits, '-', '_', '.' and '/'")
+    missing = [token for token in ("{yyyy}", "{MM}", "{dd}") if token not in pattern]
+    if missing:
+        raise ValueError(f"'{pattern}' lacks {', '.join(missing)}: every run writes a new dated folder (raw is write-once)")
+    return pattern
+
+
+class ScheduleConfig(_Section):
+    """A Data Factory schedule trigger's recurrence (UTC)."""
+
+    frequency: Literal["Minute", "Hour", "Day", "Week", "Month"]
+    interval: Annotated[int, Field(ge=1, le=1000)] = 1
+    start_time: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?Z$")]
+
+
+class BatchSourceConfig(_Section):
+    """One batch source Data Factory copies into the raw zone on a schedule. Credentials only by Key Vault secret."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")]
+    kind: Literal[INGESTION_KINDS]  # type: ignore[valid-type]
+    secret_name: SecretName  # azureSql: the connection string; http, sftp: the password
+    schedule: ScheduleConfig
+    path: Annotated[str, AfterValidator(raw_path_pattern)] = "batch/{name}/{yyyy}/{MM}/{dd}/"
+    table: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\[\]]{1,256}$")] | None = None  # azureSql
+    url: Annotated[str, Field(pattern=r"^https://\S+$")] | None = None  # http: the server's base URL
+    relative_url: Annotated[str, Field(pattern=r"^\S*$")] = ""  # http: what to GET under it
+    host: Fqdn | None = None  # sftp
+    port: Annotated[int, Field(ge=1, le=65535)] = 22
+    host_key_fingerprint: Annotated[str, Field(min_length=1)] | None = None  # sftp: the server's key, pinned
+    folder: Annotated[str, Field(pattern=r"^[A-Za-z0-9_./-]*$")] = ""  # sftp: the remote folder
+    user_name: Annotated[str, Field(min_length=1, max_length=128)] | None = None  # http, sftp
+
+    REQUIRED: ClassVar[dict[str, tuple[str, ...]]] = {
+        "azureSql": ("table",), "http": ("url", "user_name"), "sftp": ("host", "host_key_fingerprint", "user_name"),
+    }
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_inline_secrets(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key in INLINE_SECRET_KEYS:
+                if key in data:
+                    raise _KeyError(key, "an inline secret is not allowed in a stack file; store it in the stack's Key Vault and name the secret in secretName")
+        return data
+
+    @model_validator(mode="after")
+    def _fields_of_kind(self) -> BatchSourceConfig:
+        for field in self.REQUIRED[self.kind]:
+            if getattr(self, field) is None:
+                alias = type(self).model_fields[field].alias or field
+                raise _KeyError(alias, f"required for kind {self.kind}")
+        return self
+
+    def raw_folder(self) -> str:
+        """The path pattern with the source's name filled in (the date tokens stay)."""
+        return self.path.replace("{name}", self.name)
+
+
+class IngestionConfig(_Section):
+    """Batch sources Data Factory copies into the raw zone (streams come through Event Hubs and IoT Hub)."""
+
+    batch: list[BatchSourceConfig] = []
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> IngestionConfig:
+        names = [source.name for source in self.batch]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise _KeyError("batch", f"duplicate source names: {', '.join(duplicates)}")
+        return self
 
 
 class KeyVaultConfig(_Section):
@@ -176,9 +272,6 @@ class KeyVaultConfig(_Section):
 
 class RegistryConfig(_Section):
     sku: Literal["Basic", "Standard", "Premium"] = "Premium"
-
-
-Fqdn = Annotated[str, Field(pattern=r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")]
 
 
 class WorkspaceConfig(_Section):
@@ -429,6 +522,7 @@ class AlertsConfig(_Section):
     memory_percent: Percent = 85
     throttled_requests: PositiveFloat = 10
     routing_failures: PositiveFloat = 1
+    ingestion_failed_runs: PositiveFloat = 1  # failed Data Factory pipeline runs in 5 minutes
     storage_availability_percent: Percent = 99.0
 
     @model_validator(mode="after")
@@ -584,6 +678,7 @@ class PlatformConfig(_StackConfig):
     retrain_trigger: RetrainTriggerConfig = RetrainTriggerConfig()
     access: AccessConfig = AccessConfig()
     runners: RunnersConfig = RunnersConfig()
+    ingestion: IngestionConfig = IngestionConfig()
     # The stack that holds the Azure ML registry models and environments are promoted through.
     shared_stack: Annotated[str, Field(pattern=r"^[A-Za-z0-9._/-]+$")] = SHARED_STACK
     alerts: AlertsConfig

@@ -106,3 +106,8 @@ class StackOutputs(_Contract):
 def contract_keys(values: dict[str, Any]) -> dict[str, Any]:
     """Python field names -> the exported (camelCase) output keys of the environment contract."""
     return {StackOutputs.model_fields[name].alias: value for name, value in values.items()}
+
+
+def training_data_asset(model: str) -> str:
+    """The Azure ML data asset (and MLflow dataset) name under which a model's training data is versioned."""
+    return f"{model}-training-data"

@@ -17,6 +17,7 @@ from components.alerts import Alerts, AlertsArgs, EventHubTarget, LogMetricRule,
 from components.azure_facts import PRIVATE_DNS_ZONES
 from components.batch import BatchDeploymentSpec, BatchScoring, BatchScoringArgs
 from components.compute import ComputeCluster, ComputeClusterArgs, cluster_name
+from components.datafactory import BatchSource, DataFactory, DataFactoryArgs
 from components.datalake import ZONES, DataLake, DataLakeArgs
 from components.eventhubs import EventHubs, EventHubsArgs, HubArgs
 from components.iothub import IotHub, IotHubArgs
@@ -107,10 +108,23 @@ def build_environment(cfg: PlatformConfig) -> None:
             container_soft_delete_days=cfg.storage.container_soft_delete_days,
             raw_to_cool_after_days=cfg.storage.raw_to_cool_after_days,
             trusted_writers=[iot_hub_id, namespace_id],
+            raw_immutability_days=cfg.storage.raw_immutability_days,
         ),
     )
     vault = KeyVault(
         "vault", ctx, KeyVaultArgs(sku=cfg.key_vault.sku, soft_delete_retention_days=cfg.key_vault.soft_delete_retention_days)
+    )
+    factory = DataFactory(
+        "factory",
+        ctx,
+        DataFactoryArgs(
+            lake_account_id=lake.resource_id,
+            lake_dfs_endpoint=lake.dfs_endpoint,
+            raw_container_id=lake.container_ids["raw"],
+            vault_id=vault.resource_id,
+            vault_uri=vault.vault_uri,
+            sources=batch_sources(cfg),
+        ),
     )
     registry = ContainerRegistry("registry", ctx, RegistryArgs(sku=cfg.registry.sku, zone_redundant=cfg.is_production))
 
@@ -306,7 +320,7 @@ def build_environment(cfg: PlatformConfig) -> None:
             webhook_urls=webhooks,
             retrain=EventHubTarget(namespace_name=events.resource_name, hub_name=ALERTS_HUB, hub_id=hub_id(ALERTS_HUB)),
             severity=cfg.alerts.severity,
-            metric_rules=metric_rules(cfg.alerts, serving, events, iot, lake),
+            metric_rules=[*metric_rules(cfg.alerts, serving, events, iot, lake), ingestion_rule(cfg.alerts, factory)],
             log_scope=monitoring.application_insights_id,
             log_rules=retraining,
         ),
@@ -319,6 +333,26 @@ def build_environment(cfg: PlatformConfig) -> None:
         flow_grants(cfg, workspace, compute, lake, vault, registry, events, monitoring, trigger, runners, shared),
     )
     export_outputs(StackOutputs, {**outputs, "action_group_id": alerts.resource_id, "retrain_function_name": trigger.resource_name})
+
+
+def batch_sources(cfg: PlatformConfig) -> list[BatchSource]:
+    """The configured batch sources (`ingestion.batch`) as the factory takes them."""
+    return [
+        BatchSource(
+            name=s.name, kind=s.kind, secret_name=s.secret_name, folder=s.raw_folder(), frequency=s.schedule.frequency,
+            interval=s.schedule.interval, start_time=s.schedule.start_time, table=s.table, url=s.url,
+            relative_url=s.relative_url, host=s.host, port=s.port, host_key_fingerprint=s.host_key_fingerprint,
+            remote_folder=s.folder, user_name=s.user_name,
+        )
+        for s in cfg.ingestion.batch
+    ]
+
+
+def ingestion_rule(thresholds: AlertsConfig, factory: DataFactory) -> MetricRule:
+    """Failed batch ingestion: any failed pipeline run of the factory (a source down, an unapproved endpoint)."""
+    return MetricRule("ingestion-failed-runs", "Data Factory pipeline runs failed (batch ingestion into raw)", factory.resource_id,
+                      "Microsoft.DataFactory/factories", "PipelineFailedRuns", "GreaterThanOrEqual",
+                      thresholds.ingestion_failed_runs, "Total")
 
 
 def retraining_rules(cfg: PlatformConfig) -> list[LogMetricRule]:

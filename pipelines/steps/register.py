@@ -25,6 +25,7 @@ from mlflow import MlflowClient
 from mlflow.models import Model
 
 from mlops.errors import BadInput, Refused
+from pipelines.lineage import data_asset_tags
 from pipelines.metrics import PROFILE_FILE
 from pipelines.model_metadata import ONNX_ARTIFACT_DIR, ONNX_ARTIFACT_PATH, ONNX_FILE, ONNX_TAG
 from pipelines.registry import MODEL_NAME, PIPELINE_JOB_ENV, PIPELINE_JOB_TAG
@@ -54,6 +55,12 @@ def lineage_tags(
         **{name: f"{value:.6f}" for name, value in metrics.items()},
         **({PIPELINE_JOB_TAG: job} if job else {}),
     }
+
+
+def training_data_tags(meta: dict) -> dict[str, str]:
+    """The tags naming the exact training input as a version of the model's data asset (pipelines/lineage.py): known
+    from the content hash alone, so they are set here, before the asset itself is registered."""
+    return data_asset_tags(MODEL_NAME, meta["data_version"], meta["train_rows"] + meta["test_rows"])
 
 
 def register_model(model_dir: Path, example: pd.DataFrame, tags: dict[str, str], name: str = MODEL_NAME) -> Registered:
@@ -96,7 +103,7 @@ def run(args: argparse.Namespace) -> Registered:
     _, test, meta = read_features(args.features)
     metrics = read_json(args.metrics, "metrics")
     scalars = {key: metrics[key] for key in ("auc", "precision", "recall")}
-    tags = lineage_tags(meta["data_version"], args.git_commit, args.stack, scalars) | {"gate": "passed"}
+    tags = lineage_tags(meta["data_version"], args.git_commit, args.stack, scalars) | training_data_tags(meta) | {"gate": "passed"}
     registered = register_model(args.model, test[list(FEATURES)].head(EXAMPLE_ROWS), tags)
     write_json(args.registered, "registered", asdict(registered))
     return registered

@@ -34,6 +34,9 @@ from .facts import ROLE_IDS, facts
 from .graph import references, text
 from .resource_types import (
     ACTION_GROUP,
+    ADF_INTEGRATION_RUNTIME,
+    ADF_MANAGED_PRIVATE_ENDPOINT,
+    DATA_FACTORY,
     APP_INSIGHTS,
     CONTAINER_APPS_ENVIRONMENT,
     DNS_ZONE_GROUP,
@@ -138,11 +141,13 @@ class Graph:
 @dataclass(frozen=True)
 class Origin:
     """Where traffic comes from: `internet`, `vnet` (a VNet's id), `managed` (a workspace's managed network),
-    or `trusted` (an Azure service outside any network, as a trusted service)."""
+    `factory` (a data factory's managed virtual network), or `trusted` (an Azure service outside any network, as a
+    trusted service)."""
 
     kind: str
     vnet: PolicyResource | None = None
     workspace: PolicyResource | None = None
+    factory: PolicyResource | None = None  # kind `factory`: a data factory's managed virtual network
 
 
 def _enabled(value: Any) -> bool:
@@ -333,7 +338,26 @@ def _origin_of(graph: Graph, resource: PolicyResource | None) -> Origin:
         return Origin("vnet", vnet=_vnet_of(graph, text(resource.props, "vnetConfiguration.infrastructureSubnetId")))
     if resource.resource_type in (ML_COMPUTE, ONLINE_ENDPOINT):
         return Origin("managed", workspace=graph.one(ML_WORKSPACE))
+    if resource.resource_type == DATA_FACTORY and any(
+        isinstance(peek(ir.props, "properties.managedVirtualNetwork"), Mapping) for ir in graph.of(ADF_INTEGRATION_RUNTIME)
+    ):
+        return Origin("factory", factory=resource)
     return Origin("internet")
+
+
+def _factory_endpoint_problem(graph: Graph, origin: Origin, target: PolicyResource | None, target_id: str, group: str) -> str | None:
+    """None when the factory's managed network has a managed private endpoint to (target, group), or the target (not
+    storage) admits public traffic. Each managed private endpoint still waits
+    for approval on its target, which no preview can see (README, Data layer)."""
+    for endpoint in graph.of(ADF_MANAGED_PRIVATE_ENDPOINT):
+        if text(endpoint.props, "properties.privateLinkResourceId") == target_id and same(peek(endpoint.props, "properties.groupId"), group):
+            return None
+    # "Azure Storage and Azure Data Lake Gen2 are not supported to be connected through public endpoint from ADF
+    # Managed Virtual Network" (managed-virtual-network-private-endpoint): the lake needs its managed private endpoint.
+    if target is not None and target.resource_type != STORAGE_ACCOUNT and _public_admits(graph, target):
+        return None
+    name = origin.factory.name if origin.factory else "the factory"
+    return f"Factory '{name}''s managed network has no managed private endpoint to {target_id.rsplit('/', 1)[-1]} ({group})"
 
 
 def _vnet_of(graph: Graph, subnet_id: str | None) -> PolicyResource | None:
@@ -569,6 +593,15 @@ FLOWS: tuple[Flow, ...] = (
          lambda g: _with(g, g.one(ACTION_GROUP), g.one(EVENTHUB_NAMESPACE), _hub(g, "alerts"), origin=Origin("trusted")),
          "give the action group an identity with Azure Event Hubs Data Sender on `alerts`; let trusted services bypass the firewall",
          network="trusted"),
+    Flow("factory-writes-raw", "Data Factory (system identity, its managed network)", "lake `raw` (batch ingestion)", "dfs", (DATA + "write",),
+         lambda g: _with(g, g.one(DATA_FACTORY), g.one(STORAGE_ACCOUNT, LAKE), _container(g, g.one(STORAGE_ACCOUNT, LAKE), "raw")),
+         "add a managed private endpoint (dfs) from the factory's managed network to the lake and approve it; grant the "
+         "factory's identity Storage Blob Data Contributor on `raw`"),
+    Flow("factory-reads-keyvault", "Data Factory (system identity, its managed network)", "Key Vault (source credentials)", "vault",
+         ("Microsoft.KeyVault/vaults/secrets/getSecret/action",),
+         lambda g: _with(g, g.one(DATA_FACTORY), g.one(KEY_VAULT)),
+         "add a managed private endpoint (vault) from the factory's managed network and approve it; grant the factory's "
+         "identity Key Vault Secrets User on the vault"),
     Flow("operators-use-workspace", "operators (access.operators)", "workspace", "amlworkspace",
          ("Microsoft.MachineLearningServices/workspaces/experiments/runs/read",),
          lambda g: _people(g, "operator", ML_WORKSPACE, ML_WORKSPACE),
@@ -624,6 +657,12 @@ def _network_problem(graph: Graph, flow: Flow, resolved: Endpoints) -> str | Non
             return "no workspace managed network"
         for group in _groups(flow):
             problem = _outbound_problem(graph, origin.workspace, target, target_id, group)
+            if problem:
+                return problem
+        return None
+    if origin.kind == "factory":
+        for group in _groups(flow):
+            problem = _factory_endpoint_problem(graph, origin, target, target_id, group)
             if problem:
                 return problem
         return None

@@ -44,10 +44,16 @@ CONTAINER_APPS_JOB = "azure-native:app:Job"
 ML_DATASTORE = "azure-native:machinelearningservices:Datastore"
 ML_REGISTRY = "azure-native:machinelearningservices:Registry"
 ML_OUTBOUND_RULE = "azure-native:machinelearningservices:ManagedNetworkSettingsRule"
+BLOB_IMMUTABILITY_POLICY = "azure-native:storage:BlobContainerImmutabilityPolicy"
+DATA_FACTORY = "azure-native:datafactory:Factory"
+ADF_LINKED_SERVICE = "azure-native:datafactory:LinkedService"
+ADF_INTEGRATION_RUNTIME = "azure-native:datafactory:IntegrationRuntime"
+ADF_MANAGED_PRIVATE_ENDPOINT = "azure-native:datafactory:ManagedPrivateEndpoint"
 # Marker inputs (`kind`) of the follow-up settings (components/arm_settings.py): dynamic resources.
 TRAFFIC_KIND = "mlops:endpoint-traffic"
 BATCH_DEFAULT_KIND = "mlops:batch-default-deployment"
 IOT_ROUTING_KIND = "mlops:iothub-routing"
+ADF_MANAGED_VNET_KIND = "mlops:datafactory-managed-vnet"  # a child resource the program PUTs (arm_settings.ArmChild)
 
 ALERTS = (METRIC_ALERT, SCHEDULED_QUERY_RULE)
 
@@ -73,6 +79,7 @@ TRACKED = (
     SCHEDULED_QUERY_RULE,
     WEB_APP,
     APP_SERVICE_PLAN,
+    DATA_FACTORY,
 )
 
 # Stateful resources: losing one loses data or identity; protected (and, but the ML workspace, locked) outside dev.

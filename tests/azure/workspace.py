@@ -39,6 +39,7 @@ class RecordedWorkspace:
     models: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     jobs: dict[str, dict] = field(default_factory=dict)
     blobs: dict[str, dict[str, str]] = field(default_factory=dict)
+    data: dict[str, dict] = field(default_factory=dict)  # data asset versions by "name:version", as PUT
 
     @property
     def path(self) -> str:
@@ -87,6 +88,8 @@ class RecordedWorkspace:
         wire.route("GET", ws + "/jobs/[^/]+", self._get_job)
         wire.route("GET", ws + "/models/[^/]+/versions", lambda c: (200, {"value": [self._model(c, v) for v, _ in self.models]}))
         wire.route("GET", ws + "/models/[^/]+/versions/[^/]+", self._get_model)
+        wire.route("PUT", ws + "/data/[^/]+/versions/[^/]+", self._put_data)
+        wire.route("GET", ws + "/data/[^/]+/versions/[^/]+", self._get_data)
         wire.route("GET", api_host + "/discovery", {
             service: self.api for service in ("api", "catalog", "experimentation", "history", "modelmanagement", "pipelines")
         })
@@ -152,6 +155,21 @@ class RecordedWorkspace:
             name = call.path.split("/models/")[1].split("/")[0]
             return 404, {"error": {"code": "UserError", "message": f"model {name}:{version} not found"}}
         return 200, self._model(call, version)
+
+    def _data_key(self, call: Call) -> str:
+        name, _versions, version = call.path.split("/data/")[1].split("/")
+        return f"{name}:{version}"
+
+    def _put_data(self, call: Call):
+        asset = _resource(call, "data/versions", (call.json() or {}).get("properties", {}))
+        self.data[self._data_key(call)] = asset
+        return 201, asset
+
+    def _get_data(self, call: Call):
+        asset = self.data.get(self._data_key(call))
+        if asset is None:
+            return 404, {"error": {"code": "UserError", "message": f"data {self._data_key(call)} not found"}}
+        return 200, asset
 
     def _head_blob(self, call: Call):
         if call.path not in self.blobs:

@@ -97,8 +97,13 @@ def commands(files: dict[str, str]):
         options(("--port", numbers), ("--workers", numbers), ("--model-uri", paths | texts)),
     )  # fmt: skip
     preview = st.tuples(st.just(["preview", "--stack"]), stacks.filter(lambda s: s not in ("dev", "staging", "prod", "all")).map(lambda s: [s]), options(("--format", texts)))
-    noise = st.lists(st.sampled_from(["--help", "-h", "promote", "drift", "--stack", "--", "-", "—"]) | texts, max_size=5).map(lambda tokens: (tokens,))
-    return st.one_of(promote, drift, drift, pipeline, runs, serve, preview, noise).map(lambda parts: [t for part in parts for t in part])
+    data = st.tuples(
+        st.just(["data"]), st.sampled_from([["show"], ["nope"], []]),
+        options(("--stack", real_stacks | stacks), ("--model", models | texts), ("--registry", st.sampled_from(["local", "nowhere"])),
+                ("--format", st.sampled_from(["text", "json"]) | texts)),
+    )  # fmt: skip
+    noise = st.lists(st.sampled_from(["--help", "-h", "promote", "drift", "data", "--stack", "--", "-", "—"]) | texts, max_size=5).map(lambda tokens: (tokens,))
+    return st.one_of(promote, drift, drift, pipeline, runs, serve, preview, data, noise).map(lambda parts: [t for part in parts for t in part])
 
 
 @pytest.fixture

@@ -636,3 +636,28 @@ def test_revision_of_plain_inputs():
     without = resolved(revision({"authMode": "Key"}, "traffic"))
     assert resolved(revision({"authMode": "Key", "traffic": {"blue": 1}}, "traffic")) == without
     assert resolved(revision({"authMode": "AADToken"}, "traffic")) != without
+
+
+# --- put_child: the Data Factory managed virtual network ------------------------------------------------------------
+
+FACTORY_VNET_ID = f"{GROUP}/providers/Microsoft.DataFactory/factories/adf-mlops-dev-weu-1a2b/managedVirtualNetworks/default"
+
+
+def test_the_factory_managed_network_is_put_once_with_its_api_version(arm):
+    from components.arm_settings import ADF_MANAGED_VNET_KIND, put_child
+
+    body = {"id": FACTORY_VNET_ID, "name": "default", "properties": {"vNetId": "4a1f", "alias": "adf-mlops"}}
+    arm.wire.on("PUT", FACTORY_VNET_ID, Reply(200, body))
+    result = put_child({"kind": ADF_MANAGED_VNET_KIND, "resourceId": FACTORY_VNET_ID, "body": {"properties": {}}}, arm.client)
+    assert result == body
+    [put] = arm.calls()
+    assert (put.method, put.path, put.query["api-version"]) == ("PUT", FACTORY_VNET_ID, "2018-06-01")
+    assert put.json() == {"properties": {}} and put.headers["authorization"] == "Bearer arm-token"
+
+
+def test_a_refused_managed_network_names_the_resource(arm):
+    from components.arm_settings import ADF_MANAGED_VNET_KIND, put_child
+
+    arm.wire.on("PUT", FACTORY_VNET_ID, Reply(403, {"error": {"code": "AuthorizationFailed", "message": "no write"}}))
+    with pytest.raises(HttpResponseError, match=f"PUT {FACTORY_VNET_ID} failed \\(403\\)"):
+        put_child({"kind": ADF_MANAGED_VNET_KIND, "resourceId": FACTORY_VNET_ID, "body": {"properties": {}}}, arm.client)

@@ -34,6 +34,7 @@ EXPECTED_ENDPOINTS = {
     "events-evhns": {"namespace"},
     "iot-iot": {"iotHub"},
     "monitoring-ampls": {"azuremonitor"},
+    "factory-adf": {"dataFactory"},
 }
 
 

@@ -205,6 +205,8 @@ COMMON_GRANTS = {
     ("retrain-receive-alerts", "Azure Event Hubs Data Receiver"),
     ("retrain-insights", "Monitoring Metrics Publisher"),
     ("alerts-publish-alerts", "Azure Event Hubs Data Sender"),
+    ("factory-write-raw", "Storage Blob Data Contributor"),
+    ("factory-read-secrets", "Key Vault Secrets User"),
 }
 PRIVATE_GRANTS = {
     ("workspace-approve-endpoints-0", "Azure AI Enterprise Network Connection Approver"),
@@ -254,7 +256,7 @@ def test_every_alert_is_enabled_and_targets_the_action_group(served, environment
     criteria = {a.inputs["criteria"]["allOf"][0]["metricName"]: a.inputs["criteria"]["allOf"][0] for a in alerts}
     # CpuMemoryUtilizationPercentage, not MemoryUtilizationPercentage (which deployments do not have).
     assert set(criteria) == {"RequestLatency", "RequestsPerMinute", "CpuUtilizationPercentage", "CpuMemoryUtilizationPercentage",
-                             "ThrottledRequests", "d2c.telemetry.egress.dropped", "Availability"}
+                             "ThrottledRequests", "d2c.telemetry.egress.dropped", "Availability", "PipelineFailedRuns"}
     assert criteria["RequestsPerMinute"]["timeAggregation"] == "Average"
     assert criteria["RequestsPerMinute"]["dimensions"] == [{"name": "statusCodeClass", "operator": "Include", "values": ["5xx"]}]
     for alert in alerts:

@@ -137,7 +137,10 @@ def test_submit_signs_in_uploads_the_code_creates_the_job_and_names_the_register
     assert not any(".venv/" in p or "__pycache__" in p for p in uploaded)  # .gitignore is honoured
     # the job's token for the code snapshot is an Azure ML one, not ARM's
     assert job_put.headers["x-azureml-token"] == token_for("https://ml.azure.com")
-    assert [c.path for c in arm if "/models/" in c.path] == [f"{dev_outputs.workspace_id}/models/{MODEL_NAME}/versions"]
+    # the versions of this model, then the one it registered (does it name a training data asset? not these)
+    assert [c.path for c in arm if "/models/" in c.path] == [f"{dev_outputs.workspace_id}/models/{MODEL_NAME}/versions",
+                                                             f"{dev_outputs.workspace_id}/models/{MODEL_NAME}/versions/4"]
+    assert not [c for c in arm if "/data/" in c.path]
 
 
 @pytest.mark.parametrize("status", ["Failed", "Canceled"])

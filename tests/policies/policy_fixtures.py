@@ -167,6 +167,18 @@ COMPLIANT: dict[str, dict[str, Any]] = {
     t.SCM_PUBLISHING: {"name": "func-mlops-retrain-prd-weu-7f66", "resourceGroupName": "rg-mlops-prd-weu", "allow": False},
     t.METRIC_ALERT: {**PLACE, "location": "global", "enabled": True, "actions": [{"actionGroupId": ACTION_GROUP_ID}]},
     t.SCHEDULED_QUERY_RULE: {**PLACE, "enabled": True, "actions": {"actionGroups": [ACTION_GROUP_ID]}},
+    t.DATA_FACTORY: {**PLACE, "factoryName": "adf-mlops-prd-weu-7f66", "identity": {"type": "SystemAssigned"}, "publicNetworkAccess": "Disabled"},
+    t.ADF_LINKED_SERVICE: {
+        "factoryName": "adf-mlops-prd-weu-7f66",
+        "resourceGroupName": "rg-mlops-prd-weu",
+        "linkedServiceName": "ls_src_orders",
+        "properties": {
+            "type": "AzureSqlDatabase",
+            "connectionString": {"type": "AzureKeyVaultSecret", "secretName": "orders-sql",
+                                 "store": {"referenceName": "ls_key_vault", "type": "LinkedServiceReference"}},
+            "connectVia": {"referenceName": "ir_managed_vnet", "type": "IntegrationRuntimeReference"},
+        },
+    },
     t.ROLE_ASSIGNMENT: {
         "principalId": "2db72ca4-8819-5243-9861-b2f5c84645e3",
         "principalType": "ServicePrincipal",

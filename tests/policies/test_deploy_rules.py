@@ -75,6 +75,10 @@ RESOURCE_CASES = [
      with_(REGISTRY, "sku.name", "Standard"),
      "the Standard registry uses public network access off (private endpoints only), a retention policy for untagged manifests, which only Premium has",
      REGISTRY),  # Premium has every feature: not applicable
+    ("deploy-datafactory-name", t.DATA_FACTORY, {**PLACE, "factoryName": "adf-mlops-prd-weu-7f66"}, {**PLACE, "factoryName": "adf--mlops"},
+     "factoryName 'adf--mlops' has characters Azure refuses: letters, digits and single hyphens between them only", None),
+    ("deploy-datafactory-name", t.DATA_FACTORY, {**PLACE, "factoryName": "adf"}, {**PLACE, "factoryName": "adf-" + "x" * 60},
+     f"factoryName 'adf-{'x' * 60}' is 64 characters; Azure accepts 3-63", None),
 ]
 
 

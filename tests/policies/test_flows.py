@@ -121,7 +121,15 @@ REMOVALS = {
                            "network rule set does not let trusted services bypass it"),
     "operators-use-workspace": (lambda r: _without(r, "access-operator-0-workspace"), "experiments/runs/read"),
     "operators-query-logs": (lambda r: _without(r, "access-operator-0-logs"), "analytics/query/action"),
+    "factory-writes-raw": (lambda r: _without(r, "factory-mpe-lake-dfs"),
+                           "Factory 'factory-adf''s managed network has no managed private endpoint to stmlops"),
+    "factory-reads-keyvault": (lambda r: _without(r, "factory-read-secrets"), "vaults/secrets/getSecret/action"),
 }
+
+
+def test_the_factory_writes_raw_only_with_its_role_on_the_raw_container(pack, stacks):
+    found = broken(pack, _without(stacks["staging"], "factory-write-raw"))
+    assert set(found) == {"factory-writes-raw"} and "no role at raw grants" in found["factory-writes-raw"]
 
 
 def test_every_flow_has_a_removal_case():

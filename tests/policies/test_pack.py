@@ -13,6 +13,7 @@ from policies.rules import PACK_NAME, RESOURCE_RULES, RULES, STACK_RULES
 from pulumi.runtime.proto import analyzer_pb2 as proto
 
 DEV_ADVISORY = {
+    "datafactory-public-network-disabled",
     "storage-network-default-deny",
     "storage-public-network-restricted",
     "keyvault-network-default-deny",

@@ -119,6 +119,13 @@ CASES = [
     ("required-tags", t.STORAGE_ACCOUNT, "tags.owner", DELETE, "required tags missing or empty: owner"),
     ("required-tags", t.USER_IDENTITY, "tags", DELETE, "required tags missing or empty: environment, workload, owner, cost-center, managed-by"),
     ("allowed-locations", t.RESOURCE_GROUP, "location", "eastus", "location 'eastus' is not one of westeurope, northeurope"),
+    ("datafactory-managed-identity", t.DATA_FACTORY, "identity", DELETE, "identity.type is not set; it must be 'SystemAssigned' or 'SystemAssigned,UserAssigned'"),
+    ("datafactory-public-network-disabled", t.DATA_FACTORY, "publicNetworkAccess", DELETE,
+     "publicNetworkAccess is not set, so Azure uses 'Enabled'; it must be 'Disabled'"),
+    ("datafactory-linked-service-key-vault-secrets", t.ADF_LINKED_SERVICE, "properties.password", {"type": "SecureString", "value": "hunter2"},
+     "properties.password holds a secret inline; it must be an AzureKeyVaultSecret reference"),
+    ("datafactory-linked-service-key-vault-secrets", t.ADF_LINKED_SERVICE, "properties.connectionString", "Server=tcp:x;Password=hunter2",
+     "properties.connectionString holds a secret inline; it must be an AzureKeyVaultSecret reference"),
 ]
 
 

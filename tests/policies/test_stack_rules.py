@@ -9,6 +9,7 @@ import pytest
 from mlops.analyzer import StackResource, resource_urn
 from pulumi.output import UNKNOWN
 from policies.rules import resource_types as t
+from policies.rules.base import NOT_APPLICABLE
 from tests.policies.policy_fixtures import ACTION_GROUP_ID, COMPLIANT, LOG_ID, RG, WORKSPACE_ID
 
 ENDPOINT_ID = f"{WORKSPACE_ID}/onlineEndpoints/mloe-mlops-prd-weu-7f66"
@@ -159,7 +160,7 @@ def test_every_stack_rule_has_a_failing_case(analyzer):
     from tests.policies.test_deploy_rules import STACK_CASES
 
     covered = {policy for _, expected in CASES + EVENTHUB_CASES + LOCK_CASES + FUNCTION_AUTH_CASES for policy, _, _ in expected}
-    covered |= {case[0] for case in STACK_CASES} | {"platform-flows-open"}
+    covered |= {case[0] for case in STACK_CASES} | {"platform-flows-open"} | {case[0] for case in DATA_STACK_CASES}
     assert covered == {rule.name for rule in STACK_RULES}
 
 
@@ -229,6 +230,63 @@ def test_entra_id_rule_does_not_apply_without_public_http(analyzer, stack):
     assert [p for p, _, _ in verdicts(analyzer, stack) if p == "function-entra-auth"] == []
 
 
+FACTORY = "adf-mlops-prd-weu-7f66"
+LAKE_ACCOUNT = "stmlopsprdweu7f66"
+
+
+def factory_stack(runtime: bool = True, via: str | None = "ir_managed_vnet") -> list[StackResource]:
+    link = {**COMPLIANT[t.ADF_LINKED_SERVICE], "factoryName": FACTORY}
+    if via is None:
+        link["properties"] = {k: v for k, v in link["properties"].items() if k != "connectVia"}
+    else:
+        link["properties"] = {**link["properties"], "connectVia": {"referenceName": via, "type": "IntegrationRuntimeReference"}}
+    vault = {"factoryName": FACTORY, "linkedServiceName": "ls_key_vault", "properties": {"type": "AzureKeyVault", "baseUrl": "https://kv.vault.azure.net/"}}
+    ir = {"factoryName": FACTORY, "integrationRuntimeName": "ir_managed_vnet",
+          "properties": {"type": "Managed", "managedVirtualNetwork": {"referenceName": "default", "type": "ManagedVirtualNetworkReference"}}}
+    return [res(t.DATA_FACTORY, "factory-adf", COMPLIANT[t.DATA_FACTORY]), res(t.ADF_LINKED_SERVICE, "factory-orders-link", link),
+            res(t.ADF_LINKED_SERVICE, "factory-vault", vault), *([res(t.ADF_INTEGRATION_RUNTIME, "factory-ir", ir)] if runtime else [])]  # fmt: skip
+
+
+def lake_stack(days: float | None = 90.0) -> list[StackResource]:
+    account = {**COMPLIANT[t.STORAGE_ACCOUNT], "accountName": LAKE_ACCOUNT, "isHnsEnabled": True}
+    container = {**COMPLIANT[t.BLOB_CONTAINER], "accountName": LAKE_ACCOUNT, "containerName": "raw"}
+    policy = {"accountName": LAKE_ACCOUNT, "containerName": "raw", "immutabilityPolicyName": "default",
+              "immutabilityPeriodSinceCreationInDays": days, "allowProtectedAppendWrites": False}
+    return [res(t.STORAGE_ACCOUNT, "lake-st", account), res(t.BLOB_CONTAINER, "lake-raw", container),
+            *([res(t.BLOB_IMMUTABILITY_POLICY, "lake-raw-worm", policy)] if days is not None else [])]  # fmt: skip
+
+
+# (rule, compliant stack, noncompliant stack, the violation it names (resource, problem), environment it does not apply to)
+DATA_STACK_CASES = [
+    ("datafactory-managed-network", factory_stack(), factory_stack(runtime=False),
+     [("factory-adf", "Factory 'factory-adf' has no integration runtime in a managed virtual network")], "dev"),
+    ("datafactory-managed-network", factory_stack(), factory_stack(via=None),
+     [("factory-orders-link", "LinkedService 'factory-orders-link' connects via the default public runtime, not the factory's managed-network runtime")], "dev"),
+    ("storage-raw-immutable", lake_stack(), lake_stack(days=None),
+     [("lake-raw", "BlobContainer 'lake-raw' (the lake's raw zone) has no immutability (WORM) policy")], "dev"),
+    ("storage-raw-immutable", lake_stack(), lake_stack(days=0.0),
+     [("lake-raw-worm", "the raw zone's immutability policy keeps blobs 0 days; it must keep them at least 1")], "dev"),
+]
+
+
+@pytest.mark.parametrize(("rule", "good", "bad", "expected", "environment"), DATA_STACK_CASES,
+                         ids=[f"{c[0]}-{i}" for i, c in enumerate(DATA_STACK_CASES)])  # fmt: skip
+def test_data_layer_stack_rules(pack, rule, good, bad, expected, environment):
+    from mlops.analyzer import load_policy_config
+    from policies.rules import STACK_RULES
+
+    found = lambda stack: [(urn.rsplit("::", 1)[-1], m.split("\n", 1)[1].split(". Fix: ")[0])  # noqa: E731
+                           for urn, m in ((v.urn, v.message) for v in pack.analyze_stack(stack) if v.policy == rule)]  # fmt: skip
+    pack.configure(None)
+    assert found(good) == []
+    assert found(bad) == expected
+    pack.configure(environment)  # dev: raw stays mutable, the factory public
+    assert found(bad) == []
+    [definition] = [r for r in STACK_RULES if r.name == rule]
+    entry = load_policy_config(environment)[rule]
+    assert definition.check([], definition.settings({k: v for k, v in entry.items() if k != "enforcementLevel"})) is NOT_APPLICABLE
+
+
 def test_every_conditional_stack_rule_has_a_not_applicable_case():
     """Stack rules declare `conditional` when they pass over resources of their types because of those resources'
     own properties; each needs a stack it does not apply to: here (EVENTHUB_CASES' first, a closed namespace;
@@ -238,4 +296,5 @@ def test_every_conditional_stack_rule_has_a_not_applicable_case():
 
     assert EVENTHUB_CASES[0][1] == [] and FUNCTION_AUTH_NOT_APPLICABLE
     covered = {"eventhub-public-network-restricted", "function-entra-auth", "platform-flows-open"} | {case[0] for case in STACK_CASES}
+    covered |= {case[0] for case in DATA_STACK_CASES}
     assert covered == {rule.name for rule in STACK_RULES if rule.conditional}
