@@ -8,8 +8,9 @@ registered. Azure ML accepts any string as a data asset version. The full hash i
 
 - Locally the MLflow run logs the input as a dataset (`mlflow.log_input`, context `training`, digest = the short
   hash), which `mlflow ui` shows on the run and its model version.
-- In Azure ML the submitter registers the data asset version once the pipeline job completed (the job's `data`
-  input, as Azure ML resolved it), tagged with the hash, rows and validation result.
+- In Azure ML the submitter (or adopter) registers the data asset version once the pipeline job completed (the
+  gather step's `history` input, as Azure ML resolved it), tagged with the hash, rows and validation result; rows
+  a recent window added are in the hash, not under that path (README, Versioned training data).
 - Every model version carries `training_data` = `<asset>:<version>` (register step), so `mlops data show` can
   print a model's lineage from either registry.
 """
