@@ -38,6 +38,7 @@ class EdgeEntry:
     model: str
     target_condition: str
     priority: int
+    verified_on_canary: str | None = None  # fleet: the model its canary ran
 
 
 @dataclass(frozen=True)
@@ -133,4 +134,6 @@ class EdgeRollout(PlatformComponent):
         content = pulumi.Output.all(args.registry_login_server, registry_asset_id(args.ml_registry_name, "models", entry.model)).apply(manifest)
         image = content.apply(lambda c: next(iter(c["modulesContent"]["$edgeAgent"].values()))["settings"]["image"])
         described = {"model": entry.model, "image": image}
+        if entry.verified_on_canary:
+            described["verifiedOnCanary"] = entry.verified_on_canary
         return self._deployment(name, args, entry.stage, content, entry.target_condition, entry.priority, described, depends_on)

@@ -13,7 +13,7 @@ Two kinds of IoT Hub configuration carry the edge rollout (module-deployment-mon
   model) replaces the fleet's on the canary devices.
 
 `createOptions` is a JSON **string** (how-to-use-create-options: the runtime expects it stringified). Values in a
-twin are limited (iot-hub-devguide-module-twins: strings up to 4 KB, desired properties up to 32 KB per twin), which
+twin are limited (iot-hub-devguide-device-twins: strings up to 4 KB, desired properties up to 32 KB per twin), which
 `check_manifest` enforces with the other manifest rules (module names, route syntax, no privileged container).
 """
 
@@ -26,10 +26,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from components.azure_facts import facts
+
+EDGE = facts("iot_edge")  # the pack's table: the policies judge the manifests by the same facts
 # The IoT Edge runtime's images, pinned to the 1.5 LTS line (version-history: 1.5 is the supported LTS; the
 # `1.5` tag follows its patch releases, which carry the security fixes).
-EDGE_AGENT_IMAGE = "mcr.microsoft.com/azureiotedge-agent:1.5"
-EDGE_HUB_IMAGE = "mcr.microsoft.com/azureiotedge-hub:1.5"
+EDGE_AGENT_IMAGE = f"{EDGE['systemImages']['edgeAgent']}:{EDGE['runtimeTag']}"
+EDGE_HUB_IMAGE = f"{EDGE['systemImages']['edgeHub']}:{EDGE['runtimeTag']}"
 SCHEMA_VERSION = "1.1"
 EDGE_IMAGE_REPOSITORY = "mlops/edge"  # built from pipelines/edge/Dockerfile, pushed to the stack's registry
 SCORING_MODULE = "scorer"
@@ -43,8 +46,8 @@ STORE_AND_FORWARD_SECONDS = 7200
 # The scoring container's logs rotate: a device in the field has a small disk.
 SCORING_CREATE_OPTIONS = {"HostConfig": {"LogConfig": {"Type": "json-file", "Config": {"max-size": "10m", "max-file": "3"}}}}
 
-MAX_STRING_BYTES = 4 * 1024  # a twin string value (createOptions included)
-MAX_DESIRED_BYTES = 32 * 1024  # a module twin's desired properties
+MAX_STRING_BYTES: int = EDGE["maxStringBytes"]  # a twin string value (createOptions included)
+MAX_DESIRED_BYTES: int = EDGE["maxDesiredBytes"]  # a module twin's desired properties
 MODULE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _MODULE = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
 _ENDPOINT = r"[A-Za-z0-9_-]{1,64}"
@@ -54,10 +57,10 @@ ROUTE = re.compile(
     rf" INTO (?:\$upstream|BrokeredEndpoint\(\"/modules/(?P<sink>{_MODULE})/inputs/{_ENDPOINT}\"\))$"
 )
 # createOptions that give a module the host: privileges, the host's network, PID or IPC namespace, capabilities.
-FORBIDDEN_HOST_CONFIG = {"Privileged": True, "NetworkMode": "host", "PidMode": "host", "IpcMode": "host"}
-FORBIDDEN_HOST_LISTS = ("CapAdd", "Devices")
+FORBIDDEN_HOST_CONFIG: dict[str, Any] = EDGE["forbiddenHostConfig"]
+FORBIDDEN_HOST_LISTS: tuple[str, ...] = tuple(EDGE["forbiddenHostLists"])
 # IoT Hub configuration ids (REST reference, Configuration.id): lowercase, at most 128 characters of these.
-CONFIGURATION_ID = re.compile(r"^[a-z0-9\-:+%_#*?!(),=@;$']{1,128}$")
+CONFIGURATION_ID = re.compile(EDGE["configurationId"])
 
 
 class ManifestError(ValueError):
@@ -201,7 +204,7 @@ def _module_problems(name: str, module: Mapping[str, Any]) -> list[str]:
         if host.get(key):
             problems.append(f"module '{name}': createOptions sets HostConfig.{key}")
     for field in ("status", "restartPolicy"):
-        if name not in ("edgeAgent",) and field not in module:
+        if name != "edgeAgent" and field not in module:
             problems.append(f"module '{name}': {field} is not set")
     return problems
 

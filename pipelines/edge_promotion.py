@@ -4,11 +4,12 @@ The same discipline as the endpoint rollout (pipelines/promotion.py, whose locki
 reuses): the file is locked from reading to writing, the new text is validated with the config model `pulumi up`
 uses, and only the lines whose data change are rewritten (comments and order kept).
 
-- `canary --model M`: the canary entry runs M. A new canary targets the fleet's devices that are also tagged
-  `ring=canary` (the fleet's condition AND `tags.ring='canary'`) at a priority above the fleet's; an existing canary
-  keeps its condition and priority and gets the new model.
-- `complete`: the fleet entry takes the canary's model and the canary entry goes. With no fleet and no canary yet,
-  `complete --model M` starts the fleet on the environment's devices (the first model on the edge).
+- `canary --model M`: the canary entry runs M. A new canary targets the fleet's devices (the base's, before the
+  first fleet) that are also tagged `ring=canary` (`... AND tags.ring='canary'`) at a priority above the fleet's; an
+  existing canary keeps its condition and priority and gets the new model.
+- `complete`: the fleet entry (created on the base's devices if there is none) takes the canary's model, records it
+  as `verifiedOnCanary`, and the canary entry goes. With no fleet and no canary, `complete --model M` starts the
+  fleet directly (no canary stage: policy edge-fleet-model-canaried refuses that in prod).
 - `rollback`: the canary entry goes; the fleet's devices in the canary ring return to the fleet's model.
 Every model named must be a registered version carrying the `onnx` tag (pipelines.model_metadata.ONNX_TAG).
 """
@@ -47,38 +48,46 @@ def _entry(edge: dict[str, Any], name: str) -> dict[str, Any] | None:
 
 def canary(edge: dict[str, Any], model: str) -> str:
     fleet, current = _entry(edge, EDGE_FLEET), _entry(edge, EDGE_CANARY)
-    if fleet is None:
-        raise Refused(f"no fleet deployment yet: the first model goes to the fleet with --complete --model {model}")
-    if fleet.get("model") == model:
+    keeps = f"the fleet keeps {fleet['model']}" if fleet else "no fleet yet"
+    if fleet is not None and fleet.get("model") == model:
         raise Refused(f"{model} already runs on the fleet")
     if current is not None:
         if current.get("model") == model:
             raise Refused(f"{model} already runs on the canary")
         current["model"] = model
-        return f"{model} on the canary ({current['targetCondition']}); the fleet keeps {fleet['model']}"
-    condition = f"{fleet['targetCondition']} AND {CANARY_RING}"
+        return f"{model} on the canary ({current['targetCondition']}); {keeps}"
+    outer = fleet or {"targetCondition": edge["targetCondition"], "priority": _fleet_priority(edge)}
+    condition = f"{outer['targetCondition']} AND {CANARY_RING}"
     edge["deployments"].append(
-        {"name": EDGE_CANARY, "model": model, "targetCondition": condition, "priority": int(fleet["priority"]) + PRIORITY_STEP}
+        {"name": EDGE_CANARY, "model": model, "targetCondition": condition, "priority": int(outer["priority"]) + PRIORITY_STEP}
     )
-    return f"{model} on the canary ({condition}); the fleet keeps {fleet['model']}"
+    return f"{model} on the canary ({condition}); {keeps}"
+
+
+def _fleet_priority(edge: dict[str, Any]) -> int:
+    return int(edge.get("priority", 0)) + PRIORITY_STEP
+
+
+def _new_fleet(edge: dict[str, Any], model: str) -> dict[str, Any]:
+    fleet = {"name": EDGE_FLEET, "model": model, "targetCondition": edge["targetCondition"], "priority": _fleet_priority(edge)}
+    edge["deployments"].insert(0, fleet)
+    return fleet
 
 
 def complete(edge: dict[str, Any], model: str | None) -> str:
     fleet, current = _entry(edge, EDGE_FLEET), _entry(edge, EDGE_CANARY)
     if current is None:
         if fleet is None and model:
-            edge["deployments"].append(
-                {"name": EDGE_FLEET, "model": model, "targetCondition": edge["targetCondition"],
-                 "priority": int(edge.get("priority", 0)) + PRIORITY_STEP}
-            )  # fmt: skip
-            return f"{model} on the fleet ({edge['targetCondition']}): the first model on the edge"
+            _new_fleet(edge, model)
+            return f"{model} on the fleet ({edge['targetCondition']}) without a canary stage: the first model on the edge"
         raise Refused("no edge canary in progress: start one with --canary --model NAME:VERSION")
     if model and current.get("model") != model:
         raise Refused(f"the edge canary runs {current['model']}, not {model}")
-    previous = fleet["model"]
-    fleet["model"] = current["model"]
+    previous = f"{fleet['model']} retired" if fleet else "the first fleet model"
+    fleet = fleet or _new_fleet(edge, current["model"])
+    fleet["model"] = fleet["verifiedOnCanary"] = current["model"]
     edge["deployments"] = [d for d in edge["deployments"] if d.get("name") != EDGE_CANARY]
-    return f"{fleet['model']} on the fleet ({fleet['targetCondition']}); {previous} retired, canary removed"
+    return f"{fleet['model']} on the fleet ({fleet['targetCondition']}); {previous}, canary removed"
 
 
 def rollback(edge: dict[str, Any], model: str | None) -> str:

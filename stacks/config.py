@@ -423,14 +423,15 @@ class EdgeDeploymentConfig(_Section):
     model: ModelRef
     target_condition: TargetCondition
     priority: Priority
+    # Fleet only: the model that ran on the canary before it reached the fleet (written by `promote --complete`);
+    # in prod the fleet's model must be it (policy edge-fleet-model-canaried).
+    verified_on_canary: ModelRef | None = None
 
-    @property
-    def model_name(self) -> str:
-        return self.model.split(":")[0]
-
-    @property
-    def model_version(self) -> str:
-        return self.model.split(":")[1]
+    @model_validator(mode="after")
+    def _fleet_only(self) -> EdgeDeploymentConfig:
+        if self.name != EDGE_FLEET and self.verified_on_canary is not None:
+            raise _KeyError("verifiedOnCanary", "only the fleet entry records the model its canary verified")
+        return self
 
 
 class EdgeConfig(_Section):
@@ -472,14 +473,14 @@ class EdgeConfig(_Section):
         fleet, canary = self.entry(EDGE_FLEET), self.entry(EDGE_CANARY)
         if canary is not None:
             index = names.index(EDGE_CANARY)
-            if fleet is None:
-                raise _KeyError(f"deployments.{index}", "a canary needs a fleet entry beside it")
-            if not narrower(canary.target_condition, fleet.target_condition):
+            # Without a fleet yet (the first model on the edge), the canary ring is a part of the base's devices.
+            outer, whose = (fleet.target_condition, "fleet's") if fleet else (self.target_condition, "base's")
+            if not narrower(canary.target_condition, outer):
                 raise _KeyError(
                     f"deployments.{index}.targetCondition",
-                    f"must be the fleet's condition ({fleet.target_condition}) AND-ed with at least one more clause, e.g. tags.ring='canary'",
+                    f"must be the {whose} condition ({outer}) AND-ed with at least one more clause, e.g. tags.ring='canary'",
                 )
-            if canary.priority <= fleet.priority:
+            if fleet is not None and canary.priority <= fleet.priority:
                 raise _KeyError(f"deployments.{index}.priority", f"{canary.priority}; the canary must rank above the fleet ({fleet.priority})")
         return self
 

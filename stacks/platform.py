@@ -340,7 +340,7 @@ def edge(cfg: PlatformConfig, ctx, iot: IotHub, registry: ContainerRegistry, sha
             registry_username=e.registry_username,
             registry_password=password,
             image_tag=e.image_tag,
-            deployments=[EdgeEntry(d.name, d.model, d.target_condition, d.priority) for d in e.deployments],
+            deployments=[EdgeEntry(d.name, d.model, d.target_condition, d.priority, d.verified_on_canary) for d in e.deployments],
             device_ip_ranges=[str(r) for r in cfg.iot_hub.device_ip_ranges],
         ),
     )

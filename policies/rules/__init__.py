@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, PolicyPack
 
-from . import deploy, eventhub, flows, governance, identity, iothub, keyvault, ml, monitoring, registry, stack, storage, web
+from . import deploy, edge, eventhub, flows, governance, identity, iothub, keyvault, ml, monitoring, registry, stack, storage, web
 from .base import ResourceRule, Rule, StackRule
 
 PACK_NAME = "mlops-platform-guardrails"
-MODULES = (deploy, storage, keyvault, registry, ml, eventhub, iothub, monitoring, web, identity, governance, stack, flows)
+MODULES = (deploy, storage, keyvault, registry, ml, eventhub, iothub, edge, monitoring, web, identity, governance, stack, flows)
 
 
 def _rules_of(module) -> list[Rule]:
