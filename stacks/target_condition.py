@@ -67,11 +67,11 @@ def parse(text: str) -> tuple[Clause, ...]:
     index = 0
     while True:
         part = tokens[index : index + 3]
-        if len(part) < 3 or part[0][0] != "path" or part[1][0] != "op" or not _is_value(part[2]):
-            where = part[len(part) - 1] if part else (tokens[-1] if tokens else ("", "", 1))
-            raise ValueError(
-                f"expected tags.<name> = 'value' at character {where[2]}; supported: tag clauses joined by AND"
-            )
+        fits = [part[0][0] == "path", part[1][0] == "op", _is_value(part[2])] if len(part) == 3 else []
+        if not all(fits) or not fits:
+            bad = fits.index(False) if False in fits else len(part)
+            at = part[bad][2] if bad < len(part) else len(text) + 1
+            raise ValueError(f"expected tags.<name> = 'value' at character {at}; supported: tag clauses joined by AND")
         clauses.append(Clause(part[0][1], part[1][1], part[2][1]))
         index += 3
         if index == len(tokens):
