@@ -26,7 +26,7 @@ from typing import Any
 import pulumi
 from pulumi import dynamic
 
-from components.arm_settings import platform_credential
+from components.arm_settings import _whole_numbers, platform_credential
 
 EDGE_DEPLOYMENT_KIND = "mlops:iot-edge-deployment"
 IOT_HUB_AUDIENCE = "https://iothubs.azure.net"
@@ -55,7 +55,8 @@ def _configuration(props: Mapping[str, Any], etag: str | None = None):
         id=props["configurationId"],
         schema_version=SCHEMA_VERSION,
         labels=dict(props.get("labels") or {}),
-        content=ConfigurationContent(modules_content=props["content"]["modulesContent"]),
+        # The engine hands numbers as doubles (7200.0); the manifest's integer fields take integers.
+        content=ConfigurationContent(modules_content=_whole_numbers(props["content"]["modulesContent"])),
         target_condition=props["targetCondition"],
         priority=int(props["priority"]),
         etag=etag,
@@ -74,7 +75,7 @@ def create_deployment(props: Mapping[str, Any], manager=None) -> str:
         if _status(error) != 409:
             raise
     existing = manager.get_configuration(props["configurationId"])
-    if (existing.content.modules_content if existing.content else None) != props["content"]["modulesContent"]:
+    if (existing.content.modules_content if existing.content else None) != _whole_numbers(props["content"]["modulesContent"]):
         raise RuntimeError(f"IoT Hub configuration {props['configurationId']} exists with other content; delete it or change the stack")
     return update_deployment(props, manager)
 
