@@ -17,14 +17,12 @@ Every model named must be a registered version carrying the `onnx` tag (pipeline
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 from mlops.errors import BadInput, Refused
 from pipelines.model_metadata import ONNX_TAG
-from pipelines.promotion import Promotion, _checked, locked, parse_model, write_atomically
-from pipelines.yaml_edit import minimal_edit
-from stacks.config import EDGE_CANARY, EDGE_FLEET, PROJECT, ConfigError, display_path, stack_file
+from pipelines.promotion import Promotion, _checked, edited_text, existing_stack_file, locked, normalized_model, write_atomically
+from stacks.config import EDGE_CANARY, EDGE_FLEET, PROJECT
 
 EDGE_KEY = f"{PROJECT}:edge"
 CANARY_RING = "tags.ring='canary'"
@@ -103,13 +101,8 @@ def rollback(edge: dict[str, Any], model: str | None) -> str:
 
 def promote_edge(environment: str, model: str | None, action: str, model_tags: ModelTags, *, dry_run: bool = True) -> Promotion:
     """One edge step (`canary`, `complete`, `rollback`) on the stack file; see the module docstring."""
-    path: Path = stack_file(environment)
-    source = display_path(path)
-    if not path.exists():
-        raise BadInput(f"--stack: no stack file {source}")
-    if model:
-        name, version = parse_model(model)
-        model = f"{name}:{version}"
+    path, source = existing_stack_file(environment)
+    model = normalized_model(model)
     if action == "canary" and model is None:
         raise BadInput("--model is required with --canary")
     if model and action != "rollback":
@@ -124,12 +117,7 @@ def promote_edge(environment: str, model: str | None, action: str, model_tags: M
         summary = {"canary": lambda: canary(edge, model), "complete": lambda: complete(edge, model),
                    "rollback": lambda: rollback(edge, model)}[action]()  # fmt: skip
         before = data.decode("utf-8")
-        after = minimal_edit(before, document)
-        try:
-            _checked(environment, after.encode("utf-8"), source)
-        except ConfigError as exc:
-            raise Refused(f"the promoted config would be invalid: {exc}") from None
-        result = Promotion(path, before, after, summary)
+        result = Promotion(path, before, edited_text(environment, before, document, source), summary)
         if not dry_run:
-            write_atomically(path, after)
+            write_atomically(path, result.after)
     return result
