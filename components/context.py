@@ -46,6 +46,9 @@ class PlatformContext:
     subscription_id: pulumi.Input[str]
     tenant_id: pulumi.Input[str]
     protect: bool
+    # The identity running `pulumi up` (the workflow's federated service principal): what the stack's data-plane
+    # resources (the IoT Edge deployments) call Azure as.
+    deployer_id: pulumi.Input[str] | None = None
     locks: bool = False  # stateful children get a CanNotDelete lock (components/base.py)
     diagnostics_workspace_id: pulumi.Input[str] | None = None
     network: PrivateNetwork | None = None  # None: public mode, no private endpoints

@@ -86,6 +86,7 @@ RULES: dict[str, NameRule] = {
         NameRule("Azure ML compute cluster", "mlc", 2, 16, _DASHED, False, False, scoped=True),
         NameRule("Event Hubs namespace", "evhns", 6, 50, _DASHED, False, True),
         NameRule("IoT Hub", "iot", 3, 50, _DASHED, False, True),
+        NameRule("Device Provisioning Service", "provs", 3, 64, _DASHED, False, True),
         NameRule("managed identity", "id", 3, 128, _DASHED, False, False),
         NameRule("online endpoint", "mloe", 3, 32, _DASHED, False, True),
         NameRule("batch endpoint", "mlbe", 3, 32, _DASHED, False, True),

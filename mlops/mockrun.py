@@ -63,6 +63,8 @@ ARM_IDS: dict[str, str] = {
     "azure-native:eventhub:EventHub": _EVH + "/eventhubs/{eventHubName}",
     "azure-native:eventhub:ConsumerGroup": _EVH + "/eventhubs/{eventHubName}/consumergroups/{consumerGroupName}",
     "azure-native:iothub:IotHubResource": _RG + "/providers/Microsoft.Devices/IotHubs/{resourceName}",
+    "azure-native:deviceprovisioningservices:IotDpsResource": _RG
+    + "/providers/Microsoft.Devices/provisioningServices/{provisioningServiceName}",
     "azure-native:managedidentity:UserAssignedIdentity": _RG
     + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{resourceName}",
     "azure-native:authorization:RoleAssignment": "{scope}/providers/Microsoft.Authorization/roleAssignments/{roleAssignmentName}",

@@ -309,6 +309,34 @@ def _checked(environment: str, data: bytes, source: str) -> tuple[dict[str, Any]
     return document, parse_config(environment, engine_values(document)[0], source)
 
 
+def existing_stack_file(environment: str) -> tuple[Path, str]:
+    """The stack's file and its display path; bad input when there is none."""
+    path = stack_file(environment)
+    source = display_path(path)
+    if not path.exists():
+        raise BadInput(f"--stack: no stack file {source}")
+    return path, source
+
+
+def normalized_model(model: str | None) -> str | None:
+    """`NAME:VERSION` as the stack file writes it (bad input when it is not one), or None."""
+    if not model:
+        return None
+    name, version = parse_model(model)
+    return f"{name}:{version}"
+
+
+def edited_text(environment: str, before: str, document: Any, source: str) -> str:
+    """The stack file's new text (only the changed lines rewritten), validated as `pulumi up` validates it: a
+    promotion never writes an invalid stack file."""
+    after = minimal_edit(before, document)
+    try:
+        _checked(environment, after.encode("utf-8"), source)
+    except ConfigError as exc:
+        raise Refused(f"the promoted config would be invalid: {exc}") from None
+    return after
+
+
 def promote(
     environment: str,
     model: str | None,
@@ -325,13 +353,10 @@ def promote(
     """One step (`canary`, `complete` or `rollback`) on the stack file: checks (`model_exists`, and
     `environment_exists` for a new scoring environment when the registry can tell), then under the file's lock the new
     text, then (unless `dry_run`) `before_write` (a side effect such as moving the registry alias) and the write."""
-    path = stack_file(environment)
-    source = display_path(path)
-    if not path.exists():
-        raise BadInput(f"--stack: no stack file {source}")
+    path, source = existing_stack_file(environment)
+    model = normalized_model(model)
     if model:
         name, version = parse_model(model)
-        model = f"{name}:{version}"
     if serving_environment is not None:
         if action != "canary":
             raise BadInput("--environment goes with --traffic: a new scoring environment is rolled out as a canary")
@@ -365,11 +390,7 @@ def promote(
         arguments = (model, traffic, serving_environment, cfg.min_instances) if action == "canary" else (model,)
         summary = ACTIONS[action](serving, *arguments)
         before = data.decode("utf-8")
-        after = minimal_edit(before, document)
-        try:  # the same validation as `pulumi up`: a promotion never writes an invalid stack file
-            _checked(environment, after.encode("utf-8"), source)
-        except ConfigError as exc:
-            raise Refused(f"the promoted config would be invalid: {exc}") from None
+        after = edited_text(environment, before, document, source)
         result = Promotion(path, before, after, summary, serving["deployments"][0]["model"] if action == "complete" else None)
         if not dry_run:
             if before_write is not None:

@@ -23,6 +23,8 @@ from components.naming import REGION_CODES, NameRuleError, Naming
 from components.azure_facts import FLEX_MAXIMUM_INSTANCES, FLEX_PYTHON_VERSIONS, PRIVATE_DNS_ZONES, ZONE_REDUNDANT_STORAGE_SKUS
 from stacks.sections import Section as _Section
 from stacks.sections import DriftConfig, TrainingConfig, Window, window_hours
+from stacks.target_condition import parse as parse_target_condition
+from stacks.target_condition import narrower, within
 
 PROJECT = "mlops-platform"
 STACKS_DIR = Path(__file__).resolve().parent
@@ -500,6 +502,90 @@ class BatchConfig(_Section):
     error_threshold: Annotated[int, Field(ge=-1)] = -1
 
 
+def _target_condition(value: str) -> str:
+    parse_target_condition(value)
+    return value
+
+
+# An IoT Hub device-twin target condition in the grammar of stacks/target_condition.py: AND-ed tag clauses.
+TargetCondition = Annotated[str, AfterValidator(_target_condition)]
+ImageTag = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")]  # a Docker tag
+EDGE_FLEET, EDGE_CANARY = "fleet", "canary"
+# IoT Hub configuration priorities are non-negative integers ("higher wins"); the platform's base deployment sits
+# at edge.priority and each layered entry above it.
+Priority = Annotated[int, Field(ge=0, le=2_147_483_647)]
+
+
+class EdgeDeploymentConfig(_Section):
+    """One IoT Edge layered deployment: the scoring module with one model version on the devices matching
+    `targetCondition`. The canary sits beside the fleet with a higher priority and a narrower condition."""
+
+    name: Literal["fleet", "canary"]
+    model: ModelRef
+    target_condition: TargetCondition
+    priority: Priority
+    # Fleet only: the model that ran on the canary before it reached the fleet (written by `promote --complete`);
+    # in prod the fleet's model must be it (policy edge-fleet-model-canaried).
+    verified_on_canary: ModelRef | None = None
+
+    @model_validator(mode="after")
+    def _fleet_only(self) -> EdgeDeploymentConfig:
+        if self.name != EDGE_FLEET and self.verified_on_canary is not None:
+            raise _KeyError("verifiedOnCanary", "only the fleet entry records the model its canary verified")
+        return self
+
+
+class EdgeConfig(_Section):
+    """The edge rollout: a base deployment (IoT Edge runtime, registry credentials, routes) on every edge device of
+    the environment, and layered deployments of the scoring module. Edited by `mlops promote --target edge`."""
+
+    # The scoring module's image in the stack's registry: <loginServer>/mlops/edge:<imageTag>.
+    image_tag: ImageTag | None = None
+    # The devices of this environment (the base deployment's condition); every entry targets a part of them.
+    target_condition: TargetCondition | None = None
+    priority: Priority = 0
+    # The registry token devices pull with (an ACR token with content/read on mlops/edge, created at bootstrap);
+    # its password is a secret: `pulumi config set --secret --path 'mlops-platform:edge.registryPassword'`.
+    registry_username: Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{5,50}$")] = "edge-pull"
+    registry_password: Annotated[str, Field(min_length=1)] | None = None
+    deployments: list[EdgeDeploymentConfig] = []
+
+    def entry(self, name: str) -> EdgeDeploymentConfig | None:
+        return next((d for d in self.deployments if d.name == name), None)
+
+    @model_validator(mode="after")
+    def _staged(self) -> EdgeConfig:
+        names = [d.name for d in self.deployments]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise _KeyError("deployments", f"more than one '{repeated[0]}' entry")
+        if not self.deployments:
+            return self
+        if self.image_tag is None:
+            raise _KeyError("imageTag", "required once deployments are declared: the tag of mlops/edge in the stack's registry")
+        if self.target_condition is None:
+            raise _KeyError("targetCondition", "required once deployments are declared: the environment's edge devices, e.g. tags.environment='dev'")
+        for index, entry in enumerate(self.deployments):
+            key = f"deployments.{index}"
+            if not within(entry.target_condition, self.target_condition):
+                raise _KeyError(f"{key}.targetCondition", f"must contain edge.targetCondition ({self.target_condition}) AND-ed with its own clauses")
+            if entry.priority <= self.priority:
+                raise _KeyError(f"{key}.priority", f"{entry.priority}; a layered deployment needs a priority above the base's ({self.priority})")
+        fleet, canary = self.entry(EDGE_FLEET), self.entry(EDGE_CANARY)
+        if canary is not None:
+            index = names.index(EDGE_CANARY)
+            # Without a fleet yet (the first model on the edge), the canary ring is a part of the base's devices.
+            outer, whose = (fleet.target_condition, "fleet's") if fleet else (self.target_condition, "base's")
+            if not narrower(canary.target_condition, outer):
+                raise _KeyError(
+                    f"deployments.{index}.targetCondition",
+                    f"must be the {whose} condition ({outer}) AND-ed with at least one more clause, e.g. tags.ring='canary'",
+                )
+            if fleet is not None and canary.priority <= fleet.priority:
+                raise _KeyError(f"deployments.{index}.priority", f"{canary.priority}; the canary must rank above the fleet ({fleet.priority})")
+        return self
+
+
 class EmailReceiverConfig(_Section):
     name: Annotated[str, Field(min_length=1, max_length=64)]
     address: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
@@ -674,6 +760,7 @@ class PlatformConfig(_StackConfig):
     event_hubs: EventHubsConfig = EventHubsConfig()
     iot_hub: IotHubConfig = IotHubConfig()
     serving: ServingConfig = ServingConfig()
+    edge: EdgeConfig = EdgeConfig()
     batch: BatchConfig = BatchConfig()
     retrain_trigger: RetrainTriggerConfig = RetrainTriggerConfig()
     access: AccessConfig = AccessConfig()

@@ -35,6 +35,7 @@ def base_context(cfg: PlatformConfig | SharedConfig) -> tuple[resources.Resource
         resource_group_name=group.name,
         subscription_id=client.subscription_id,
         tenant_id=client.tenant_id,
+        deployer_id=client.object_id,
         protect=cfg.protect,
         locks=cfg.locks,
     )

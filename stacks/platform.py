@@ -19,6 +19,7 @@ from components.batch import BatchDeploymentSpec, BatchScoring, BatchScoringArgs
 from components.compute import ComputeCluster, ComputeClusterArgs, cluster_name
 from components.datafactory import BatchSource, DataFactory, DataFactoryArgs
 from components.datalake import ZONES, DataLake, DataLakeArgs
+from components.edge import EdgeArgs, EdgeEntry, EdgeRollout
 from components.eventhubs import EventHubs, EventHubsArgs, HubArgs
 from components.iothub import IotHub, IotHubArgs
 from components.keyvault import KeyVault, KeyVaultArgs
@@ -206,6 +207,7 @@ def build_environment(cfg: PlatformConfig) -> None:
             device_ip_ranges=[str(r) for r in cfg.iot_hub.device_ip_ranges],
         ),
     )
+    edge(cfg, ctx, iot, registry, shared)
     serving_cfg = cfg.serving
     serving = OnlineServing(
         "online",
@@ -353,6 +355,31 @@ def ingestion_rule(thresholds: AlertsConfig, factory: DataFactory) -> MetricRule
     return MetricRule("ingestion-failed-runs", "Data Factory pipeline runs failed (batch ingestion into raw)", factory.resource_id,
                       "Microsoft.DataFactory/factories", "PipelineFailedRuns", "GreaterThanOrEqual",
                       thresholds.ingestion_failed_runs, "Total")
+
+
+def edge(cfg: PlatformConfig, ctx, iot: IotHub, registry: ContainerRegistry, shared) -> EdgeRollout:
+    """The Device Provisioning Service and the IoT Edge deployments of `edge` (base and layered)."""
+    e = cfg.edge
+    password = pulumi.Output.secret(e.registry_password) if e.registry_password else None
+    return EdgeRollout(
+        "edge",
+        ctx,
+        EdgeArgs(
+            hub_id=iot.resource_id,
+            hub_host_name=iot.hostname,
+            registry_login_server=registry.login_server,
+            ml_registry_name=shared.registry_name,
+            deployer_principal_id=ctx.deployer_id,
+            id_prefix=f"{cfg.workload}-{cfg.environment}",
+            target_condition=e.target_condition,
+            priority=e.priority,
+            registry_username=e.registry_username,
+            registry_password=password,
+            image_tag=e.image_tag,
+            deployments=[EdgeEntry(d.name, d.model, d.target_condition, d.priority, d.verified_on_canary) for d in e.deployments],
+            device_ip_ranges=[str(r) for r in cfg.iot_hub.device_ip_ranges],
+        ),
+    )
 
 
 def retraining_rules(cfg: PlatformConfig) -> list[LogMetricRule]:

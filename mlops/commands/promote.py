@@ -13,11 +13,15 @@ from mlops.errors import BadInput, first_line
 from mlops.paths import ROOT_DIR
 from mlops.options import StackOption, one_stack
 
-HELP = "Promote a model: canary (--traffic N), --complete or --rollback, by editing stacks/Pulumi.<env>.yaml."
+HELP = (
+    "Promote a model: canary (--traffic N), --complete or --rollback, by editing stacks/Pulumi.<env>.yaml; "
+    "with --target edge: --canary, --complete or --rollback of the IoT Edge rollout."
+)
 EXAMPLES = (
     "Examples: python -m mlops promote --stack staging --model predictive-maintenance:3 --traffic 10 | "
     "python -m mlops promote --stack staging --complete | python -m mlops promote --stack staging --rollback --dry-run | "
-    "python -m mlops promote --stack dev --model predictive-maintenance:1 --traffic 10 --environment mlops-serving:1"
+    "python -m mlops promote --stack dev --model predictive-maintenance:1 --traffic 10 --environment mlops-serving:1 | "
+    "python -m mlops promote --stack dev --target edge --model predictive-maintenance:2 --canary"
 )
 
 def registry_client():
@@ -38,6 +42,11 @@ def registry_errors():
     return store_errors(tracking_uri())
 
 
+class Target(str, Enum):
+    serving = "serving"
+    edge = "edge"
+
+
 class Registry(str, Enum):
     local = "local"
     workspace = "workspace"
@@ -46,32 +55,12 @@ class Registry(str, Enum):
 
 def model_exists(name: str, version: str) -> bool:
     """Whether the registry has the version; a registry that fails is not a missing version (exit 2, not 1)."""
-    from mlflow.exceptions import MlflowException
-
-    from pipelines.registry import is_missing
-
-    with registry_errors():
-        try:
-            registry_client().get_model_version(name, version)
-        except MlflowException as exc:
-            if is_missing(exc):
-                return False
-            raise
-    return True
+    return local_model_tags(name, version) is not None
 
 
 def _found(get: Callable[[], object], where: str) -> bool:
-    """Whether an Azure ML asset exists: `get()` returns it or raises ResourceNotFoundError. Any other Azure failure
-    (no credentials, no network, no permission) is not a missing asset: bad input naming `where`."""
-    from azure.core.exceptions import AzureError, ResourceNotFoundError
-
-    try:
-        get()
-    except ResourceNotFoundError:
-        return False
-    except AzureError as exc:
-        raise BadInput(f"cannot ask {where}: {first_line(exc)}") from None
-    return True
+    """Whether an Azure ML asset exists (see `_asset`)."""
+    return _asset(get, where) is not None
 
 
 def workspace_model_exists(stack: str):
@@ -116,6 +105,54 @@ def shared_registry(stack: str):
     return asset("models"), asset("environments")
 
 
+def _tags(asset: object | None) -> dict[str, str] | None:
+    return None if asset is None else dict(getattr(asset, "tags", None) or {})
+
+
+def local_model_tags(name: str, version: str) -> dict[str, str] | None:
+    """A version's MLflow tags in the local (or MLFLOW_TRACKING_URI) registry; None when it has no such version."""
+    from mlflow.exceptions import MlflowException
+
+    from pipelines.registry import is_missing
+
+    with registry_errors():
+        try:
+            return _tags(registry_client().get_model_version(name, version))
+        except MlflowException as exc:
+            if is_missing(exc):
+                return None
+            raise
+
+
+def _asset(get: Callable[[], object], where: str) -> object | None:
+    """An Azure ML asset, or None when it does not exist (other Azure failures: bad input naming `where`)."""
+    from azure.core.exceptions import AzureError, ResourceNotFoundError
+
+    try:
+        return get()
+    except ResourceNotFoundError:
+        return None
+    except AzureError as exc:
+        raise BadInput(f"cannot ask {where}: {first_line(exc)}") from None
+
+
+def azure_model_tags(stack: str, registry: Registry):
+    """A version's tags in the stack's workspace or the shared registry (azure-ai-ml `Model.tags`)."""
+
+    def tags(name: str, version: str) -> dict[str, str] | None:
+        from pipelines.runner import shared_registry_client, workspace_client
+        from pipelines.stack_outputs import load_outputs
+
+        outputs = load_outputs(stack)
+        if registry is Registry.shared:
+            where, client = f"the shared registry {outputs.ml_registry_name}", lambda: shared_registry_client(outputs)
+        else:
+            where, client = f"the {stack} workspace's registry", lambda: workspace_client(outputs)
+        return _tags(_asset(lambda: client().models.get(name=name, version=version), where))
+
+    return tags
+
+
 def mark_production(model: str) -> None:
     """Completing a rollout in prod moves the registry's `production` alias: the gate compares against it."""
     from pipelines.registry import PRODUCTION_ALIAS
@@ -135,6 +172,8 @@ def promote(
     traffic: Annotated[Optional[int], typer.Option(help="Canary share in percent, 1-99.")] = None,
     complete: Annotated[bool, typer.Option("--complete", help="Move all traffic to the canary; retire the old slot.")] = False,
     rollback: Annotated[bool, typer.Option("--rollback", help="Retire the canary; the live slot serves 100%.")] = False,
+    canary: Annotated[bool, typer.Option("--canary", help="With --target edge: run --model on the canary ring.")] = False,
+    target: Annotated[Target, typer.Option(help="What to roll out to: the online endpoint, or the IoT Edge devices.")] = Target.serving,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the stack-file diff; write nothing.")] = False,
     registry: Annotated[
         Registry,
@@ -147,6 +186,10 @@ def promote(
     from pipelines.promotion import promote as plan_promotion
 
     stack = one_stack(stack)
+    if target is Target.edge:
+        return promote_edge(stack, model, environment, traffic, canary, complete, rollback, dry_run, registry)
+    if canary:
+        raise BadInput("--canary goes with --target edge; an endpoint canary is --traffic N")
     chosen = [flag for flag, on in (("--traffic", traffic is not None), ("--complete", complete), ("--rollback", rollback)) if on]
     if len(chosen) != 1:
         raise BadInput("give exactly one of --traffic N, --complete, --rollback")
@@ -162,5 +205,21 @@ def promote(
         environment_exists=environment_exists,
         before_write=(lambda done: mark_production(done.model)) if moves_alias else None,
     )  # fmt: skip
+    typer.echo(result.diff(), nl=False)
+    typer.echo(f"{'would promote' if dry_run else 'promoted'}: {result.summary}", err=True)
+
+
+def promote_edge(stack: str, model, environment, traffic, canary: bool, complete: bool, rollback: bool, dry_run: bool,
+                 registry: Registry) -> None:  # fmt: skip
+    from pipelines.edge_promotion import promote_edge as plan_edge
+
+    if traffic is not None or environment is not None:
+        raise BadInput("--traffic and --environment are for the endpoint; the edge takes --canary, --complete or --rollback")
+    chosen = [flag for flag, on in (("--canary", canary), ("--complete", complete), ("--rollback", rollback)) if on]
+    if len(chosen) != 1:
+        raise BadInput("with --target edge give exactly one of --canary, --complete, --rollback")
+    action = chosen[0].removeprefix("--")
+    tags = local_model_tags if registry is Registry.local else azure_model_tags(stack, registry)
+    result = plan_edge(stack, model, action, tags, dry_run=dry_run)
     typer.echo(result.diff(), nl=False)
     typer.echo(f"{'would promote' if dry_run else 'promoted'}: {result.summary}", err=True)

@@ -56,6 +56,7 @@ STATEFUL_TYPES = frozenset(
         "azure-native:eventhub:Namespace",
         "azure-native:eventhub:EventHub",
         "azure-native:iothub:IotHubResource",
+        "azure-native:deviceprovisioningservices:IotDpsResource",  # its enrollments and linked hubs
     }
 )
 

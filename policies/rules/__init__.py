@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, PolicyPack
 
-from . import datafactory, deploy, eventhub, flows, governance, identity, iothub, keyvault, ml, monitoring, registry, stack, storage, web
+from . import datafactory, deploy, edge, eventhub, flows, governance, identity, iothub, keyvault, ml, monitoring, registry, stack, storage, web
 from .base import ResourceRule, Rule, StackRule
 
 PACK_NAME = "mlops-platform-guardrails"
-MODULES = (deploy, storage, keyvault, registry, ml, eventhub, iothub, datafactory, monitoring, web, identity, governance, stack, flows)
+MODULES = (deploy, storage, keyvault, registry, ml, eventhub, iothub, edge, datafactory, monitoring, web, identity, governance, stack, flows)
 
 
 def _rules_of(module) -> list[Rule]:

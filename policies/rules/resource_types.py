@@ -19,6 +19,7 @@ EVENTHUB_NAMESPACE = "azure-native:eventhub:Namespace"
 EVENTHUB_RULE_SET = "azure-native:eventhub:NamespaceNetworkRuleSet"
 EVENTHUB = "azure-native:eventhub:EventHub"
 IOT_HUB = "azure-native:iothub:IotHubResource"
+IOT_DPS = "azure-native:deviceprovisioningservices:IotDpsResource"
 USER_IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
 ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
 ACTION_GROUP = "azure-native:monitor:ActionGroup"
@@ -54,6 +55,7 @@ TRAFFIC_KIND = "mlops:endpoint-traffic"
 BATCH_DEFAULT_KIND = "mlops:batch-default-deployment"
 IOT_ROUTING_KIND = "mlops:iothub-routing"
 ADF_MANAGED_VNET_KIND = "mlops:datafactory-managed-vnet"  # a child resource the program PUTs (arm_settings.ArmChild)
+EDGE_DEPLOYMENT_KIND = "mlops:iot-edge-deployment"  # components/edge_deployments.py
 
 ALERTS = (METRIC_ALERT, SCHEDULED_QUERY_RULE)
 
@@ -73,6 +75,7 @@ TRACKED = (
     BATCH_DEPLOYMENT,
     EVENTHUB_NAMESPACE,
     IOT_HUB,
+    IOT_DPS,
     USER_IDENTITY,
     ACTION_GROUP,
     METRIC_ALERT,
@@ -83,4 +86,4 @@ TRACKED = (
 )
 
 # Stateful resources: losing one loses data or identity; protected (and, but the ML workspace, locked) outside dev.
-STATEFUL = (STORAGE_ACCOUNT, KEY_VAULT, REGISTRY, ML_WORKSPACE, ML_REGISTRY, EVENTHUB_NAMESPACE, IOT_HUB)
+STATEFUL = (STORAGE_ACCOUNT, KEY_VAULT, REGISTRY, ML_WORKSPACE, ML_REGISTRY, EVENTHUB_NAMESPACE, IOT_HUB, IOT_DPS)

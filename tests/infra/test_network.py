@@ -33,6 +33,7 @@ EXPECTED_ENDPOINTS = {
     "registry-cr": {"registry"},
     "events-evhns": {"namespace"},
     "iot-iot": {"iotHub"},
+    "edge-dps": {"iotDps"},
     "monitoring-ampls": {"azuremonitor"},
     "factory-adf": {"dataFactory"},
 }
@@ -111,7 +112,7 @@ def test_dev_is_public_and_cheap(stacks):
 def test_what_stays_open_is_exactly_the_documented_ingress(stacks, environment):
     record = stacks[environment]
     opened = {r.name for r in record.resources if r.custom and public_access(r) == "Enabled"}
-    assert opened == {"lake-st", "events-evhns", "events-firewall", "iot-iot"}  # the firewall: see below
+    assert opened == {"lake-st", "events-evhns", "events-firewall", "iot-iot", "edge-dps"}  # the firewall: see below
     # The lake: selected networks with none selected; only its two trusted writers, by resource id.
     naming = Naming("mlops", environment, "westeurope")
     rules = record.named("lake-st").inputs["networkRuleSet"]
@@ -131,6 +132,10 @@ def test_what_stays_open_is_exactly_the_documented_ingress(stacks, environment):
     assert hub["networkRuleSets"] == {"defaultAction": "Deny", "applyToBuiltInEventHubEndpoint": True,
                                       "ipRules": [{"filterName": f"site-{i}", "action": "Allow", "ipMask": r} for i, r in enumerate(ranges)]}  # fmt: skip
     assert hub["disableLocalAuth"] is True and hub["disableDeviceSAS"] is False
+    # DPS: devices provision from the same sites; the last rule rejects every other address (first match wins).
+    filters = record.named("edge-dps").inputs["properties"]["ipFilterRules"]
+    assert filters == [*({"filterName": f"site-{i}", "action": "Accept", "ipMask": r, "target": "all"} for i, r in enumerate(ranges)),
+                       {"filterName": "reject-others", "action": "Reject", "ipMask": "0.0.0.0/0", "target": "all"}]  # fmt: skip
     # Monitoring: ingestion only through the private link scope; queries by Entra-authenticated callers.
     for name in ("monitoring-log", "monitoring-appi"):
         resource = record.named(name).inputs

@@ -193,6 +193,7 @@ COMMON_GRANTS = {
     ("access-compute-publish-metrics", "Monitoring Metrics Publisher"),
     ("events-capture-to-raw", "Storage Blob Data Contributor"),
     ("iot-send-telemetry", "Azure Event Hubs Data Sender"),
+    ("edge-deployer-configurations", "IoT Hub Data Contributor"),
     ("iot-write-raw", "Storage Blob Data Contributor"),
     ("online-pull-images", "AcrPull"),
     ("online-read-workspace-storage", "Storage Blob Data Reader"),

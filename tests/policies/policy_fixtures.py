@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from components.edge_manifest import Registry, ScoringRelease, base_manifest, configuration_id, layered_manifest
 from policies.rules import resource_types as t
 
 SUB = "/subscriptions/00000000-0000-0000-0000-000000000000"
@@ -16,6 +17,49 @@ BLOB_DATA_READER = f"{SUB}/providers/Microsoft.Authorization/roleDefinitions/2a2
 TAGS = {"environment": "prod", "workload": "mlops", "owner": "ml-team", "cost-center": "cc-1", "managed-by": "pulumi"}
 PLACE = {"location": "westeurope", "tags": TAGS, "resourceGroupName": "rg-mlops-prd-weu"}
 DELETE = object()  # an edit that removes the key
+
+# IoT Edge deployments as components/edge.py records them, with manifests from the real generator.
+LOGIN_SERVER = "crmlopsprdweu7f66.azurecr.io"
+MODEL_URI = "azureml://registries/mlr-mlops-shared-weu/models/predictive-maintenance/versions/3"
+LAYERED = {"modulesContent": layered_manifest(ScoringRelease(LOGIN_SERVER, "0.1.0", "predictive-maintenance", "3", MODEL_URI))}
+BASE = {"modulesContent": base_manifest(Registry(LOGIN_SERVER, "edge-pull", "[secret]"))}
+
+
+def edge_deployment(stage: str, content: dict[str, Any], condition: str, priority: float, **described: Any) -> dict[str, Any]:
+    return {
+        "kind": t.EDGE_DEPLOYMENT_KIND,
+        "hubHostName": "iot-mlops-prd-weu.azure-devices.net",
+        "configurationId": configuration_id("mlops-prod", stage, content),
+        "content": content,
+        "targetCondition": condition,
+        "priority": priority,
+        "labels": {"mlops-stage": stage},
+        "stage": stage,
+        "registryLoginServer": LOGIN_SERVER,
+        **described,
+    }
+
+
+FLEET = edge_deployment("fleet", LAYERED, "tags.environment='prod'", 10.0, model="predictive-maintenance:3",
+                        image=f"{LOGIN_SERVER}/mlops/edge:0.1.0", verifiedOnCanary="predictive-maintenance:3")  # fmt: skip
+EDGE_BASE = edge_deployment("base", BASE, "tags.environment='prod'", 0.0)
+
+
+def with_module(content: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    """A copy of a manifest with one value set; `path` walks the manifest's own keys (which contain dots)."""
+    changed = copy.deepcopy(content)
+    node = changed
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return changed
+
+
+SCORER = ("modulesContent", "$edgeAgent", "properties.desired.modules.scorer", "settings")
+HOST_ACCESS = {option: with_module(LAYERED, (*SCORER, "createOptions"), f'{{"HostConfig":{{{option}}}}}')
+               for option in ('"Privileged":true', '"NetworkMode":"host"', '"CapAdd":["SYS_ADMIN"]')}  # fmt: skip
+FLOATING_RUNTIME = with_module(BASE, ("modulesContent", "$edgeAgent", "properties.desired", "systemModules", "edgeHub", "settings", "image"),
+                               "mcr.microsoft.com/azureiotedge-hub:latest")  # fmt: skip
 
 COMPLIANT: dict[str, dict[str, Any]] = {
     t.RESOURCE_GROUP: {"resourceGroupName": "rg-mlops-prd-weu", "location": "westeurope", "tags": TAGS},
@@ -185,6 +229,7 @@ COMPLIANT: dict[str, dict[str, Any]] = {
         "roleDefinitionId": BLOB_DATA_READER,
         "scope": f"{RG}/providers/Microsoft.Storage/storageAccounts/stmlopsprdweu7f66",
     },
+    t.DYNAMIC: FLEET,  # the only dynamic resource judged alone: the others' rules are stack rules
 }
 
 

@@ -4,13 +4,14 @@ a noncompliant and a not-applicable case, and today's mistakes, reintroduced int
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 
 from policies.rules import RULES
 from policies.rules import resource_types as t
 from policies.rules.base import NOT_APPLICABLE
-from tests.policies.policy_fixtures import PLACE, RG, WORKSPACE_ID
+from tests.policies.policy_fixtures import EDGE_BASE, FLEET, LAYERED, PLACE, RG, SCORER, WORKSPACE_ID, with_module
 from tests.policies.test_stack_rules import res
 
 DEPLOY = {rule.name: rule for rule in RULES if rule.deploy_check}
@@ -44,6 +45,8 @@ WORKSPACE = {**PLACE, "workspaceName": "mlw", "managedNetwork": {"isolationMode"
              "provisionNetworkNow": True, "imageBuildCompute": "mlc-cpu-prd"}  # fmt: skip
 REGISTRY = {**PLACE, "registryName": "cr", "sku": {"name": "Premium"}, "publicNetworkAccess": "Disabled",
             "policies": {"retentionPolicy": {"days": 30.0, "status": "enabled"}}}  # fmt: skip
+
+TRAFFIC_PROPS = {"kind": t.TRAFFIC_KIND, "resourceId": f"{WORKSPACE_ID}/onlineEndpoints/ep", "traffic": {"blue": 100.0}}
 
 # (rule, type, compliant, noncompliant, problem, not applicable)
 RESOURCE_CASES = [
@@ -79,6 +82,12 @@ RESOURCE_CASES = [
      "factoryName 'adf--mlops' has characters Azure refuses: letters, digits and single hyphens between them only", None),
     ("deploy-datafactory-name", t.DATA_FACTORY, {**PLACE, "factoryName": "adf"}, {**PLACE, "factoryName": "adf-" + "x" * 60},
      f"factoryName 'adf-{'x' * 60}' is 64 characters; Azure accepts 3-63", None),
+    ("deploy-edge-configuration-valid", t.DYNAMIC, FLEET, {**FLEET, "configurationId": "Mlops-Prod-Fleet"},
+     "configurationId 'Mlops-Prod-Fleet' is not 1-128 lowercase letters, digits or -:+%_#*?!(),=@;$'", TRAFFIC_PROPS),
+    ("deploy-edge-configuration-valid", t.DYNAMIC, EDGE_BASE, {**EDGE_BASE, "priority": -1.0},
+     "priority -1.0 is not a non-negative integer", None),
+    ("deploy-edge-configuration-valid", t.DYNAMIC, FLEET, {**FLEET, "content": with_module(LAYERED, (*SCORER, "createOptions"), json.dumps({"Env": ["X=" + "x" * 5000]}))},
+     f"module 'scorer': createOptions is {len(json.dumps({'Env': ['X=' + 'x' * 5000]}))} bytes; a twin string holds at most 4096", None),
 ]
 
 

@@ -40,6 +40,10 @@ ADVISORY_EVERYWHERE = {
 }
 
 
+# Advice before prod: dev and staging may roll a model straight onto their edge fleet; prod needs the canary stage.
+ADVISORY_BEFORE_PROD = {"edge-fleet-model-canaried"}
+
+
 def test_info_lists_every_rule_as_mandatory_with_its_metadata(pack):
     info = pack.info()
     assert info.name == PACK_NAME and info.supportsConfig
@@ -61,7 +65,8 @@ def test_config_file_resolves_to_an_explicit_level_for_every_policy(pack, enviro
     resolved = resolve_policy_config(document, pack.info())
     assert resolved.keys() == {rule.name for rule in RULES}
     advisory = {name for name, config in resolved.items() if config.enforcementLevel == proto.ADVISORY}
-    assert advisory == (DEV_ADVISORY if environment == "dev" else set()) | ADVISORY_EVERYWHERE
+    expected = {"dev": DEV_ADVISORY | ADVISORY_BEFORE_PROD, "staging": ADVISORY_BEFORE_PROD}.get(environment, set())
+    assert advisory == expected | ADVISORY_EVERYWHERE
     assert {config.enforcementLevel for config in resolved.values()} <= {proto.ADVISORY, proto.MANDATORY}
 
 

@@ -17,7 +17,7 @@ from mlops.analyzer import load_policy_config
 from policies.rules import RESOURCE_RULES
 from policies.rules import resource_types as t
 from policies.rules.base import NOT_APPLICABLE
-from tests.policies.policy_fixtures import COMPLIANT, DELETE, RG, edited
+from tests.policies.policy_fixtures import COMPLIANT, DELETE, FLOATING_RUNTIME, HOST_ACCESS, LOGIN_SERVER, RG, edited
 
 RULES = {rule.name: rule for rule in RESOURCE_RULES}
 
@@ -126,6 +126,18 @@ CASES = [
      "properties.password holds a secret inline; it must be an AzureKeyVaultSecret reference"),
     ("datafactory-linked-service-key-vault-secrets", t.ADF_LINKED_SERVICE, "properties.connectionString", "Server=tcp:x;Password=hunter2",
      "properties.connectionString holds a secret inline; it must be an AzureKeyVaultSecret reference"),
+    # IoT Edge deployments (the compliant fixture: the fleet's layered deployment from components/edge_manifest.py)
+    ("edge-modules-from-stack-registry", t.DYNAMIC, "registryLoginServer", "crother.azurecr.io",
+     f"module 'scorer' pulls '{LOGIN_SERVER}/mlops/edge:0.1.0', not an image of the stack's registry 'crother.azurecr.io'"),
+    *(("edge-modules-not-privileged", t.DYNAMIC, "content", content, message) for content, message in zip(HOST_ACCESS.values(), (
+        "module 'scorer' sets HostConfig.Privileged=true", "module 'scorer' sets HostConfig.NetworkMode=\"host\"",
+        "module 'scorer' sets HostConfig.CapAdd"))),  # fmt: skip
+    ("edge-runtime-pinned", t.DYNAMIC, "content", FLOATING_RUNTIME,
+     "systemModules.edgeHub runs 'mcr.microsoft.com/azureiotedge-hub:latest'; it must be mcr.microsoft.com/azureiotedge-hub:<major>.<minor>[.<patch>]"),
+    ("edge-fleet-model-canaried", t.DYNAMIC, "verifiedOnCanary", DELETE,
+     "the fleet runs 'predictive-maintenance:3', which no canary stage ran before it (verifiedOnCanary: none)"),
+    ("edge-fleet-model-canaried", t.DYNAMIC, "verifiedOnCanary", "predictive-maintenance:2",
+     "the fleet runs 'predictive-maintenance:3', which no canary stage ran before it (verifiedOnCanary: predictive-maintenance:2)"),
 ]
 
 
@@ -177,6 +189,10 @@ NOT_APPLICABLE_CASES = [
     ("function-python-runtime-supported", t.WEB_APP, "siteConfig.cors", DELETE, None),  # not a Flex app
     ("function-flex-zone-redundant", t.APP_SERVICE_PLAN, "zoneRedundant", False, "staging"),
     ("function-flex-zone-redundant", t.APP_SERVICE_PLAN, "sku", {"name": "EP1", "tier": "ElasticPremium"}, None),
+    ("edge-modules-from-stack-registry", t.DYNAMIC, "kind", t.TRAFFIC_KIND, None),
+    ("edge-modules-not-privileged", t.DYNAMIC, "kind", t.TRAFFIC_KIND, None),
+    ("edge-runtime-pinned", t.DYNAMIC, "stage", "fleet", None),  # a layered deployment: the base carries the runtime
+    ("edge-fleet-model-canaried", t.DYNAMIC, "stage", "canary", None),
 ]
 
 
@@ -221,6 +237,10 @@ CONFIG_CASES = [
     ("prod", t.STORAGE_ACCOUNT, "sku.name", "Standard_LRS", [("storage-zone-redundant", "mandatory")]),
     ("staging", t.STORAGE_ACCOUNT, "sku.name", "Standard_LRS", []),
     ("dev", t.STORAGE_ACCOUNT, "sku.name", "Standard_LRS", []),
+    # A fleet model change without a canary stage: blocked in prod, advice in dev and staging.
+    ("prod", t.DYNAMIC, "verifiedOnCanary", DELETE, [("edge-fleet-model-canaried", "mandatory")]),
+    ("staging", t.DYNAMIC, "verifiedOnCanary", DELETE, [("edge-fleet-model-canaried", "advisory")]),
+    ("dev", t.DYNAMIC, "verifiedOnCanary", DELETE, [("edge-fleet-model-canaried", "advisory")]),
     ("prod", t.WEB_APP, "siteConfig.remoteDebuggingEnabled", True, [("function-remote-debugging-disabled", "mandatory")]),
     ("prod", t.WEB_APP, "siteConfig.cors.allowedOrigins", ["*"], [("function-cors-restricted", "mandatory")]),
     ("prod", t.WEB_APP, "siteConfig.ipSecurityRestrictionsDefaultAction", "Allow", [("function-inbound-restricted", "mandatory")]),

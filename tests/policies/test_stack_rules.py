@@ -159,7 +159,7 @@ def test_every_stack_rule_has_a_failing_case(analyzer):
     from policies.rules import STACK_RULES
     from tests.policies.test_deploy_rules import STACK_CASES
 
-    covered = {policy for _, expected in CASES + EVENTHUB_CASES + LOCK_CASES + FUNCTION_AUTH_CASES for policy, _, _ in expected}
+    covered = {policy for _, expected in CASES + EVENTHUB_CASES + LOCK_CASES + FUNCTION_AUTH_CASES + EDGE_CASES for policy, _, _ in expected}
     covered |= {case[0] for case in STACK_CASES} | {"platform-flows-open"} | {case[0] for case in DATA_STACK_CASES}
     assert covered == {rule.name for rule in STACK_RULES}
 
@@ -295,6 +295,38 @@ def test_every_conditional_stack_rule_has_a_not_applicable_case():
     from tests.policies.test_deploy_rules import STACK_CASES
 
     assert EVENTHUB_CASES[0][1] == [] and FUNCTION_AUTH_NOT_APPLICABLE
-    covered = {"eventhub-public-network-restricted", "function-entra-auth", "platform-flows-open"} | {case[0] for case in STACK_CASES}
+    covered = {"eventhub-public-network-restricted", "function-entra-auth", "platform-flows-open", CANARY_RULE} | {case[0] for case in STACK_CASES}
     covered |= {case[0] for case in DATA_STACK_CASES}
     assert covered == {rule.name for rule in STACK_RULES if rule.conditional}
+
+
+# edge-canary-narrower: the canary is the fleet's condition AND more, at a higher priority; not applicable without
+# a canary (or without a fleet: the first model's canary ring is checked against the base by the config model).
+def edge(stage: str, condition: str, priority: float, name: str | None = None) -> StackResource:
+    from tests.policies.policy_fixtures import LAYERED, edge_deployment
+
+    return res(t.DYNAMIC, name or f"edge-{stage}", edge_deployment(stage, LAYERED, condition, priority, model="predictive-maintenance:3"))
+
+
+FLEET_EDGE = edge("fleet", "tags.environment='prod'", 10.0)
+CANARY_RULE = "edge-canary-narrower"
+EDGE_CASES = [
+    ([FLEET_EDGE, edge("canary", "tags.environment='prod' AND tags.ring='canary'", 20.0)], []),
+    ([FLEET_EDGE, edge("canary", "tags.ring = 'canary'  and  tags.environment='prod'", 20.0)], []),  # order, case, spaces
+    ([FLEET_EDGE, edge("canary", "tags.environment='prod'", 20.0)],
+     [(CANARY_RULE, "edge-canary", "the canary's target condition \"tags.environment='prod'\" is not the fleet's \"tags.environment='prod'\" AND-ed with more clauses")]),
+    ([FLEET_EDGE, edge("canary", "tags.environment='staging' AND tags.ring='canary'", 20.0)],
+     [(CANARY_RULE, "edge-canary", "the canary's target condition \"tags.environment='staging' AND tags.ring='canary'\" is not the fleet's \"tags.environment='prod'\" AND-ed with more clauses")]),
+    ([FLEET_EDGE, edge("canary", "tags.environment='prod' AND tags.ring='canary'", 5.0)],
+     [(CANARY_RULE, "edge-canary", "the canary's priority 5.0 is not above the fleet's 10.0")]),
+]
+EDGE_NOT_APPLICABLE = [FLEET_EDGE]
+
+
+@pytest.mark.parametrize(("stack", "expected"), EDGE_CASES)
+def test_edge_canary_is_a_strict_part_of_the_fleet(analyzer, stack, expected):
+    assert [v for v in verdicts(analyzer, stack) if v[0] == CANARY_RULE] == expected
+
+
+def test_edge_canary_rule_does_not_apply_without_a_canary(analyzer):
+    assert [v for v in verdicts(analyzer, EDGE_NOT_APPLICABLE) if v[0] == CANARY_RULE] == []

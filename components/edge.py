@@ -1,0 +1,139 @@
+"""The edge target: the Device Provisioning Service devices join through, and the IoT Edge deployments they run.
+
+- **DPS** (`deviceprovisioningservices.IotDpsResource`): devices in the field provision over the internet, so its
+  public access stays Enabled, filtered to the sites' ranges in a private stack (like the hub's device ingress), with
+  a private endpoint (`iotDps`) for the service side. Linking it to the hub takes the hub's connection string (ARM's
+  `iotHubs[].connectionString` is required in every API version), a secret the program never reads: the link and the
+  X.509 enrollment group are bootstrap steps (README, "Edge deployments"), so the resource ignores
+  `properties.iotHubs` and a later `up` keeps them.
+- **Deployments** (components/edge_deployments.py): one base deployment (the IoT Edge runtime) on the
+  environment's devices and one layered deployment per `edge.deployments` entry, from the manifests of
+  components/edge_manifest.py. The deploying identity gets IoT Hub Data Contributor on the hub (the configurations
+  data actions), before any deployment is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+from pulumi_azure_native import deviceprovisioningservices as dps
+
+from components.base import PlatformComponent
+from components.context import PlatformContext
+from components.edge_deployments import EdgeDeployment
+from components.edge_manifest import Registry, ScoringRelease, base_manifest, checked, configuration_id, layered_manifest
+from components.serving import registry_asset_id
+
+DEPLOYER_ROLE = "IoT Hub Data Contributor"  # Microsoft.Devices/IotHubs/* data actions, configurations included
+BASE_STAGE = "base"
+
+
+@dataclass(frozen=True)
+class EdgeEntry:
+    """One layered deployment: its stage (fleet, canary), model `name:version`, target condition, priority."""
+
+    stage: str
+    model: str
+    target_condition: str
+    priority: int
+    verified_on_canary: str | None = None  # fleet: the model its canary ran
+
+
+@dataclass(frozen=True)
+class EdgeArgs:
+    hub_id: pulumi.Input[str]
+    hub_host_name: pulumi.Input[str]
+    registry_login_server: pulumi.Input[str]
+    ml_registry_name: pulumi.Input[str]
+    deployer_principal_id: pulumi.Input[str]
+    id_prefix: str  # configuration ids: <prefix>-<stage>-<content digest>
+    target_condition: str | None  # the base deployment's; None: no edge deployments at all
+    priority: int
+    registry_username: str
+    registry_password: pulumi.Input[str] | None
+    image_tag: str | None
+    deployments: Sequence[EdgeEntry]
+    device_ip_ranges: Sequence[str]
+
+
+class EdgeRollout(PlatformComponent):
+    TYPE = "mlops:edge:EdgeRollout"
+    OUTPUTS = ("resource_id", "resource_name", "configuration_ids")
+
+    def __init__(self, name: str, ctx: PlatformContext, args: EdgeArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(name, ctx, opts)
+        service = self._provisioning_service(name, ctx, args)
+        self.private_endpoints(service.id, ["iotDps"])
+        self.diagnostics(service.id)
+        ids: dict[str, pulumi.Output[str]] = {}
+        if args.target_condition is not None:
+            access = self.grant("deployer-configurations", args.deployer_principal_id, DEPLOYER_ROLE, args.hub_id)
+            base = self._base(name, args, access)
+            ids[BASE_STAGE] = base.configuration_id
+            for entry in args.deployments:
+                ids[entry.stage] = self._layered(name, args, entry, [access, base]).configuration_id
+        self.resource_id: pulumi.Output[str] = service.id
+        self.resource_name: pulumi.Output[str] = service.name
+        self.configuration_ids: pulumi.Output[dict[str, str]] = pulumi.Output.all(**ids) if ids else pulumi.Output.from_input({})
+        self._register()
+
+    def _provisioning_service(self, name: str, ctx: PlatformContext, args: EdgeArgs) -> dps.IotDpsResource:
+        # In a private stack only the sites may provision (first matching rule wins; the last rejects the rest).
+        filters = (
+            [dps.IpFilterRuleArgs(filter_name=f"site-{i}", action="Accept", ip_mask=mask, target="all") for i, mask in enumerate(args.device_ip_ranges)]
+            + [dps.IpFilterRuleArgs(filter_name="reject-others", action="Reject", ip_mask="0.0.0.0/0", target="all")]
+            if ctx.private and args.device_ip_ranges
+            else None
+        )
+        return dps.IotDpsResource(
+            f"{name}-dps",
+            provisioning_service_name=ctx.naming.name("provs"),
+            resource_group_name=ctx.resource_group_name,
+            location=ctx.location,
+            sku=dps.IotDpsSkuInfoArgs(name="S1", capacity=1),
+            properties=dps.IotDpsPropertiesDescriptionArgs(
+                allocation_policy="Hashed",
+                public_network_access="Enabled",  # device provisioning: devices cannot use a private endpoint
+                ip_filter_rules=filters,
+            ),
+            tags=ctx.tags,
+            # The hub link is a bootstrap step (it needs the hub's connection string): a later up keeps it.
+            opts=self.child(stateful=True, ignore_changes=["properties.iotHubs"]),
+        )
+
+    def _deployment(self, name: str, args: EdgeArgs, stage: str, content: pulumi.Output[dict], target_condition: str,
+                    priority: int, described: dict, depends_on: list[pulumi.Resource]) -> EdgeDeployment:  # fmt: skip
+        return EdgeDeployment(
+            f"{name}-{stage}",
+            hub_host_name=args.hub_host_name,
+            configuration_id=content.apply(lambda c: configuration_id(args.id_prefix, stage, c)),
+            content=content,
+            target_condition=target_condition,
+            priority=priority,
+            labels={"mlops-stage": stage},
+            described={"stage": stage, "registryLoginServer": args.registry_login_server, **described},
+            opts=self.child(depends_on=depends_on),
+        )
+
+    def _base(self, name: str, args: EdgeArgs, access: pulumi.Resource) -> EdgeDeployment:
+        content = pulumi.Output.all(args.registry_login_server, args.registry_password).apply(
+            lambda v: {"modulesContent": checked(base_manifest(Registry(v[0], args.registry_username, v[1])))}
+        )
+        return self._deployment(name, args, BASE_STAGE, content, args.target_condition or "", args.priority, {}, [access])
+
+    def _layered(self, name: str, args: EdgeArgs, entry: EdgeEntry, depends_on: list[pulumi.Resource]) -> EdgeDeployment:
+        model_name, model_version = entry.model.split(":")
+
+        def manifest(values: list[str]) -> dict:
+            login_server, uri = values
+            release = ScoringRelease(login_server, args.image_tag or "", model_name, model_version, uri)
+            return {"modulesContent": checked(layered_manifest(release))}
+
+        content = pulumi.Output.all(args.registry_login_server, registry_asset_id(args.ml_registry_name, "models", entry.model)).apply(manifest)
+        image = content.apply(lambda c: next(iter(c["modulesContent"]["$edgeAgent"].values()))["settings"]["image"])
+        described = {"model": entry.model, "image": image}
+        if entry.verified_on_canary:
+            described["verifiedOnCanary"] = entry.verified_on_canary
+        return self._deployment(name, args, entry.stage, content, entry.target_condition, entry.priority, described, depends_on)
