@@ -26,15 +26,14 @@ from rich.console import Console
 from mlops.errors import BadInput, Refused
 from mlops.paths import ROOT_DIR, mlops_home
 from pipelines.registry import experiment_name, store_errors
-from pipelines.steps import DATA, HISTORY, LABELS, LIVE_MODEL, PREDICTIONS, RECENT_WINDOW, STEPS, pipeline_parameters
-from pipelines.steps.gather import NO_WINDOW
+from pipelines.steps import DATA, HISTORY, LABELS, LIVE_MODEL, NOT_SET, PREDICTIONS, RECENT_WINDOW, STEPS, pipeline_parameters
 from stacks.config import PlatformConfig, load_stack_config
 
 SAMPLE_FILE = "sample.parquet"
 
 # One line per finished step, from what its run() returned.
 SUMMARIES: dict[str, Callable[[Any], str]] = {
-    "gather": lambda r: f"{r.rows} rows ({r.history_rows} history" + (f", {r.recent_rows} recent labelled, {r.unlabelled_rows} unlabelled left out)" if r.window != "none" else ")"),
+    "gather": lambda r: f"{r.rows} rows ({r.history_rows} history" + (f", {r.recent_rows} recent labelled, {r.unlabelled_rows} unlabelled left out)" if r.window != NOT_SET else ")"),
     "validate": lambda r: f"{r.result['statistics']['evaluated_expectations']} expectations passed",
     "prep": lambda r: f"{len(r.train)} train / {len(r.test)} test rows, data version {r.data_version[:19]}",
     "train": lambda r: f"{type(r[-1]).__name__} ({r[-1].n_estimators} trees, max depth {r[-1].max_depth})",
@@ -123,7 +122,7 @@ def run_local(stack: str, data: Path | None = None, console: Console | None = No
     values: dict[str, Any] = {
         HISTORY.name: data, PREDICTIONS.name: recent and recent.predictions, LABELS.name: recent and recent.labels,
         LIVE_MODEL.name: None, **pipeline_parameters(stack, config.training, git_commit()),
-        RECENT_WINDOW.name: recent.window if recent else NO_WINDOW,
+        RECENT_WINDOW.name: recent.window if recent else NOT_SET,
     }  # fmt: skip
     results: dict[str, Any] = {}
     with store_errors(tracking_uri()), ExitStack() as scope:

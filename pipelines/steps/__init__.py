@@ -105,6 +105,7 @@ def step(name: str) -> Step:
     return next(s for s in STEPS if s.name == name)
 
 
+NOT_SET = "none"  # a string parameter's "nothing given" (recent_window, live_version): Azure ML parameters are strings
 LOCAL_BASELINE = "registry"  # live_version of a local run: the gate compares with the local registry's production alias
 
 
@@ -114,8 +115,8 @@ def pipeline_parameters(
     """Values of every pipeline parameter: the stack's training config, the stack name, the source commit, and the
     live model the gate compares with (an Azure ML run: stack output liveModel, or "none" before the first one)."""
     values: dict[str, object] = {
-        "recent_window": training.recent_window or "none",
-        "live_version": live_model or "none",
+        "recent_window": training.recent_window or NOT_SET,
+        "live_version": live_model or NOT_SET,
         "n_estimators": training.n_estimators,
         "max_depth": training.max_depth,
         "min_auc": training.min_auc,

@@ -26,7 +26,7 @@ import pandas as pd
 from mlops.errors import BadInput, Refused
 from pipelines.registry import MODEL_NAME, PRODUCTION_ALIAS, production_version
 from pipelines.sample_data import LABEL
-from pipelines.steps import LOCAL_BASELINE, step
+from pipelines.steps import LOCAL_BASELINE, NOT_SET, step
 from pipelines.steps.common import read_features, read_json, step_main, write_json
 from pipelines.steps.evaluate import evaluate_model
 
@@ -114,7 +114,7 @@ def score_baseline(args: argparse.Namespace, test: pd.DataFrame) -> tuple[str | 
     """The version the candidate is compared with and its AUC on `test` (see the module's docstring)."""
     if args.live_version == LOCAL_BASELINE:
         return score_production(test)
-    if args.live_version == "none":
+    if args.live_version == NOT_SET:
         return None, None
     if args.live_model is None:
         raise BadInput(f"--live_model: missing; --live_version names the live model {args.live_version}")

@@ -24,11 +24,10 @@ import pandas as pd
 
 from mlops.errors import BadInput
 from pipelines.sample_data import FEATURES, LABEL, SCHEMA
-from pipelines.steps import step
+from pipelines.steps import NOT_SET, step
 from pipelines.steps.common import TRAINING_DATA_FILE, read_table, step_main
 
 STEP = step("gather")
-NO_WINDOW = "none"
 SUMMARY_FILE = "gather.json"
 
 
@@ -90,7 +89,7 @@ def gather(history: pd.DataFrame, recent: pd.DataFrame) -> pd.DataFrame:
 def run(args: argparse.Namespace, now: datetime | None = None) -> Gathered:
     history = read_table(args.history)
     recent, unlabelled = pd.DataFrame(columns=list(history.columns)), 0
-    if args.recent_window != NO_WINDOW:
+    if args.recent_window != NOT_SET:
         from stacks.sections import WINDOW, window_hours
 
         if not WINDOW.fullmatch(args.recent_window):
