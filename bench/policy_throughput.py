@@ -19,9 +19,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from pulumi.runtime.proto import analyzer_pb2 as proto  # noqa: E402
+
 from mlops.analyzer import PACK_DIR, PolicyAnalyzer  # noqa: E402
 from mlops.mockrun import run_stack  # noqa: E402
-from pulumi.runtime.proto import analyzer_pb2 as proto  # noqa: E402
 
 FLOOR_PACK = """\
 from pulumi_policy import EnforcementLevel, PolicyPack, ResourceValidationPolicy, StackValidationPolicy

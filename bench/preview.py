@@ -41,8 +41,8 @@ def worker(repeat: int) -> None:
     """Runs inside a project copy: prints the floor and the full preview time as JSON."""
     sys.path.insert(0, str(Path.cwd()))
     from mlops.commands.preview import build_reports
-    from mlops.options import stack_names
     from mlops.mockrun import run_stack
+    from mlops.options import stack_names
 
     stacks = stack_names("all")
     _, floor = timed(lambda: run_stack(stacks[0]), repeat)

@@ -113,7 +113,7 @@ def measure(model_dir: Path, folder: Path, args: argparse.Namespace, valid: byte
             started = time.perf_counter()
             results = list(pool.map(lambda _: post(url, valid), range(args.requests)))
             elapsed = time.perf_counter() - started
-            bad = {kind: list(pool.map(lambda _: post(url, body)[0], range(args.malformed_each))) for kind, body in MALFORMED.items()}
+            bad = {kind: list(pool.map(lambda _, body=body: post(url, body)[0], range(args.malformed_each))) for kind, body in MALFORMED.items()}
     finally:
         stop_server(server)
     latencies = np.array([ms for status, ms in results if status == 200])

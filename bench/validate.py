@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import argparse
 import resource
-import tracemalloc
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
+from rich.console import Console
+from rich.table import Table
 
-from pipelines.sample_data import generate_telemetry  # noqa: E402
-from pipelines.steps.validate import validate_frame  # noqa: E402
+from pipelines.sample_data import generate_telemetry
+from pipelines.steps.validate import validate_frame
 
 
 def peak_mib() -> float:

@@ -135,8 +135,8 @@ class Alerts(PlatformComponent):
 
         def common(rule: MetricRule | LogMetricRule) -> dict:
             """What every alert rule of the stack shares: its name, group, description, state and severity."""
-            return dict(rule_name=alert_rule_name(ctx.naming, rule.label), resource_group_name=ctx.resource_group_name,
-                        description=rule.description, enabled=True, severity=args.severity, tags=ctx.tags, opts=self.child())  # fmt: skip
+            return {"rule_name": alert_rule_name(ctx.naming, rule.label), "resource_group_name": ctx.resource_group_name,
+                        "description": rule.description, "enabled": True, "severity": args.severity, "tags": ctx.tags, "opts": self.child()}  # fmt: skip
 
         alerts = [
             monitor.MetricAlert(

@@ -188,7 +188,7 @@ def _put(client, resource_id: str, api_version: str, body: dict[str, Any], heade
     from azure.mgmt.core.polling.arm_polling import ARMPolling
 
     request = HttpRequest("PUT", f"{ARM_ENDPOINT}{resource_id}", params={"api-version": api_version}, headers=headers, json=body)
-    response = client._pipeline.run(request)  # noqa: SLF001  the pipeline response the ARM poller needs
+    response = client._pipeline.run(request)
     status = response.http_response.status_code
     if status not in (200, 201, 202):
         raise _failure(f"PUT {resource_id} failed ({status})", response.http_response)

@@ -8,8 +8,8 @@ instantiated twice (two stacks, two tests) without interference.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import pulumi
 

@@ -125,7 +125,7 @@ class DataFactory(PlatformComponent):
             opts=self.child(),
         )
         principal_id = factory.identity.apply(lambda identity: identity.principal_id if identity else None)
-        common = dict(factory_name=factory.name, resource_group_name=ctx.resource_group_name)
+        common = {"factory_name": factory.name, "resource_group_name": ctx.resource_group_name}
         # Data roles first: a copy authenticates as the factory's identity (no key, no SAS) on `raw` only.
         grants = [
             self.grant("write-raw", principal_id, "Storage Blob Data Contributor", args.raw_container_id),
@@ -201,16 +201,16 @@ class DataFactory(PlatformComponent):
         """One source: its linked service, source and sink datasets, the copy pipeline and its schedule trigger."""
         key, label = source.key, f"{name}-{source.name}"
         link = adf.LinkedService(f"{label}-link", linked_service_name=f"ls_src_{key}",
-                                 properties=self._source_link(source, connect_via), **common, opts=self.child(depends_on=links))  # fmt: skip
+                                 properties=self._source_link(source, connect_via), **common, opts=self.child(depends_on=links))
         source_set, copy_source = self._source_dataset(source)
         src = adf.Dataset(f"{label}-source", dataset_name=f"ds_src_{key}", properties=source_set, **common, opts=self.child(depends_on=[link]))
         location = adf.AzureBlobFSLocationArgs(type="AzureBlobFSLocation", file_system=RAW_CONTAINER,
-                                               folder_path=_expression("@dataset().folder"), file_name=_expression("@dataset().file"))  # fmt: skip
+                                               folder_path=_expression("@dataset().folder"), file_name=_expression("@dataset().file"))
         parameters = {"folder": adf.ParameterSpecificationArgs(type="String"), "file": adf.ParameterSpecificationArgs(type="String")}
         tabular = source.kind == "azureSql"
         sink_set = (adf.ParquetDatasetArgs(type="Parquet", linked_service_name=_link(LAKE_LINK), location=location, parameters=parameters)
                     if tabular else
-                    adf.BinaryDatasetArgs(type="Binary", linked_service_name=_link(LAKE_LINK), location=location, parameters=parameters))  # fmt: skip
+                    adf.BinaryDatasetArgs(type="Binary", linked_service_name=_link(LAKE_LINK), location=location, parameters=parameters))
         sink = adf.Dataset(f"{label}-raw", dataset_name=f"ds_raw_{key}", properties=sink_set, **common, opts=self.child(depends_on=links))
         write = adf.AzureBlobFSWriteSettingsArgs(type="AzureBlobFSWriteSettings")
         suffix = ".parquet" if tabular else ""
@@ -227,10 +227,10 @@ class DataFactory(PlatformComponent):
                     inputs=[_dataset(f"ds_src_{key}")],
                     # A new file per run (its run id) in the run date's folder: never an overwrite.
                     outputs=[_dataset(f"ds_raw_{key}", folder=_expression(folder_expression(source.folder)),
-                                      file=_expression(f"@concat(pipeline().RunId, '{suffix}')"))],  # fmt: skip
+                                      file=_expression(f"@concat(pipeline().RunId, '{suffix}')"))],
                     source=copy_source,
                     sink=(adf.ParquetSinkArgs(type="ParquetSink", store_settings=write) if tabular
-                          else adf.BinarySinkArgs(type="BinarySink", store_settings=write)),  # fmt: skip
+                          else adf.BinarySinkArgs(type="BinarySink", store_settings=write)),
                 )
             ],
             **common,
@@ -248,7 +248,7 @@ class DataFactory(PlatformComponent):
                 pipelines=[adf.TriggerPipelineReferenceArgs(
                     pipeline_reference=adf.PipelineReferenceArgs(reference_name=pipeline_name, type="PipelineReference"),
                     parameters={RUN_DATE: "@trigger().scheduledTime"},
-                )],  # fmt: skip
+                )],
             ),
             **common,
             opts=self.child(depends_on=[pipeline]),
@@ -262,11 +262,11 @@ class DataFactory(PlatformComponent):
         if source.kind == "http":
             return adf.HttpLinkedServiceArgs(type="HttpServer", url=source.url, authentication_type="Basic", user_name=source.user_name,
                                              password=_secret(source.secret_name), enable_server_certificate_validation=True,
-                                             connect_via=connect_via)  # fmt: skip
+                                             connect_via=connect_via)
         return adf.SftpServerLinkedServiceArgs(type="Sftp", host=source.host, port=source.port, authentication_type="Basic",
                                                user_name=source.user_name, password=_secret(source.secret_name),
                                                skip_host_key_validation=False, host_key_fingerprint=source.host_key_fingerprint,
-                                               connect_via=connect_via)  # fmt: skip
+                                               connect_via=connect_via)
 
     @staticmethod
     def _source_dataset(source: BatchSource):

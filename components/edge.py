@@ -23,7 +23,14 @@ from pulumi_azure_native import deviceprovisioningservices as dps
 from components.base import PlatformComponent
 from components.context import PlatformContext
 from components.edge_deployments import EdgeDeployment
-from components.edge_manifest import Registry, ScoringRelease, base_manifest, checked, configuration_id, layered_manifest
+from components.edge_manifest import (
+    Registry,
+    ScoringRelease,
+    base_manifest,
+    checked,
+    configuration_id,
+    layered_manifest,
+)
 from components.serving import registry_asset_id
 
 DEPLOYER_ROLE = "IoT Hub Data Contributor"  # Microsoft.Devices/IotHubs/* data actions, configurations included

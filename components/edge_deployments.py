@@ -153,4 +153,4 @@ class EdgeDeployment(dynamic.Resource):
         # The engine (and the offline preview) show a content change as the replace `diff` answers.
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(replace_on_changes=list(IDENTITY_KEYS)))
         super().__init__(EdgeDeploymentProvider(), name, props, opts)
-        self.configuration_id: pulumi.Output[str] = getattr(self, "configurationId")  # outputs keep the input keys
+        self.configuration_id: pulumi.Output[str] = self.configurationId  # outputs keep the input keys

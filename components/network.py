@@ -78,7 +78,7 @@ class Network(PlatformComponent):
 
     def __init__(self, name: str, ctx: PlatformContext, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(name, ctx, opts)
-        place = dict(resource_group_name=ctx.resource_group_name, location=ctx.location, tags=ctx.tags)
+        place = {"resource_group_name": ctx.resource_group_name, "location": ctx.location, "tags": ctx.tags}
         nat_ip = self._public_ip("nat")
         nat = network.NatGateway(
             f"{name}-nat",

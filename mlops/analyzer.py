@@ -17,10 +17,10 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import grpc
 from google.protobuf import empty_pb2, struct_pb2
@@ -33,8 +33,8 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
 from mlops.mockrun import RecordedResource, Secret, StackRecord
 from mlops.paths import ROOT_DIR
-from stacks.config import PROJECT
 from mlops.preview.report import Violation
+from stacks.config import PROJECT
 
 PACK_DIR = ROOT_DIR / "policies"
 CONFIG_DIR = PACK_DIR / "config"

@@ -61,6 +61,6 @@ def main(argv: list[str] | None = None) -> None:
     except Refused as exc:
         print(f"refused: {exc}", file=sys.stderr)
         sys.exit(EXIT_REFUSED)
-    except Exception as exc:  # noqa: BLE001  the last resort: a bug, reported as one line and a log file
+    except Exception as exc:
         print(internal_error_line(exc, log_internal_error(exc, ["python -m mlops", *args])), file=sys.stderr)
         sys.exit(EXIT_INTERNAL)

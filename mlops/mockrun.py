@@ -31,7 +31,7 @@ STACK_REFERENCE = "pulumi:pulumi:StackReference"
 SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000000"
 TENANT_ID = "11111111-1111-1111-1111-111111111111"
 CLIENT_OBJECT_ID = "22222222-2222-2222-2222-222222222222"
-_SECRET_SIG = rpc._special_sig_key  # noqa: SLF001  the engine's marker for secret values
+_SECRET_SIG = rpc._special_sig_key
 _RG = "/subscriptions/{sub}/resourceGroups/{resourceGroupName}"
 _MLW = _RG + "/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}"
 _EVH = _RG + "/providers/Microsoft.EventHub/namespaces/{namespaceName}"
@@ -134,7 +134,7 @@ class Secret:
 def _unwrap(value: Any) -> Any:
     """Turn the engine's secret wrappers into Secret, recursively."""
     if isinstance(value, dict):
-        if value.get(_SECRET_SIG) == rpc._special_secret_sig:  # noqa: SLF001
+        if value.get(_SECRET_SIG) == rpc._special_secret_sig:
             return Secret(_unwrap(value.get("value")))
         return {k: _unwrap(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -360,7 +360,7 @@ class Recorder(pulumi_mocks.MockMonitor):
             parent = ""
         return super().make_urn(parent, type_, name)
 
-    def RegisterResource(self, request):  # noqa: N802  (gRPC method name)
+    def RegisterResource(self, request):
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             return response

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import difflib
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -15,13 +15,13 @@ from mlops.errors import BadInput
 from stacks.config import STACKS_DIR, SharedConfig, config_model
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     text = "text"
     markdown = "markdown"
     json = "json"
 
 
-class RecordFormat(str, Enum):
+class RecordFormat(StrEnum):
     """Commands that print a record: text for people, json for workflows (no Markdown form)."""
 
     text = "text"
@@ -34,7 +34,7 @@ StackOption = Annotated[
 ]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
 RecordFormatOption = Annotated[RecordFormat, typer.Option("--format", "-f", help="Output format.")]
-OutOption = Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the output to FILE instead of stdout.")]
+OutOption = Annotated[Path | None, typer.Option("--out", "-o", help="Write the output to FILE instead of stdout.")]
 
 
 def stack_names(selection: str, allow_all: bool = True) -> list[str]:

@@ -49,6 +49,7 @@ Verified facts (the sources):
 from __future__ import annotations
 
 import atexit
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -188,11 +189,11 @@ def event_bodies(
     rows = prediction.inputs.to_dict(orient="records") if hasattr(prediction.inputs, "to_dict") else list(prediction.inputs)
     try:
         scores = scorer(prediction.inputs) if scorer is not None else None
-    except Exception:  # noqa: BLE001  the rows and predictions are still worth collecting
+    except Exception:
         scores = None
     base = {
         "request_id": prediction.request_id,
-        "time": prediction.time.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z"),
+        "time": prediction.time.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
         "endpoint": metadata.endpoint,
         "deployment": metadata.deployment,
         "model_name": metadata.model_name,
@@ -287,7 +288,7 @@ class CaptureDirSink:
     a past hour with it)."""
 
     def __init__(self, root: Path, hub: str = PREDICTIONS_HUB, namespace: str = "local",
-                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)) -> None:  # fmt: skip
+                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> None:  # fmt: skip
         self.root, self.hub, self.namespace, self.clock = Path(root), hub, namespace, clock
         self._sequence, self._offset = 0, 0
 
@@ -340,7 +341,7 @@ def parse_capture_path(relative: str) -> CaptureFile | None:
     if not found:
         return None
     try:
-        window = dt.datetime(*(int(found[k]) for k in ("Year", "Month", "Day", "Hour", "Minute", "Second")), tzinfo=dt.timezone.utc)
+        window = dt.datetime(*(int(found[k]) for k in ("Year", "Month", "Day", "Hour", "Minute", "Second")), tzinfo=dt.UTC)
     except ValueError:
         return None
     return CaptureFile(Path(relative), found["Namespace"], found["EventHub"], found["PartitionId"], window)
@@ -353,7 +354,7 @@ def capture_files(root: Path, hub: str, since: dt.datetime, until: dt.datetime) 
     since, until = _utc(since), _utc(until)
     found = []
     tokens = re.findall(r"\{(\w+)\}", CAPTURE_NAME_FORMAT)
-    pattern = CAPTURE_NAME_FORMAT.format(**{token: "*" for token in tokens} | {"EventHub": hub}) + CAPTURE_SUFFIX
+    pattern = CAPTURE_NAME_FORMAT.format(**dict.fromkeys(tokens, "*") | {"EventHub": hub}) + CAPTURE_SUFFIX
     for path in sorted(root.glob(pattern)):
         parsed = parse_capture_path(path.relative_to(root).as_posix())
         if parsed is not None and parsed.hub == hub and since <= parsed.window < until:
@@ -377,7 +378,7 @@ _FLUSH = object()  # queued by flush(): send the batch now
 class _Pending:
     """One accepted request: finished when all its events were sent (collected) or one failed (failed)."""
 
-    __slots__ = ("parts", "failed")
+    __slots__ = ("failed", "parts")
 
     def __init__(self, parts: int) -> None:
         self.parts, self.failed = parts, False
@@ -431,17 +432,15 @@ class Collector:
                 self.counts.dropped += 1
             self._report("collect_dropped", "the collection queue is full" if not self._closed else "the collector is closed")
             return False
-        except Exception as exc:  # noqa: BLE001  collection never fails a request
+        except Exception as exc:
             self._report("collect_failed", f"{type(exc).__name__}: {exc}")
             return False
 
     def flush(self, timeout: float = CLOSE_TIMEOUT_SECONDS) -> bool:
         """Send what is batched now and wait until every accepted request is collected or failed; False when
         `timeout` passed first."""
-        try:
+        with contextlib.suppress(queue.Full):  # a full queue fills the batch anyway
             self._queue.put_nowait(_FLUSH)
-        except queue.Full:
-            pass  # a full queue fills the batch anyway
         with self._lock:
             return self._lock.wait_for(lambda: self._unfinished == 0, timeout)
 
@@ -450,10 +449,8 @@ class Collector:
         flushed = self.flush(timeout)
         with self._lock:
             self._closed = True
-        try:
+        with contextlib.suppress(queue.Full):
             self._queue.put_nowait(None)
-        except queue.Full:
-            pass
         self._thread.join(timeout=max(timeout, 0.1))
         return flushed
 
@@ -486,7 +483,7 @@ class Collector:
     def _events(self, prediction: Prediction) -> list[tuple[str, dict[str, str], _Pending]]:
         try:
             bodies = event_bodies(prediction, self.metadata, self.scorer, self.budget)
-        except Exception as exc:  # noqa: BLE001  a request that cannot be encoded is a counted failure
+        except Exception as exc:
             self._finish(_Pending(1), ok=False, reason=f"{type(exc).__name__}: {exc}")
             return []
         pending = _Pending(len(bodies))
@@ -496,7 +493,7 @@ class Collector:
         reason = None
         try:
             self.sink.send([body for body, _, _ in batch], [props for _, props, _ in batch])
-        except Exception as exc:  # noqa: BLE001  any sink failure (HTTP, credential, disk) is counted, never raised
+        except Exception as exc:
             reason = f"{type(exc).__name__}: {str(exc)[:300]}"
         for _, _, pending in batch:
             self._finish(pending, ok=reason is None, reason=reason)
@@ -608,7 +605,7 @@ def parse_event(body: bytes | str | None) -> dict[str, Any]:
         raise BadEvent("a feature is named like a prediction or metadata column")
     if any(isinstance(value, (dict, list)) for row in rows for value in row.values()):
         raise BadEvent("a feature value is not a scalar")
-    return {**event, "time": when.astimezone(dt.timezone.utc), "scores": scores, "first_row": first_row}
+    return {**event, "time": when.astimezone(dt.UTC), "scores": scores, "first_row": first_row}
 
 
 def event_rows(event: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -637,7 +634,7 @@ class CompactSummary:
 
 
 def _utc(when: dt.datetime) -> dt.datetime:
-    return when.replace(tzinfo=dt.timezone.utc) if when.tzinfo is None else when.astimezone(dt.timezone.utc)
+    return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
 
 
 def day_folder(predictions_root: Path, endpoint: str, day: dt.date) -> Path:
@@ -713,7 +710,7 @@ def read_window(predictions_root: Path, endpoint: str, since: dt.datetime, until
     since, until = _utc(since), _utc(until)
     files = []
     day = since.date()
-    while dt.datetime.combine(day, dt.time(), dt.timezone.utc) < until:
+    while dt.datetime.combine(day, dt.time(), dt.UTC) < until:
         folder = day_folder(Path(predictions_root), endpoint, day)
         files.extend(sorted(folder.glob("*.parquet")) if folder.is_dir() else [])
         day += dt.timedelta(days=1)

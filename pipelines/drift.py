@@ -42,6 +42,7 @@ with the reason in `undefined`; the JSON is always strict.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
@@ -63,7 +64,7 @@ from scipy.stats import kstwo
 
 from mlops.errors import first_line
 from pipelines import telemetry
-from pipelines.metrics import DEFAULT_BINS, DEFAULT_CHUNK_ROWS, DEFAULT_SAMPLE_SIZE, DRIFT_METRIC  # noqa: F401
+from pipelines.metrics import DEFAULT_BINS, DEFAULT_CHUNK_ROWS, DEFAULT_SAMPLE_SIZE, DRIFT_METRIC
 from pipelines.telemetry import APPINSIGHTS_ENV
 
 PSI_EPSILON = 1e-4
@@ -321,7 +322,7 @@ def numeric_reference(
         bin_of_cell[1::2] = on_grid_bin
         bin_of_cell[0], bin_of_cell[2::2] = 0, on_grid_bin  # open cell above grid[i] shares grid[i]'s bin
         bounds = ["-inf", *(_number(e) for e in edges), "+inf"]
-        labels = [f"[{lo}, {hi})" for lo, hi in zip(bounds[:-1], bounds[1:])]
+        labels = [f"[{lo}, {hi})" for lo, hi in itertools.pairwise(bounds)]
     counts = np.bincount(_grid_cells(grid, np.sort(values)), minlength=cells)
     bin_counts = np.bincount(bin_of_cell, weights=counts, minlength=len(labels)).astype(np.int64)
     return NumericReference(

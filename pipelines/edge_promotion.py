@@ -21,7 +21,15 @@ from typing import Any
 
 from mlops.errors import BadInput, Refused
 from pipelines.model_metadata import ONNX_TAG
-from pipelines.promotion import Promotion, _checked, edited_text, existing_stack_file, locked, normalized_model, write_atomically
+from pipelines.promotion import (
+    Promotion,
+    _checked,
+    edited_text,
+    existing_stack_file,
+    locked,
+    normalized_model,
+    write_atomically,
+)
 from stacks.config import EDGE_CANARY, EDGE_FLEET, PROJECT
 
 EDGE_KEY = f"{PROJECT}:edge"

@@ -152,7 +152,7 @@ def read_labels(labels_root: Path, since: datetime, until: datetime):
         for path in sorted(folder.glob("*.parquet")) if folder.is_dir() else []:
             try:
                 frame = pd.read_parquet(path)
-            except Exception as exc:  # noqa: BLE001  pyarrow raises several types for a file that is not Parquet
+            except Exception as exc:
                 raise MonitorInputError(f"--labels: {path}: not a Parquet file ({type(exc).__name__})") from None
             missing = [name for name in LABEL_COLUMNS if name not in frame.columns]
             if missing:
@@ -174,7 +174,7 @@ def quality(predictions, labels) -> Quality:
 
     joined = predictions.merge(labels, on=["request_id", "row"], how="left")
     labelled = joined[joined["label"].notna()]
-    counts = dict(rows=len(joined), labelled=len(labelled), unlabelled=len(joined) - len(labelled))
+    counts = {"rows": len(joined), "labelled": len(labelled), "unlabelled": len(joined) - len(labelled)}
     if labelled.empty:
         return Quality(**counts, note="no labels have arrived for these predictions yet")
     truth = labelled["label"].astype(int)

@@ -8,15 +8,14 @@ input (exit 2) leaves no run behind; a refused gate (exit 1) stops before `regis
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import argparse
 import logging
 import os
 import subprocess
 import time
 from collections.abc import Callable
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,17 @@ from rich.console import Console
 from mlops.errors import BadInput, Refused
 from mlops.paths import ROOT_DIR, mlops_home
 from pipelines.registry import experiment_name, store_errors
-from pipelines.steps import DATA, HISTORY, LABELS, LIVE_MODEL, NOT_SET, PREDICTIONS, RECENT_WINDOW, STEPS, pipeline_parameters
+from pipelines.steps import (
+    DATA,
+    HISTORY,
+    LABELS,
+    LIVE_MODEL,
+    NOT_SET,
+    PREDICTIONS,
+    RECENT_WINDOW,
+    STEPS,
+    pipeline_parameters,
+)
 from stacks.config import PlatformConfig, load_stack_config
 
 SAMPLE_FILE = "sample.parquet"
@@ -156,8 +165,8 @@ def run_local(stack: str, data: Path | None = None, console: Console | None = No
 def workspace_client(outputs):
     """An MLClient for the stack's workspace, signed in with DefaultAzureCredential (CLI, OIDC, managed identity)."""
     from azure.ai.ml import MLClient
-    from azure.mgmt.core.tools import parse_resource_id
     from azure.identity import DefaultAzureCredential
+    from azure.mgmt.core.tools import parse_resource_id
 
     subscription = parse_resource_id(outputs.workspace_id)["subscription"]
     return MLClient(DefaultAzureCredential(), subscription, outputs.resource_group_name, outputs.workspace_name)
@@ -259,10 +268,8 @@ def _outcome(client, stack: str, job, console: Console, commit: str | None) -> R
     from azure.ai.ml.exceptions import JobException
     from azure.ai.ml.operations._run_history_constants import JobStatus
 
-    try:
+    with suppress(JobException):  # a failed job raises here; its final status below is the verdict
         client.jobs.stream(job.name)
-    except JobException:
-        pass  # a failed job raises here; its final status below is the verdict
     final = client.jobs.get(job.name)
     status = str(getattr(final.status, "value", final.status))  # the SDK answers its REST enum; the record wants "Failed"
     record = RunRecord(stack, status, job.name)

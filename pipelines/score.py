@@ -39,7 +39,7 @@ from mlflow.exceptions import MlflowException
 from pipelines import collect
 from pipelines.json_limits import TOO_LARGE
 from pipelines.model_metadata import CATEGORIES
-from pipelines.signature_rules import (  # noqa: F401  input_columns and RequestError are this script's API too
+from pipelines.signature_rules import (
     DEFAULT_MAX_ROWS,
     MAX_BODY_BYTES,
     RequestError,
@@ -117,7 +117,7 @@ def read_body(request: AMLRequest, idle_seconds: float) -> bytes:
         raise RequestError(408, f"the request body stalled for {idle_seconds:g} s", "stalled") from None
     except RequestError:
         raise
-    except Exception as exc:  # noqa: BLE001  the WSGI server's body errors (gunicorn.http.errors.*) share no other base
+    except Exception as exc:
         raise RequestError(400, f"malformed request body: {type(exc).__name__}: {str(exc)[:200]}", "malformed_body") from None
     finally:
         if sock is not None:
@@ -137,14 +137,14 @@ def _hand_over(request_id: str, received: dt.datetime, frame: Any, predictions: 
         return
     try:
         collector.collect(collect.Prediction(request_id, received, frame, predictions))
-    except Exception as exc:  # noqa: BLE001  collection never turns a good prediction into an error
+    except Exception as exc:
         log.warning(json.dumps({"event": "collect_failed", "request_id": request_id, "reason": f"{type(exc).__name__}: {exc}"}))
 
 
 @rawhttp
 def run(request: AMLRequest) -> AMLResponse:
     started = time.perf_counter()
-    received = dt.datetime.now(dt.timezone.utc)
+    received = dt.datetime.now(dt.UTC)
     record: dict[str, Any] = {"event": "score", "request_id": getattr(g, "request_id", "")}
     if request.method != "POST":
         return _answer(405, {"error": "method not allowed; POST JSON to /score"}, record)

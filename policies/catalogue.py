@@ -252,7 +252,7 @@ def page(rule: Rule, cases: list[Example]) -> str:
         "",
         *(_reference_lines(rule) or ["-"]),
         "",
-        f"[All rules](../../README.md#rule-catalogue)",
+        "[All rules](../../README.md#rule-catalogue)",
         "",
     ]
     return "\n".join(lines)
@@ -268,7 +268,7 @@ def write_pages(directory: Path = DOCS_DIR) -> None:
     """Write every page and remove pages of rules that no longer exist."""
     directory.mkdir(parents=True, exist_ok=True)
     wanted = pages()
-    for stale in set(path.name for path in directory.glob("*.md")) - wanted.keys():
+    for stale in {path.name for path in directory.glob("*.md")} - wanted.keys():
         (directory / stale).unlink()
     for name, text in wanted.items():
         if not (directory / name).exists() or (directory / name).read_text() != text:

@@ -19,12 +19,17 @@ from typing import Annotated, Any, ClassVar, Literal, get_args, get_origin
 import pulumi
 from pydantic import AfterValidator, BaseModel, Field, ValidationError, field_validator, model_validator
 
+from components.azure_facts import (
+    FLEX_MAXIMUM_INSTANCES,
+    FLEX_PYTHON_VERSIONS,
+    PRIVATE_DNS_ZONES,
+    ZONE_REDUNDANT_STORAGE_SKUS,
+)
 from components.naming import REGION_CODES, NameRuleError, Naming
-from components.azure_facts import FLEX_MAXIMUM_INSTANCES, FLEX_PYTHON_VERSIONS, PRIVATE_DNS_ZONES, ZONE_REDUNDANT_STORAGE_SKUS
-from stacks.sections import Section as _Section
 from stacks.sections import DriftConfig, TrainingConfig, Window, window_hours
-from stacks.target_condition import parse as parse_target_condition
+from stacks.sections import Section as _Section
 from stacks.target_condition import narrower, within
+from stacks.target_condition import parse as parse_target_condition
 
 PROJECT = "mlops-platform"
 STACKS_DIR = Path(__file__).resolve().parent

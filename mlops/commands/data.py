@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -14,7 +14,7 @@ from mlops.options import RecordFormat, RecordFormatOption, StackOption, one_sta
 app = typer.Typer(help="Versioned training data: what each model version was trained on.", no_args_is_help=True)
 
 
-class Source(str, Enum):
+class Source(StrEnum):
     local = "local"
     workspace = "workspace"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -24,7 +24,7 @@ EXAMPLES = (
     "| python -m mlops drift -r profile.npz -c today.csv --stack prod --exclude failure"
 )
 
-Names = Annotated[Optional[str], typer.Option(help="Comma-separated column names.", show_default=False)]
+Names = Annotated[str | None, typer.Option(help="Comma-separated column names.", show_default=False)]
 
 
 def _names(value: str | None) -> list[str]:
@@ -58,7 +58,7 @@ def drift(
     bins: Annotated[int, typer.Option(min=2, max=100, help="PSI bins (reference quantiles).")] = DEFAULT_BINS,
     sample_size: Annotated[int, typer.Option(min=100, help="Reference values kept per feature for KS and Wasserstein.")] = DEFAULT_SAMPLE_SIZE,
     chunk_rows: Annotated[int, typer.Option(min=1, help="Rows per chunk of current data.")] = DEFAULT_CHUNK_ROWS,
-    save_profile: Annotated[Optional[Path], typer.Option(help="Also save the reference profile (.npz) for later runs.")] = None,
+    save_profile: Annotated[Path | None, typer.Option(help="Also save the reference profile (.npz) for later runs.")] = None,
 ) -> None:
     from pipelines import drift as core  # numpy/scipy/pyarrow: loaded by this command only
     from pipelines.drift_report import write_reports

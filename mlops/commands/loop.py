@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -244,7 +244,7 @@ def _play(stack, home, drifted, concept_drift, requests, echo, console, history_
 
 def loop(
     stack: StackOption = "dev",
-    home: Annotated[Optional[Path], typer.Option(help="Folder for the loop's store, lake and claims (default .mlops/loop/<time>).")] = None,
+    home: Annotated[Path | None, typer.Option(help="Folder for the loop's store, lake and claims (default .mlops/loop/<time>).")] = None,
     no_drift: Annotated[bool, typer.Option("--no-drift", help="Send traffic like the training data: nothing should fire.")] = False,
     concept_drift: Annotated[bool, typer.Option("--concept-drift", help="Labels stop following the model: the quality alert fires.")] = False,
     requests: Annotated[int, typer.Option(min=5, max=500, help="Requests of 40 rows to send.")] = 50,

@@ -6,7 +6,7 @@ import json
 import re
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -21,7 +21,7 @@ app = typer.Typer(
 JOB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,254}")
 
 DataOption = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--data", "-d", help="Telemetry as .csv or .parquet (default: the built-in sample, 20,000 rows)."),
 ]
 
@@ -42,12 +42,12 @@ def run(
         bool, typer.Option("--submit", help="Submit to the stack's Azure ML workspace and wait (Azure credentials).")
     ] = False,
     adopt: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--adopt", metavar="JOB", help="Wait for this training pipeline job of the stack's workspace (Azure credentials)."),
     ] = None,
     format: RecordFormatOption = RecordFormat.text,
     out: Annotated[
-        Optional[Path], typer.Option("--out", "-o", help="Write the run record (JSON: stack, status, job, model) to FILE.")
+        Path | None, typer.Option("--out", "-o", help="Write the run record (JSON: stack, status, job, model) to FILE.")
     ] = None,
 ) -> None:
     from pipelines import runner

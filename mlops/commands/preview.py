@@ -13,20 +13,20 @@ import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, closing
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from mlops.analyzer import PolicyAnalyzer
 from mlops.errors import EXIT_REFUSED, BadInput
 from mlops.mockrun import run_stack
 from mlops.options import FormatOption, OutOption, OutputFormat, StackOption, stack_names, write_output
-from mlops.analyzer import PolicyAnalyzer
 from mlops.preview.diff import BaseEvaluation, diff_states, from_recorded, is_data_loss, state_from_export
-from mlops.preview.render import exit_code, render_json, render_markdown, render_text
 from mlops.preview.flows import flow_results
+from mlops.preview.render import exit_code, render_json, render_markdown, render_text
 from mlops.preview.report import FlowEntry, ResourceEntry, StackReport
 from stacks.config import load_stack_config
 
@@ -38,7 +38,7 @@ EXAMPLES = (
 )
 
 
-class Engine(str, Enum):
+class Engine(StrEnum):
     mocks = "mocks"
     pulumi = "pulumi"
 
@@ -103,7 +103,7 @@ def build_reports(
     return reports
 
 
-class Color(str, Enum):
+class Color(StrEnum):
     auto = "auto"
     always = "always"
     never = "never"
@@ -120,12 +120,12 @@ def use_color(choice: Color, out: Path | None) -> bool:
 
 def preview(
     stack: StackOption = "all",
-    base: Annotated[Optional[str], typer.Option(help="Git ref to diff against (e.g. the merge base with main).")] = None,
-    state: Annotated[Optional[Path], typer.Option(help="A `pulumi stack export` file to diff against.")] = None,
+    base: Annotated[str | None, typer.Option(help="Git ref to diff against (e.g. the merge base with main).")] = None,
+    state: Annotated[Path | None, typer.Option(help="A `pulumi stack export` file to diff against.")] = None,
     format: FormatOption = OutputFormat.text,
     out: OutOption = None,
     acknowledge_data_loss: Annotated[
-        Optional[list[str]],
+        list[str] | None,
         typer.Option("--acknowledge-data-loss", help="Logical name or URN of a stateful resource whose replace/delete is intended."),
     ] = None,
     engine: Annotated[Engine, typer.Option(help="mocks: offline; pulumi: the real CLI (needs credentials).")] = Engine.mocks,
@@ -134,7 +134,7 @@ def preview(
         bool, typer.Option("--show-all", help="Text: also list advisories on unchanged resources and rules not evaluated.")
     ] = False,
     max_chars: Annotated[
-        Optional[int],
+        int | None,
         typer.Option(min=1000, help="Markdown: cut whole sections from the end to stay within N characters (PR comments)."),
     ] = None,
 ) -> None:

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from enum import Enum
+from enum import StrEnum
 from functools import cache
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
 from mlops.errors import BadInput, first_line
-from mlops.paths import ROOT_DIR
 from mlops.options import StackOption, one_stack
+from mlops.paths import ROOT_DIR
 
 HELP = (
     "Promote a model: canary (--traffic N), --complete or --rollback, by editing stacks/Pulumi.<env>.yaml; "
@@ -42,12 +42,12 @@ def registry_errors():
     return store_errors(tracking_uri())
 
 
-class Target(str, Enum):
+class Target(StrEnum):
     serving = "serving"
     edge = "edge"
 
 
-class Registry(str, Enum):
+class Registry(StrEnum):
     local = "local"
     workspace = "workspace"
     shared = "shared"
@@ -164,12 +164,12 @@ def mark_production(model: str) -> None:
 
 def promote(
     stack: StackOption,
-    model: Annotated[Optional[str], typer.Option(help="NAME:VERSION of a registered model.")] = None,
+    model: Annotated[str | None, typer.Option(help="NAME:VERSION of a registered model.")] = None,
     environment: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(help="NAME:VERSION of the scoring environment in the shared registry, for the canary (required for a stack's first model)."),
     ] = None,
-    traffic: Annotated[Optional[int], typer.Option(help="Canary share in percent, 1-99.")] = None,
+    traffic: Annotated[int | None, typer.Option(help="Canary share in percent, 1-99.")] = None,
     complete: Annotated[bool, typer.Option("--complete", help="Move all traffic to the canary; retire the old slot.")] = False,
     rollback: Annotated[bool, typer.Option("--rollback", help="Retire the canary; the live slot serves 100%.")] = False,
     canary: Annotated[bool, typer.Option("--canary", help="With --target edge: run --model on the canary ring.")] = False,

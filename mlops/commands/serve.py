@@ -20,7 +20,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -214,7 +214,8 @@ def latest_model_uri(tracking_uri: str) -> str:
     """`models:/NAME/VERSION` of the newest registered version of the pipeline's model in the registry."""
     from mlflow import MlflowClient
 
-    from pipelines.registry import MODEL_NAME as model_name, registered_versions, store_errors
+    from pipelines.registry import MODEL_NAME as model_name
+    from pipelines.registry import registered_versions, store_errors
 
     with store_errors(tracking_uri):
         versions = registered_versions(MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri), model_name)
@@ -239,11 +240,11 @@ def serve(
     stack: StackOption,
     port: Annotated[int, typer.Option(min=1024, max=65535, help="Port on 127.0.0.1.")] = DEFAULT_PORT,
     model_uri: Annotated[
-        Optional[str], typer.Option(help="MLflow model URI or path; default: the latest registered local model.")
+        str | None, typer.Option(help="MLflow model URI or path; default: the latest registered local model.")
     ] = None,
     workers: Annotated[int, typer.Option(min=1, max=8, help="Server worker processes.")] = 1,
     collect: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option(
             "--collect", file_okay=False, help="Collect every scored request into this folder (Event Hubs Capture's layout)."
         ),

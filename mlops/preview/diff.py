@@ -301,10 +301,7 @@ class BaseEvaluation:
         return self
 
     def result(self) -> dict[str, list[StateResource]]:
-        if self.cached:
-            document = json.loads(self._cache.read_text())
-        else:
-            document = self._evaluated()
+        document = json.loads(self._cache.read_text()) if self.cached else self._evaluated()
         return {stack: [from_document(item) for item in resources] for stack, resources in document.items()}
 
     def _evaluated(self) -> dict[str, Any]:

@@ -11,8 +11,8 @@ import shutil
 import subprocess
 from typing import Any
 
-from mlops.errors import BadInput
 from mlops.analyzer import CONFIG_DIR
+from mlops.errors import BadInput
 from mlops.paths import ROOT_DIR
 from mlops.preview.report import Change, ResourceEntry, StackReport, Violation
 
@@ -24,7 +24,7 @@ def report_from_preview_json(stack: str, document: dict[str, Any]) -> StackRepor
     """Steps become changes (replaceReasons and detailedDiff keys kept); policy diagnostics become violations."""
     changes, resources = [], []
     for step in document.get("steps") or []:
-        op = _OPS.get(step.get("op", ""), None)
+        op = _OPS.get(step.get("op", ""))
         state = step.get("newState") or step.get("oldState") or {}
         urn = step.get("urn", state.get("urn", ""))
         name, type_ = urn.rsplit("::", 1)[-1], state.get("type", urn.split("::")[-2].split("$")[-1] if "::" in urn else "")

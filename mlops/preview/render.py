@@ -278,7 +278,7 @@ def _violation_table(violations: list[Violation]) -> list[str]:
     lines = ["| enforcement | policy | resource | message |", "|---|---|---|---|"]
     for v in violations:
         lines.append(f"| **{v.enforcement}** | `{v.policy}` | `{_cell(_short(v.urn))}` | {_cell(v.message)} |")
-    return lines + [""]
+    return [*lines, ""]
 
 
 def _diff_block(changes: list[Change]) -> list[str]:
@@ -287,7 +287,7 @@ def _diff_block(changes: list[Change]) -> list[str]:
         lines.append(f"{OP_SYMBOL[change.op]} {change.op} {change.name} ({change.type})")
         lines += [f"    {reason}" for reason in change.replace_reasons]
         lines += [f"    {line}" for line in _changed(change)]
-    return lines + ["```", ""]
+    return [*lines, "```", ""]
 
 
 def _details(summary: str, body: list[str]) -> list[str]:
@@ -333,7 +333,7 @@ def markdown_sections(reports: list[StackReport]) -> list[Section]:
         if violations:
             lines += _violation_table(violations)
         lines += [f"> :no_entry: **blocked {c.op}** of `{c.name}`: {_cell(c.blocked or '')}" for c in blocked]
-        sections.append(Section(f"what blocks {report.stack}", lines + [""]))
+        sections.append(Section(f"what blocks {report.stack}", [*lines, ""]))
     for report in reports:
         if report.changing:
             lines = [f"### `{report.stack}`: changes", "", *_diff_block(report.changing)]
@@ -354,12 +354,12 @@ def markdown_sections(reports: list[StackReport]) -> list[Section]:
                 status = {"open": ":white_check_mark: open", "broken": ":x: broken"}.get(f.status, f.status)
                 rows.append(f"| `{f.name}` | {_cell(f.source)} | {_cell(f.target)} | {status}{_cell(': ' + f.detail) if f.detail else ''} |")
             title = f"<code>{report.stack}</code>: flows, {flows_line(report)}"
-            sections.append(Section(f"flows of {report.stack}", _details(title, rows + [""])))
+            sections.append(Section(f"flows of {report.stack}", _details(title, [*rows, ""])))
     for report in reports:
         rows = ["| type | name | protect | key properties |", "|---|---|---|---|"]
         for r in report.resources:
             rows.append(f"| `{r.type}` | `{r.name}` | {'yes' if r.protect else ''} | {_cell(_properties(r.key_properties()))} |")
-        sections.append(Section(f"resources of {report.stack}", _details(f"<code>{report.stack}</code>: {len(report.resources)} resources", rows + [""])))
+        sections.append(Section(f"resources of {report.stack}", _details(f"<code>{report.stack}</code>: {len(report.resources)} resources", [*rows, ""])))
     return sections
 
 

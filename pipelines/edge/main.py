@@ -37,7 +37,7 @@ def report(client: Any, module: EdgeModule) -> dict[str, Any]:
     reported = module.reported()
     try:
         client.patch_twin_reported_properties(reported)
-    except Exception as exc:  # noqa: BLE001  the SDK retries its connection itself
+    except Exception as exc:
         log.warning(json.dumps({"event": "report_failed", "reason": f"{type(exc).__name__}: {exc}"}))
     return reported
 
@@ -61,7 +61,7 @@ def attach(client: Any, module: EdgeModule) -> None:
             out.custom_properties.update({"modelName": active.name, "modelVersion": active.version})
         try:
             client.send_message_to_output(out, OUTPUT_NAME)
-        except Exception as exc:  # noqa: BLE001  counted and logged; the message handler never raises
+        except Exception as exc:
             module.send_failed(rid, exc)
 
     def on_patch(patch: dict[str, Any]) -> None:

@@ -40,7 +40,7 @@ class OnnxModel:
     def __init__(self, content: bytes):
         try:
             self.session = onnxruntime.InferenceSession(content, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # noqa: BLE001  onnxruntime raises its own pybind types for a bad file
+        except Exception as exc:
             raise ModelFileError(f"not a loadable ONNX model: {type(exc).__name__}: {str(exc)[:200]}") from None
         meta = self.session.get_modelmeta().custom_metadata_map
         try:

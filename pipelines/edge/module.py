@@ -68,7 +68,7 @@ def fetch_model(uri: str, max_bytes: int = MAX_MODEL_BYTES, timeout: float = FET
             with path.open("rb") as file:
                 content = file.read(max_bytes + 1)
         elif scheme == "https":
-            with urllib.request.urlopen(uri, timeout=timeout) as response:  # noqa: S310  scheme checked above
+            with urllib.request.urlopen(uri, timeout=timeout) as response:
                 content = response.read(max_bytes + 1)
         else:
             raise ModelFetchError(f"modelUri scheme '{scheme}' is not supported; use https:// or file://")
@@ -99,7 +99,7 @@ class EdgeModule:
         image_tag: str,
         fetch: Callable[[str], bytes] = fetch_model,
         max_rows: int = DEFAULT_MAX_ROWS,
-        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc),
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ):
         self.image_tag, self.fetch, self.max_rows, self.clock = image_tag, fetch, max_rows, clock
         self.active: ActiveModel | None = None
@@ -127,7 +127,7 @@ class EdgeModule:
             return self._reject(request_id, exc.code, exc.reason)
         try:
             scores = active.model.score(rows)
-        except Exception as exc:  # noqa: BLE001  onnxruntime's errors share no base; a message never stops the module
+        except Exception as exc:
             return self._reject(request_id, MODEL_ERROR, f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}")
         with self._lock:
             self.scored += 1

@@ -22,6 +22,7 @@ training config that the component writes into the app settings.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -30,9 +31,9 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from pipelines.json_limits import JsonLimitError, loads_bounded
 
@@ -181,10 +182,8 @@ class BlobStore:
     def release(self, key: str) -> None:
         from azure.core.exceptions import ResourceNotFoundError
 
-        try:
+        with contextlib.suppress(ResourceNotFoundError):
             self.container.delete_blob(key)
-        except ResourceNotFoundError:
-            pass
 
 
 # --- settings and submission -----------------------------------------------------------------------------------
@@ -202,7 +201,7 @@ class TriggerSettings:
     state_container_url: str = ""  # blob container for claims; empty: MLOPS_STATE_FILE or memory
     retrain_rules: frozenset[str] = frozenset()  # the alert rules that retrain; empty: every rule
 
-    ENV = {
+    ENV: ClassVar[dict[str, str]] = {
         "stack": "MLOPS_STACK",
         "subscription_id": "AZURE_SUBSCRIPTION_ID",
         "resource_group": "AZURE_RESOURCE_GROUP",
@@ -281,7 +280,7 @@ def handle_alert(
     now: datetime | None = None,
 ) -> Outcome:
     """Validate, deduplicate and submit; every answer says what happened and why."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     try:
         alert = parse_alert(body)
     except AlertError as exc:
@@ -303,7 +302,7 @@ def handle_alert(
         claimed.append(window)
         try:
             job = submit(settings.stack)
-        except Exception as exc:  # noqa: BLE001  any failure: the action group's retry can succeed
+        except Exception as exc:
             log.exception("retrain submission failed")
             return _outcome(503, {"error": f"submission failed: {type(exc).__name__}: {exc}", **about})
         claimed.clear()  # submitted: the claims stand

@@ -69,7 +69,7 @@ LIVE_VERSION = Port("live_version", "string", "NAME:VERSION of the live model, o
 STEPS: tuple[Step, ...] = (
     # Not deterministic: the window ends now and the zones under the same paths keep filling (never reuse a result).
     Step("gather", "Append the recent window's labelled predictions to the history.", (HISTORY, PREDICTIONS, LABELS, RECENT_WINDOW), (DATA,),
-         deterministic=False, tracked=False),  # fmt: skip
+         deterministic=False, tracked=False),
     Step("validate", "Check the telemetry against the schema (Great Expectations).", (DATA,), (VALIDATION_RESULT,), tracked=False),
     Step("prep", "Select features, split train/test, hash the input as data version.", (DATA, VALIDATION_RESULT), (FEATURES,), tracked=False),
     Step(

@@ -23,8 +23,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 from pipelines.metrics import PROFILE_FILE
-from pipelines.onnx_export import save_onnx
 from pipelines.model_metadata import CATEGORIES
+from pipelines.onnx_export import save_onnx
 from pipelines.sample_data import CATEGORICAL_FEATURES, FEATURES, LABEL, NUMERIC_FEATURES
 from pipelines.steps import step
 from pipelines.steps.common import TRAIN_FILE, log_to_run, read_features, step_main

@@ -8,7 +8,23 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, PolicyPack
 
-from . import datafactory, deploy, edge, eventhub, flows, governance, identity, iothub, keyvault, ml, monitoring, registry, stack, storage, web
+from . import (
+    datafactory,
+    deploy,
+    edge,
+    eventhub,
+    flows,
+    governance,
+    identity,
+    iothub,
+    keyvault,
+    ml,
+    monitoring,
+    registry,
+    stack,
+    storage,
+    web,
+)
 from .base import ResourceRule, Rule, StackRule
 
 PACK_NAME = "mlops-platform-guardrails"

@@ -67,7 +67,7 @@ class Rule:
     pillar: str
     remediation: str
     why: str = ""  # what goes wrong without it (the rule's page); tests/policies/test_references.py requires one
-    references: References = References()  # PSRule and Checkov ARM ids, the documents it enforces (references.py)
+    references: References = References()  # noqa: RUF009 (frozen, shared on purpose); PSRule and Checkov ARM ids, the documents it enforces (references.py)
     config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # JSON-schema properties with "default"
 
     kind: ClassVar[str]  # "resource" | "stack", for the catalogue
@@ -108,16 +108,16 @@ class Rule:
         refs = self.references
         tags = [f"pillar:{self.pillar}", *(f"psrule:{name}" for name in refs.psrule), *(f"checkov:{id_}" for id_ in refs.checkov)]
         schema = PolicyConfigSchema(properties={k: dict(v) for k, v in self.config.items()}) if self.config else None
-        return dict(
-            name=self.name,
-            description=self.description,
-            severity=self.severity,
-            tags=tags,
-            remediation_steps=self.remediation,
-            config_schema=schema,
-            url=refs.url,
-            framework=self.framework(),
-        )
+        return {
+            "name": self.name,
+            "description": self.description,
+            "severity": self.severity,
+            "tags": tags,
+            "remediation_steps": self.remediation,
+            "config_schema": schema,
+            "url": refs.url,
+            "framework": self.framework(),
+        }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -136,7 +136,7 @@ class ResourceRule(Rule):
             problems = list(self.check(args.props, self.settings(args.get_config())))
         except UnknownValueError:
             raise
-        except Exception as exc:  # noqa: BLE001  fail closed on a shape no test foresaw (see the module docstring)
+        except Exception as exc:
             problems = [self.unreadable(exc)]
         for problem in problems:
             report(self.message(problem), None)
@@ -159,7 +159,7 @@ class StackRule(Rule):
             found.extend(self.check(args.resources, self.settings(args.get_config())))
         except UnknownValueError:
             raise
-        except Exception as exc:  # noqa: BLE001  fail closed, keeping what the check found before (module docstring)
+        except Exception as exc:
             found.append((None, self.unreadable(exc)))
         for urn, problem in found:
             report(self.message(problem), urn)

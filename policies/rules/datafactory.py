@@ -9,7 +9,17 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, Severity
 
-from .base import NOT_APPLICABLE, RELIABILITY, REQUIRED_SETTING, SECURITY, ResourceRule, Settings, StackRule, conditional, expect
+from .base import (
+    NOT_APPLICABLE,
+    RELIABILITY,
+    REQUIRED_SETTING,
+    SECURITY,
+    ResourceRule,
+    Settings,
+    StackRule,
+    conditional,
+    expect,
+)
 from .graph import references, text
 from .references import References
 from .resource_types import (

@@ -15,8 +15,8 @@ from pulumi_policy import PolicyResource, Severity
 
 from .base import NOT_APPLICABLE, OPERATIONS, RELIABILITY, ResourceRule, Settings, StackRule, conditional
 from .facts import ROLE_IDS, facts
-from .references import References
 from .graph import kind, references, text
+from .references import References
 from .resource_types import (
     CONTAINER_APPS_ENVIRONMENT,
     DYNAMIC,
@@ -24,13 +24,13 @@ from .resource_types import (
     EVENTHUB_NAMESPACE,
     IOT_HUB,
     IOT_ROUTING_KIND,
+    METRIC_ALERT,
     ML_WORKSPACE,
     ONLINE_DEPLOYMENT,
     ONLINE_ENDPOINT,
     PRIVATE_ENDPOINT,
     REGISTRY,
     ROLE_ASSIGNMENT,
-    METRIC_ALERT,
     STORAGE_ACCOUNT,
     VIRTUAL_NETWORK,
     WEB_APP,

@@ -48,8 +48,7 @@ def _modules(props: Mapping[str, Any], system: bool = False) -> Iterator[tuple[s
         if key == "properties.desired" and isinstance(value, Mapping):
             sections = ("modules", "systemModules") if system else ("modules",)
             for section in sections:
-                for name, module in (value.get(section) or {}).items():
-                    yield name, module
+                yield from (value.get(section) or {}).items()
         elif key.startswith("properties.desired.modules.") and isinstance(value, Mapping):
             yield key.removeprefix("properties.desired.modules."), value
 

@@ -1,14 +1,22 @@
 """Event Hubs namespace: identity-only, TLS 1.2, private and zone-redundant where required."""
 
-from pulumi_policy import Severity
-
 from collections.abc import Iterator
 
-from pulumi_policy import PolicyResource
+from pulumi_policy import PolicyResource, Severity
 
-from .base import RELIABILITY, REQUIRED_SETTING, SECURITY, ResourceRule, Settings, StackRule, conditional, expect, if_setting
-from .references import References
+from .base import (
+    RELIABILITY,
+    REQUIRED_SETTING,
+    SECURITY,
+    ResourceRule,
+    Settings,
+    StackRule,
+    conditional,
+    expect,
+    if_setting,
+)
 from .graph import references, text
+from .references import References
 from .resource_types import EVENTHUB_NAMESPACE, EVENTHUB_RULE_SET
 from .values import UNKNOWN, items, peek, same, shown
 

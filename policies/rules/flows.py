@@ -29,16 +29,16 @@ from typing import Any
 from pulumi_policy import PolicyResource, Severity
 
 from .base import SECURITY, Settings, StackRule, conditional
-from .references import References
 from .facts import ROLE_IDS, facts
 from .graph import references, text
+from .references import References
 from .resource_types import (
     ACTION_GROUP,
     ADF_INTEGRATION_RUNTIME,
     ADF_MANAGED_PRIVATE_ENDPOINT,
-    DATA_FACTORY,
     APP_INSIGHTS,
     CONTAINER_APPS_ENVIRONMENT,
+    DATA_FACTORY,
     DNS_ZONE_GROUP,
     DNS_ZONE_LINK,
     EVENTHUB_NAMESPACE,
@@ -190,7 +190,7 @@ def _trusted_admits(graph: Graph, source: PolicyResource, target: PolicyResource
             return None  # every network, trusted services included
         source_id = graph.resource_id(source)
         instances = [text(rule, "resourceId") for rule in items(rules.get("resourceAccessRules")) if isinstance(rule, Mapping)]
-        if source_id and source_id in instances or "azureservices" in str(rules.get("bypass", "")).lower():
+        if (source_id and source_id in instances) or "azureservices" in str(rules.get("bypass", "")).lower():
             return None
         return f"StorageAccount '{target.name}' has no resource-instance rule for {source.name} and no AzureServices bypass"
     if target.resource_type == EVENTHUB_NAMESPACE:
@@ -254,9 +254,10 @@ def _outbound_problem(graph: Graph, workspace: PolicyResource, target: PolicyRes
         return None
     rules = peek(workspace.props, "managedNetwork.outboundRules")
     for rule in (rules.values() if isinstance(rules, Mapping) else ()):
-        if isinstance(rule, Mapping) and same(rule.get("type"), "PrivateEndpoint"):
-            if text(rule, "destination.serviceResourceId") == target_id and peek(rule, "destination.subresourceTarget") == group:
-                return None
+        if (isinstance(rule, Mapping) and same(rule.get("type"), "PrivateEndpoint")
+                and text(rule, "destination.serviceResourceId") == target_id
+                and peek(rule, "destination.subresourceTarget") == group):
+            return None
     if mode == "AllowInternetOutbound" and target is not None and _public_admits(graph, target):
         return None
     return f"Workspace '{workspace.name}''s managed network has no private-endpoint outbound rule to {target_id.rsplit('/', 1)[-1]} ({group})"

@@ -1,14 +1,14 @@
 """IoT Hub: TLS 1.2, identity-only, private outside dev."""
 
-from pulumi_policy import Severity
-
 from collections.abc import Mapping
 from typing import Any
 
+from pulumi_policy import Severity
+
 from .base import SECURITY, ResourceRule, Settings, expect
 from .references import References
-from .values import WRONG_TYPE, as_text, get, items, same
 from .resource_types import IOT_HUB
+from .values import WRONG_TYPE, as_text, get, items, same
 
 HUB = (IOT_HUB,)
 

@@ -1,9 +1,9 @@
 """Azure Machine Learning: workspace, compute cluster, online and batch endpoints and deployments."""
 
-from pulumi_policy import Severity
-
 from collections.abc import Mapping
 from typing import Any
+
+from pulumi_policy import Severity
 
 from .base import (
     COST,
@@ -21,8 +21,15 @@ from .base import (
     only_if,
     string_list,
 )
-from .resource_types import BATCH_ENDPOINT, ML_COMPUTE, ML_OUTBOUND_RULE, ML_WORKSPACE, ONLINE_DEPLOYMENT, ONLINE_ENDPOINT
 from .references import References
+from .resource_types import (
+    BATCH_ENDPOINT,
+    ML_COMPUTE,
+    ML_OUTBOUND_RULE,
+    ML_WORKSPACE,
+    ONLINE_DEPLOYMENT,
+    ONLINE_ENDPOINT,
+)
 from .values import as_text, get, items, same
 
 WORKSPACE = (ML_WORKSPACE,)

@@ -15,9 +15,9 @@ from pulumi_policy import PolicyResource, Severity
 from pulumi_policy.proxy import UnknownValueError
 
 from .base import OPERATIONS, RELIABILITY, REQUIRED_SETTING, Settings, StackRule
-from .references import References
 from .graph import kind, references, text
 from .monitoring import action_group_ids
+from .references import References
 from .resource_types import (
     ACTION_GROUP,
     ALERTS,
@@ -301,7 +301,7 @@ def _unwired_alerts(resources: list[PolicyResource], _settings: Settings) -> Vio
         except UnknownValueError:
             continue  # ids computed during preview: the dependency on the action group carries the wiring
         for target in targets:
-            if target in ids or target.rsplit("/actiongroups/", 1)[-1] in names and "/actiongroups/" in target:
+            if target in ids or (target.rsplit("/actiongroups/", 1)[-1] in names and "/actiongroups/" in target):
                 continue
             yield alert.urn, f"{kind(alert)} '{alert.name}' targets {target}, which is not an action group of this stack"
 

@@ -1,9 +1,9 @@
 """Storage: the data lake account, its blob service and containers."""
 
-from pulumi_policy import Severity
-
 from collections.abc import Mapping
 from typing import Any
+
+from pulumi_policy import Severity
 
 from .base import (
     NOT_APPLICABLE,
@@ -20,8 +20,8 @@ from .base import (
 )
 from .facts import facts
 from .references import References
-from .values import WRONG_TYPE, as_text, get, items, same
 from .resource_types import BLOB_CONTAINER, BLOB_SERVICE, STORAGE_ACCOUNT
+from .values import WRONG_TYPE, as_text, get, items, same
 
 STORAGE = facts("storage")
 ZONE_REDUNDANT_SKUS = tuple(STORAGE["redundancy"]["zoneRedundantSkus"])

@@ -197,7 +197,7 @@ class _WireAdapter(requests.adapters.HTTPAdapter):
         super().__init__()
         self._wire = wire
 
-    def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):  # noqa: ARG002
+    def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
         status, headers, content = self._wire.answer(request.method, request.url, dict(request.headers), request.body)
         raw = urllib3.HTTPResponse(
             body=io.BytesIO(content),
@@ -234,7 +234,7 @@ def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     identifier = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
     certificate = (
         x509.CertificateBuilder()
@@ -278,7 +278,7 @@ class _WireHandler(BaseHTTPRequestHandler):
 
     do_GET = do_PUT = do_POST = do_PATCH = do_DELETE = _answer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  quiet
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 

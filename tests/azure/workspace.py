@@ -90,9 +90,7 @@ class RecordedWorkspace:
         wire.route("GET", ws + "/models/[^/]+/versions/[^/]+", self._get_model)
         wire.route("PUT", ws + "/data/[^/]+/versions/[^/]+", self._put_data)
         wire.route("GET", ws + "/data/[^/]+/versions/[^/]+", self._get_data)
-        wire.route("GET", api_host + "/discovery", {
-            service: self.api for service in ("api", "catalog", "experimentation", "history", "modelmanagement", "pipelines")
-        })
+        wire.route("GET", api_host + "/discovery", dict.fromkeys(("api", "catalog", "experimentation", "history", "modelmanagement", "pipelines"), self.api))
         wire.route("GET", api_host + re.escape(f"/history/v1.0{self.path}") + "/runs/[^/]+/details", self._run_details)
         blob = re.escape(f"{self.outputs.storage_account_name}.blob.core.windows.net") + "/.+"
         wire.route("HEAD", blob, self._head_blob)

@@ -9,12 +9,12 @@ import json
 
 import pytest
 
-from pipelines.edge.module import EDGE_REASONS, MAX_MESSAGE_BYTES, NO_MODEL, EdgeModule, fetch_model, ModelFetchError
+from pipelines.edge.module import EDGE_REASONS, MAX_MESSAGE_BYTES, NO_MODEL, EdgeModule, ModelFetchError, fetch_model
 from pipelines.sample_data import FEATURES
 from pipelines.signature_rules import DEFAULT_MAX_ROWS
 from tests.edge.conftest import published
 
-NOW = dt.datetime(2026, 12, 2, 6, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 12, 2, 6, 0, tzinfo=dt.UTC)
 
 
 def rows_of(frame, start: int, count: int) -> list[dict]:

@@ -31,7 +31,7 @@ def test_onnx_runtime_matches_scikit_learn_on_the_test_split(trained):
 def test_the_export_carries_the_signature_and_the_training_categories(trained):
     proto = onnx.load_from_string(trained.onnx)
     meta = {entry.key: json.loads(entry.value) for entry in proto.metadata_props}
-    assert meta[COLUMNS] == {"machine_type": "string", **{name: "double" for name in NUMERIC_FEATURES}}
+    assert meta[COLUMNS] == {"machine_type": "string", **dict.fromkeys(NUMERIC_FEATURES, "double")}
     assert meta[CATEGORIES] == {"machine_type": ["A", "B", "C"]}
     assert [node.name for node in proto.graph.input] == list(FEATURES)
     assert [node.name for node in proto.graph.output] == ["label", "probabilities"]

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import dill
+import pulumi.dynamic
 import pytest
 from azure.core.exceptions import HttpResponseError
 from azure.identity import ClientAssertionCredential, DefaultAzureCredential
-import pulumi.dynamic
 from pulumi.dynamic import dynamic as pulumi_dynamic
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2
@@ -463,7 +463,7 @@ def _dynamic_provider_servicer() -> type:
     assert call and not rest.strip(), f"{path} no longer ends by calling main()"
     module = types.ModuleType("pulumi_dynamic_servicer")
     module.__file__, module.__package__ = str(path), "pulumi.dynamic"
-    exec(compile(source, str(path), "exec"), module.__dict__)  # noqa: S102  Pulumi's own file, unchanged
+    exec(compile(source, str(path), "exec"), module.__dict__)
     return module.DynamicResourceProviderServicer
 
 

@@ -7,6 +7,7 @@ YAML documents under the real keys, and random engine values.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import subprocess
 import sys
@@ -41,7 +42,7 @@ def alias_bomb(levels: int = 9) -> str:
     """About 380 bytes that expand to 9**9 values."""
     names = [chr(ord("a") + i) for i in range(levels)]
     lines = [f"    {names[0]}: &{names[0]} [x, x, x, x, x, x, x, x, x]"]
-    lines += [f"    {n}: &{n} [{', '.join([f'*{p}'] * 9)}]" for p, n in zip(names, names[1:])]
+    lines += [f"    {n}: &{n} [{', '.join([f'*{p}'] * 9)}]" for p, n in itertools.pairwise(names)]
     return BASE + "  mlops-platform:extraTags:\n" + "\n".join(lines) + "\n"
 
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from components.datalake import ZONES
-
 from components.context import REQUIRED_TAG_KEYS
+from components.datalake import ZONES
 from components.naming import RULES
 from mlops.mockrun import Secret
 from stacks.outputs import StackOutputs

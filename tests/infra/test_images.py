@@ -113,7 +113,7 @@ def registration_api():
     calls: list[tuple[str, str, str]] = []
 
     class Api(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
+        def do_POST(self):
             calls.append((self.path, self.headers["Authorization"], self.headers["X-GitHub-Api-Version"]))
             ok = self.headers["Authorization"] == f"Bearer {RUNNER_TOKEN['token']}"
             body = json.dumps({"token": "AREGISTRATIONTOKEN", "expires_at": "2026-11-25T11:15:00Z"} if ok

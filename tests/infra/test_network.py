@@ -8,7 +8,6 @@ import json
 import pytest
 
 from components.azure_facts import PRIVATE_DNS_ZONES, private_dns_zones
-from components.compute import cluster_name
 from components.naming import Naming
 from mlops.mockrun import Secret
 from tests.conftest import run_with

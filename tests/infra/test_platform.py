@@ -7,9 +7,8 @@ import re
 
 import pytest
 
-from components.roles import BUILT_IN_ROLES, assignment_name
 from components.arm_settings import IOT_ROUTING_KIND, TRAFFIC_KIND
-from mlops.mockrun import Secret
+from components.roles import BUILT_IN_ROLES, assignment_name
 from stacks.config import load_stack_config
 
 ENVIRONMENTS = ("dev", "staging", "prod")

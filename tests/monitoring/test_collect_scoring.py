@@ -30,7 +30,7 @@ DEPLOYMENT = {collect.ENDPOINT_ENV: "pm-dev", collect.DEPLOYMENT_ENV: "blue", co
 
 
 @pytest.fixture
-def scoring(model_dir, monkeypatch):  # noqa: F811
+def scoring(model_dir, monkeypatch):
     """`start(**env)` runs score.init() in that environment and returns the module; its collector is closed and
     the scoring logger restored afterwards."""
     from pipelines import score
@@ -67,24 +67,24 @@ def post(score, rows: list[dict], request_id: str = "req-1") -> tuple[int, dict]
     return response.status_code, json.loads(response.get_data())
 
 
-def expected_scores(model_dir, rows):  # noqa: F811
+def expected_scores(model_dir, rows):
     import mlflow.sklearn
+    from mlflow.models import Model
 
     from pipelines.score import input_columns, to_frame
-    from mlflow.models import Model
 
     columns = input_columns(Model.load(str(model_dir)), "test")
     return mlflow.sklearn.load_model(str(model_dir)).predict_proba(to_frame(rows, columns))[:, 1].tolist(), columns
 
 
-def test_a_scored_request_lands_in_capture_layout_and_compacts_to_dated_parquet(scoring, model_dir, tmp_path):  # noqa: F811
-    before = dt.datetime.now(dt.timezone.utc)
+def test_a_scored_request_lands_in_capture_layout_and_compacts_to_dated_parquet(scoring, model_dir, tmp_path):
+    before = dt.datetime.now(dt.UTC)
     score = scoring(**DEPLOYMENT, **{collect.COLLECT_DIR_ENV: str(tmp_path / "capture")})
     status, body = post(score, [ROW, SECOND])
     assert status == 200 and len(body["predictions"]) == 2
     collector = score._state["collector"]
     assert collector.flush(10) and vars(collector.counts) == {"collected": 1, "dropped": 0, "failed": 0}
-    after = dt.datetime.now(dt.timezone.utc)
+    after = dt.datetime.now(dt.UTC)
 
     [avro] = list((tmp_path / "capture").rglob("*.avro"))
     parsed = collect.parse_capture_path(avro.relative_to(tmp_path / "capture").as_posix())

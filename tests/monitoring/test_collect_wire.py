@@ -13,7 +13,7 @@ from tests.azure.wire import Reply, WireTransport, token_for
 
 NAMESPACE = "evhns-mlops-prod-weu.servicebus.windows.net"
 PATH = "/predictions/messages"
-T0 = dt.datetime(2025, 3, 14, 10, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2025, 3, 14, 10, 0, tzinfo=dt.UTC)
 ROWS = [{"machine_type": "A", "temperature": 71.5}]
 
 

@@ -59,7 +59,7 @@ def test_wasserstein_equals_scipy_within_the_reported_bound(shifted):
 
 
 def test_psi_and_jensen_shannon_equal_a_direct_computation_on_the_same_bins(shifted):
-    reference, current, profile, result = shifted
+    reference, current, _profile, result = shifted
     feature = result["x"]
     edges = np.quantile(reference["x"], np.arange(1, 10) / 10, method="inverted_cdf")
     ref_counts = np.bincount(np.searchsorted(edges, reference["x"], side="right"), minlength=10)
@@ -178,7 +178,7 @@ def test_unusable_data_raises_one_clear_error(tmp_path, reference, current, mess
 def test_unreadable_file_is_bad_input(tmp_path):
     bad = tmp_path / "bad.parquet"
     bad.write_text("not parquet")
-    with pytest.raises(drift.DriftInputError, match="cannot read .*bad.parquet"):
+    with pytest.raises(drift.DriftInputError, match=r"cannot read .*bad\.parquet"):
         drift.build_profile(bad)
 
 

@@ -20,7 +20,7 @@ from pipelines.sample_data import FEATURES, LABEL, generate_telemetry
 from pipelines.telemetry import APPINSIGHTS_ENV
 from stacks.sections import DriftConfig
 
-NOW = dt.datetime(2026, 12, 2, 6, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 12, 2, 6, 0, tzinfo=dt.UTC)
 ENDPOINT = "mloe-mlops-dev-weu"
 INGESTION = "westeurope-5.in.applicationinsights.azure.com"
 TRACK = rf"{re.escape(INGESTION)}/+v2\.1/track"

@@ -14,8 +14,8 @@ from components.monitor_job import ENVIRONMENT_NAME, environment_version
 from components.roles import BUILT_IN_ROLES
 from pipelines.monitor import DRIFT_CONFIG_ENV, experiment_name, parse_args
 from stacks.config import azure_ml_cron, load_stack_config, read_stack_values
-from tests.infra.test_config import config_error
 from tests.conftest import run_with
+from tests.infra.test_config import config_error
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 SCHEDULE = "azure-native:machinelearningservices:Schedule"

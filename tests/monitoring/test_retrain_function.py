@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import azure.functions as func
 import pytest
@@ -23,7 +23,7 @@ from stacks.platform import ALERTS_CONSUMER_GROUP, ALERTS_HUB
 from tests.monitoring.test_retrain_trigger import alert, as_json, resolved, stack_outputs_json, submitted  # noqa: F401
 
 HOST_JSON = ROOT_DIR / "pipelines" / "retrain_trigger" / "host.json"
-ENQUEUED = datetime(2026, 11, 25, 10, 15, 9, tzinfo=timezone.utc)
+ENQUEUED = datetime(2026, 11, 25, 10, 15, 9, tzinfo=UTC)
 
 [FUNCTION] = function_app.app.get_functions()
 RETRAIN = FUNCTION.get_user_function()
@@ -143,7 +143,7 @@ def test_a_poison_event_is_logged_and_counted_never_raised(submitted, rejections
 
 def test_a_failed_submission_raises_for_the_retry_policy_and_the_retry_submits(submitted, rejections):
     submitted.failure = ConnectionError("workspace unreachable")
-    with pytest.raises(function_app.SubmissionFailed, match="^submission failed: ConnectionError: workspace unreachable$"):
+    with pytest.raises(function_app.SubmissionFailed, match=r"^submission failed: ConnectionError: workspace unreachable$"):
         RETRAIN(event(as_json(alert())))
     submitted.failure = None  # the host runs the same event again: its claims were released
     assert RETRAIN(event(as_json(alert()))) is None

@@ -110,7 +110,7 @@ def test_the_zip_has_the_function_at_its_root_and_only_the_modules_it_and_the_st
     for name in ("function_app.py", "host.json", "requirements.txt"):
         assert zipfile.ZipFile(built).read(name) == (ROOT_DIR / "pipelines" / "retrain_trigger" / name).read_bytes()
     modules = {n for n in names if "/" in n}
-    assert REQUIRED_MODULES <= modules
+    assert modules >= REQUIRED_MODULES
     assert not [n for n in modules if n.startswith(("components/", "policies/", "mlops/commands/", "mlops/cli.py", "tests/"))]
     assert "pipelines/retrain_trigger/function_app.py" not in modules  # it is the root function_app.py
     for name in modules:  # every package on the way has its __init__.py
@@ -147,7 +147,7 @@ def site_packages_of(names: set[str], target: Path) -> Path:
     return target
 
 
-def test_the_function_runs_from_its_package_with_only_its_requirements(built, tmp_path, stack_outputs_json):  # noqa: F811
+def test_the_function_runs_from_its_package_with_only_its_requirements(built, tmp_path, stack_outputs_json):
     wwwroot = tmp_path / "wwwroot"
     zipfile.ZipFile(built).extractall(wwwroot)
     site = site_packages_of(set(needed_distributions(function_requirements())), tmp_path / "site-packages")

@@ -5,7 +5,7 @@ around them is tested in test_retrain_function.py."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -16,7 +16,7 @@ from pipelines.retrain_trigger import function_app, trigger
 from tests.conftest import run_with
 
 ALERTS = Path(__file__).parent / "alerts"
-NOW = datetime(2026, 11, 25, 10, 16, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 10, 16, tzinfo=UTC)
 SETTINGS = {
     "MLOPS_STACK": "dev",
     "AZURE_SUBSCRIPTION_ID": "00000000-0000-0000-0000-000000000000",

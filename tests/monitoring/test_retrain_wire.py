@@ -122,7 +122,7 @@ def test_a_fired_alert_claims_its_blobs_and_submits_the_pipeline_as_the_apps_ide
 
 
 def test_the_same_incident_again_reads_the_held_claim_and_submits_nothing(app, azure):
-    _outputs, workspace, claims = app
+    _outputs, workspace, _claims = app
     assert function_app.process(fired()).status == 202
     before = len(azure.calls)
     outcome = function_app.process(fired())

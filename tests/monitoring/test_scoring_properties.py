@@ -14,7 +14,7 @@ from pipelines.sample_data import FEATURES, NUMERIC_FEATURES
 from pipelines.score import RequestError, parse_rows, to_frame
 
 PROPERTY = settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
-COLUMNS = {"machine_type": "string", **{name: "double" for name in NUMERIC_FEATURES}}
+COLUMNS = {"machine_type": "string", **dict.fromkeys(NUMERIC_FEATURES, "double")}
 CATEGORIES = {"machine_type": frozenset({"A", "B", "C"})}
 
 scalars = st.one_of(
@@ -110,7 +110,7 @@ def test_valid_json_the_model_cannot_score_is_422_with_the_models_first_line(mon
         def predict(self, frame):
             raise ValueError("could not convert 'x'\nsecond line")
 
-    row = {"machine_type": "A", **{name: 1.0 for name in NUMERIC_FEATURES}}
+    row = {"machine_type": "A", **dict.fromkeys(NUMERIC_FEATURES, 1.0)}
     state = {"model": Raises(), "columns": COLUMNS, "categories": {}, "max_rows": 10, "body_idle_seconds": 1.0}
     monkeypatch.setattr(score, "_state", state)
     environ = EnvironBuilder(method="POST", data=json.dumps({"input_data": [row]}), content_type="application/json").get_environ()

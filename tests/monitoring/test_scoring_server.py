@@ -311,7 +311,7 @@ def test_serve_prints_its_url_after_the_server_banner_and_cleans_up_on_sigterm(m
         banner = next(i for i, text in enumerate(lines) if "Azure ML Inferencing HTTP server" in text)
         assert banner < len(lines) - 1
         assert urllib.request.urlopen(f"http://{HOST}:{port}/", timeout=5).status == 200  # healthy when announced
-        assert [p.name for p in scratch.iterdir()][0].startswith("mlops-serve-")
+        assert next(p.name for p in scratch.iterdir()).startswith("mlops-serve-")
         assert post(f"http://{HOST}:{port}", as_json({"input_data": [ROW]}))[0] == 200
         process.send_signal(signal.SIGTERM)  # the event goes within a second, or at the worker's exit (atexit)
         assert process.wait(timeout=60) == 0

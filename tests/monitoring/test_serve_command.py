@@ -59,7 +59,7 @@ def wait_healthy(port: int, process: subprocess.Popen, timeout: float = 120) -> 
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
-def test_stopping_mlops_serve_stops_every_server_process_and_frees_the_port(model_dir, stop):  # noqa: F811
+def test_stopping_mlops_serve_stops_every_server_process_and_frees_the_port(model_dir, stop):
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "mlops", "serve", "--stack", "dev", "--port", str(port), "--model-uri", str(model_dir)],
@@ -100,7 +100,7 @@ def test_a_model_uri_that_is_no_model_is_refused_before_the_server_starts(tmp_pa
     assert code == 2 and err.startswith(f"error: --model-uri: '{not_a_model}' is not a model the scoring script can serve: ")
 
 
-def test_a_port_in_use_is_refused(model_dir, capsys):  # noqa: F811
+def test_a_port_in_use_is_refused(model_dir, capsys):
     with socket.socket() as taken:
         taken.bind((HOST, 0))
         taken.listen()

@@ -75,7 +75,7 @@ def test_the_gate_step_refuses_an_auc_from_a_one_class_test_split(one_class_test
 
 
 def test_a_nan_threshold_from_the_command_line_refuses(one_class_test_split, tmp_path, capsys):
-    features, model = one_class_test_split
+    features, _model = one_class_test_split
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / RESULT_FILE["metrics"]).write_text(json.dumps({"auc": 0.9}))
     code = gate.main(

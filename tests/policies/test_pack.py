@@ -6,11 +6,11 @@ import json
 import re
 
 import pytest
+from pulumi.runtime.proto import analyzer_pb2 as proto
 
 from mlops.analyzer import CONFIG_DIR, ROOT_DIR, PolicyConfigError, resolve_policy_config
 from policies import catalogue
 from policies.rules import PACK_NAME, RESOURCE_RULES, RULES, STACK_RULES
-from pulumi.runtime.proto import analyzer_pb2 as proto
 
 DEV_ADVISORY = {
     "datafactory-public-network-disabled",

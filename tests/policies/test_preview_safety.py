@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from pulumi.output import UNKNOWN
 
 from mlops.analyzer import NOT_EVALUATED
 from mlops.mockrun import Secret
-from pulumi.output import UNKNOWN
 from policies.rules import resource_types as t
 from tests.policies.policy_fixtures import COMPLIANT, DELETE, edited
 from tests.policies.test_stack_rules import compliant_stack, diag, lock, replaced, res, traffic

@@ -7,12 +7,12 @@ import string
 from pathlib import Path
 
 import pytest
+from pulumi_policy import Severity
 
 from mlops.mockrun import ARM_IDS
 from policies.rules import RULES
 from policies.rules.base import ResourceRule, Rule
 from policies.rules.references import References, psrule_url
-from pulumi_policy import Severity
 
 DATA = Path(__file__).resolve().parent / "data"
 

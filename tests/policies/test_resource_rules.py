@@ -131,7 +131,7 @@ CASES = [
      f"module 'scorer' pulls '{LOGIN_SERVER}/mlops/edge:0.1.0', not an image of the stack's registry 'crother.azurecr.io'"),
     *(("edge-modules-not-privileged", t.DYNAMIC, "content", content, message) for content, message in zip(HOST_ACCESS.values(), (
         "module 'scorer' sets HostConfig.Privileged=true", "module 'scorer' sets HostConfig.NetworkMode=\"host\"",
-        "module 'scorer' sets HostConfig.CapAdd"))),  # fmt: skip
+        "module 'scorer' sets HostConfig.CapAdd"))),
     ("edge-runtime-pinned", t.DYNAMIC, "content", FLOATING_RUNTIME,
      "systemModules.edgeHub runs 'mcr.microsoft.com/azureiotedge-hub:latest'; it must be mcr.microsoft.com/azureiotedge-hub:<major>.<minor>[.<patch>]"),
     ("edge-fleet-model-canaried", t.DYNAMIC, "verifiedOnCanary", DELETE,
@@ -164,7 +164,7 @@ def test_every_resource_rule_has_a_failing_case():
 
 FLEX_RUNTIME = {"runtime": {"name": "python", "version": "3.11"}, "scaleAndConcurrency": {"maximumInstanceCount": 40.0, "instanceMemoryMB": 2048.0}}
 PE_RULE = {"type": "PrivateEndpoint", "category": "UserDefined",
-           "destination": {"serviceResourceId": f"{RG}/providers/Microsoft.Storage/storageAccounts/st", "subresourceTarget": "blob"}}  # fmt: skip
+           "destination": {"serviceResourceId": f"{RG}/providers/Microsoft.Storage/storageAccounts/st", "subresourceTarget": "blob"}}
 
 # (rule, resource type, key edited, new value, environment whose policy config applies or None for the pack's defaults)
 NOT_APPLICABLE_CASES = [
@@ -203,7 +203,7 @@ def rule_settings(rule: str, environment: str | None) -> dict:
 
 
 @pytest.mark.parametrize(("rule", "type_", "path", "value", "environment"), NOT_APPLICABLE_CASES,
-                         ids=[f"{c[0]}:{c[2]}" for c in NOT_APPLICABLE_CASES])  # fmt: skip
+                         ids=[f"{c[0]}:{c[2]}" for c in NOT_APPLICABLE_CASES])
 def test_a_conditional_rule_does_not_apply_to_its_not_applicable_case(pack, rule, type_, path, value, environment):
     props = edited(type_, path, value)
     pack.configure(environment)
@@ -270,12 +270,12 @@ def test_inbound_rules_allow_exactly_the_service_tags_and_subnets_the_config_nam
     (tmp_path / "webhook.json").write_text(json.dumps({"all": "mandatory", "function-inbound-restricted": allowed}))
     subnet = f"{RG}/providers/Microsoft.Network/virtualNetworks/vnet/subnets/snet-runners"
     rules = [{"name": "action-group", "ipAddress": "ActionGroup", "tag": "ServiceTag", "action": "Allow", "priority": 100.0},
-             {"name": "runners", "vnetSubnetResourceId": subnet, "action": "Allow", "priority": 200.0}]  # fmt: skip
+             {"name": "runners", "vnetSubnetResourceId": subnet, "action": "Allow", "priority": 200.0}]
     other = [{"name": "event-grid", "ipAddress": "AzureEventGrid", "tag": "ServiceTag", "action": "Allow", "priority": 300.0}]
     with PolicyAnalyzer(config_dir=tmp_path) as pack:
         pack.configure("webhook")
         found = lambda value: [v.message.split("\n")[1] for v in pack.analyze(t.WEB_APP, edited(t.WEB_APP, "siteConfig.ipSecurityRestrictions", value))  # noqa: E731
-                               if v.policy == "function-inbound-restricted"]  # fmt: skip
+                               if v.policy == "function-inbound-restricted"]
         assert found(rules) == []
         assert found(rules + other) == [
             "siteConfig.ipSecurityRestrictions allows 'event-grid' ('AzureEventGrid'), which is not a service tag or subnet the "

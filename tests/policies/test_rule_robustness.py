@@ -24,9 +24,23 @@ from pulumi_policy.proxy import (
 )
 
 from mlops.analyzer import StackResource, resource_urn
-from policies.rules import RESOURCE_RULES, STACK_RULES, resource_types as t
+from policies.rules import RESOURCE_RULES, STACK_RULES
+from policies.rules import resource_types as t
 from policies.rules.base import NOT_APPLICABLE, ResourceRule
-from policies.rules.values import MARKERS, UNKNOWN, WRONG_TYPE, as_bool, as_list, as_number, as_text, get, items, peek, same, shown
+from policies.rules.values import (
+    MARKERS,
+    UNKNOWN,
+    WRONG_TYPE,
+    as_bool,
+    as_list,
+    as_number,
+    as_text,
+    get,
+    items,
+    peek,
+    same,
+    shown,
+)
 from tests.policies.policy_fixtures import COMPLIANT, LOG_ID
 
 PROPERTY = settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])

@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from pulumi.output import UNKNOWN
 
 from mlops.analyzer import StackResource, resource_urn
-from pulumi.output import UNKNOWN
 from policies.rules import resource_types as t
 from policies.rules.base import NOT_APPLICABLE
 from tests.policies.policy_fixtures import ACTION_GROUP_ID, COMPLIANT, LOG_ID, RG, WORKSPACE_ID
@@ -203,7 +203,7 @@ ENTRA = {"name": APP["name"], "resourceGroupName": "rg-mlops-prd-weu", "platform
          "globalValidation": {"requireAuthentication": True, "unauthenticatedClientAction": "Return401"},
          "identityProviders": {"azureActiveDirectory": {"enabled": True, "registration": {"clientId": "c"}}}}  # fmt: skip
 UNAUTHENTICATED = ("function-entra-auth", "retrain-func",
-                   f"WebApp 'retrain-func' takes HTTP requests from public networks and no WebAppAuthSettingsV2 makes Entra ID "
+                   "WebApp 'retrain-func' takes HTTP requests from public networks and no WebAppAuthSettingsV2 makes Entra ID "
                    "sign-in required for them (requireAuthentication with Return401 or Return403)")  # fmt: skip
 FUNCTION_AUTH_CASES = [
     ([res(t.WEB_APP, "retrain-func", WEBHOOK_APP), res(t.AUTH_SETTINGS_V2, "retrain-auth", ENTRA)], []),

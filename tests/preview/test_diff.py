@@ -8,10 +8,9 @@ import re
 
 import pytest
 
-from mlops.preview.diff import diff_states, from_recorded, state_from_export
 from mlops.mockrun import Secret
+from mlops.preview.diff import diff_states, from_recorded, state_from_export
 from mlops.preview.engine import report_from_preview_json
-
 
 
 def changes_by_name(changes):

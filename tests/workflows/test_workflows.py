@@ -563,7 +563,7 @@ def test_function_deploy_uses_entra_id_never_publishing_credentials():
 def test_workflows_read_only_outputs_of_the_contract():
     keys = set(StackOutputs.output_keys())
     read = set()
-    for label, step in steps():
+    for _label, step in steps():
         script = step.get("run", "")
         read |= set(re.findall(r"jq -r '\.(\w+) //", script)) - {"status", "model"}  # run.json of the pipeline
         read |= set(re.findall(r"pulumi stack output (\w+) --stack", script))
