@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.naming import Naming
 from components.private_link import PrivateNetwork
+from core.naming import Naming
 
 MANAGED_BY = "pulumi"
 REQUIRED_TAG_KEYS = ("environment", "workload", "owner", "cost-center", "managed-by")

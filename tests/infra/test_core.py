@@ -6,9 +6,9 @@ import pytest
 
 from components.context import REQUIRED_TAG_KEYS
 from components.datalake import ZONES
-from components.naming import RULES
-from mlops.mockrun import Secret
-from stacks.outputs import StackOutputs
+from core.naming import RULES
+from core.outputs import StackOutputs
+from mlops.records import Secret
 
 STORAGE = "azure-native:storage:StorageAccount"
 VAULT = "azure-native:keyvault:Vault"

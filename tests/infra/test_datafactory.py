@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from stacks.config import load_stack_config
+from core.config import load_stack_config
 from tests.infra.test_config import BASE, config_error
 
 ADF = "azure-native:datafactory:"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from core.outputs import SharedOutputs
 from mlops.mockrun import run_stack
-from stacks.outputs import SharedOutputs
 
 REGISTRY = "azure-native:machinelearningservices:Registry"
 

@@ -16,8 +16,8 @@ from opentelemetry.sdk.metrics import Counter, MeterProvider
 from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
 
 from components.retrain_trigger import EVENTHUB_CONNECTION
-from mlops.paths import ROOT_DIR
-from pipelines.metrics import REJECTED_ALERTS_METRIC
+from core.metrics import REJECTED_ALERTS_METRIC
+from core.paths import ROOT_DIR
 from pipelines.retrain_trigger import function_app
 from stacks.platform import ALERTS_CONSUMER_GROUP, ALERTS_HUB
 from tests.monitoring.test_retrain_trigger import alert, as_json, resolved, stack_outputs_json, submitted  # noqa: F401

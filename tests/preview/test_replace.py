@@ -7,10 +7,11 @@ import copy
 
 import pytest
 
-from mlops.errors import BadInput
+from core.errors import BadInput
 from mlops.mockrun import ARM_IDS
-from mlops.preview.diff import StateResource, diff_states, from_recorded
+from mlops.preview.diff import diff_states
 from mlops.preview.replace import CREATE_ONLY, STATEFUL_TYPES, path_keys
+from mlops.preview.state import StateResource, from_recorded
 
 
 def state(type_: str, **inputs) -> StateResource:
