@@ -1,7 +1,7 @@
 """The training pipeline as Azure ML command components, built from the stack outputs contract.
 
-Compute, the raw-data path, the environment image's registry and the experiment name all come from
-`StackOutputs`; the components come from the step table (`pipelines.steps.STEPS`), so each component's
+Compute, the raw-data path, the training image (output trainingImage, from the stack config's training.image) and
+the experiment name all come from `StackOutputs`; the components come from the step table (`pipelines.steps.STEPS`), so each component's
 command is `python -m pipelines.steps.<step>` with one flag per port, and ports are wired by name.
 The code snapshot is what git would commit of the repository (`code_snapshot`), so the virtualenv and local
 run artefacts stay behind.
@@ -22,7 +22,7 @@ from azure.ai.ml.entities import CommandComponent, Environment, PipelineJob
 
 from mlops.paths import ROOT_DIR
 from pipelines.registry import MODEL_NAME, experiment_name
-from pipelines.steps import HISTORY, LABELS, LIVE_MODEL, PREDICTIONS, STEPS, TRAINING_IMAGE, Step
+from pipelines.steps import HISTORY, LABELS, LIVE_MODEL, PREDICTIONS, STEPS, Step
 from stacks.outputs import StackOutputs
 
 RAW_DATA_PATH = "telemetry/training.parquet"  # inside the lake's raw zone
@@ -33,7 +33,8 @@ logging.getLogger("azure.ai.ml._utils._experimental").setLevel(logging.ERROR)
 
 
 def training_environment(outputs: StackOutputs) -> Environment:
-    return Environment(image=f"{outputs.registry_login_server}/{TRAINING_IMAGE}")
+    """The stack's training image (output trainingImage: `<registry>/mlops/training:<version>`, training.image)."""
+    return Environment(image=outputs.training_image)
 
 
 def command_line(step: Step) -> str:

@@ -43,7 +43,6 @@ from components.serving import (
 from pipelines import collect
 from pipelines import monitor as monitor_job
 from pipelines.metrics import DRIFT_METRIC, QUALITY_METRIC
-from pipelines.steps import TRAINING_IMAGE
 from pipelines.telemetry import APPINSIGHTS_ENV
 from stacks.config import AlertsConfig, PlatformConfig, PromotionDispatchConfig, SharedConfig, load_program_config
 from stacks.foundation import base_context, export_outputs, principals
@@ -271,6 +270,7 @@ def build_environment(cfg: PlatformConfig) -> None:
         "container_urls": lake.container_urls,
         "key_vault_uri": vault.vault_uri,
         "registry_login_server": registry.login_server,
+        "training_image": training_image(cfg, registry),
         "ml_registry_name": shared.registry_name,
         "log_analytics_workspace_id": monitoring.resource_id,
         "application_insights_connection_string": monitoring.application_insights_connection_string,
@@ -403,6 +403,11 @@ def promotion_dispatch(promotion: PromotionDispatchConfig | None, vault: KeyVaul
     )  # fmt: skip
 
 
+def training_image(cfg: PlatformConfig, registry) -> pulumi.Output[str]:
+    """The image the pipeline's steps and the scheduled monitor run in: training.image in the stack's registry."""
+    return pulumi.Output.concat(registry.login_server, "/", cfg.training.image)
+
+
 def monitor_schedule(cfg: PlatformConfig, ctx, workspace, compute, registry, monitoring, serving, shared) -> MonitorJob:
     """The scheduled monitor of the served models: their Capture files in `raw`, the reference profile inside each
     slot's registered model version, the labels; Parquet and reports back into the lake. Bound per deployment slot,
@@ -420,7 +425,7 @@ def monitor_schedule(cfg: PlatformConfig, ctx, workspace, compute, registry, mon
         MonitorJobArgs(
             workspace_name=workspace.resource_name,
             compute_id=compute.resource_id,
-            image=pulumi.Output.concat(registry.login_server, "/", TRAINING_IMAGE),
+            image=training_image(cfg, registry),
             command=command,
             inputs={
                 # The raw zone's root: Capture names its files {Namespace}/{EventHub}/... in it (components/eventhubs.py),

@@ -3,7 +3,7 @@
 The zip is what `az functionapp deployment source config-zip --build-remote true` sends to a Flex Consumption app
 (OneDeploy): `function_app.py`, `host.json` and `requirements.txt` at the root (Flex installs the requirements in its
 remote build) and the project modules that two things import, found by reading their import statements (including
-those inside functions, excluding `if TYPE_CHECKING:` blocks):
+those inside functions, excluding `if TYPE_CHECKING:` blocks; `pipelines.closure`):
 
 - the function itself (`pipelines/retrain_trigger/function_app.py`), which runs in the app;
 - the training pipeline's step modules (`python -m pipelines.steps.<step>` on the Azure ML cluster): the job's code
@@ -18,22 +18,18 @@ The zip is reproducible: sorted entries, fixed timestamps and modes.
 from __future__ import annotations
 
 import argparse
-import ast
 import sys
 import zipfile
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
 from mlops.paths import ROOT_DIR
+from pipelines.closure import closure
 
 FUNCTION_DIR = Path("pipelines", "retrain_trigger")  # in the project root
 ROOT_FILES = ("function_app.py", "host.json", "requirements.txt")  # from FUNCTION_DIR, at the zip's root
 REQUIREMENTS = (FUNCTION_DIR / "requirements.txt").as_posix()
 FUNCTION_MODULE = "pipelines.retrain_trigger.function_app"
-PROJECT_PACKAGES = ("mlops", "pipelines", "stacks", "components", "policies")
-FORBIDDEN = ("components", "policies", "mlops.commands", "mlops.cli", "mlops.__main__", "pulumi", "pulumi_azure_native",
-             "pulumi_policy", "typer", "rich")  # fmt: skip
 # Azure ML's code upload honours .amlignore (in place of .gitignore): the snapshot is the step code, not the app.
 AMLIGNORE = ".python_packages/\n__pycache__/\n*.pyc\n"
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
@@ -41,82 +37,6 @@ ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 class PackageError(ValueError):
     """The function's import closure reaches something the app does not install."""
-
-
-@dataclass(frozen=True)
-class Closure:
-    """Project modules (dotted name -> file) and third-party top-level imports reached from some roots."""
-
-    modules: dict[str, Path]
-    external: frozenset[str]
-
-
-def module_file(name: str, root: Path = ROOT_DIR) -> Path | None:
-    """The file of a project module (`a.b` -> a/b.py or a/b/__init__.py), None when it is not one."""
-    base = root.joinpath(*name.split("."))
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def _type_checking_only(node: ast.AST) -> bool:
-    """`if TYPE_CHECKING:` (or `typing.TYPE_CHECKING`): imports for annotations only, never run."""
-    test = node.test if isinstance(node, ast.If) else None
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
-    )
-
-
-def imported_names(path: Path, module: str) -> set[str]:
-    """Every module an `import` / `from ... import` in the file names (a `from a import b` names `a` and `a.b`: b may
-    be a submodule); relative imports resolved against `module`."""
-    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    names: set[str] = set()
-    pending: list[ast.AST] = [ast.parse(path.read_text(), str(path))]
-    while pending:
-        node = pending.pop()
-        if _type_checking_only(node):
-            pending.extend(node.orelse)  # type: ignore[attr-defined]
-            continue
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                parts = package.split(".")
-                base = ".".join(parts[: len(parts) - node.level + 1] + ([node.module] if node.module else []))
-            else:
-                base = node.module or ""
-            names.add(base)
-            names.update(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
-        pending.extend(ast.iter_child_nodes(node))
-    return names
-
-
-def closure(roots: Iterable[str], root: Path = ROOT_DIR) -> Closure:
-    """Follow project imports from the root modules; parent packages (their `__init__`) come along."""
-    modules: dict[str, Path] = {}
-    external: set[str] = set()
-    queue = list(roots)
-    while queue:
-        name = queue.pop()
-        if name in modules:
-            continue
-        if name.split(".")[0] not in PROJECT_PACKAGES:
-            external.add(name.split(".")[0])
-            continue
-        path = module_file(name, root)
-        if path is None:
-            continue  # `from package import function`: the name is not a module
-        modules[name] = path
-        parts = name.split(".")
-        queue += [".".join(parts[:i]) for i in range(1, len(parts))]
-        queue += sorted(imported_names(path, name))
-    return Closure(modules, frozenset(external))
-
-
-def _forbidden(names: Iterable[str]) -> list[str]:
-    return sorted(n for n in names if any(n == f or n.startswith(f"{f}.") for f in FORBIDDEN))
 
 
 def step_modules() -> list[str]:
@@ -130,7 +50,7 @@ def package_files(root: Path = ROOT_DIR) -> dict[str, Path]:
     """Zip entry -> source file: the function's root files, then every project module either closure needs."""
     function, steps = closure([FUNCTION_MODULE], root), closure(step_modules(), root)
     for label, found in (("the function", function), ("the pipeline steps", steps)):
-        bad = _forbidden([*found.modules, *found.external])
+        bad = found.forbidden()
         if bad:
             raise PackageError(f"{label} import {', '.join(bad)}: the app installs only {REQUIREMENTS}")
     entries = {name: root / FUNCTION_DIR / name for name in ROOT_FILES}

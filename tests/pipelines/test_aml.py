@@ -12,7 +12,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from pipelines import runner, stack_outputs
-from pipelines.aml import RAW_DATA_PATH, TRAINING_IMAGE, build_pipeline, code_snapshot
+from pipelines.aml import RAW_DATA_PATH, build_pipeline, code_snapshot
 from pipelines.registry import MODEL_NAME, experiment_name
 from pipelines.steps import STEPS, pipeline_parameters
 from stacks.config import load_stack_config
@@ -42,13 +42,13 @@ def test_compute_data_image_and_experiment_come_from_the_outputs(dev_outputs):
     assert job.jobs["gather"].inputs.history.path == f"{dev_outputs.container_urls.raw}/{RAW_DATA_PATH}"
     assert job.jobs["gather"].inputs.predictions.path == dev_outputs.container_urls.predictions
     assert job.jobs["gather"].inputs.labels.path == dev_outputs.container_urls.labels
-    assert {j.component.environment.image for j in job.jobs.values()} == {
-        f"{dev_outputs.registry_login_server}/{TRAINING_IMAGE}"
-    }
-    other = dev_outputs.model_copy(update={"compute_name": "cpu-other", "registry_login_server": "other.azurecr.io"})
+    # the stack config's training.image in the stack's registry (output trainingImage)
+    assert dev_outputs.training_image == f"{dev_outputs.registry_login_server}/{load_stack_config('dev').training.image}"
+    assert {j.component.environment.image for j in job.jobs.values()} == {f"{dev_outputs.registry_login_server}/mlops/training:1.0.0"}
+    other = dev_outputs.model_copy(update={"compute_name": "cpu-other", "training_image": "other.azurecr.io/mlops/training:2.0.0"})
     moved = build_pipeline(other, PARAMETERS)
     assert moved.compute == "cpu-other"
-    assert moved.jobs["train"].component.environment.image.startswith("other.azurecr.io/")
+    assert moved.jobs["train"].component.environment.image == "other.azurecr.io/mlops/training:2.0.0"
 
 
 def test_ports_are_wired_by_name_and_parameters_come_from_the_stack_config(dev_outputs):
