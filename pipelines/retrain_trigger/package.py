@@ -2,13 +2,14 @@
 
 The zip is what `az functionapp deployment source config-zip --build-remote true` sends to a Flex Consumption app
 (OneDeploy): `function_app.py`, `host.json` and `requirements.txt` at the root (Flex installs the requirements in its
-remote build) and the project modules that two things import, found by reading their import statements (including
-those inside functions, excluding `if TYPE_CHECKING:` blocks; `pipelines.closure`):
+remote build) and the project modules that two things import, found by reading their import statements
+(`pipelines.closure`: including those inside functions, excluding `if TYPE_CHECKING:` blocks):
 
 - the function itself (`pipelines/retrain_trigger/function_app.py`), which runs in the app;
-- the training pipeline's step modules (`python -m pipelines.steps.<step>` on the Azure ML cluster): the job's code
-  snapshot is the project root the function runs from (`mlops.paths.ROOT_DIR`, the app's wwwroot), so the package
-  carries the step code too. `.amlignore` keeps the remote build's site-packages out of that snapshot.
+- the training pipeline's step modules (`python -m pipelines.steps.<step>` on the Azure ML cluster): the function
+  stages each step's code snapshot from the project root it runs from (`mlops.paths.ROOT_DIR`, the app's wwwroot;
+  `pipelines.step_code`), so the package carries the step code too. The snapshots hold only each step's closure,
+  never the app's installed packages.
 
 The build fails when either closure reaches the Pulumi program's side (`components/`, pulumi, pulumi-azure-native,
 pulumi-policy) or the CLI (`mlops.commands`, `mlops.cli`, typer, rich): the app installs only its own requirements.
@@ -30,8 +31,6 @@ FUNCTION_DIR = Path("pipelines", "retrain_trigger")  # in the project root
 ROOT_FILES = ("function_app.py", "host.json", "requirements.txt")  # from FUNCTION_DIR, at the zip's root
 REQUIREMENTS = (FUNCTION_DIR / "requirements.txt").as_posix()
 FUNCTION_MODULE = "pipelines.retrain_trigger.function_app"
-# Azure ML's code upload honours .amlignore (in place of .gitignore): the snapshot is the step code, not the app.
-AMLIGNORE = ".python_packages/\n__pycache__/\n*.pyc\n"
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
@@ -65,12 +64,12 @@ def build(out: Path, root: Path = ROOT_DIR) -> list[str]:
     entries = package_files(root)
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, data in [(".amlignore", AMLIGNORE.encode()), *((n, p.read_bytes()) for n, p in entries.items())]:
+        for name, path in entries.items():
             info = zipfile.ZipInfo(name, date_time=ZIP_TIME)
             info.external_attr = 0o644 << 16
             info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, data)
-    return [".amlignore", *entries]
+            archive.writestr(info, path.read_bytes())
+    return list(entries)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

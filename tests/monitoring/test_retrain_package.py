@@ -25,6 +25,8 @@ from packaging.utils import canonicalize_name
 
 from mlops.paths import ROOT_DIR
 from pipelines.retrain_trigger import package
+from pipelines.step_code import step_code
+from pipelines.steps import step
 from tests.monitoring.test_retrain_trigger import SETTINGS, stack_outputs_json  # noqa: F401  (fixture)
 
 REQUIREMENTS = ROOT_DIR / "pipelines" / "retrain_trigger" / "requirements.txt"
@@ -33,7 +35,8 @@ FORBIDDEN_DISTRIBUTIONS = {"pulumi", "pulumi-azure-native", "pulumi-policy", "ty
 # What the function and the pipeline steps cannot do without (more may join as the code grows).
 REQUIRED_MODULES = {
     "mlops/__init__.py", "mlops/errors.py", "mlops/paths.py",
-    "pipelines/__init__.py", "pipelines/aml.py", "pipelines/metrics.py", "pipelines/registry.py",
+    "pipelines/__init__.py", "pipelines/aml.py", "pipelines/closure.py", "pipelines/metrics.py", "pipelines/registry.py",
+    "pipelines/step_code.py",
     "pipelines/sample_data.py", "pipelines/telemetry.py",
     "pipelines/retrain_trigger/__init__.py", "pipelines/retrain_trigger/trigger.py",
     "pipelines/steps/__init__.py", "pipelines/steps/common.py",
@@ -42,7 +45,8 @@ REQUIRED_MODULES = {
 }  # fmt: skip
 
 RUN_FROM_PACKAGE = r"""
-import json, os, sys
+import json, os, sys, tempfile
+from pathlib import Path
 sys.path[:0] = sys.argv[1:3]  # the app's wwwroot, then its site-packages (this interpreter runs with -I -S)
 before = set(sys.modules)
 from pipelines.retrain_trigger import trigger
@@ -50,14 +54,19 @@ import function_app
 from pipelines.telemetry import appinsights_meter_provider
 
 settings = trigger.TriggerSettings.from_env()
-job = trigger.training_job(settings.stack)
+staged = Path(tempfile.mkdtemp())  # what submit_training's code_snapshot() gives it
+job = trigger.training_job(settings.stack, staged)
+snapshots = {name: sorted(p.relative_to(staged / Path(node.component.code).name).as_posix()
+                          for p in (staged / Path(node.component.code).name).rglob("*") if p.is_file())
+             for name, node in job.jobs.items()}
 trigger.workspace_client(settings)
 trigger.BlobStore("https://stmlopsfndevweu.blob.core.windows.net/retrain-state")
 appinsights_meter_provider("InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://127.0.0.1/", 60_000)
 [function] = function_app.app.get_functions()
 loaded = sorted(set(sys.modules) - before)
 files = {name: getattr(sys.modules[name], "__file__", None) for name in loaded if name.split(".")[0] in ("mlops", "pipelines", "stacks", "function_app")}
-print(json.dumps({"modules": loaded, "project_files": files, "job_steps": list(job.jobs), "function": function.get_function_name()}))
+print(json.dumps({"modules": loaded, "project_files": files, "job_steps": list(job.jobs), "snapshots": snapshots,
+                  "function": function.get_function_name()}))
 sys.stdout.flush()
 os._exit(0)  # skip the exporter's shutdown export
 """
@@ -105,8 +114,8 @@ def built(tmp_path_factory) -> Path:
 
 def test_the_zip_has_the_function_at_its_root_and_only_the_modules_it_and_the_steps_import(built):
     names = zipfile.ZipFile(built).namelist()
-    assert names[0] == ".amlignore" and names[1:] == sorted(names[1:])  # reproducible order
-    assert {n for n in names if "/" not in n} == {".amlignore", "function_app.py", "host.json", "requirements.txt"}
+    assert names == sorted(names)  # reproducible order
+    assert {n for n in names if "/" not in n} == {"function_app.py", "host.json", "requirements.txt"}
     for name in ("function_app.py", "host.json", "requirements.txt"):
         assert zipfile.ZipFile(built).read(name) == (ROOT_DIR / "pipelines" / "retrain_trigger" / name).read_bytes()
     modules = {n for n in names if "/" in n}
@@ -116,7 +125,6 @@ def test_the_zip_has_the_function_at_its_root_and_only_the_modules_it_and_the_st
     for name in modules:  # every package on the way has its __init__.py
         parts = name.split("/")[:-1]
         assert all(f"{'/'.join(parts[: i + 1])}/__init__.py" in modules for i in range(len(parts))), name
-    assert zipfile.ZipFile(built).read(".amlignore").decode().splitlines()[0] == ".python_packages/"
 
 
 def test_the_build_is_reproducible(built, tmp_path):
@@ -161,6 +169,9 @@ def test_the_function_runs_from_its_package_with_only_its_requirements(built, tm
     result = json.loads(done.stdout.splitlines()[-1])
     assert result["function"] == "retrain"
     assert result["job_steps"] == ["gather", "validate", "prep", "train", "evaluate", "gate", "register"]
+    # each step's snapshot was staged from the package: its closure, read in the app's wwwroot
+    for name, files in result["snapshots"].items():
+        assert files == list(step_code(step(name), wwwroot).files) and f"pipelines/steps/{name}.py" in files
     loaded = result["modules"]
     assert [m for m in loaded if m.split(".")[0] in FORBIDDEN_MODULES or m.startswith("mlops.commands")] == []
     # Project code came from the package, not from the repository.
