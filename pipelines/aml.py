@@ -19,7 +19,7 @@ from azure.ai.ml import Input, Output, dsl
 from azure.ai.ml.entities import CommandComponent, Environment, PipelineJob
 
 from mlops.paths import ROOT_DIR, mlops_home
-from pipelines.registry import MODEL_NAME, experiment_name
+from pipelines.names import MODEL_NAME, experiment_name
 from pipelines.step_code import stage_steps
 from pipelines.steps import HISTORY, LABELS, LIVE_MODEL, PREDICTIONS, STEPS, Step
 from stacks.outputs import StackOutputs

@@ -31,12 +31,14 @@ from tests.monitoring.test_retrain_trigger import SETTINGS, stack_outputs_json  
 
 REQUIREMENTS = ROOT_DIR / "pipelines" / "retrain_trigger" / "requirements.txt"
 FORBIDDEN_MODULES = ("pulumi", "pulumi_azure_native", "pulumi_policy", "typer", "rich", "components", "mlops.commands")
-FORBIDDEN_DISTRIBUTIONS = {"pulumi", "pulumi-azure-native", "pulumi-policy", "typer", "rich"}
+# The Pulumi program's and the CLI's, and MLflow (about 80 MB with databricks-sdk, fastapi and the rest that
+# mlflow-skinny pulls in; the function needs only the model's and the experiment's names, pipelines/names.py).
+FORBIDDEN_DISTRIBUTIONS = {"pulumi", "pulumi-azure-native", "pulumi-policy", "typer", "rich", "mlflow", "mlflow-skinny"}
 # What the function and the pipeline steps cannot do without (more may join as the code grows).
 REQUIRED_MODULES = {
     "mlops/__init__.py", "mlops/errors.py", "mlops/paths.py",
-    "pipelines/__init__.py", "pipelines/aml.py", "pipelines/closure.py", "pipelines/metrics.py", "pipelines/registry.py",
-    "pipelines/step_code.py",
+    "pipelines/__init__.py", "pipelines/aml.py", "pipelines/closure.py", "pipelines/metrics.py", "pipelines/names.py",
+    "pipelines/registry.py", "pipelines/step_code.py",
     "pipelines/sample_data.py", "pipelines/telemetry.py",
     "pipelines/retrain_trigger/__init__.py", "pipelines/retrain_trigger/trigger.py",
     "pipelines/steps/__init__.py", "pipelines/steps/common.py",
@@ -134,10 +136,19 @@ def test_the_build_is_reproducible(built, tmp_path):
     assert {info.date_time for info in zipfile.ZipFile(again).infolist()} == {package.ZIP_TIME}
 
 
-def test_requirements_pull_no_pulumi_and_no_cli():
+def test_requirements_pull_no_pulumi_no_cli_and_no_mlflow():
     needed = needed_distributions(function_requirements())
-    assert {"azure-functions", "azure-ai-ml", "mlflow-skinny", "pydantic"} <= set(needed)
+    assert {"azure-functions", "azure-ai-ml", "azure-identity", "pydantic"} <= set(needed)
     assert FORBIDDEN_DISTRIBUTIONS.isdisjoint(needed), sorted(FORBIDDEN_DISTRIBUTIONS & set(needed))
+
+
+def test_a_heavy_distribution_in_the_requirements_is_refused(tmp_path, monkeypatch):
+    """The check above fails on a requirements file that names one (or pulls one in)."""
+    heavy = tmp_path / "requirements.txt"
+    heavy.write_text(REQUIREMENTS.read_text() + "mlflow-skinny>=3.1\n")
+    monkeypatch.setattr(sys.modules[__name__], "REQUIREMENTS", heavy)
+    with pytest.raises(AssertionError, match=r"\['mlflow-skinny'\]"):
+        test_requirements_pull_no_pulumi_no_cli_and_no_mlflow()
 
 
 def site_packages_of(names: set[str], target: Path) -> Path:
@@ -176,8 +187,8 @@ def test_the_function_runs_from_its_package_with_only_its_requirements(built, tm
     assert [m for m in loaded if m.split(".")[0] in FORBIDDEN_MODULES or m.startswith("mlops.commands")] == []
     # Project code came from the package, not from the repository.
     assert result["project_files"] and all(Path(f).is_relative_to(wwwroot) for f in result["project_files"].values())
-    # mlflow imports pandas and scipy when they are there; without them the function still builds the job.
-    assert not {"pandas", "scipy"} & {m.split(".")[0] for m in loaded}
+    # no MLflow, and none of the data libraries the steps use: the function only builds and submits the job
+    assert not {"mlflow", "pandas", "scipy", "sklearn"} & {m.split(".")[0] for m in loaded}
 
 
 def test_a_closure_that_reaches_components_is_refused(project_copy):
