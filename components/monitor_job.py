@@ -2,7 +2,7 @@
 cluster's managed identity, in an environment the stack declares on the training image.
 
 A schedule's job is defined in ARM without any upload: the command runs code baked into the image
-(pipelines/images/training.Dockerfile copies the modules the monitor imports), its inputs and outputs are
+(pipelines/images/training/Dockerfile copies the modules the monitor imports), its inputs and outputs are
 datastore and registry paths, and `identity: Managed` makes the job read and write them as the cluster's identity
 (identity-based data access). Facts (how-to-schedule-pipeline-job): the cron expression has five fields and Azure
 ML ignores DAYS and MONTHS (core/config.py refuses them); a schedule must be disabled before it can be deleted,

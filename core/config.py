@@ -794,6 +794,8 @@ class PlatformConfig(_StackConfig):
             )
         if self.network.private and self.event_hubs.sku == "Basic":
             raise _KeyError("eventHubs.sku", "Basic has no private endpoints or network rules; use Standard with network.mode: private")
+        if self.training.image is None:
+            raise _KeyError("training.image", "required, and not set: the training image's tag, e.g. mlops/training:1.0.0 (README, Bootstrap)")
         if self.network.private and not self.runners.github_owner:
             raise _KeyError("runners.githubOwner", "required with network.mode: private: jobs that reach data planes run on runners inside the network")
         if self.batch.model and self.workspace.isolation_mode == "AllowOnlyApprovedOutbound" and not self.workspace.package_mirror_fqdns:

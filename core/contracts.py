@@ -1,5 +1,5 @@
 """What the infrastructure and the code it runs agree on, named once: the environment the Pulumi program sets for
-the scoring script, the scheduled monitor and the retrain function, the image its jobs run in, and the command line
+the scoring script, the scheduled monitor and the retrain function, and the command line
 of the job it schedules. The program (stacks/) writes these; the pipelines read them; neither imports the other.
 """
 
@@ -7,10 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-
-# The image every Azure ML job of the platform runs in (the pipeline's steps, the scheduled monitor), in the stack's
-# registry: built from requirements.txt by CI (pipelines/images/training.Dockerfile).
-TRAINING_IMAGE = "mlops/training:latest"
 
 # Application Insights, for every process that sends metrics (pipelines/telemetry.py).
 APPINSIGHTS_ENV = "APPLICATIONINSIGHTS_CONNECTION_STRING"

@@ -87,6 +87,7 @@ class StackOutputs(_Contract):
     container_urls: ContainerUrls
     key_vault_uri: str
     registry_login_server: str
+    training_image: str  # <registryLoginServer>/mlops/training:<version>: the stack config's training.image
     ml_registry_name: str
     log_analytics_workspace_id: str
     application_insights_connection_string: SecretStr = Field(json_schema_extra={"secret": True})

@@ -30,8 +30,18 @@ def window_hours(window: str) -> int:
     return int(window[:-1]) * (24 if window.endswith("d") else 1)
 
 
+# The image every Azure ML job of the platform runs in (the pipeline's steps, the scheduled monitor), in the stack's
+# registry: built from pipelines/images/training/ under this tag by the bootstrap workflow. A version, never `latest`:
+# a new tag for new content, so a job names the image it ran in.
+TrainingImage = Annotated[str, Field(pattern=r"^mlops/training:[0-9]+\.[0-9]+\.[0-9]+$")]
+
+
 class TrainingConfig(Section):
-    """Hyper-parameters and the evaluation gate of the training pipeline."""
+    """Hyper-parameters and the evaluation gate of the training pipeline, and the image it runs in."""
+
+    # Required in an environment's stack file (stacks.config.PlatformConfig); the steps and the retrain function,
+    # which read this section too, do not need it (the pipeline takes the image from the stack output trainingImage).
+    image: TrainingImage | None = None
 
     n_estimators: Annotated[int, Field(ge=10, le=2000)] = 200
     max_depth: Annotated[int, Field(ge=1, le=64)] = 8

@@ -6,7 +6,8 @@ anything, read from the stack file: `python -m pipelines.bootstrap --stack stagi
   (quick ACR builds have no identity to pass the firewall as a trusted service), so the bootstrap imports them from
   dev's registry; dev builds them with `az acr build`;
 - `runner_image`: the self-hosted runner image (`runners.image`, from pipelines/images/runner/);
-- `training_image`: the image the training pipeline's steps run in (`pipelines.aml.TRAINING_IMAGE`);
+- `training_image`: the image the training pipeline's steps and the monitor run in (`training.image`, built from
+  pipelines/images/training/);
 - `serving_environment`: `<name>:<version>` of the scoring environment (name from
   pipelines/images/serving-environment.yml), which the stack file's `serving.environment` must already name: the
   promotion validates the stack file, and deployments need it;
@@ -44,8 +45,6 @@ def serving_environment_name() -> str:
 def bootstrap_plan(stack: str, environment_version: str, path: Path | None = None) -> dict[str, str]:
     """The bootstrap's inputs for one stack (its file: `path` or stacks/Pulumi.<stack>.yaml); BadInput when the
     request or the stack file cannot be bootstrapped."""
-    from pipelines.aml import TRAINING_IMAGE
-
     if stack not in STACKS:
         raise BadInput(f"--stack: {stack!r} is not one of {', '.join(STACKS)}")
     if not VERSION.match(environment_version):
@@ -60,7 +59,7 @@ def bootstrap_plan(stack: str, environment_version: str, path: Path | None = Non
     return {
         "private": str(cfg.network.private).lower(),
         "runner_image": cfg.runners.image,
-        "training_image": TRAINING_IMAGE,
+        "training_image": str(cfg.training.image),
         "serving_environment": wanted,
         "promote_to": stack if stack in GATE_FREE else "none",
     }

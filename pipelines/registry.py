@@ -16,8 +16,9 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_
 
 from core.errors import BadInput, first_line
 from pipelines.model_metadata import ONNX_TAG
+from pipelines.names import MODEL_NAME as MODEL_NAME
+from pipelines.names import experiment_name as experiment_name
 
-MODEL_NAME = "predictive-maintenance"
 PRODUCTION_ALIAS = "production"
 # The model version's tag naming the Azure ML pipeline job that registered it, from the variable Azure ML sets in
 # every step of a pipeline job to the pipeline job's run id (= its job name in Azure ML v2). Microsoft documents no
@@ -25,11 +26,6 @@ PRODUCTION_ALIAS = "production"
 # Azure ML orchestrator read the run id from it. Absent locally, where a run is never adopted.
 PIPELINE_JOB_TAG = "pipeline_job"
 PIPELINE_JOB_ENV = "AZUREML_ROOT_RUN_ID"
-
-
-def experiment_name(environment: str) -> str:
-    """The experiment of the training pipeline in one environment (local MLflow and Azure ML alike)."""
-    return f"{MODEL_NAME}-training-{environment}"
 
 
 @contextmanager

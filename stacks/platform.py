@@ -42,7 +42,7 @@ from components.serving import (
 from core import contracts
 from core.azure_facts import PRIVATE_DNS_ZONES
 from core.config import AlertsConfig, PlatformConfig, PromotionDispatchConfig, SharedConfig
-from core.contracts import APPINSIGHTS_ENV, TRAINING_IMAGE
+from core.contracts import APPINSIGHTS_ENV
 from core.metrics import DRIFT_METRIC, QUALITY_METRIC
 from core.outputs import SharedOutputs, StackOutputs, contract_keys
 from stacks.foundation import base_context, export_outputs, load_program_config, principals
@@ -269,6 +269,7 @@ def build_environment(cfg: PlatformConfig) -> None:
         "container_urls": lake.container_urls,
         "key_vault_uri": vault.vault_uri,
         "registry_login_server": registry.login_server,
+        "training_image": training_image(cfg, registry),
         "ml_registry_name": shared.registry_name,
         "log_analytics_workspace_id": monitoring.resource_id,
         "application_insights_connection_string": monitoring.application_insights_connection_string,
@@ -401,6 +402,11 @@ def promotion_dispatch(promotion: PromotionDispatchConfig | None, vault: KeyVaul
     )  # fmt: skip
 
 
+def training_image(cfg: PlatformConfig, registry) -> pulumi.Output[str]:
+    """The image the pipeline's steps and the scheduled monitor run in: training.image in the stack's registry."""
+    return pulumi.Output.concat(registry.login_server, "/", cfg.training.image)
+
+
 def monitor_schedule(cfg: PlatformConfig, ctx, workspace, compute, registry, monitoring, serving, shared) -> MonitorJob:
     """The scheduled monitor of the served models: their Capture files in `raw`, the reference profile inside each
     slot's registered model version, the labels; Parquet and reports back into the lake. Bound per deployment slot,
@@ -418,7 +424,7 @@ def monitor_schedule(cfg: PlatformConfig, ctx, workspace, compute, registry, mon
         MonitorJobArgs(
             workspace_name=workspace.resource_name,
             compute_id=compute.resource_id,
-            image=pulumi.Output.concat(registry.login_server, "/", TRAINING_IMAGE),
+            image=training_image(cfg, registry),
             command=command,
             inputs={
                 # The raw zone's root: Capture names its files {Namespace}/{EventHub}/... in it (components/eventhubs.py),

@@ -227,12 +227,11 @@ class TriggerSettings:
         return FileStore(Path(state_file)) if state_file else MemoryStore()
 
 
-def training_job(stack: str, env: Mapping[str, str] = os.environ, code: Path | None = None) -> Any:
+def training_job(stack: str, code: Path, env: Mapping[str, str] = os.environ) -> Any:
     """The pipelines package's training pipeline for this stack (`pipelines.aml.build_pipeline`), from the stack
     outputs and training config the component writes into the app settings (the function cannot read the stack);
-    `code` is the job's code snapshot (default: the project root the function runs from)."""
+    each step's code snapshot is read from the project root the function runs from and staged under `code`."""
     from core.outputs import StackOutputs
-    from core.paths import ROOT_DIR
     from core.sections import TrainingConfig
     from pipelines.aml import build_pipeline
     from pipelines.steps import pipeline_parameters
@@ -241,17 +240,17 @@ def training_job(stack: str, env: Mapping[str, str] = os.environ, code: Path | N
     outputs = StackOutputs.model_validate({**json.loads(env["MLOPS_STACK_OUTPUTS"]), **secret})
     training = TrainingConfig.model_validate_json(env.get("MLOPS_TRAINING_CONFIG") or "{}")
     parameters = pipeline_parameters(stack, training, env.get("MLOPS_SOURCE_COMMIT", "unknown"), outputs.live_model)
-    return build_pipeline(outputs, parameters, code=code or ROOT_DIR)
+    return build_pipeline(outputs, parameters, code=code)
 
 
 def submit_training(client: Any, stack: str) -> str:
-    """Submit the stack's training pipeline through `client.jobs.create_or_update`; returns the job name. The code
-    snapshot is `pipelines.aml.code_snapshot()`, as for `pipeline run --submit`: the app's wwwroot as it is (its
-    `.amlignore` keeps the installed packages out), or in a checkout the files git would commit."""
+    """Submit the stack's training pipeline through `client.jobs.create_or_update`; returns the job name. The steps'
+    code snapshots are staged in a temporary folder (`pipelines.aml.code_snapshot()`, as for `pipeline run --submit`):
+    each holds the modules its step imports, read from the app's wwwroot."""
     from pipelines.aml import code_snapshot
 
     with code_snapshot() as code:
-        job = training_job(stack, code=code)
+        job = training_job(stack, code)
         return client.jobs.create_or_update(job, experiment_name=job.experiment_name).name
 
 

@@ -14,6 +14,7 @@ BASE = """config:
   mlops-platform:runners: {githubOwner: example-org, repositories: [mlops-platform]}
   mlops-platform:iotHub: {deviceIpRanges: [203.0.113.0/24]}
   mlops-platform:alerts: {emailReceivers: [{name: team, address: team@example.com}]}
+  mlops-platform:training: {image: mlops/training:1.0.0}
 """
 
 
@@ -64,6 +65,22 @@ def test_bad_value_names_file_and_key(tmp_path, extra, key, fragment):
     assert error.key == key
     assert fragment in error.message
     assert str(error).startswith(f"{tmp_path / 'Pulumi.staging.yaml'}: {key}: ")
+
+
+@pytest.mark.parametrize("image", ["mlops/training:latest", "mlops/training", "other/training:1.0.0", "mlops/training:1.0"])
+def test_a_training_image_without_a_version_tag_is_refused(tmp_path, image):
+    base = BASE.replace("{image: mlops/training:1.0.0}", f"{{image: '{image}'}}")
+    error = config_error(tmp_path, "staging", "", base=base)
+    assert str(error) == (f"{tmp_path / 'Pulumi.staging.yaml'}: mlops-platform:training.image: String should match pattern "
+                          f"'^mlops/training:[0-9]+\\.[0-9]+\\.[0-9]+$' (got '{image}')")
+
+
+@pytest.mark.parametrize("training", ["  mlops-platform:training: {minAuc: 0.8}\n", ""])
+def test_an_environment_without_a_training_image_is_refused(tmp_path, training):
+    base = BASE.replace("  mlops-platform:training: {image: mlops/training:1.0.0}\n", training)
+    error = config_error(tmp_path, "staging", "", base=base)
+    assert error.key == "mlops-platform:training.image"
+    assert error.message.startswith("required, and not set: the training image's tag, e.g. mlops/training:1.0.0")
 
 
 def test_invalid_region_suggests_a_close_one(tmp_path):

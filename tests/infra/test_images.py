@@ -11,15 +11,19 @@ import subprocess
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib.metadata import distributions
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from ruamel.yaml import YAML
 
 from components.serving import INFERENCE_PORT
 from core.config import RunnersConfig
 from core.paths import ROOT_DIR
-from pipelines.aml import TRAINING_IMAGE
+from pipelines.closure import closure
+from pipelines.steps import STEPS
 
 IMAGES = ROOT_DIR / "pipelines" / "images"
 
@@ -46,16 +50,87 @@ def test_serving_environment_runs_the_scoring_script_on_its_routes(tmp_path):
     assert image and all(requirement in root for requirement in image)  # the same packages, the same lower bounds
 
 
-def test_training_image_is_built_from_the_project_requirements():
-    dockerfile = (IMAGES / "training.Dockerfile").read_text()
-    assert "COPY requirements.txt ." in dockerfile and "-r requirements.txt" in dockerfile
-    assert f"--image {TRAINING_IMAGE}" in dockerfile
+TRAINING = IMAGES / "training"
+# What runs in the training image: every pipeline step and the scheduled monitor (no code upload, pipelines/monitor.py).
+IMAGE_ROOTS = [*(step.module_name for step in STEPS), "pipelines.monitor"]
+NOT_IN_THE_IMAGE = {"pulumi", "pulumi-azure-native", "pulumi-policy", "typer", "rich", "pytest", "ruff", "hypothesis",
+                    "responses", "azureml-inference-server-http", "azure-functions"}  # fmt: skip
+
+
+def requirement_lines(path: Path) -> list[str]:
+    return [line.split("#")[0].strip() for line in path.read_text().splitlines() if line.split("#")[0].strip()]
+
+
+def module_owners() -> dict[str, set[str]]:
+    """Dotted module name -> the installed distributions whose files hold it (mlflow's are in mlflow and mlflow-skinny)."""
+    owners: dict[str, set[str]] = {}
+    for dist in distributions():
+        for file in dist.files or []:
+            if file.parts[0] == ".." or file.suffix not in (".py", ".so"):
+                continue
+            parts = [*file.parts[:-1], file.name.split(".")[0]]
+            owners.setdefault(".".join(parts[:-1] if parts[-1] == "__init__" else parts), set()).add(canonicalize_name(dist.metadata["Name"]))
+    return owners
+
+
+def imported_distributions(names: set[str]) -> dict[str, set[str]]:
+    """Each third-party import (`azure.identity.DefaultAzureCredential`) -> the distributions that provide it, found by
+    its longest dotted prefix that some installed distribution holds."""
+    owners, found = module_owners(), {}
+    for name in names:
+        parts = name.split(".")
+        prefix = next(".".join(parts[:i]) for i in range(len(parts), 0, -1) if ".".join(parts[:i]) in owners or i == 1)
+        assert prefix in owners, f"{name}: no installed distribution provides it"
+        found[name] = owners[prefix]
+    return found
+
+
+def test_training_image_installs_its_own_requirements():
+    dockerfile = (TRAINING / "Dockerfile").read_text()
+    assert "COPY pipelines/images/training/requirements.txt ." in dockerfile and "-r requirements.txt" in dockerfile
+    assert "az acr build --registry <registry name> --image mlops/training:<version> --file pipelines/images/training/Dockerfile ." in dockerfile
     assert '-r requirements.txt "azureml-mlflow>=' in dockerfile  # one resolve; MLflow's azureml:// URI in jobs
+    root = {line.split()[0] for line in (ROOT_DIR / "requirements.txt").read_text().splitlines() if line.strip()}
+    assert all(requirement in root for requirement in requirement_lines(TRAINING / "requirements.txt"))  # same bounds
+
+
+def uncovered_imports(root: Path = ROOT_DIR) -> dict[str, list[str]]:
+    """The third-party imports of the image's modules (under `root`) that the image's requirements do not install
+    (neither listed nor pulled in by what is listed), each with the distributions that would provide it."""
+    from tests.monitoring.test_retrain_package import needed_distributions
+
+    imports = imported_distributions(set(closure(IMAGE_ROOTS, root).third_party))
+    covered = set(needed_distributions([Requirement(line) for line in requirement_lines(TRAINING / "requirements.txt")]))
+    return {name: sorted(owners) for name, owners in imports.items() if not owners & covered}
+
+
+def test_training_requirements_are_exactly_what_the_steps_and_the_monitor_import():
+    """Every third-party import of the image's modules is covered by the file (listed, or pulled in by what is listed),
+    every listed distribution is imported, and nothing of the program, the CLI or the tests is there."""
+    from tests.monitoring.test_retrain_package import needed_distributions
+
+    found = closure(IMAGE_ROOTS)
+    assert not found.forbidden()
+    assert uncovered_imports() == {}
+    listed = [Requirement(line) for line in requirement_lines(TRAINING / "requirements.txt")]
+    provided = set().union(*imported_distributions(set(found.third_party)).values())
+    assert sorted(canonicalize_name(r.name) for r in listed if canonicalize_name(r.name) not in provided) == []
+    assert sorted(NOT_IN_THE_IMAGE & set(needed_distributions(listed))) == []
+    # the steps' data and model libraries are there (a closure that lost them would pass the checks above emptily)
+    assert {"pandas", "scikit-learn", "mlflow", "great-expectations", "skl2onnx", "onnxruntime", "fastavro"} <= {
+        canonicalize_name(r.name) for r in listed}
+
+
+def test_a_step_import_the_training_requirements_lack_is_found(project_copy):
+    """The coverage check fails when a step imports a distribution the image does not install."""
+    train = project_copy / "pipelines" / "steps" / "train.py"
+    train.write_text(train.read_text() + "\n\ndef _recorded():\n    import responses\n")
+    assert uncovered_imports(project_copy) == {"responses": ["responses"]}
 
 
 def test_training_image_holds_the_code_the_scheduled_monitor_runs(tmp_path):
     """The schedule's job has no code upload: what the image copies must import `pipelines.monitor` and all it loads."""
-    dockerfile = (IMAGES / "training.Dockerfile").read_text()
+    dockerfile = (TRAINING / "Dockerfile").read_text()
     copies = re.findall(r"^COPY (.+) (/app/\S*)$", dockerfile, re.M)
     assert "ENV PYTHONPATH=/app" in dockerfile and copies
     for sources, target in copies:
@@ -67,11 +142,11 @@ def test_training_image_holds_the_code_the_scheduled_monitor_runs(tmp_path):
                 destination.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(ROOT_DIR / source, destination / Path(source).name)
     modules = "pipelines.monitor, pipelines.collect, pipelines.drift, pipelines.drift_report, pipelines.telemetry"
-    probe = f"import sys, {modules}; print(sorted({{m.split('.')[0] for m in sys.modules}} & {{'stacks', 'mlops', 'components', 'pulumi'}}))"
+    probe = f"import sys, {modules}; print(sorted({{m.split('.')[0] for m in sys.modules}} & {{'core', 'stacks', 'mlops', 'components', 'pulumi'}}))"
     done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path)},
                           capture_output=True, text=True, check=False)  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "['mlops', 'stacks']"  # the neutral modules, and never components/ or pulumi
+    assert done.stdout.strip() == "['core']"  # the neutral package, and never the program, the CLI or pulumi
 
 
 # --- the self-hosted runner image (read and its entrypoint run here; the image is not built: no Docker engine) ----

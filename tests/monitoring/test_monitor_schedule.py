@@ -54,9 +54,11 @@ def test_the_schedule_runs_the_monitor_job_as_the_cluster_identity(served, envir
     assert job["identity"] == {"identityType": "Managed"}  # data access as the cluster's identity
     assert job["computeId"] == record.one("azure-native:machinelearningservices:Compute").outputs["id"]
     assert job["experimentName"] == experiment_name(environment)
-    # The environment: the training image of the stack's own registry, a version per image reference.
+    # The environment: the stack config's training image in the stack's own registry (as the pipeline's, output
+    # trainingImage), a version per image reference.
     env = record.one(ENVIRONMENT)
-    image = f"{record.one('azure-native:containerregistry:Registry').outputs['loginServer']}/mlops/training:latest"
+    image = f"{record.one('azure-native:containerregistry:Registry').outputs['loginServer']}/{load_stack_config(environment).training.image}"
+    assert image.endswith("/mlops/training:1.0.0") and record.outputs["trainingImage"] == image
     assert env.inputs["properties"]["image"] == image and env.inputs["name"] == ENVIRONMENT_NAME
     assert env.inputs["version"] == environment_version(image)
     assert job["environmentId"] == env.outputs["id"]

@@ -25,24 +25,29 @@ from packaging.utils import canonicalize_name
 
 from core.paths import ROOT_DIR
 from pipelines.retrain_trigger import package
+from pipelines.step_code import step_code
+from pipelines.steps import step
 from tests.monitoring.test_retrain_trigger import SETTINGS, stack_outputs_json  # noqa: F401  (fixture)
 
 REQUIREMENTS = ROOT_DIR / "pipelines" / "retrain_trigger" / "requirements.txt"
-FORBIDDEN_MODULES = ("pulumi", "pulumi_azure_native", "pulumi_policy", "typer", "rich", "components", "mlops.commands")
-FORBIDDEN_DISTRIBUTIONS = {"pulumi", "pulumi-azure-native", "pulumi-policy", "typer", "rich"}
+FORBIDDEN_MODULES = ("pulumi", "pulumi_azure_native", "pulumi_policy", "typer", "rich", "components", "stacks", "mlops")
+# The Pulumi program's and the CLI's, and MLflow (about 80 MB with databricks-sdk, fastapi and the rest that
+# mlflow-skinny pulls in; the function needs only the model's and the experiment's names, pipelines/names.py).
+FORBIDDEN_DISTRIBUTIONS = {"pulumi", "pulumi-azure-native", "pulumi-policy", "typer", "rich", "mlflow", "mlflow-skinny"}
 # What the function and the pipeline steps cannot do without (more may join as the code grows).
 REQUIRED_MODULES = {
-    "core/__init__.py", "core/errors.py", "core/paths.py",
-    "pipelines/__init__.py", "pipelines/aml.py", "core/metrics.py", "pipelines/registry.py",
+    "core/__init__.py", "core/errors.py", "core/paths.py", "core/contracts.py", "core/outputs.py", "core/sections.py",
+    "pipelines/__init__.py", "pipelines/aml.py", "pipelines/closure.py", "core/metrics.py", "pipelines/names.py",
+    "pipelines/registry.py", "pipelines/step_code.py",
     "pipelines/sample_data.py", "pipelines/telemetry.py",
     "pipelines/retrain_trigger/__init__.py", "pipelines/retrain_trigger/trigger.py",
     "pipelines/steps/__init__.py", "pipelines/steps/common.py",
     *(f"pipelines/steps/{step}.py" for step in ("gather", "validate", "prep", "train", "evaluate", "gate", "register")),
-    "core/contracts.py", "core/outputs.py", "core/sections.py",
 }
 
 RUN_FROM_PACKAGE = r"""
-import json, os, sys
+import json, os, sys, tempfile
+from pathlib import Path
 sys.path[:0] = sys.argv[1:3]  # the app's wwwroot, then its site-packages (this interpreter runs with -I -S)
 before = set(sys.modules)
 from pipelines.retrain_trigger import trigger
@@ -50,14 +55,19 @@ import function_app
 from pipelines.telemetry import appinsights_meter_provider
 
 settings = trigger.TriggerSettings.from_env()
-job = trigger.training_job(settings.stack)
+staged = Path(tempfile.mkdtemp())  # what submit_training's code_snapshot() gives it
+job = trigger.training_job(settings.stack, staged)
+snapshots = {name: sorted(p.relative_to(staged / Path(node.component.code).name).as_posix()
+                          for p in (staged / Path(node.component.code).name).rglob("*") if p.is_file())
+             for name, node in job.jobs.items()}
 trigger.workspace_client(settings)
 trigger.BlobStore("https://stmlopsfndevweu.blob.core.windows.net/retrain-state")
 appinsights_meter_provider("InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://127.0.0.1/", 60_000)
 [function] = function_app.app.get_functions()
 loaded = sorted(set(sys.modules) - before)
 files = {name: getattr(sys.modules[name], "__file__", None) for name in loaded if name.split(".")[0] in ("mlops", "pipelines", "stacks", "function_app")}
-print(json.dumps({"modules": loaded, "project_files": files, "job_steps": list(job.jobs), "function": function.get_function_name()}))
+print(json.dumps({"modules": loaded, "project_files": files, "job_steps": list(job.jobs), "snapshots": snapshots,
+                  "function": function.get_function_name()}))
 sys.stdout.flush()
 os._exit(0)  # skip the exporter's shutdown export
 """
@@ -105,8 +115,8 @@ def built(tmp_path_factory) -> Path:
 
 def test_the_zip_has_the_function_at_its_root_and_only_the_modules_it_and_the_steps_import(built):
     names = zipfile.ZipFile(built).namelist()
-    assert names[0] == ".amlignore" and names[1:] == sorted(names[1:])  # reproducible order
-    assert {n for n in names if "/" not in n} == {".amlignore", "function_app.py", "host.json", "requirements.txt"}
+    assert names == sorted(names)  # reproducible order
+    assert {n for n in names if "/" not in n} == {"function_app.py", "host.json", "requirements.txt"}
     for name in ("function_app.py", "host.json", "requirements.txt"):
         assert zipfile.ZipFile(built).read(name) == (ROOT_DIR / "pipelines" / "retrain_trigger" / name).read_bytes()
     modules = {n for n in names if "/" in n}
@@ -116,7 +126,6 @@ def test_the_zip_has_the_function_at_its_root_and_only_the_modules_it_and_the_st
     for name in modules:  # every package on the way has its __init__.py
         parts = name.split("/")[:-1]
         assert all(f"{'/'.join(parts[: i + 1])}/__init__.py" in modules for i in range(len(parts))), name
-    assert zipfile.ZipFile(built).read(".amlignore").decode().splitlines()[0] == ".python_packages/"
 
 
 def test_the_build_is_reproducible(built, tmp_path):
@@ -126,10 +135,19 @@ def test_the_build_is_reproducible(built, tmp_path):
     assert {info.date_time for info in zipfile.ZipFile(again).infolist()} == {package.ZIP_TIME}
 
 
-def test_requirements_pull_no_pulumi_and_no_cli():
+def test_requirements_pull_no_pulumi_no_cli_and_no_mlflow():
     needed = needed_distributions(function_requirements())
-    assert {"azure-functions", "azure-ai-ml", "mlflow-skinny", "pydantic"} <= set(needed)
+    assert {"azure-functions", "azure-ai-ml", "azure-identity", "pydantic"} <= set(needed)
     assert FORBIDDEN_DISTRIBUTIONS.isdisjoint(needed), sorted(FORBIDDEN_DISTRIBUTIONS & set(needed))
+
+
+def test_a_heavy_distribution_in_the_requirements_is_refused(tmp_path, monkeypatch):
+    """The check above fails on a requirements file that names one (or pulls one in)."""
+    heavy = tmp_path / "requirements.txt"
+    heavy.write_text(REQUIREMENTS.read_text() + "mlflow-skinny>=3.1\n")
+    monkeypatch.setattr(sys.modules[__name__], "REQUIREMENTS", heavy)
+    with pytest.raises(AssertionError, match=r"\['mlflow-skinny'\]"):
+        test_requirements_pull_no_pulumi_no_cli_and_no_mlflow()
 
 
 def site_packages_of(names: set[str], target: Path) -> Path:
@@ -161,16 +179,19 @@ def test_the_function_runs_from_its_package_with_only_its_requirements(built, tm
     result = json.loads(done.stdout.splitlines()[-1])
     assert result["function"] == "retrain"
     assert result["job_steps"] == ["gather", "validate", "prep", "train", "evaluate", "gate", "register"]
+    # each step's snapshot was staged from the package: its closure, read in the app's wwwroot
+    for name, files in result["snapshots"].items():
+        assert files == list(step_code(step(name), wwwroot).files) and f"pipelines/steps/{name}.py" in files
     loaded = result["modules"]
     assert [m for m in loaded if m.split(".")[0] in FORBIDDEN_MODULES or m.startswith("mlops.commands")] == []
     # Project code came from the package, not from the repository.
     assert result["project_files"] and all(Path(f).is_relative_to(wwwroot) for f in result["project_files"].values())
-    # mlflow imports pandas and scipy when they are there; without them the function still builds the job.
-    assert not {"pandas", "scipy"} & {m.split(".")[0] for m in loaded}
+    # no MLflow, and none of the data libraries the steps use: the function only builds and submits the job
+    assert not {"mlflow", "pandas", "scipy", "sklearn"} & {m.split(".")[0] for m in loaded}
 
 
 def test_a_closure_that_reaches_components_is_refused(project_copy):
     trigger = project_copy / "pipelines" / "retrain_trigger" / "trigger.py"
     trigger.write_text(trigger.read_text() + "\n\ndef _context():\n    from components.context import PlatformContext\n")
-    with pytest.raises(package.PackageError, match=r"^the function import components, components\.context, .*pulumi_azure_native: "):
+    with pytest.raises(package.PackageError, match=r"^the function import components, components\.context, .*pulumi_azure_native\b.*: the app installs"):
         package.package_files(project_copy)

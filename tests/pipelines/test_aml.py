@@ -14,8 +14,9 @@ from ruamel.yaml import YAML
 from core.config import load_stack_config
 from mlops import outputs as stack_outputs
 from pipelines import runner
-from pipelines.aml import RAW_DATA_PATH, TRAINING_IMAGE, build_pipeline, code_snapshot
+from pipelines.aml import RAW_DATA_PATH, build_pipeline
 from pipelines.registry import MODEL_NAME, experiment_name
+from pipelines.step_code import step_code
 from pipelines.steps import STEPS, pipeline_parameters
 from tests.azure.wire import token_for
 from tests.azure.workspace import RecordedWorkspace
@@ -43,13 +44,13 @@ def test_compute_data_image_and_experiment_come_from_the_outputs(dev_outputs):
     assert job.jobs["gather"].inputs.history.path == f"{dev_outputs.container_urls.raw}/{RAW_DATA_PATH}"
     assert job.jobs["gather"].inputs.predictions.path == dev_outputs.container_urls.predictions
     assert job.jobs["gather"].inputs.labels.path == dev_outputs.container_urls.labels
-    assert {j.component.environment.image for j in job.jobs.values()} == {
-        f"{dev_outputs.registry_login_server}/{TRAINING_IMAGE}"
-    }
-    other = dev_outputs.model_copy(update={"compute_name": "cpu-other", "registry_login_server": "other.azurecr.io"})
+    # the stack config's training.image in the stack's registry (output trainingImage)
+    assert dev_outputs.training_image == f"{dev_outputs.registry_login_server}/{load_stack_config('dev').training.image}"
+    assert {j.component.environment.image for j in job.jobs.values()} == {f"{dev_outputs.registry_login_server}/mlops/training:1.0.0"}
+    other = dev_outputs.model_copy(update={"compute_name": "cpu-other", "training_image": "other.azurecr.io/mlops/training:2.0.0"})
     moved = build_pipeline(other, PARAMETERS)
     assert moved.compute == "cpu-other"
-    assert moved.jobs["train"].component.environment.image.startswith("other.azurecr.io/")
+    assert moved.jobs["train"].component.environment.image == "other.azurecr.io/mlops/training:2.0.0"
 
 
 def test_ports_are_wired_by_name_and_parameters_come_from_the_stack_config(dev_outputs):
@@ -130,12 +131,16 @@ def test_submit_signs_in_uploads_the_code_creates_the_job_and_names_the_register
     assert validate["uri"].endswith(f"/raw/{RAW_DATA_PATH}")
     components = [c for c in arm if c.method == "PUT" and "/components/" in c.path]
     assert len(components) == len(STEPS)
-    assert {c.json()["properties"]["componentSpec"]["command"].split()[2] for c in components} == {
-        f"pipelines.steps.{step.name}" for step in STEPS
-    }
-    uploaded = {path.split("/", 3)[-1] for path in workspace.blobs}  # /<container>/<snapshot folder>/<file>
-    assert {"pipelines/steps/gate.py", "core/config.py"} <= uploaded
-    assert not any(".venv/" in p or "__pycache__" in p for p in uploaded)  # .gitignore is honoured
+    specs = {c.json()["properties"]["componentSpec"]["command"].split()[2]: c.json()["properties"]["componentSpec"] for c in components}
+    assert set(specs) == {f"pipelines.steps.{step.name}" for step in STEPS}
+    # each component carries its step's version and its own code snapshot, holding exactly the step's closure
+    assert {m: spec["version"] for m, spec in specs.items()} == {s.module_name: step_code(s).version for s in STEPS}
+    assert len({spec["code"] for spec in specs.values()}) == len(STEPS)
+    uploaded = {}  # the snapshot folder (<step>-<version>) -> the files uploaded from it
+    for path in workspace.blobs:  # /<container>/<snapshot folder>/<file>
+        folder, file = path.split("/", 3)[2:]
+        uploaded.setdefault(folder, set()).add(file)
+    assert uploaded == {f"{s.name}-{step_code(s).version}": set(step_code(s).files) for s in STEPS}
     # the job's token for the code snapshot is an Azure ML one, not ARM's
     assert job_put.headers["x-azureml-token"] == token_for("https://ml.azure.com")
     # the versions of this model, then the one it registered (does it name a training data asset? not these)
@@ -212,19 +217,3 @@ def test_submit_uploads_a_local_data_file(dev_outputs, azure, capsys, tmp_path):
     assert upload.bearer == token_for("https://storage.azure.com")  # identity-based datastore: no account key, no SAS
     [job] = workspace.jobs.values()
     assert job["properties"]["jobs"]["gather"]["inputs"]["history"]["uri"].startswith("azureml://")
-
-
-def test_the_code_snapshot_is_what_git_would_commit_and_the_folder_itself_without_git(tmp_path, monkeypatch):
-    project = tmp_path / "project"
-    (project / ".venv" / "lib").mkdir(parents=True)
-    (project / ".venv" / "lib" / "big.py").write_text("")
-    (project / "pipelines").mkdir()
-    (project / "pipelines" / "train.py").write_text("print('train')\n")
-    (project / ".gitignore").write_text(".venv/\n")
-    assert os.system(f"git -C {project} init -q") == 0
-    with code_snapshot(project) as snapshot:
-        files = sorted(p.relative_to(snapshot).as_posix() for p in snapshot.rglob("*") if p.is_file())
-        assert snapshot != project and files == [".gitignore", "pipelines/train.py"]
-    monkeypatch.setenv("PATH", str(tmp_path / "no-git-here"))  # the retrain function's host has no git
-    with code_snapshot(project) as snapshot:
-        assert snapshot == project

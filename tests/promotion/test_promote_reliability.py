@@ -198,6 +198,7 @@ THREE = """config:
   mlops-platform:costCenter: cc-1
   mlops-platform:alerts: {emailReceivers: [{name: team, address: team@example.com}]}
   mlops-platform:network: {mode: public}
+  mlops-platform:training: {image: mlops/training:1.0.0}
   mlops-platform:serving:
     environment: mlops-serving:1
     deployments:
@@ -228,6 +229,7 @@ ODD = (
     "    mlops-platform:costCenter: cc-1\r\n"
     "    mlops-platform:alerts: {emailReceivers: [{name: team, address: team@example.com}]}\r\n"
     "    mlops-platform:network: {mode: public}\r\n"
+    "    mlops-platform:training: {image: mlops/training:1.0.0}\r\n"
     "    mlops-platform:workspace: {isolationMode: AllowInternetOutbound}\r\n"
     "    mlops-platform:serving:\r\n"
     "        environment: mlops-serving:1   # in the shared registry\r\n"

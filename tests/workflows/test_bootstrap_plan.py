@@ -35,10 +35,16 @@ def test_plan_per_stack(tmp_path, stack, private, promote_to):
     assert bootstrap_plan(stack, "3", with_environment(stack, tmp_path)) == {
         "private": private,
         "runner_image": "github-actions-runner:2.330.0",
-        "training_image": "mlops/training:latest",
+        "training_image": "mlops/training:1.0.0",  # the stack file's training.image
         "serving_environment": "mlops-serving:3",
         "promote_to": promote_to,  # prod takes only a model that served in staging: no PR
     }
+
+
+def test_the_training_image_tag_is_the_stack_files(tmp_path):
+    path = with_environment("staging", tmp_path)
+    path.write_text(path.read_text().replace("image: mlops/training:1.0.0", "image: mlops/training:1.2.0"))
+    assert bootstrap_plan("staging", "3", path)["training_image"] == "mlops/training:1.2.0"
 
 
 def test_a_stack_file_naming_another_version_is_refused(tmp_path):

@@ -627,6 +627,19 @@ def test_bootstrap_images_come_from_dev_by_resource_id_on_a_hosted_runner():
     assert images["env"]["PRIVATE"] == "${{ needs.plan.outputs.private }}"
 
 
+def test_bootstrap_builds_the_training_image_under_the_tag_the_stack_file_names():
+    bootstrap = WORKFLOWS["bootstrap"]
+    images = bootstrap["jobs"]["images"]
+    # the tag comes from the stack file (training.image, printed by python -m pipelines.bootstrap), never from here
+    assert images["env"]["TRAINING_IMAGE"] == "${{ needs.plan.outputs.training-image }}"
+    assert bootstrap["jobs"]["plan"]["outputs"]["training-image"] == "${{ steps.plan.outputs.training_image }}"
+    assert "mlops/training:" not in (ROOT / ".github" / "workflows" / "bootstrap.yml").read_text()
+    script = " ".join(run_scripts(images).replace("\\\n", " ").split())
+    build = 'az acr build --registry "$registry" --image "$TRAINING_IMAGE" --file pipelines/images/training/Dockerfile --output none .'
+    assert build in script
+    assert (ROOT / "pipelines" / "images" / "training" / "Dockerfile").is_file()
+
+
 def test_bootstrap_creates_the_scoring_environment_in_the_shared_registry_from_its_spec():
     job = WORKFLOWS["bootstrap"]["jobs"]["scoring-environment"]
     script = run_scripts(job)
