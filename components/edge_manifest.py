@@ -172,6 +172,14 @@ def scoring_routes(module: str = SCORING_MODULE) -> dict[str, str]:
     }
 
 
+def _module(image: str, options: Mapping[str, Any], env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """A user module kept running by edgeAgent; `env` as the agent takes it (`{"NAME": {"value": "..."}}`)."""
+    module: dict[str, Any] = {"type": "docker", "status": "running", "restartPolicy": "always", "version": "1.0"}
+    if env:
+        module["env"] = {name: {"value": value} for name, value in env.items()}
+    return module | {"settings": {"image": image, "createOptions": create_options(options)}}
+
+
 def layered_manifest(release: ScoringRelease, module: str = SCORING_MODULE) -> dict[str, Any]:
     """A layered deployment's modulesContent: the model module and the scoring module (sharing the models volume),
     the scorer's routes and its twin's desired properties.
@@ -182,21 +190,8 @@ def layered_manifest(release: ScoringRelease, module: str = SCORING_MODULE) -> d
     idempotent either way."""
     return {
         "$edgeAgent": {
-            f"properties.desired.modules.{MODEL_MODULE}": {
-                "type": "docker",
-                "status": "running",
-                "restartPolicy": "always",
-                "version": "1.0",
-                "env": {MODEL_TARGET_ENV: {"value": release.model_path}},
-                "settings": {"image": release.model_image, "createOptions": create_options(MODEL_CREATE_OPTIONS)},
-            },
-            f"properties.desired.modules.{module}": {
-                "type": "docker",
-                "status": "running",
-                "restartPolicy": "always",
-                "version": "1.0",
-                "settings": {"image": release.image, "createOptions": create_options(SCORING_CREATE_OPTIONS)},
-            },
+            f"properties.desired.modules.{MODEL_MODULE}": _module(release.model_image, MODEL_CREATE_OPTIONS, {MODEL_TARGET_ENV: release.model_path}),
+            f"properties.desired.modules.{module}": _module(release.image, SCORING_CREATE_OPTIONS),
         },
         "$edgeHub": {f"properties.desired.routes.{name}": route for name, route in scoring_routes(module).items()},
         module: {
