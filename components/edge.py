@@ -8,7 +8,10 @@
   `properties.iotHubs` and a later `up` keeps them.
 - **Deployments** (components/edge_deployments.py): one base deployment (the IoT Edge runtime) on the
   environment's devices and one layered deployment per `edge.deployments` entry, from the manifests of
-  components/edge_manifest.py. The deploying identity gets IoT Hub Data Contributor on the hub (the configurations
+  components/edge_manifest.py: the model module (the version's image `mlops/edge-model/<name>:<version>` in the
+  stack's registry, filling the shared models volume) and the scorer reading it, checked by the entry's
+  `modelSha256`. Devices pull both from the stack's registry, which a private stack opens to the sites' ranges
+  (components/registry.py). The deploying identity gets IoT Hub Data Contributor on the hub (the configurations
   data actions), before any deployment is written.
 """
 
