@@ -8,7 +8,10 @@
   `properties.iotHubs` and a later `up` keeps them.
 - **Deployments** (components/edge_deployments.py): one base deployment (the IoT Edge runtime) on the
   environment's devices and one layered deployment per `edge.deployments` entry, from the manifests of
-  components/edge_manifest.py. The deploying identity gets IoT Hub Data Contributor on the hub (the configurations
+  components/edge_manifest.py: the model module (the version's image `mlops/edge-model/<name>:<version>` in the
+  stack's registry, filling the shared models volume) and the scorer reading it, checked by the entry's
+  `modelSha256`. Devices pull both from the stack's registry, which a private stack opens to the sites' ranges
+  (components/registry.py). The deploying identity gets IoT Hub Data Contributor on the hub (the configurations
   data actions), before any deployment is written.
 """
 
@@ -24,6 +27,8 @@ from components.base import PlatformComponent
 from components.context import PlatformContext
 from components.edge_deployments import EdgeDeployment
 from components.edge_manifest import (
+    MODEL_MODULE,
+    SCORING_MODULE,
     Registry,
     ScoringRelease,
     base_manifest,
@@ -31,7 +36,6 @@ from components.edge_manifest import (
     configuration_id,
     layered_manifest,
 )
-from components.serving import registry_asset_id
 
 DEPLOYER_ROLE = "IoT Hub Data Contributor"  # Microsoft.Devices/IotHubs/* data actions, configurations included
 BASE_STAGE = "base"
@@ -43,6 +47,7 @@ class EdgeEntry:
 
     stage: str
     model: str
+    model_sha256: str  # the version's ONNX file digest (stack file modelSha256)
     target_condition: str
     priority: int
     verified_on_canary: str | None = None  # fleet: the model its canary ran
@@ -53,7 +58,6 @@ class EdgeArgs:
     hub_id: pulumi.Input[str]
     hub_host_name: pulumi.Input[str]
     registry_login_server: pulumi.Input[str]
-    ml_registry_name: pulumi.Input[str]
     deployer_principal_id: pulumi.Input[str]
     id_prefix: str  # configuration ids: <prefix>-<stage>-<content digest>
     target_condition: str | None  # the base deployment's; None: no edge deployments at all
@@ -133,14 +137,15 @@ class EdgeRollout(PlatformComponent):
     def _layered(self, name: str, args: EdgeArgs, entry: EdgeEntry, depends_on: list[pulumi.Resource]) -> EdgeDeployment:
         model_name, model_version = entry.model.split(":")
 
-        def manifest(values: list[str]) -> dict:
-            login_server, uri = values
-            release = ScoringRelease(login_server, args.image_tag or "", model_name, model_version, uri)
+        def manifest(login_server: str) -> dict:
+            release = ScoringRelease(login_server, args.image_tag or "", model_name, model_version, entry.model_sha256)
             return {"modulesContent": checked(layered_manifest(release))}
 
-        content = pulumi.Output.all(args.registry_login_server, registry_asset_id(args.ml_registry_name, "models", entry.model)).apply(manifest)
-        image = content.apply(lambda c: next(iter(c["modulesContent"]["$edgeAgent"].values()))["settings"]["image"])
-        described = {"model": entry.model, "image": image}
+        content = pulumi.Output.from_input(args.registry_login_server).apply(manifest)
+        agent = content.apply(lambda c: c["modulesContent"]["$edgeAgent"])
+        image = agent.apply(lambda a: a[f"properties.desired.modules.{SCORING_MODULE}"]["settings"]["image"])
+        model_image = agent.apply(lambda a: a[f"properties.desired.modules.{MODEL_MODULE}"]["settings"]["image"])
+        described = {"model": entry.model, "modelSha256": entry.model_sha256, "image": image, "modelImage": model_image}
         if entry.verified_on_canary:
             described["verifiedOnCanary"] = entry.verified_on_canary
         return self._deployment(name, args, entry.stage, content, entry.target_condition, entry.priority, described, depends_on)

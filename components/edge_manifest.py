@@ -12,6 +12,15 @@ Two kinds of IoT Hub configuration carry the edge rollout (module-deployment-mon
   deployments set the same path on one device, the higher priority wins: the canary's module (same name, newer
   model) replaces the fleet's on the canary devices.
 
+The model travels like the module: as an image in the stack's registry (`mlops/edge-model/<name>:<version>`, built
+from pipelines/edge/model.Dockerfile by the train workflow), pulled by edgeAgent with the same registry credentials
+over the same network path and cached on the device. Its module (`model`) copies the ONNX file into the named
+volume `mlops-models` and stays up; the scorer mounts the volume read-only and its twin points at the file
+(`modelUri: file:///models/<name>/<version>/model.onnx`) with the version's digest (`modelSha256`), which the
+scorer checks before loading. Until the file is there the scorer reports modelError and tries again
+(pipelines/edge/module.py). Docker's HostConfig.Binds takes `volume-name:container-dest[:ro]` for a named volume
+(Docker Engine API, ContainerCreate); edgeAgent passes createOptions to Docker as given (how-to-use-create-options).
+
 `createOptions` is a JSON **string** (how-to-use-create-options: the runtime expects it stringified). Values in a
 twin are limited (iot-hub-devguide-device-twins: strings up to 4 KB, desired properties up to 32 KB per twin), which
 `check_manifest` enforces with the other manifest rules (module names, route syntax, no privileged container).
@@ -35,19 +44,27 @@ EDGE_AGENT_IMAGE = f"{EDGE['systemImages']['edgeAgent']}:{EDGE['runtimeTag']}"
 EDGE_HUB_IMAGE = f"{EDGE['systemImages']['edgeHub']}:{EDGE['runtimeTag']}"
 SCHEMA_VERSION = "1.1"
 EDGE_IMAGE_REPOSITORY = "mlops/edge"  # built from pipelines/edge/Dockerfile, pushed to the stack's registry
+MODEL_IMAGE_REPOSITORY = "mlops/edge-model"  # <this>/<model name>:<version>, from pipelines/edge/model.Dockerfile
 SCORING_MODULE = "scorer"
+MODEL_MODULE = "model"  # copies the version's ONNX file into MODEL_VOLUME, then waits
+MODEL_VOLUME = "mlops-models"  # a named Docker volume: the model module writes it, the scorer reads it
+MODELS_MOUNT = "/models"
+MODEL_TARGET_ENV = "MODEL_TARGET"  # where the model module puts the file (pipelines/edge/deliver-model.sh reads it)
 TELEMETRY_INPUT = "telemetry"
 PREDICTIONS_OUTPUT = "predictions"
 # The module twin's desired properties the scoring module reads (pipelines/edge/module.py; a test keeps the two
-# equal). modelUri is the version in the shared registry; the module fetches only https:// or file:// and verifies
-# modelSha256, which nothing here sets yet, so a device reports modelError until the ONNX file is published
-# (README, Edge deployments, limits).
-MODEL_NAME_PROPERTY, MODEL_VERSION_PROPERTY, MODEL_URI_PROPERTY, IMAGE_TAG_PROPERTY = "modelName", "modelVersion", "modelUri", "imageTag"
+# equal): the file the model module delivers into the shared volume, and its SHA-256 from the stack file.
+MODEL_NAME_PROPERTY, MODEL_VERSION_PROPERTY, MODEL_URI_PROPERTY, MODEL_SHA256_PROPERTY, IMAGE_TAG_PROPERTY = (
+    "modelName", "modelVersion", "modelUri", "modelSha256", "imageTag",
+)  # fmt: skip
 # edgeHub's documented bindings for downstream (leaf) devices: AMQPS, MQTTS, and both over WebSockets (443).
 HUB_PORTS = ("5671/tcp", "8883/tcp", "443/tcp")
 STORE_AND_FORWARD_SECONDS = 7200
-# The scoring container's logs rotate: a device in the field has a small disk.
-SCORING_CREATE_OPTIONS = {"HostConfig": {"LogConfig": {"Type": "json-file", "Config": {"max-size": "10m", "max-file": "3"}}}}
+# The containers' logs rotate: a device in the field has a small disk.
+LOG_CONFIG = {"Type": "json-file", "Config": {"max-size": "10m", "max-file": "3"}}
+# The scorer reads the models volume, read-only; the model module writes it.
+SCORING_CREATE_OPTIONS = {"HostConfig": {"LogConfig": LOG_CONFIG, "Binds": [f"{MODEL_VOLUME}:{MODELS_MOUNT}:ro"]}}
+MODEL_CREATE_OPTIONS = {"HostConfig": {"LogConfig": LOG_CONFIG, "Binds": [f"{MODEL_VOLUME}:{MODELS_MOUNT}"]}}
 
 MAX_STRING_BYTES: int = EDGE["maxStringBytes"]  # a twin string value (createOptions included)
 MAX_DESIRED_BYTES: int = EDGE["maxDesiredBytes"]  # a module twin's desired properties
@@ -81,17 +98,30 @@ class Registry:
 
 @dataclass(frozen=True)
 class ScoringRelease:
-    """What one layered deployment runs: the scoring module's image tag and one model version."""
+    """What one layered deployment runs: the scoring module's image tag and one model version with its digest."""
 
     login_server: str
     image_tag: str
     model_name: str
     model_version: str
-    model_uri: str
+    model_sha256: str
 
     @property
     def image(self) -> str:
         return f"{self.login_server}/{EDGE_IMAGE_REPOSITORY}:{self.image_tag}"
+
+    @property
+    def model_image(self) -> str:
+        return f"{self.login_server}/{MODEL_IMAGE_REPOSITORY}/{self.model_name}:{self.model_version}"
+
+    @property
+    def model_path(self) -> str:
+        """Where the model module puts the file, and the scorer reads it (the volume is mounted at MODELS_MOUNT)."""
+        return f"{MODELS_MOUNT}/{self.model_name}/{self.model_version}/model.onnx"
+
+    @property
+    def model_uri(self) -> str:
+        return f"file://{self.model_path}"
 
 
 def create_options(options: Mapping[str, Any]) -> str:
@@ -142,17 +172,26 @@ def scoring_routes(module: str = SCORING_MODULE) -> dict[str, str]:
     }
 
 
+def _module(image: str, options: Mapping[str, Any], env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """A user module kept running by edgeAgent; `env` as the agent takes it (`{"NAME": {"value": "..."}}`)."""
+    module: dict[str, Any] = {"type": "docker", "status": "running", "restartPolicy": "always", "version": "1.0"}
+    if env:
+        module["env"] = {name: {"value": value} for name, value in env.items()}
+    return module | {"settings": {"image": image, "createOptions": create_options(options)}}
+
+
 def layered_manifest(release: ScoringRelease, module: str = SCORING_MODULE) -> dict[str, Any]:
-    """A layered deployment's modulesContent: the scoring module, its routes, its twin's desired properties."""
+    """A layered deployment's modulesContent: the model module and the scoring module (sharing the models volume),
+    the scorer's routes and its twin's desired properties.
+
+    The model module copies its file and then waits rather than exiting: with `restartPolicy: always` edgeAgent keeps
+    it running, the state its desired `status: running` describes (module-edgeagent-edgehub); a run-to-completion
+    module on `on-failure` was reported restarted after clean exits on Linux (Azure/iotedge#5138), and the copy is
+    idempotent either way."""
     return {
         "$edgeAgent": {
-            f"properties.desired.modules.{module}": {
-                "type": "docker",
-                "status": "running",
-                "restartPolicy": "always",
-                "version": "1.0",
-                "settings": {"image": release.image, "createOptions": create_options(SCORING_CREATE_OPTIONS)},
-            }
+            f"properties.desired.modules.{MODEL_MODULE}": _module(release.model_image, MODEL_CREATE_OPTIONS, {MODEL_TARGET_ENV: release.model_path}),
+            f"properties.desired.modules.{module}": _module(release.image, SCORING_CREATE_OPTIONS),
         },
         "$edgeHub": {f"properties.desired.routes.{name}": route for name, route in scoring_routes(module).items()},
         module: {
@@ -160,6 +199,7 @@ def layered_manifest(release: ScoringRelease, module: str = SCORING_MODULE) -> d
                 MODEL_NAME_PROPERTY: release.model_name,
                 MODEL_VERSION_PROPERTY: release.model_version,
                 MODEL_URI_PROPERTY: release.model_uri,
+                MODEL_SHA256_PROPERTY: release.model_sha256,
                 IMAGE_TAG_PROPERTY: release.image_tag,
             }
         },
@@ -208,6 +248,9 @@ def _module_problems(name: str, module: Mapping[str, Any]) -> list[str]:
     for key in FORBIDDEN_HOST_LISTS:
         if host.get(key):
             problems.append(f"module '{name}': createOptions sets HostConfig.{key}")
+    for bind in host.get("Binds") or []:  # host-src:container-dest binds a host path; volume-name:... a named volume
+        if not isinstance(bind, str) or bind.split(":")[0].startswith("/"):
+            problems.append(f"module '{name}': createOptions binds {bind!r}; modules share only named volumes, never host paths")
     for field in ("status", "restartPolicy"):
         if name != "edgeAgent" and field not in module:
             problems.append(f"module '{name}': {field} is not set")

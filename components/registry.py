@@ -3,11 +3,22 @@
 The trusted-services bypass stays on: `az acr import` (how the bootstrap brings the CI runner image in) works
 into a network-restricted registry only through it (README, "Azure facts"). Pulls by managed identity need the
 registry to accept ARM-audience tokens (Container Apps jobs pull the runner image that way).
+
+Edge devices in the field pull the module and model images over the internet (IoT Edge has no private path to a
+registry short of a VPN or a connected registry). So a private stack with edge devices keeps the private endpoint
+for the platform and opens the public endpoint to the sites only: public access Enabled, `networkRuleSet`
+defaultAction Deny with one Allow IP rule per `iotHub.deviceIpRanges` entry. IP rules exist only on Premium, at most
+100, apply to the public endpoint and not to private endpoints, and `Disabled` overrides them all
+(container-registry-access-selected-networks). Dedicated data endpoints (Premium) serve the layers from
+`<registry>.<region>.data.azurecr.io` instead of `*.blob.core.windows.net`, so a site's outbound firewall names two
+hosts of this registry only (container-registry-dedicated-data-endpoints). Without edge devices the public endpoint
+stays Disabled.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import pulumi
 from pulumi_azure_native import containerregistry
@@ -20,6 +31,8 @@ from components.context import PlatformContext, enabled
 class RegistryArgs:
     sku: str
     zone_redundant: bool
+    # Private stacks with edge devices: the sites' egress ranges, the only public sources admitted (see above).
+    site_ip_ranges: Sequence[str] = field(default_factory=tuple)
 
 
 class ContainerRegistry(PlatformComponent):
@@ -29,6 +42,7 @@ class ContainerRegistry(PlatformComponent):
     def __init__(self, name: str, ctx: PlatformContext, args: RegistryArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(name, ctx, opts)
         premium = args.sku == "Premium"
+        sites = ctx.private and bool(args.site_ip_ranges)
         registry = containerregistry.Registry(
             f"{name}-cr",
             registry_name=ctx.naming.name("cr"),
@@ -37,7 +51,12 @@ class ContainerRegistry(PlatformComponent):
             sku=containerregistry.SkuArgs(name=args.sku),
             admin_user_enabled=False,
             anonymous_pull_enabled=False,
-            public_network_access=enabled(not ctx.private),
+            public_network_access=enabled(not ctx.private or sites),
+            network_rule_set=containerregistry.NetworkRuleSetArgs(
+                default_action="Deny",
+                ip_rules=[containerregistry.IPRuleArgs(i_p_address_or_range=r, action="Allow") for r in args.site_ip_ranges],
+            ) if sites else None,
+            data_endpoint_enabled=True if sites else None,
             network_rule_bypass_options="AzureServices",
             # Zone redundancy and the retention policy exist only on Premium.
             zone_redundancy=enabled(premium and args.zone_redundant),

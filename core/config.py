@@ -517,6 +517,10 @@ def _target_condition(value: str) -> str:
 TargetCondition = Annotated[str, AfterValidator(_target_condition)]
 ImageTag = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")]  # a Docker tag
 EDGE_FLEET, EDGE_CANARY = "fleet", "canary"
+# A SHA-256 digest as the register step tags it (pipelines.model_metadata.ONNX_SHA256_TAG): 64 lowercase hex digits.
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+# The registry's public network rules hold at most 100 IP rules (container-registry-access-selected-networks).
+REGISTRY_MAX_IP_RULES = 100
 # IoT Hub configuration priorities are non-negative integers ("higher wins"); the platform's base deployment sits
 # at edge.priority and each layered entry above it.
 Priority = Annotated[int, Field(ge=0, le=2_147_483_647)]
@@ -528,6 +532,9 @@ class EdgeDeploymentConfig(_Section):
 
     name: Literal["fleet", "canary"]
     model: ModelRef
+    # The model version's ONNX file digest (its onnx_sha256 tag, written by `promote --target edge`): the manifest
+    # gives it to the scoring module, which loads the delivered file only if it matches.
+    model_sha256: Sha256
     target_condition: TargetCondition
     priority: Priority
     # Fleet only: the model that ran on the canary before it reached the fleet (written by `promote --complete`);
@@ -791,6 +798,12 @@ class PlatformConfig(_StackConfig):
                 "iotHub.deviceIpRanges",
                 "required with network.mode: private: the sites' egress ranges devices connect from "
                 "(devices cannot use a private endpoint, so device ingress stays public and filtered)",
+            )
+        if self.network.private and self.edge.target_condition and len(self.iot_hub.device_ip_ranges) > REGISTRY_MAX_IP_RULES:
+            raise _KeyError(
+                "iotHub.deviceIpRanges",
+                f"{len(self.iot_hub.device_ip_ranges)} ranges; edge devices pull from the registry, whose public network "
+                f"rules hold at most {REGISTRY_MAX_IP_RULES} IP rules: merge ranges",
             )
         if self.network.private and self.event_hubs.sku == "Basic":
             raise _KeyError("eventHubs.sku", "Basic has no private endpoints or network rules; use Standard with network.mode: private")

@@ -39,7 +39,7 @@ TrainingImage = Annotated[str, Field(pattern=r"^mlops/training:[0-9]+\.[0-9]+\.[
 class TrainingConfig(Section):
     """Hyper-parameters and the evaluation gate of the training pipeline, and the image it runs in."""
 
-    # Required in an environment's stack file (stacks.config.PlatformConfig); the steps and the retrain function,
+    # Required in an environment's stack file (core.config.PlatformConfig); the steps and the retrain function,
     # which read this section too, do not need it (the pipeline takes the image from the stack output trainingImage).
     image: TrainingImage | None = None
 

@@ -11,17 +11,20 @@ uses, and only the lines whose data change are rewritten (comments and order kep
   as `verifiedOnCanary`, and the canary entry goes. With no fleet and no canary, `complete --model M` starts the
   fleet directly (no canary stage: policy edge-fleet-model-canaried refuses that in prod).
 - `rollback`: the canary entry goes; the fleet's devices in the canary ring return to the fleet's model.
-Every model named must be a registered version carrying the `onnx` tag (pipelines.model_metadata.ONNX_TAG).
+Every model named must be a registered version carrying the `onnx` tag (pipelines.model_metadata.ONNX_TAG) and the
+ONNX file's digest (`onnx_sha256`, ONNX_SHA256_TAG), which goes into the entry as `modelSha256`: the manifest gives it
+to the scoring module, which loads the delivered file only if it matches.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from core.config import EDGE_CANARY, EDGE_FLEET, PROJECT
 from core.errors import BadInput, Refused
-from pipelines.model_metadata import ONNX_TAG
+from pipelines.model_metadata import ONNX_SHA256_TAG, ONNX_TAG
 from pipelines.promotion import (
     Promotion,
     _checked,
@@ -35,24 +38,33 @@ from pipelines.promotion import (
 EDGE_KEY = f"{PROJECT}:edge"
 CANARY_RING = "tags.ring='canary'"
 PRIORITY_STEP = 10  # between the base, the fleet and the canary: room for a hand-made layer in between
+SHA256 = re.compile(r"[0-9a-f]{64}")
 # A model version's tags, or None when the registry has no such version.
 ModelTags = Callable[[str, str], Mapping[str, str] | None]
 
 
-def require_onnx(model: str, model_tags: ModelTags) -> None:
+def require_onnx(model: str, model_tags: ModelTags) -> str:
+    """The version's ONNX file digest; Refused for a version without the ONNX artifact or its digest."""
     name, version = model.split(":")
     tags = model_tags(name, version)
     if tags is None:
         raise Refused(f"the model registry has no version {version} of '{name}'")
     if not tags.get(ONNX_TAG):
         raise Refused(f"{model} has no ONNX artifact (no '{ONNX_TAG}' tag): the edge runs ONNX only; retrain with the ONNX export")
+    digest = str(tags.get(ONNX_SHA256_TAG) or "")
+    if not SHA256.fullmatch(digest):
+        raise Refused(
+            f"{model} has no ONNX digest ('{ONNX_SHA256_TAG}' tag {'missing' if not digest else repr(digest[:80]) + ' is not 64 hex digits'}): "
+            "devices check the file against it; register the model again with the current pipeline"
+        )
+    return digest
 
 
 def _entry(edge: dict[str, Any], name: str) -> dict[str, Any] | None:
     return next((d for d in edge["deployments"] if d.get("name") == name), None)
 
 
-def canary(edge: dict[str, Any], model: str) -> str:
+def canary(edge: dict[str, Any], model: str, digest: str) -> str:
     fleet, current = _entry(edge, EDGE_FLEET), _entry(edge, EDGE_CANARY)
     keeps = f"the fleet keeps {fleet['model']}" if fleet else "no fleet yet"
     if fleet is not None and fleet.get("model") == model:
@@ -60,13 +72,12 @@ def canary(edge: dict[str, Any], model: str) -> str:
     if current is not None:
         if current.get("model") == model:
             raise Refused(f"{model} already runs on the canary")
-        current["model"] = model
+        current["model"], current["modelSha256"] = model, digest
         return f"{model} on the canary ({current['targetCondition']}); {keeps}"
     outer = fleet or {"targetCondition": edge["targetCondition"], "priority": _fleet_priority(edge)}
     condition = f"{outer['targetCondition']} AND {CANARY_RING}"
-    edge["deployments"].append(
-        {"name": EDGE_CANARY, "model": model, "targetCondition": condition, "priority": int(outer["priority"]) + PRIORITY_STEP}
-    )
+    entry = {"name": EDGE_CANARY, "model": model, "modelSha256": digest, "targetCondition": condition}
+    edge["deployments"].append(entry | {"priority": int(outer["priority"]) + PRIORITY_STEP})
     return f"{model} on the canary ({condition}); {keeps}"
 
 
@@ -74,24 +85,26 @@ def _fleet_priority(edge: dict[str, Any]) -> int:
     return int(edge.get("priority", 0)) + PRIORITY_STEP
 
 
-def _new_fleet(edge: dict[str, Any], model: str) -> dict[str, Any]:
-    fleet = {"name": EDGE_FLEET, "model": model, "targetCondition": edge["targetCondition"], "priority": _fleet_priority(edge)}
+def _new_fleet(edge: dict[str, Any], model: str, digest: str) -> dict[str, Any]:
+    fleet = {"name": EDGE_FLEET, "model": model, "modelSha256": digest, "targetCondition": edge["targetCondition"]}
+    fleet["priority"] = _fleet_priority(edge)
     edge["deployments"].insert(0, fleet)
     return fleet
 
 
-def complete(edge: dict[str, Any], model: str | None) -> str:
+def complete(edge: dict[str, Any], model: str | None, digest: str | None) -> str:
     fleet, current = _entry(edge, EDGE_FLEET), _entry(edge, EDGE_CANARY)
     if current is None:
-        if fleet is None and model:
-            _new_fleet(edge, model)
+        if fleet is None and model and digest:
+            _new_fleet(edge, model, digest)
             return f"{model} on the fleet ({edge['targetCondition']}) without a canary stage: the first model on the edge"
         raise Refused("no edge canary in progress: start one with --canary --model NAME:VERSION")
     if model and current.get("model") != model:
         raise Refused(f"the edge canary runs {current['model']}, not {model}")
     previous = f"{fleet['model']} retired" if fleet else "the first fleet model"
-    fleet = fleet or _new_fleet(edge, current["model"])
+    fleet = fleet or _new_fleet(edge, current["model"], current["modelSha256"])
     fleet["model"] = fleet["verifiedOnCanary"] = current["model"]
+    fleet["modelSha256"] = current["modelSha256"]  # the file the canary ran
     edge["deployments"] = [d for d in edge["deployments"] if d.get("name") != EDGE_CANARY]
     return f"{fleet['model']} on the fleet ({fleet['targetCondition']}); {previous}, canary removed"
 
@@ -113,8 +126,7 @@ def promote_edge(environment: str, model: str | None, action: str, model_tags: M
     model = normalized_model(model)
     if action == "canary" and model is None:
         raise BadInput("--model is required with --canary")
-    if model and action != "rollback":
-        require_onnx(model, model_tags)
+    digest = require_onnx(model, model_tags) if model and action != "rollback" else None
     with locked(path):
         data = path.read_bytes()
         document, _cfg = _checked(environment, data, source)  # a bad stack file is bad input naming its key (exit 2)
@@ -122,7 +134,7 @@ def promote_edge(environment: str, model: str | None, action: str, model_tags: M
         if not isinstance(edge, dict) or not edge.get("targetCondition"):
             raise Refused(f"{source} sets no {EDGE_KEY}.targetCondition: the environment has no edge devices to roll out to")
         edge.setdefault("deployments", [])
-        summary = {"canary": lambda: canary(edge, model), "complete": lambda: complete(edge, model),
+        summary = {"canary": lambda: canary(edge, model, digest), "complete": lambda: complete(edge, model, digest),
                    "rollback": lambda: rollback(edge, model)}[action]()  # fmt: skip
         before = data.decode("utf-8")
         result = Promotion(path, before, edited_text(environment, before, document, source), summary)

@@ -18,3 +18,7 @@ ONNX_FILE = "model.onnx"
 ONNX_TAG = "onnx"
 ONNX_ARTIFACT_DIR = "onnx"
 ONNX_ARTIFACT_PATH = f"{ONNX_ARTIFACT_DIR}/{ONNX_FILE}"
+# The registered model version's tag holding the ONNX file's SHA-256 (64 lowercase hex digits), set by the register
+# step from the file it registers: `promote --target edge` writes it into the stack file (modelSha256) and the edge
+# module loads the file only if it matches.
+ONNX_SHA256_TAG = "onnx_sha256"

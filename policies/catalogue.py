@@ -170,7 +170,8 @@ def examples() -> dict[str, list[Example]]:
         found.setdefault(rule, []).append(Example(*_difference(good, bad), problem, type_=type_))
     for rule, _good, _bad, (resource, problem), _not_applicable in test_deploy_rules.STACK_CASES:
         found.setdefault(rule, []).append(Example({}, {}, problem, resource))
-    for _change, expected in (*test_stack_rules.CASES, *test_stack_rules.EVENTHUB_CASES, *test_stack_rules.LOCK_CASES):
+    for _change, expected in (*test_stack_rules.CASES, *test_stack_rules.EVENTHUB_CASES, *test_stack_rules.LOCK_CASES,
+                              *test_stack_rules.REGISTRY_CASES):
         for rule, resource, problem in expected:
             if Example({}, {}, problem, resource) not in found.get(rule, []):
                 found.setdefault(rule, []).append(Example({}, {}, problem, resource))

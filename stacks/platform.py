@@ -125,7 +125,9 @@ def build_environment(cfg: PlatformConfig) -> None:
             sources=batch_sources(cfg),
         ),
     )
-    registry = ContainerRegistry("registry", ctx, RegistryArgs(sku=cfg.registry.sku, zone_redundant=cfg.is_production))
+    # Edge devices pull module and model images from the field: a private stack with edge devices admits its sites.
+    sites = [str(r) for r in cfg.iot_hub.device_ip_ranges] if cfg.edge.target_condition else []
+    registry = ContainerRegistry("registry", ctx, RegistryArgs(sku=cfg.registry.sku, zone_redundant=cfg.is_production, site_ip_ranges=sites))
 
     hubs = {hub: HubArgs(h.partitions, h.retention_hours, tuple(h.consumer_groups)) for hub, h in cfg.event_hubs.hubs.items()}
     hubs[ALERTS_HUB] = HubArgs(partitions=2, retention_hours=24, consumer_groups=(ALERTS_CONSUMER_GROUP,))
@@ -205,7 +207,7 @@ def build_environment(cfg: PlatformConfig) -> None:
             device_ip_ranges=[str(r) for r in cfg.iot_hub.device_ip_ranges],
         ),
     )
-    edge(cfg, ctx, iot, registry, shared)
+    edge(cfg, ctx, iot, registry)
     serving_cfg = cfg.serving
     serving = OnlineServing(
         "online",
@@ -356,7 +358,7 @@ def ingestion_rule(thresholds: AlertsConfig, factory: DataFactory) -> MetricRule
                       thresholds.ingestion_failed_runs, "Total")
 
 
-def edge(cfg: PlatformConfig, ctx, iot: IotHub, registry: ContainerRegistry, shared) -> EdgeRollout:
+def edge(cfg: PlatformConfig, ctx, iot: IotHub, registry: ContainerRegistry) -> EdgeRollout:
     """The Device Provisioning Service and the IoT Edge deployments of `edge` (base and layered)."""
     e = cfg.edge
     password = pulumi.Output.secret(e.registry_password) if e.registry_password else None
@@ -367,7 +369,6 @@ def edge(cfg: PlatformConfig, ctx, iot: IotHub, registry: ContainerRegistry, sha
             hub_id=iot.resource_id,
             hub_host_name=iot.hostname,
             registry_login_server=registry.login_server,
-            ml_registry_name=shared.registry_name,
             deployer_principal_id=ctx.deployer_id,
             id_prefix=f"{cfg.workload}-{cfg.environment}",
             target_condition=e.target_condition,
@@ -375,7 +376,7 @@ def edge(cfg: PlatformConfig, ctx, iot: IotHub, registry: ContainerRegistry, sha
             registry_username=e.registry_username,
             registry_password=password,
             image_tag=e.image_tag,
-            deployments=[EdgeEntry(d.name, d.model, d.target_condition, d.priority, d.verified_on_canary) for d in e.deployments],
+            deployments=[EdgeEntry(d.name, d.model, d.model_sha256, d.target_condition, d.priority, d.verified_on_canary) for d in e.deployments],
             device_ip_ranges=[str(r) for r in cfg.iot_hub.device_ip_ranges],
         ),
     )

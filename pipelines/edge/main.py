@@ -6,7 +6,8 @@
 Edge provisions; `on_message_received` gets every input message (the `telemetry` input is scored, others are
 ignored), `send_message_to_output(message, "predictions")` sends upstream, `get_twin()` gives the desired
 properties at start and `on_twin_desired_properties_patch_received` every change; `patch_twin_reported_properties`
-reports after each twin change and every `REPORT_SECONDS` while the counters change.
+reports after each twin change and every `REPORT_SECONDS` while the counters change. A model that could not be loaded
+(the model module has not delivered its file into the shared volume yet) is tried again every `RETRY_SECONDS`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pipelines.edge.module import INPUT_NAME, OUTPUT_NAME, EdgeModule
 
 IMAGE_TAG_ENV = "MLOPS_EDGE_IMAGE_TAG"  # baked into the image at build time (Dockerfile ARG IMAGE_TAG)
 REPORT_SECONDS = 60.0
+RETRY_SECONDS = 10.0
 
 log = logging.getLogger("mlops.edge")
 
@@ -88,10 +90,11 @@ def run(stop: threading.Event | None = None) -> None:
         client.connect()
         module = EdgeModule(image_tag=os.environ.get(IMAGE_TAG_ENV, "unknown"))
         attach(client, module)
-        last = module.reported()
-        while not stop.wait(REPORT_SECONDS):
-            if module.reported() != last:
-                last = report(client, module)
+        last, waited = module.reported(), 0.0
+        while not stop.wait(RETRY_SECONDS):
+            waited += RETRY_SECONDS
+            if module.retry() or (waited >= REPORT_SECONDS and module.reported() != last):
+                last, waited = report(client, module), 0.0
     finally:
         client.shutdown()
 

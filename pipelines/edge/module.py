@@ -12,7 +12,8 @@ Module twin, desired properties: `modelName`, `modelVersion`, `modelUri` (`https
 the device fetches the ONNX file) and `modelSha256` (its hex SHA-256); `imageTag` (the module image tag the
 deployment runs, reported back beside the running one). A change of the model properties fetches the file,
 checks its hash, loads it, and only then swaps it in for the next message; any failure keeps the model that
-was running and reports the reason in `modelError`. Reported: the active `model`, `modelError`, `imageTag`,
+was running and reports the reason in `modelError`; `retry` tries again (the file the model module delivers into the
+shared volume may not be there yet when the twin arrives). Reported: the active `model`, `modelError`, `imageTag`,
 `desiredImageTag`, `desiredVersion` and `counters`.
 """
 
@@ -170,13 +171,27 @@ class EdgeModule:
         if self.active is not None and self.active.same_as(self.desired):
             self.model_error = None
             return
+        self._load_desired()
+
+    def retry(self) -> bool:
+        """Try the desired model again after a failed load: the file at a `file://` modelUri appears only once the
+        model module has delivered it into the shared volume (and a blob may be briefly unreachable). True when the
+        model was loaded now; the module's caller calls this every few seconds and reports a change."""
+        with self._twin_lock:
+            if self.model_error is None or (self.active is not None and self.active.same_as(self.desired)):
+                return False
+            return self._load_desired()
+
+    def _load_desired(self) -> bool:
         try:
             self.active = self._load(self.desired)
             self.model_error = None
             log.info(json.dumps({"event": "model_loaded", "model": self.active.name, "version": self.active.version}))
+            return True
         except (ModelFetchError, ModelFileError, ValueError) as exc:
             self.model_error = str(exc)
             log.error(json.dumps({"event": "model_not_loaded", "reason": self.model_error}))
+            return False
 
     def _load(self, desired: dict[str, Any]) -> ActiveModel:
         missing = [key for key in MODEL_PROPERTIES if not isinstance(desired.get(key), str) or not desired[key]]

@@ -6,12 +6,14 @@ behind a passed gate verdict, checked again here so the step can never register 
 reference profile the train step left in the model's folder becomes a file of the registered version (MLflow's
 logged-model artifacts), so it travels with the model into the shared registry and to the monitor. The ONNX export
 (`ONNX_FILE`) does too, and is also logged to the run under `ONNX_ARTIFACT_DIR`; the version's tag `ONNX_TAG` names
-that run artifact path (`onnx/model.onnx`), which `pipelines.registry.onnx_artifact` reads.
+that run artifact path (`onnx/model.onnx`), which `pipelines.registry.onnx_artifact` reads, and `ONNX_SHA256_TAG` the
+file's SHA-256, which `promote --target edge` writes into the stack file for the devices to check.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 from collections.abc import Sequence
 from contextlib import nullcontext
@@ -27,7 +29,7 @@ from mlflow.models import Model
 from core.errors import BadInput, Refused
 from core.metrics import PROFILE_FILE
 from pipelines.lineage import data_asset_tags
-from pipelines.model_metadata import ONNX_ARTIFACT_DIR, ONNX_ARTIFACT_PATH, ONNX_FILE, ONNX_TAG
+from pipelines.model_metadata import ONNX_ARTIFACT_DIR, ONNX_ARTIFACT_PATH, ONNX_FILE, ONNX_SHA256_TAG, ONNX_TAG
 from pipelines.registry import MODEL_NAME, PIPELINE_JOB_ENV, PIPELINE_JOB_TAG
 from pipelines.sample_data import FEATURES
 from pipelines.steps import step
@@ -65,7 +67,7 @@ def training_data_tags(meta: dict) -> dict[str, str]:
 
 def register_model(model_dir: Path, example: pd.DataFrame, tags: dict[str, str], name: str = MODEL_NAME) -> Registered:
     """Log the saved model, its drift reference profile and its ONNX export to the current run (or a new one) as a
-    new version of `name`, then tag the version (lineage tags and `ONNX_TAG`)."""
+    new version of `name`, then tag the version (lineage tags, `ONNX_TAG` and the file's `ONNX_SHA256_TAG`)."""
     profile, onnx = Path(model_dir) / PROFILE_FILE, Path(model_dir) / ONNX_FILE
     if not profile.is_file():
         raise BadInput(f"--model: {model_dir} has no drift reference profile ({PROFILE_FILE}); the train step writes it")
@@ -90,7 +92,7 @@ def register_model(model_dir: Path, example: pd.DataFrame, tags: dict[str, str],
         client.log_model_artifact(logged.model_id, str(onnx))
         mlflow.log_artifact(str(onnx), ONNX_ARTIFACT_DIR)
         version = str(mlflow.register_model(logged.model_uri, name).version)
-    version_tags = tags | {ONNX_TAG: ONNX_ARTIFACT_PATH}
+    version_tags = tags | {ONNX_TAG: ONNX_ARTIFACT_PATH, ONNX_SHA256_TAG: hashlib.sha256(onnx.read_bytes()).hexdigest()}
     for key, value in version_tags.items():
         client.set_model_version_tag(name, version, key, value)
     return Registered(name, version, version_tags)

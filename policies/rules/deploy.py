@@ -341,6 +341,8 @@ def _registry_features(props: Mapping[str, Any], _settings: Settings) -> list[st
     if not isinstance(sku, str):
         return []
     used = [label for path, value, label in PREMIUM_FEATURES if same(get(props, path), value)]
+    if items(get(props, "networkRuleSet.ipRules")) and "network rules" not in used:
+        used.append("IP network rules")  # IP access rules are a Premium feature (container-registry-access-selected-networks)
     return [f"the {sku} registry uses {', '.join(used)}, which only Premium has"] if used else []
 
 
@@ -364,10 +366,14 @@ deploy_registry_premium_features = ResourceRule(
     pillar=RELIABILITY,
     remediation="use the Premium SKU (stack config registry.sku) or drop the Premium-only setting",
     why=(
-        "Zone redundancy, retention policies and private endpoints exist only in the Premium tier; other tiers reject "
-        "them."
+        "Zone redundancy, retention policies, private endpoints, IP network rules and dedicated data endpoints exist only "
+        "in the Premium tier; other tiers reject them."
     ),
-    references=References(docs="https://learn.microsoft.com/azure/container-registry/container-registry-skus"),
+    references=References(docs=(
+        "https://learn.microsoft.com/azure/container-registry/container-registry-skus",
+        "https://learn.microsoft.com/azure/container-registry/container-registry-access-selected-networks",
+        "https://learn.microsoft.com/azure/container-registry/container-registry-dedicated-data-endpoints",
+    )),
 )
 
 deploy_registry_private_endpoint_premium = StackRule(

@@ -84,7 +84,10 @@ edge_modules_from_stack_registry = ResourceRule(
     check=_from_stack_registry,
     severity=Severity.HIGH,
     pillar=SECURITY,
-    remediation="build the module from pipelines/edge/Dockerfile, push it to the stack's registry and set edge.imageTag",
+    remediation=(
+        "build the scoring module from pipelines/edge/Dockerfile into the stack's registry and set edge.imageTag; the model "
+        "image (pipelines/edge/model.Dockerfile) comes from train.yml's edge-model-image and edge-model-import jobs"
+    ),
     why=(
         "A device runs whatever image its manifest names with the device's privileges over local data and the "
         "upstream route; an image from a public or foreign registry bypasses the platform's build, scan and tag "

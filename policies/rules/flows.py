@@ -32,6 +32,7 @@ from .base import SECURITY, Settings, StackRule, conditional
 from .facts import ROLE_IDS, facts
 from .graph import references, text
 from .references import References
+from .registry import site_ranges, site_rules
 from .resource_types import (
     ACTION_GROUP,
     ADF_INTEGRATION_RUNTIME,
@@ -41,6 +42,8 @@ from .resource_types import (
     DATA_FACTORY,
     DNS_ZONE_GROUP,
     DNS_ZONE_LINK,
+    DYNAMIC,
+    EDGE_DEPLOYMENT_KIND,
     EVENTHUB_NAMESPACE,
     EVENTHUB_RULE_SET,
     IOT_HUB,
@@ -140,9 +143,9 @@ class Graph:
 
 @dataclass(frozen=True)
 class Origin:
-    """Where traffic comes from: `internet`, `vnet` (a VNet's id), `managed` (a workspace's managed network),
-    `factory` (a data factory's managed virtual network), or `trusted` (an Azure service outside any network, as a
-    trusted service)."""
+    """Where traffic comes from: `internet`, `sites` (the field sites' egress ranges, iotHub.deviceIpRanges), `vnet`
+    (a VNet's id), `managed` (a workspace's managed network), `factory` (a data factory's managed virtual network), or
+    `trusted` (an Azure service outside any network, as a trusted service)."""
 
     kind: str
     vnet: PolicyResource | None = None
@@ -173,6 +176,21 @@ def _public_admits(graph: Graph, target: PolicyResource) -> bool:
     if type_ == EVENTHUB_NAMESPACE:
         return _enabled(value("publicNetworkAccess")) and not any(same(peek(rs.props, "defaultAction"), "Deny") for rs in _rule_sets(graph, target))
     return False
+
+
+def _sites_problem(graph: Graph, target: PolicyResource) -> str | None:
+    """None when the target's public endpoint admits every site range (the IoT Hub's IP filter): no network rule
+    denying by default, or an IP rule per site (container-registry-access-selected-networks)."""
+    if not _enabled(peek(target.props, "publicNetworkAccess")):
+        return f"Registry '{target.name}' has public access Disabled and devices in the field have no private path to it"
+    admitted = site_rules(target)
+    if admitted is None:
+        return None
+    sites = site_ranges(graph.resources)
+    if not sites:
+        return f"Registry '{target.name}' denies public traffic by default and the IoT Hub's IP filter names no site range"
+    missing = sorted(sites - set(admitted))
+    return f"Registry '{target.name}' has no IP rule for the site range(s) {', '.join(missing)}" if missing else None
 
 
 def _rule_sets(graph: Graph, namespace: PolicyResource) -> list[PolicyResource]:
@@ -448,6 +466,16 @@ def _iot(g: Graph) -> PolicyResource | None:
     return g.one(IOT_HUB)
 
 
+def _edge_pulls(g: Graph) -> Endpoints | str:
+    """IoT Edge devices pull the module and model images (edgeAgent, with the registry token of the base deployment)."""
+    if not any(peek(r.props, "kind") == EDGE_DEPLOYMENT_KIND for r in g.of(DYNAMIC)):
+        return "no IoT Edge deployments (edge.targetCondition is not set)"
+    registry = g.one(REGISTRY)
+    if registry is None:
+        return "the target does not exist in this stack"
+    return Endpoints(set(), Origin("sites"), registry, g.resource_id(registry), None)
+
+
 def _compute(g: Graph) -> PolicyResource | None:
     return g.one(ML_COMPUTE)
 
@@ -492,6 +520,10 @@ FLOWS: tuple[Flow, ...] = (
     Flow("devices-to-iothub", "IoT devices (internet, per-device auth)", "IoT Hub", None, (),
          lambda g: Endpoints(set(), Origin("internet"), _iot(g), g.resource_id(_iot(g)), None) if _iot(g) else "no IoT Hub",
          "keep the hub's public access Enabled with the sites' IP filter (iotHub.deviceIpRanges)"),
+    Flow("edge-devices-pull-images", "IoT Edge devices (the sites: iotHub.deviceIpRanges; registry token)",
+         "container registry (module and model images)", None, (), _edge_pulls,
+         "keep the registry's public access Enabled for the sites: networkRuleSet defaultAction Deny with an IP rule per "
+         "iotHub.deviceIpRanges entry (the stack does this when edge.targetCondition is set)"),
     Flow("iothub-to-eventhubs", "IoT Hub (system identity, trusted service)", "Event Hubs `telemetry`", None, (SEND,),
          lambda g: _with(g, _iot(g), g.one(EVENTHUB_NAMESPACE), _hub(g, "telemetry"), origin=Origin("trusted")),
          "give the hub a system identity with Azure Event Hubs Data Sender on `telemetry`; let trusted services bypass the namespace firewall",
@@ -649,6 +681,8 @@ def _network_problem(graph: Graph, flow: Flow, resolved: Endpoints) -> str | Non
         if not graph.system_identity(resolved.source) and resolved.source is not None and resolved.source.resource_type == IOT_HUB:
             return f"IotHubResource '{resolved.source.name}' has no system-assigned identity, which trusted-service access requires"
         return _trusted_admits(graph, resolved.source, target) if target is not None else None
+    if origin.kind == "sites":
+        return _sites_problem(graph, target) if target is not None else None
     if origin.kind == "internet":
         if target is None:
             return None  # another stack's service: its own policy decides what it admits

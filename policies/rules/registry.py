@@ -1,10 +1,28 @@
-"""Container registry: identity pulls only, private and Premium outside dev."""
+"""Container registry: identity pulls only, private and Premium outside dev; public only to the IoT Edge sites."""
 
-from pulumi_policy import Severity
+from collections.abc import Iterator, Mapping
 
-from .base import COST, RELIABILITY, REQUIRED_SETTING, SECURITY, ResourceRule, expect, if_setting, only_if
+from pulumi_policy import PolicyResource, Severity
+
+from .base import (
+    COST,
+    RELIABILITY,
+    REQUIRED_SETTING,
+    SECURITY,
+    ResourceRule,
+    Settings,
+    StackRule,
+    conditional,
+    expect,
+    if_setting,
+    only_if,
+)
+from .graph import text
 from .references import References
-from .resource_types import REGISTRY
+from .resource_types import DYNAMIC, EDGE_DEPLOYMENT_KIND, IOT_HUB, REGISTRY
+from .values import UNKNOWN, items, peek, same, shown
+
+SELECTED_NETWORKS_DOCS = "https://learn.microsoft.com/azure/container-registry/container-registry-access-selected-networks"
 
 ACR = (REGISTRY,)
 
@@ -40,19 +58,64 @@ registry_anonymous_pull = ResourceRule(
     ),
 )
 
-registry_public_network = ResourceRule(
+def site_ranges(resources: list[PolicyResource]) -> set[str]:
+    """The sites' egress ranges: the IoT Hub's IP filter (iotHub.deviceIpRanges), where the edge devices connect from."""
+    ranges: set[str] = set()
+    for hub in (r for r in resources if r.resource_type == IOT_HUB):
+        for rule in items(peek(hub.props, "properties.networkRuleSets.ipRules")):
+            if isinstance(rule, Mapping) and same(rule.get("action"), "Allow") and text(rule, "ipMask"):
+                ranges.add(text(rule, "ipMask") or "")
+    return ranges
+
+
+def site_rules(registry: PolicyResource) -> list[str] | None:
+    """The IP rules of a registry that denies by default (Enabled from selected networks); None when it does not."""
+    rules = peek(registry.props, "networkRuleSet")
+    if not isinstance(rules, Mapping) or not same(rules.get("defaultAction"), "Deny"):
+        return None
+    return [text(rule, "iPAddressOrRange") or "" for rule in items(rules.get("ipRules")) if isinstance(rule, Mapping)]
+
+
+@conditional
+def _public_registries(resources: list[PolicyResource], _settings: Settings) -> Iterator[tuple[str, str]]:
+    edge = any(r.resource_type == DYNAMIC and peek(r.props, "kind") == EDGE_DEPLOYMENT_KIND for r in resources)
+    sites = site_ranges(resources)
+    for registry in (r for r in resources if r.resource_type == REGISTRY):
+        access = peek(registry.props, "publicNetworkAccess")
+        if access is UNKNOWN or same(access, "Disabled"):
+            continue
+        state = shown(access) if isinstance(access, str) else "not set, so Azure uses 'Enabled'"
+        admitted = site_rules(registry)
+        if not admitted:
+            yield registry.urn, f"publicNetworkAccess is {state} with no network rule denying by default; it must be 'Disabled'"
+        elif not edge:
+            yield registry.urn, (
+                f"publicNetworkAccess is {state} for {', '.join(admitted)}, but no IoT Edge deployment in this stack pulls "
+                "from the registry; it must be 'Disabled'"
+            )
+        elif outside := [r for r in admitted if r not in sites]:
+            yield registry.urn, f"the registry admits {', '.join(outside)}, which the IoT Hub's IP filter does not list as a site (iotHub.deviceIpRanges)"
+
+
+registry_public_network = StackRule(
     name="registry-public-network-disabled",
-    description="The registry is not reachable from public networks.",
-    types=ACR,
-    check=expect("publicNetworkAccess", "Disabled", default="Enabled"),
+    description="The registry is not reachable from public networks, except from the IoT Edge sites where the stack has edge devices.",
+    check=_public_registries,
     severity=Severity.HIGH,
     pillar=SECURITY,
-    remediation='set public_network_access="Disabled" (needs Premium; stack config network.mode: private)',
-    why="The registry should be reachable only through its private endpoint.",
+    remediation=(
+        'set public_network_access="Disabled" (needs Premium; stack config network.mode: private); with IoT Edge devices '
+        "(edge.targetCondition), Enabled with networkRuleSet defaultAction Deny and one IP rule per iotHub.deviceIpRanges entry"
+    ),
+    why=(
+        "The registry should be reachable only through its private endpoint. IoT Edge devices in the field have no "
+        "private path: they pull module and model images over the internet, so a stack with edge devices opens the "
+        "public endpoint to the sites' ranges and to nothing else (IP rules apply to the public endpoint only)."
+    ),
     references=References(
         psrule="Azure.ACR.Firewall",
         checkov="CKV_AZURE_139",
-        docs="https://learn.microsoft.com/azure/container-registry/container-registry-private-link",
+        docs=("https://learn.microsoft.com/azure/container-registry/container-registry-private-link", SELECTED_NETWORKS_DOCS),
     ),
 )
 

@@ -52,7 +52,12 @@ def test_each_stack_gets_the_deployments_its_config_declares(stacks, environment
         twin = inputs["content"]["modulesContent"]["scorer"]["properties.desired"]
         assert (twin["modelName"], twin["modelVersion"]) == tuple(entry.model.split(":"))
         name, version = entry.model.split(":")
-        assert twin["modelUri"].startswith("azureml://registries/") and twin["modelUri"].endswith(f"/models/{name}/versions/{version}")
+        # The model comes as an image of the stack's registry into the volume the scorer reads, checked by its digest.
+        model = inputs["content"]["modulesContent"]["$edgeAgent"]["properties.desired.modules.model"]
+        assert model["settings"]["image"] == inputs["modelImage"] == f"{login}/mlops/edge-model/{name}:{version}"
+        assert model["env"]["MODEL_TARGET"]["value"] == f"/models/{name}/{version}/model.onnx"
+        assert twin["modelUri"] == f"file:///models/{name}/{version}/model.onnx"
+        assert twin["modelSha256"] == inputs["modelSha256"] == entry.model_sha256
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
@@ -96,3 +101,30 @@ def test_the_registry_password_makes_the_base_manifest_secret_and_only_it(stacks
     assert credentials == {"address": found["fleet"].inputs["registryLoginServer"], "username": "edge-pull", "password": "p4ssw0rd-from-bootstrap"}
     assert not isinstance(found["fleet"].inputs["content"], Secret) and not isinstance(found["canary"].inputs["content"], Secret)
     assert found["base"].inputs["configurationId"] != edge_deployments(stacks["dev"])["base"].inputs["configurationId"]
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_registry_admits_the_sites_only_in_a_private_stack_with_edge_devices(stacks, environment):
+    registry, cfg = stacks[environment].one(REGISTRY), load_stack_config(environment)
+    inputs = registry.inputs
+    if not cfg.network.private:  # dev: public, no network rules
+        assert inputs["publicNetworkAccess"] == "Enabled" and "networkRuleSet" not in inputs
+        return
+    # staging and prod have edge devices (edge.targetCondition): public access from the sites' ranges only, the
+    # private endpoint for the platform, dedicated data endpoints for the layers.
+    assert cfg.edge.target_condition
+    assert inputs["publicNetworkAccess"] == "Enabled"
+    assert inputs["networkRuleSet"] == {
+        "defaultAction": "Deny",
+        "ipRules": [{"action": "Allow", "iPAddressOrRange": str(r)} for r in cfg.iot_hub.device_ip_ranges],
+    }
+    assert inputs["dataEndpointEnabled"] is True and inputs["networkRuleBypassOptions"] == "AzureServices"
+    endpoints = [r for r in stacks[environment].of_type("azure-native:network:PrivateEndpoint") if r.name.startswith("registry-")]
+    assert len(endpoints) == 1
+
+
+def test_a_private_stack_without_edge_devices_keeps_its_registry_closed():
+    record = run_with("staging", edge=json.dumps({"deployments": []}))
+    inputs = record.one(REGISTRY).inputs
+    assert inputs["publicNetworkAccess"] == "Disabled"
+    assert "networkRuleSet" not in inputs and "dataEndpointEnabled" not in inputs

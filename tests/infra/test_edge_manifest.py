@@ -25,22 +25,33 @@ from core.target_condition import Clause, canonical, narrower, parse, render, wi
 from tests.infra.test_config import BASE, config_error
 
 LOGIN = "crmlopsdevweu2c39.azurecr.io"
-URI = "azureml://registries/mlr-shared/models/predictive-maintenance/versions/3"
-RELEASE = ScoringRelease(LOGIN, "0.1.0", "predictive-maintenance", "3", URI)
-LOG_OPTIONS = '{"HostConfig":{"LogConfig":{"Config":{"max-file":"3","max-size":"10m"},"Type":"json-file"}}}'
+DIGEST = "3f" * 32
+RELEASE = ScoringRelease(LOGIN, "0.1.0", "predictive-maintenance", "3", DIGEST)
+LOG = '"LogConfig":{"Config":{"max-file":"3","max-size":"10m"},"Type":"json-file"}'
+SCORER_OPTIONS = '{"HostConfig":{"Binds":["mlops-models:/models:ro"],' + LOG + "}}"
+MODEL_OPTIONS = '{"HostConfig":{"Binds":["mlops-models:/models"],' + LOG + "}}"
 HUB_OPTIONS = '{"HostConfig":{"PortBindings":{"443/tcp":[{"HostPort":"443"}],"5671/tcp":[{"HostPort":"5671"}],"8883/tcp":[{"HostPort":"8883"}]}}}'
 
 
-def test_layered_manifest_is_exactly_the_module_its_routes_and_its_twin():
+def test_layered_manifest_is_exactly_the_model_module_the_scorer_its_routes_and_its_twin():
     assert layered_manifest(RELEASE) == {
         "$edgeAgent": {
+            # The model travels as an image of the stack's registry; its module copies the file into the volume.
+            "properties.desired.modules.model": {
+                "type": "docker",
+                "status": "running",
+                "restartPolicy": "always",
+                "version": "1.0",
+                "env": {"MODEL_TARGET": {"value": "/models/predictive-maintenance/3/model.onnx"}},
+                "settings": {"image": f"{LOGIN}/mlops/edge-model/predictive-maintenance:3", "createOptions": MODEL_OPTIONS},
+            },
             "properties.desired.modules.scorer": {
                 "type": "docker",
                 "status": "running",
                 "restartPolicy": "always",
                 "version": "1.0",
-                "settings": {"image": f"{LOGIN}/mlops/edge:0.1.0", "createOptions": LOG_OPTIONS},
-            }
+                "settings": {"image": f"{LOGIN}/mlops/edge:0.1.0", "createOptions": SCORER_OPTIONS},
+            },
         },
         "$edgeHub": {
             "properties.desired.routes.scorerTelemetry":
@@ -49,12 +60,22 @@ def test_layered_manifest_is_exactly_the_module_its_routes_and_its_twin():
         },
         "scorer": {
             "properties.desired": {
-                "modelName": "predictive-maintenance", "modelVersion": "3", "modelUri": URI,
+                "modelName": "predictive-maintenance", "modelVersion": "3",
+                "modelUri": "file:///models/predictive-maintenance/3/model.onnx", "modelSha256": DIGEST,
                 "imageTag": "0.1.0",
             }
         },
     }  # fmt: skip
-    assert isinstance(layered_manifest(RELEASE)["$edgeAgent"]["properties.desired.modules.scorer"]["settings"]["createOptions"], str)
+    agent = layered_manifest(RELEASE)["$edgeAgent"]
+    for module in ("model", "scorer"):
+        options = agent[f"properties.desired.modules.{module}"]["settings"]["createOptions"]
+        assert isinstance(options, str)
+    # The scorer reads the file from the volume the model module writes, at the path its twin names.
+    scorer = json.loads(agent["properties.desired.modules.scorer"]["settings"]["createOptions"])["HostConfig"]["Binds"]
+    model = json.loads(agent["properties.desired.modules.model"]["settings"]["createOptions"])["HostConfig"]["Binds"]
+    assert [b.split(":")[:2] for b in scorer] == [b.split(":")[:2] for b in model] == [["mlops-models", "/models"]]
+    assert scorer[0].endswith(":ro") and not model[0].endswith(":ro")
+    assert layered_manifest(RELEASE)["scorer"]["properties.desired"]["modelUri"] == "file://" + agent["properties.desired.modules.model"]["env"]["MODEL_TARGET"]["value"]
     assert check_manifest(layered_manifest(RELEASE)) == []
 
 
@@ -81,7 +102,7 @@ def test_base_manifest_is_the_pinned_runtime_with_the_registry_and_no_modules():
 
 def test_configuration_id_is_lowercase_and_changes_with_the_content():
     content = {"modulesContent": layered_manifest(RELEASE)}
-    other = {"modulesContent": layered_manifest(ScoringRelease(LOGIN, "0.1.0", "predictive-maintenance", "4", URI))}
+    other = {"modulesContent": layered_manifest(ScoringRelease(LOGIN, "0.1.0", "predictive-maintenance", "4", DIGEST))}
     identifier = configuration_id("mlops-DEV", "fleet", content)
     assert identifier == f"mlops-dev-fleet-{content_digest(content)}" and len(content_digest(content)) == 10
     assert configuration_id("mlops-dev", "fleet", other) != identifier
@@ -114,6 +135,8 @@ BROKEN = [
     (broken((*SCORER, "settings", "createOptions"), '{"HostConfig":{"Privileged":true}}'), "module 'scorer': createOptions sets HostConfig.Privileged=true"),
     (broken((*SCORER, "settings", "createOptions"), '{"HostConfig":{"NetworkMode":"host"}}'), 'module \'scorer\': createOptions sets HostConfig.NetworkMode="host"'),
     (broken((*SCORER, "settings", "createOptions"), '{"HostConfig":{"CapAdd":["NET_ADMIN"]}}'), "module 'scorer': createOptions sets HostConfig.CapAdd"),
+    (broken((*SCORER, "settings", "createOptions"), '{"HostConfig":{"Binds":["/etc:/models:ro"]}}'),
+     "module 'scorer': createOptions binds '/etc:/models:ro'; modules share only named volumes, never host paths"),
     (broken(("$edgeHub", "properties.desired.routes.scorerPredictions"), "FROM /messages/modules/scorer/outputs/predictions TO $upstream"),
      "route 'scorerPredictions' is not FROM /messages/"),
     (broken(("$edgeHub", "properties.desired.routes.scorerPredictions"), "FROM /messages/modules/other/outputs/predictions INTO $upstream"),
@@ -200,35 +223,39 @@ def test_conditions_outside_the_grammar_say_where(text, fragment):
 
 # --- the edge config: one-line errors naming the key ----------------------------------------------------------------
 
-FLEET = "      - {name: fleet, model: pm:1, targetCondition: \"tags.environment='prod'\", priority: 10}\n"
+SHA = "a" * 64  # <sha> in the entries below
+FLEET = "      - {name: fleet, model: pm:1, modelSha256: <sha>, targetCondition: \"tags.environment='prod'\", priority: 10}\n"
 EDGE = "  mlops-platform:edge:\n    imageTag: 0.1.0\n    targetCondition: tags.environment='prod'\n    deployments:\n"
 
 
 @pytest.mark.parametrize(
     ("extra", "key", "fragment"),
     [
-        (EDGE + "      - {name: fleet, model: pm:1, targetCondition: \"tags.environment='prod' OR tags.x='1'\", priority: 10}\n",
+        (EDGE + "      - {name: fleet, model: pm:1, modelSha256: <sha>, targetCondition: \"tags.environment='prod' OR tags.x='1'\", priority: 10}\n",
          "mlops-platform:edge.deployments.0.targetCondition", "expected AND at character 25"),
         ("  mlops-platform:edge:\n    targetCondition: tags.environment=prod\n", "mlops-platform:edge.targetCondition", "expected tags.<name>"),
-        (EDGE + "      - {name: fleet, model: pm:1, targetCondition: \"tags.site='a'\", priority: 10}\n",
+        (EDGE + "      - {name: fleet, model: pm:1, modelSha256: <sha>, targetCondition: \"tags.site='a'\", priority: 10}\n",
          "mlops-platform:edge.deployments.0.targetCondition", "must contain edge.targetCondition"),
-        (EDGE + FLEET + "      - {name: canary, model: pm:2, targetCondition: \"tags.environment='prod'\", priority: 20}\n",
+        (EDGE + FLEET + "      - {name: canary, model: pm:2, modelSha256: <sha>, targetCondition: \"tags.environment='prod'\", priority: 20}\n",
          "mlops-platform:edge.deployments.1.targetCondition", "must be the fleet's condition"),
-        (EDGE + FLEET + "      - {name: canary, model: pm:2, targetCondition: \"tags.environment='prod' AND tags.ring='canary'\", priority: 5}\n",
+        (EDGE + FLEET + "      - {name: canary, model: pm:2, modelSha256: <sha>, targetCondition: \"tags.environment='prod' AND tags.ring='canary'\", priority: 5}\n",
          "mlops-platform:edge.deployments.1.priority", "the canary must rank above the fleet (10)"),
         (EDGE + FLEET + FLEET, "mlops-platform:edge.deployments", "more than one 'fleet' entry"),
-        (EDGE + "      - {name: blue, model: pm:1, targetCondition: \"tags.environment='prod'\", priority: 10}\n",
+        (EDGE + FLEET.replace("<sha>", "A" * 64), "mlops-platform:edge.deployments.0.modelSha256", "[0-9a-f]{64}"),
+        (EDGE + FLEET.replace("<sha>", "a" * 63), "mlops-platform:edge.deployments.0.modelSha256", "[0-9a-f]{64}"),
+        (EDGE + FLEET.replace(", modelSha256: <sha>", ""), "mlops-platform:edge.deployments.0.modelSha256", "required"),
+        (EDGE + "      - {name: blue, model: pm:1, modelSha256: <sha>, targetCondition: \"tags.environment='prod'\", priority: 10}\n",
          "mlops-platform:edge.deployments.0.name", "'fleet' or 'canary'"),
-        (EDGE + "      - {name: fleet, model: pm:1, targetCondition: \"tags.environment='prod'\", priority: 0}\n",
+        (EDGE + "      - {name: fleet, model: pm:1, modelSha256: <sha>, targetCondition: \"tags.environment='prod'\", priority: 0}\n",
          "mlops-platform:edge.deployments.0.priority", "above the base's (0)"),
         ("  mlops-platform:edge:\n    targetCondition: tags.environment='prod'\n    deployments:\n" + FLEET,
          "mlops-platform:edge.imageTag", "required once deployments are declared"),
-        (EDGE + "      - {name: canary, model: pm:1, targetCondition: \"tags.environment='prod' AND tags.ring='c'\", priority: 10, verifiedOnCanary: pm:1}\n",
+        (EDGE + "      - {name: canary, model: pm:1, modelSha256: <sha>, targetCondition: \"tags.environment='prod' AND tags.ring='c'\", priority: 10, verifiedOnCanary: pm:1}\n",
          "mlops-platform:edge.deployments.0.verifiedOnCanary", "only the fleet entry"),
     ],
 )
 def test_bad_edge_config_names_the_key(tmp_path, extra, key, fragment):
-    error = config_error(tmp_path, "prod", extra, BASE.replace("deviceIpRanges", "deviceIpRanges"))
+    error = config_error(tmp_path, "prod", extra.replace("<sha>", SHA), BASE.replace("deviceIpRanges", "deviceIpRanges"))
     assert error.key == key, str(error)
     assert fragment in error.message and "\n" not in str(error)
 
@@ -237,7 +264,7 @@ def test_a_first_canary_without_a_fleet_is_part_of_the_base(tmp_path):
     from core.config import load_stack_config
 
     path = tmp_path / "Pulumi.staging.yaml"
-    path.write_text(BASE + EDGE + "      - {name: canary, model: pm:2, targetCondition: \"tags.environment='prod' AND tags.ring='canary'\", priority: 20}\n")
+    path.write_text(BASE + EDGE + "      - {name: canary, model: pm:2, modelSha256: <sha>, targetCondition: \"tags.environment='prod' AND tags.ring='canary'\", priority: 20}\n".replace("<sha>", SHA))
     assert [d.name for d in load_stack_config("staging", path).edge.deployments] == ["canary"]
 
 
@@ -246,5 +273,20 @@ def test_the_manifest_speaks_the_scoring_modules_twin_and_route_names():
     from pipelines.edge import module
 
     assert (edge_manifest.MODEL_NAME_PROPERTY, edge_manifest.MODEL_VERSION_PROPERTY, edge_manifest.MODEL_URI_PROPERTY,
-            edge_manifest.IMAGE_TAG_PROPERTY) == (module.MODEL_NAME, module.MODEL_VERSION, module.MODEL_URI, module.IMAGE_TAG)  # fmt: skip
+            edge_manifest.MODEL_SHA256_PROPERTY, edge_manifest.IMAGE_TAG_PROPERTY) == (
+        module.MODEL_NAME, module.MODEL_VERSION, module.MODEL_URI, module.MODEL_SHA256, module.IMAGE_TAG)  # fmt: skip
     assert (edge_manifest.TELEMETRY_INPUT, edge_manifest.PREDICTIONS_OUTPUT) == (module.INPUT_NAME, module.OUTPUT_NAME)
+
+
+def test_a_private_stack_with_edge_devices_has_at_most_the_registrys_100_ip_rules(tmp_path):
+    from core.config import load_stack_config
+
+    ranges = ", ".join(f"198.18.{i}.0/24" for i in range(101))
+    base = BASE.replace("{deviceIpRanges: [203.0.113.0/24]}", f"{{deviceIpRanges: [{ranges}]}}")
+    edge = "  mlops-platform:edge: {targetCondition: \"tags.environment='prod'\"}\n"
+    error = config_error(tmp_path, "prod", edge, base)
+    assert error.key == "mlops-platform:iotHub.deviceIpRanges" and "at most 100 IP rules" in error.message
+    # Without edge devices the registry stays closed, so the sites' ranges are only the hub's IP filter.
+    path = tmp_path / "Pulumi.staging.yaml"
+    path.write_text(base)
+    assert len(load_stack_config("staging", path).iot_hub.device_ip_ranges) == 101

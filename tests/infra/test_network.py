@@ -111,7 +111,7 @@ def test_dev_is_public_and_cheap(stacks):
 def test_what_stays_open_is_exactly_the_documented_ingress(stacks, environment):
     record = stacks[environment]
     opened = {r.name for r in record.resources if r.custom and public_access(r) == "Enabled"}
-    assert opened == {"lake-st", "events-evhns", "events-firewall", "iot-iot", "edge-dps"}  # the firewall: see below
+    assert opened == {"lake-st", "events-evhns", "events-firewall", "iot-iot", "edge-dps", "registry-cr"}  # the firewall: see below
     # The lake: selected networks with none selected; only its two trusted writers, by resource id.
     naming = Naming("mlops", environment, "westeurope")
     rules = record.named("lake-st").inputs["networkRuleSet"]
@@ -131,6 +131,9 @@ def test_what_stays_open_is_exactly_the_documented_ingress(stacks, environment):
     assert hub["networkRuleSets"] == {"defaultAction": "Deny", "applyToBuiltInEventHubEndpoint": True,
                                       "ipRules": [{"filterName": f"site-{i}", "action": "Allow", "ipMask": r} for i, r in enumerate(ranges)]}  # fmt: skip
     assert hub["disableLocalAuth"] is True and hub["disableDeviceSAS"] is False
+    # The registry (staging and prod have IoT Edge devices): the edge devices pull from the same sites, nobody else.
+    registry = record.named("registry-cr").inputs
+    assert registry["networkRuleSet"] == {"defaultAction": "Deny", "ipRules": [{"action": "Allow", "iPAddressOrRange": r} for r in ranges]}
     # DPS: devices provision from the same sites; the last rule rejects every other address (first match wins).
     filters = record.named("edge-dps").inputs["properties"]["ipFilterRules"]
     assert filters == [*({"filterName": f"site-{i}", "action": "Accept", "ipMask": r, "target": "all"} for i, r in enumerate(ranges)),

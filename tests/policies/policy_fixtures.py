@@ -20,8 +20,8 @@ DELETE = object()  # an edit that removes the key
 
 # IoT Edge deployments as components/edge.py records them, with manifests from the real generator.
 LOGIN_SERVER = "crmlopsprdweu7f66.azurecr.io"
-MODEL_URI = "azureml://registries/mlr-mlops-shared-weu/models/predictive-maintenance/versions/3"
-LAYERED = {"modulesContent": layered_manifest(ScoringRelease(LOGIN_SERVER, "0.1.0", "predictive-maintenance", "3", MODEL_URI))}
+MODEL_SHA256 = "5e" * 32  # the version's onnx_sha256 tag
+LAYERED = {"modulesContent": layered_manifest(ScoringRelease(LOGIN_SERVER, "0.1.0", "predictive-maintenance", "3", MODEL_SHA256))}
 BASE = {"modulesContent": base_manifest(Registry(LOGIN_SERVER, "edge-pull", "[secret]"))}
 
 

@@ -78,6 +78,12 @@ RESOURCE_CASES = [
      with_(REGISTRY, "sku.name", "Standard"),
      "the Standard registry uses public network access off (private endpoints only), a retention policy for untagged manifests, which only Premium has",
      REGISTRY),  # Premium has every feature: not applicable
+    # Edge sites' IP rules (without a default Deny, which would already be "network rules") need Premium too.
+    ("deploy-registry-premium-features", t.REGISTRY, with_(REGISTRY, "networkRuleSet", {"defaultAction": "Deny", "ipRules": [{"action": "Allow", "iPAddressOrRange": "198.51.100.0/24"}]}),
+     {**PLACE, "registryName": "cr", "sku": {"name": "Standard"}, "publicNetworkAccess": "Enabled",
+      "networkRuleSet": {"defaultAction": "Allow", "ipRules": [{"action": "Allow", "iPAddressOrRange": "198.51.100.0/24"}]}},
+     "the Standard registry uses IP network rules, which only Premium has",
+     with_(REGISTRY, "networkRuleSet", {"defaultAction": "Deny", "ipRules": [{"action": "Allow", "iPAddressOrRange": "198.51.100.0/24"}]})),
     ("deploy-datafactory-name", t.DATA_FACTORY, {**PLACE, "factoryName": "adf-mlops-prd-weu-7f66"}, {**PLACE, "factoryName": "adf--mlops"},
      "factoryName 'adf--mlops' has characters Azure refuses: letters, digits and single hyphens between them only", None),
     ("deploy-datafactory-name", t.DATA_FACTORY, {**PLACE, "factoryName": "adf"}, {**PLACE, "factoryName": "adf-" + "x" * 60},

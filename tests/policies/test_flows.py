@@ -84,6 +84,8 @@ def test_the_promotion_token_flow_is_open_once_configured(pack, stacks):
 REMOVALS = {
     "devices-to-iothub": (lambda r: _edit(r, "iot-iot", lambda p: p["properties"].update(publicNetworkAccess="Disabled")),
                           "IotHubResource 'iot-iot' admits no public traffic"),
+    "edge-devices-pull-images": (lambda r: _edit(r, "registry-cr", lambda p: p["networkRuleSet"].update(ipRules=[])),
+                                 "Registry 'registry-cr' has no IP rule for the site range(s) 198.51.100.0/24"),
     "iothub-to-eventhubs": (lambda r: _edit(r, "iot-iot", lambda p: p.update(identity={"type": "UserAssigned"})),
                             "IotHubResource 'iot-iot' has no system-assigned identity, which trusted-service access requires"),
     "iothub-to-lake": (lambda r: _edit(r, "lake-st", lambda p: p["networkRuleSet"].update(resourceAccessRules=[], bypass="None")),
@@ -157,3 +159,17 @@ def test_dev_is_public_and_its_people_and_ci_flows_do_not_apply(stacks):
     statuses = {result.flow.name: result.status for result in flow_results(stacks["dev"])}
     assert {name for name, status in statuses.items() if status == "not-applicable"} == DEV_NOT_APPLICABLE
     assert {name for name, status in statuses.items() if status == "open"} == ALL_FLOWS - DEV_NOT_APPLICABLE
+
+
+def test_edge_devices_reach_the_registry_only_from_the_sites_and_only_with_edge_devices(pack, stacks):
+    from mlops.preview.flows import flow_results
+    from tests.conftest import run_with
+
+    status = lambda record: {r.flow.name: r for r in flow_results(record)}["edge-devices-pull-images"]  # noqa: E731
+    assert status(stacks["staging"]).status == status(stacks["prod"]).status == status(stacks["dev"]).status == "open"
+    closed = _edit(stacks["staging"], "registry-cr", lambda p: p.update(publicNetworkAccess="Disabled"))
+    assert "has public access Disabled and devices in the field have no private path" in broken(pack, closed)["edge-devices-pull-images"]
+    # A private stack without edge devices keeps its registry closed, and the flow does not apply.
+    without_edge = run_with("staging", edge=json.dumps({"deployments": []}))
+    assert status(without_edge).status == "not-applicable"
+    assert "edge-devices-pull-images" not in broken(pack, without_edge)

@@ -44,7 +44,7 @@ MINIMAL = [
       "storage-public-network-restricted", "storage-zone-redundant", "storage-infrastructure-encryption", "required-tags"]),
     (t.BLOB_CONTAINER, {"accountName": "st", "resourceGroupName": "rg"}, []),
     (t.REGISTRY, {"resourceGroupName": "rg", "sku": {"name": "Basic"}},
-     ["registry-public-network-disabled", "registry-premium-sku", "required-tags"]),
+     ["registry-premium-sku", "required-tags"]),  # registry-public-network-disabled is a stack rule (test_stack_rules)
     (t.BATCH_ENDPOINT, {"resourceGroupName": "rg", "workspaceName": "w", "properties": {}}, ["required-tags"]),
     (t.ACTION_GROUP, {"resourceGroupName": "rg", "groupShortName": "ag", "enabled": True}, ["action-group-has-receiver", "required-tags"]),
     (t.ROLE_ASSIGNMENT, {"principalId": "p", "roleDefinitionId": "r", "scope": "/subscriptions/s/resourceGroups/rg"},

@@ -17,7 +17,17 @@ from mlops.analyzer import load_policy_config
 from policies.rules import RESOURCE_RULES
 from policies.rules import resource_types as t
 from policies.rules.base import NOT_APPLICABLE
-from tests.policies.policy_fixtures import COMPLIANT, DELETE, FLOATING_RUNTIME, HOST_ACCESS, LOGIN_SERVER, RG, edited
+from tests.policies.policy_fixtures import (
+    COMPLIANT,
+    DELETE,
+    FLOATING_RUNTIME,
+    HOST_ACCESS,
+    LAYERED,
+    LOGIN_SERVER,
+    RG,
+    edited,
+    with_module,
+)
 
 RULES = {rule.name: rule for rule in RESOURCE_RULES}
 
@@ -50,7 +60,6 @@ CASES = [
     ("keyvault-public-network-disabled", t.KEY_VAULT, "properties.publicNetworkAccess", "Enabled", "properties.publicNetworkAccess is 'Enabled'; it must be 'Disabled'"),
     ("registry-admin-user-disabled", t.REGISTRY, "adminUserEnabled", True, "adminUserEnabled is true; it must be false"),
     ("registry-anonymous-pull-disabled", t.REGISTRY, "anonymousPullEnabled", True, "anonymousPullEnabled is true; it must be false"),
-    ("registry-public-network-disabled", t.REGISTRY, "publicNetworkAccess", "Enabled", "publicNetworkAccess is 'Enabled'; it must be 'Disabled'"),
     ("registry-premium-sku", t.REGISTRY, "sku.name", "Standard", "sku.name is 'Standard'; it must be 'Premium'"),
     ("registry-retention-policy", t.REGISTRY, "policies.retentionPolicy.status", "disabled", "policies.retentionPolicy.status is 'disabled'; it must be 'enabled'"),
     ("registry-zone-redundant", t.REGISTRY, "zoneRedundancy", "Disabled", "zoneRedundancy is 'Disabled'; it must be 'Enabled'"),
@@ -127,8 +136,13 @@ CASES = [
     ("datafactory-linked-service-key-vault-secrets", t.ADF_LINKED_SERVICE, "properties.connectionString", "Server=tcp:x;Password=hunter2",
      "properties.connectionString holds a secret inline; it must be an AzureKeyVaultSecret reference"),
     # IoT Edge deployments (the compliant fixture: the fleet's layered deployment from components/edge_manifest.py)
-    ("edge-modules-from-stack-registry", t.DYNAMIC, "registryLoginServer", "crother.azurecr.io",
-     f"module 'scorer' pulls '{LOGIN_SERVER}/mlops/edge:0.1.0', not an image of the stack's registry 'crother.azurecr.io'"),
+    ("edge-modules-from-stack-registry", t.DYNAMIC, "content",
+     with_module(LAYERED, ("modulesContent", "$edgeAgent", "properties.desired.modules.scorer", "settings", "image"), "crother.azurecr.io/mlops/edge:0.1.0"),
+     f"module 'scorer' pulls 'crother.azurecr.io/mlops/edge:0.1.0', not an image of the stack's registry '{LOGIN_SERVER}'"),
+    # The model travels as an image too: from the stack's registry only.
+    ("edge-modules-from-stack-registry", t.DYNAMIC, "content",
+     with_module(LAYERED, ("modulesContent", "$edgeAgent", "properties.desired.modules.model", "settings", "image"), "docker.io/someone/model:3"),
+     f"module 'model' pulls 'docker.io/someone/model:3', not an image of the stack's registry '{LOGIN_SERVER}'"),
     *(("edge-modules-not-privileged", t.DYNAMIC, "content", content, message) for content, message in zip(HOST_ACCESS.values(), (
         "module 'scorer' sets HostConfig.Privileged=true", "module 'scorer' sets HostConfig.NetworkMode=\"host\"",
         "module 'scorer' sets HostConfig.CapAdd"))),

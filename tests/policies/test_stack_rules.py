@@ -159,7 +159,8 @@ def test_every_stack_rule_has_a_failing_case(analyzer):
     from policies.rules import STACK_RULES
     from tests.policies.test_deploy_rules import STACK_CASES
 
-    covered = {policy for _, expected in CASES + EVENTHUB_CASES + LOCK_CASES + FUNCTION_AUTH_CASES + EDGE_CASES for policy, _, _ in expected}
+    covered = {policy for _, expected in CASES + EVENTHUB_CASES + LOCK_CASES + FUNCTION_AUTH_CASES + EDGE_CASES + REGISTRY_CASES
+               for policy, _, _ in expected}  # fmt: skip
     covered |= {case[0] for case in STACK_CASES} | {"platform-flows-open"} | {case[0] for case in DATA_STACK_CASES}
     assert covered == {rule.name for rule in STACK_RULES}
 
@@ -295,7 +296,9 @@ def test_every_conditional_stack_rule_has_a_not_applicable_case():
     from tests.policies.test_deploy_rules import STACK_CASES
 
     assert EVENTHUB_CASES[0][1] == [] and FUNCTION_AUTH_NOT_APPLICABLE
-    covered = {"eventhub-public-network-restricted", "function-entra-auth", "platform-flows-open", CANARY_RULE} | {case[0] for case in STACK_CASES}
+    assert REGISTRY_NOT_APPLICABLE
+    covered = {"eventhub-public-network-restricted", "function-entra-auth", "platform-flows-open", CANARY_RULE, REGISTRY_RULE}
+    covered |= {case[0] for case in STACK_CASES}
     covered |= {case[0] for case in DATA_STACK_CASES}
     assert covered == {rule.name for rule in STACK_RULES if rule.conditional}
 
@@ -330,3 +333,52 @@ def test_edge_canary_is_a_strict_part_of_the_fleet(analyzer, stack, expected):
 
 def test_edge_canary_rule_does_not_apply_without_a_canary(analyzer):
     assert [v for v in verdicts(analyzer, EDGE_NOT_APPLICABLE) if v[0] == CANARY_RULE] == []
+
+
+# registry-public-network-disabled: Disabled passes (not applicable: nothing public to judge); public access only from
+# the sites' ranges (networkRuleSet Deny + one IP rule per IoT Hub site range) and only where IoT Edge devices pull.
+REGISTRY_RULE = "registry-public-network-disabled"
+SITE = "198.51.100.0/24"
+
+
+def registry(public: str | None, ranges: list[str] | None = None) -> StackResource:
+    props = {**COMPLIANT[t.REGISTRY]}
+    props.pop("publicNetworkAccess")
+    if public is not None:
+        props["publicNetworkAccess"] = public
+    if ranges is not None:
+        props["networkRuleSet"] = {"defaultAction": "Deny", "ipRules": [{"action": "Allow", "iPAddressOrRange": r} for r in ranges]}
+    return res(t.REGISTRY, "registry-cr", props)
+
+
+def hub_sites(*ranges: str) -> StackResource:
+    props = {**COMPLIANT[t.IOT_HUB], "properties": {**COMPLIANT[t.IOT_HUB]["properties"], "publicNetworkAccess": "Enabled",
+             "networkRuleSets": {"defaultAction": "Deny", "ipRules": [{"filterName": f"site-{i}", "action": "Allow", "ipMask": r}
+                                                                     for i, r in enumerate(ranges)]}}}  # fmt: skip
+    return res(t.IOT_HUB, "iot-iot", props)
+
+
+EDGE_FLEET = edge("fleet", "tags.environment='prod'", 10.0)
+REGISTRY_CASES = [
+    ([registry("Enabled", [SITE]), hub_sites(SITE), EDGE_FLEET], []),  # the sites' path for edge devices
+    ([registry("Enabled", [SITE]), hub_sites(SITE, "203.0.113.0/24"), EDGE_FLEET], []),  # a subset of the sites
+    ([registry("Enabled")], [(REGISTRY_RULE, "registry-cr", "publicNetworkAccess is 'Enabled' with no network rule denying by default; it must be 'Disabled'")]),
+    ([registry(None), EDGE_FLEET], [(REGISTRY_RULE, "registry-cr", "publicNetworkAccess is not set, so Azure uses 'Enabled' with no network rule denying by default; it must be 'Disabled'")]),
+    ([registry("Enabled", []), hub_sites(SITE), EDGE_FLEET],  # Deny with no rule at all: still Enabled, for nobody
+     [(REGISTRY_RULE, "registry-cr", "publicNetworkAccess is 'Enabled' with no network rule denying by default; it must be 'Disabled'")]),
+    ([registry("Enabled", [SITE]), hub_sites(SITE)],
+     [(REGISTRY_RULE, "registry-cr", f"publicNetworkAccess is 'Enabled' for {SITE}, but no IoT Edge deployment in this stack pulls from the registry; it must be 'Disabled'")]),
+    ([registry("Enabled", [SITE, "0.0.0.0/0"]), hub_sites(SITE), EDGE_FLEET],
+     [(REGISTRY_RULE, "registry-cr", "the registry admits 0.0.0.0/0, which the IoT Hub's IP filter does not list as a site (iotHub.deviceIpRanges)")]),
+]
+REGISTRY_NOT_APPLICABLE = [[registry("Disabled")], [registry("Disabled", [SITE]), EDGE_FLEET]]  # Disabled overrides every rule
+
+
+@pytest.mark.parametrize(("stack", "expected"), REGISTRY_CASES)
+def test_the_registry_is_public_only_to_the_edge_sites(analyzer, stack, expected):
+    assert [v for v in verdicts(analyzer, stack) if v[0] == REGISTRY_RULE] == expected
+
+
+@pytest.mark.parametrize("stack", REGISTRY_NOT_APPLICABLE)
+def test_a_closed_registry_is_not_judged_for_its_site_rules(analyzer, stack):
+    assert [v for v in verdicts(analyzer, stack) if v[0] == REGISTRY_RULE] == []

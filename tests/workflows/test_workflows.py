@@ -441,7 +441,7 @@ def test_a_passing_model_opens_a_promotion_pull_request_for_staging_or_the_calle
     assert 'python -m mlops promote --stack "$PROMOTE_TO" --model "$MODEL" --traffic 10 --registry shared' in run_scripts(train)
     [promote] = [s for s in train["steps"] if "mlops promote" in s.get("run", "")]
     assert promote["if"] == "github.ref == 'refs/heads/main' && env.PROMOTE_TO != 'none'"
-    [upload] = step_using(train, "actions/upload-artifact")
+    [upload] = [s for s in step_using(train, "actions/upload-artifact") if s["with"]["name"] == "promotion"]
     assert upload["with"]["path"] == "stacks/Pulumi.${{ needs.request.outputs.promote-to }}.yaml"
     pr = WORKFLOWS["train"]["jobs"]["promotion-pr"]
     assert pr["needs"] == ["request", "train"] and "needs.train.outputs.model != ''" in pr["if"]
@@ -464,6 +464,50 @@ def test_a_trained_model_is_shared_into_the_registry_deployments_read_and_never_
     assert '--registry-name "$registry" --share-with-name "$name" --share-with-version "$version"' in script
     show = script.index('az ml model show --registry-name "$registry" --name "$name" --version "$version"')
     assert show < script.index("az ml model share") and "exit 1" in script[show : script.index("az ml model share")]
+
+
+def test_a_promoted_model_gets_its_edge_model_image_in_devs_registry_and_the_promoted_stacks():
+    """The ONNX file travels like the module: an image per version, built in dev's registry (buildx, both arches),
+    imported by resource id where the promotion goes (bootstrap.yml's images pattern), checked against its digest."""
+    jobs_ = WORKFLOWS["train"]["jobs"]
+    train = jobs_["train"]
+    names = [s.get("name") or s.get("uses") for s in train["steps"]]
+    [download] = [s for s in train["steps"] if "az ml model download" in s.get("run", "")]
+    assert names.index("Share the model into the shared Azure ML registry") < names.index(download["name"]) < names.index("python -m mlops promote --traffic 10")
+    script = download["run"]
+    assert download["if"] == "env.PROMOTE_TO != 'none'"
+    assert 'az ml model show --registry-name "$registry" --name "$name" --version "$version" --query tags.onnx_sha256 --output tsv' in script
+    assert 'az ml model download --registry-name "$registry" --name "$name" --version "$version" --download-path edge-download' in script
+    checked = script.index('"$(sha256sum "$onnx" | cut -d \' \' -f 1)" != "$expected"')
+    assert script.index("^[0-9a-f]{64}$") < script.index("az ml model download") < checked < script.index("cp \"$onnx\" edge-model/model.onnx")
+    [artifact] = [s for s in step_using(train, "actions/upload-artifact") if s["with"]["name"] == "edge-model"]
+    assert artifact["with"]["path"] == "edge-model/" and artifact["if"] == "env.PROMOTE_TO != 'none'"
+
+    build = jobs_["edge-model-image"]
+    assert build["needs"] == ["request", "train"] and build["runs-on"] == "ubuntu-latest" and build["environment"] == "dev"
+    assert build["if"] == "needs.train.outputs.model != '' && needs.request.outputs.promote-to != 'none'"
+    [fetched] = step_using(build, "actions/download-artifact")
+    assert fetched["with"] == {"name": "edge-model", "path": "edge-model"}
+    script = " ".join(run_scripts(build).replace("\\\n", " ").split())
+    assert "registry=$(pulumi stack output registryLoginServer --stack dev)" in script
+    assert 'echo "$digest edge-model/model.onnx" | sha256sum --check --status' in script  # the file the train job checked
+    assert "cp pipelines/edge/deliver-model.sh edge-model/" in script and 'image="$registry/mlops/edge-model/$name:$version"' in script
+    assert ('docker buildx build --platform linux/amd64,linux/arm64 --file pipelines/edge/model.Dockerfile '
+            '--build-arg MODEL_SHA256="$digest" --tag "$image" --push edge-model') in script  # fmt: skip
+    assert script.index("sha256sum --check") < script.index("docker buildx build")
+
+    imported = jobs_["edge-model-import"]
+    assert imported["needs"] == ["request", "train", "edge-model-image"] and imported["runs-on"] == "ubuntu-latest"
+    assert imported["environment"] == "${{ needs.request.outputs.promote-to }}"
+    assert imported["if"] == "needs.request.outputs.promote-to != 'dev' && needs.request.outputs.promote-to != 'none'"
+    script = run_scripts(imported)
+    assert 'source_id=$(az acr show --name "$dev_registry" --query id --output tsv)' in script
+    assert 'az acr import --name "$registry" --source "$image" --registry "$source_id" --force --output none' in script
+    assert 'image="mlops/edge-model/$name:$version"' in script
+    # The repository the manifests name (components/edge_manifest.py) is the one the workflow fills.
+    from components.edge_manifest import MODEL_IMAGE_REPOSITORY
+
+    assert MODEL_IMAGE_REPOSITORY == "mlops/edge-model"
 
 
 # --- runners: data planes from the stack's runner, pulumi from GitHub-hosted ones ---------------------------------
