@@ -14,7 +14,7 @@ from pathlib import Path
 from core.paths import ROOT_DIR
 
 CONTEXT_DIR = ROOT_DIR / "pipelines" / "images" / "serving"
-# Project files the image copies, as paths relative to the context (the pipelines modules score.py imports; a
+# Project files the image copies, as paths relative to the context (the pipelines and core modules score.py imports; a
 # test checks that they are all here and that requirements.txt covers their imports).
 PROJECT_FILES = {
     "score.py": "pipelines/score.py",
@@ -23,6 +23,8 @@ PROJECT_FILES = {
     "pipelines/json_limits.py": "pipelines/json_limits.py",
     "pipelines/model_metadata.py": "pipelines/model_metadata.py",
     "pipelines/signature_rules.py": "pipelines/signature_rules.py",
+    "core/__init__.py": "core/__init__.py",
+    "core/contracts.py": "core/contracts.py",  # collect.py's environment names
 }
 
 

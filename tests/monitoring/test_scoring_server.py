@@ -269,20 +269,20 @@ def test_the_image_runs_the_server_as_mlops_serve_does():
     assert all(f'{key}="{value}"' in dockerfile or f"{key}={value}" in dockerfile for key, value in SERVER_ENV.items())
     from pipelines.serving_context import PROJECT_FILES
 
-    assert "COPY pipelines/ /app/pipelines/" in dockerfile  # the helper modules, copied into the build context
-    copied = {source for target, source in PROJECT_FILES.items() if target.startswith("pipelines/")}
+    assert "COPY pipelines/ /app/pipelines/" in dockerfile and "COPY core/ /app/core/" in dockerfile  # into the context
+    copied = {source for target, source in PROJECT_FILES.items() if target.startswith(("pipelines/", "core/"))}
     assert all((ROOT_DIR / path).is_file() for path in copied)
     # The pipelines modules the image's code imports are exactly the ones copied in (collect.py among them) ...
     sources = [ROOT_DIR / source for source in PROJECT_FILES.values()]
     modules = {name for path in sources for name in imported_modules(path)}
-    project = {f"{name.replace('.', '/')}.py" for name in modules if name.startswith("pipelines.") and (ROOT_DIR / f"{name.replace('.', '/')}.py").is_file()}
-    assert project == copied - {"pipelines/__init__.py"} and "pipelines/collect.py" in project
+    project = {f"{name.replace('.', '/')}.py" for name in modules if name.startswith(("pipelines.", "core.")) and (ROOT_DIR / f"{name.replace('.', '/')}.py").is_file()}
+    assert project == copied - {"pipelines/__init__.py", "core/__init__.py"} and "pipelines/collect.py" in project
     # ... and every other module they import comes with the image's requirements (or the standard library).
     requirements = [line for line in (ROOT_DIR / "pipelines" / "images" / "serving" / "requirements.txt").read_text().splitlines()
                     if line.strip() and not line.startswith("#")]  # fmt: skip
     installed = installed_closure(requirements)
     providers = metadata.packages_distributions()
-    third_party = {name.split(".")[0] for name in modules} - set(sys.stdlib_module_names) - {"pipelines", "__future__"}
+    third_party = {name.split(".")[0] for name in modules} - set(sys.stdlib_module_names) - {"pipelines", "core", "__future__"}
     uncovered = {top for top in third_party if not {d.lower() for d in providers.get(top, [top])} & installed}
     assert uncovered == set()
     assert {"azure", "fastavro", "pyarrow"} <= third_party  # collect.py's own, so the check above looked at them
