@@ -22,8 +22,9 @@ from typing import Any
 from mlops.errors import BadInput
 from mlops.mockrun import RecordedResource, Secret
 from mlops.paths import ROOT_DIR, mlops_home
-from mlops.preview.replace import forcing, identity_keys, is_stateful
+from mlops.preview.replace import forcing, identity_keys
 from mlops.preview.report import Change, masked
+from policies.rules.resource_types import is_stateful
 
 IGNORED_KEYS = frozenset({"__provider"})
 _SECRET_SIG, _SECRET_VALUE = "4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270"

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from mlops.mockrun import run_stack
+from policies.rules import resource_types as t
 from stacks.outputs import SharedOutputs
 
-REGISTRY = "azure-native:machinelearningservices:Registry"
+REGISTRY = t.ML_REGISTRY
 
 
 def test_shared_stack_holds_the_registry_and_exports_its_contract():
