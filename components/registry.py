@@ -18,8 +18,10 @@ from components.context import PlatformContext, enabled
 
 @dataclass(frozen=True)
 class RegistryArgs:
-    sku: str
+    sku: containerregistry.SkuName
+    """Basic, Standard or Premium (private stacks need Premium)."""
     zone_redundant: bool
+    """Whether the registry spans availability zones (Premium only)."""
 
 
 class ContainerRegistry(PlatformComponent):
@@ -28,7 +30,7 @@ class ContainerRegistry(PlatformComponent):
 
     def __init__(self, name: str, ctx: PlatformContext, args: RegistryArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(name, ctx, opts)
-        premium = args.sku == "Premium"
+        premium = args.sku == containerregistry.SkuName.PREMIUM
         registry = containerregistry.Registry(
             f"{name}-cr",
             registry_name=ctx.naming.name("cr"),
@@ -37,13 +39,15 @@ class ContainerRegistry(PlatformComponent):
             sku=containerregistry.SkuArgs(name=args.sku),
             admin_user_enabled=False,
             anonymous_pull_enabled=False,
-            public_network_access=enabled(not ctx.private),
-            network_rule_bypass_options="AzureServices",
+            public_network_access=enabled(not ctx.private, containerregistry.PublicNetworkAccess),
+            network_rule_bypass_options=containerregistry.NetworkRuleBypassOptions.AZURE_SERVICES,
             # Zone redundancy and the retention policy exist only on Premium.
-            zone_redundancy=enabled(premium and args.zone_redundant),
+            zone_redundancy=enabled(premium and args.zone_redundant, containerregistry.ZoneRedundancy),
             policies=containerregistry.PoliciesArgs(
-                retention_policy=containerregistry.RetentionPolicyArgs(days=30, status="enabled") if premium else None,
-                azure_ad_authentication_as_arm_policy=containerregistry.AzureADAuthenticationAsArmPolicyArgs(status="enabled"),
+                retention_policy=containerregistry.RetentionPolicyArgs(days=30, status=containerregistry.PolicyStatus.ENABLED) if premium else None,
+                azure_ad_authentication_as_arm_policy=containerregistry.AzureADAuthenticationAsArmPolicyArgs(
+                    status=containerregistry.AzureADAuthenticationAsArmPolicyStatus.ENABLED
+                ),
             ),
             tags=ctx.tags,
             opts=self.child(stateful=True),
@@ -51,6 +55,9 @@ class ContainerRegistry(PlatformComponent):
         self.private_endpoints(registry.id, ["registry"])
         self.diagnostics(registry.id)
         self.resource_id: pulumi.Output[str] = registry.id
+        """The registry's id."""
         self.resource_name: pulumi.Output[str] = registry.name
+        """The registry's name."""
         self.login_server: pulumi.Output[str] = registry.login_server
+        """The registry's login server, <name>.azurecr.io."""
         self._register()

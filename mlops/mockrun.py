@@ -82,6 +82,8 @@ class RecordedResource:
     ignore_changes: list[str] = field(default_factory=list)
     replace_on_changes: list[str] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
+    # A component's registered outputs (`register_outputs`: its resource_id, resource_name, ...); custom resources: {}.
+    registered_outputs: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -271,7 +273,7 @@ def _computed_outputs(type_: str, name: str, inputs: dict, resource_id: str) -> 
 
 
 class Recorder(pulumi_mocks.MockMonitor):
-    """A mock monitor that keeps the full registration request of every resource."""
+    """A mock monitor that keeps the full registration request of every resource, and each component's outputs."""
 
     def __init__(self, mocks: pulumi_mocks.Mocks):
         super().__init__(mocks)
@@ -308,6 +310,14 @@ class Recorder(pulumi_mocks.MockMonitor):
             )
         )
         return response
+
+    def RegisterResourceOutputs(self, request):
+        """A component's outputs, as the engine keeps them in the state: kept with its record."""
+        for resource in reversed(self.recorded):
+            if resource.urn == request.urn:
+                resource.registered_outputs = _unwrap(rpc.deserialize_properties(request.outputs))
+                break
+        return super().RegisterResourceOutputs(request)
 
 
 def _recorded_inputs(request) -> dict[str, Any]:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
+from pulumi_azure_native import containerregistry, keyvault, storage
+from pulumi_azure_native import machinelearningservices as ml
 
 from components.access import WorkloadAccess
 from components.alerts import Alerts, AlertsArgs, EventHubTarget, LogMetricRule, MetricRule, alert_rule_name
@@ -182,7 +184,7 @@ def build_core(cfg: PlatformConfig, ctx: PlatformContext) -> Core:
         "lake",
         ctx,
         DataLakeArgs(
-            sku=cfg.storage.sku,
+            sku=storage.SkuName(cfg.storage.sku),
             blob_soft_delete_days=cfg.storage.blob_soft_delete_days,
             container_soft_delete_days=cfg.storage.container_soft_delete_days,
             raw_to_cool_after_days=cfg.storage.raw_to_cool_after_days,
@@ -191,9 +193,9 @@ def build_core(cfg: PlatformConfig, ctx: PlatformContext) -> Core:
         ),
     )
     vault = KeyVault(
-        "vault", ctx, KeyVaultArgs(sku=cfg.key_vault.sku, soft_delete_retention_days=cfg.key_vault.soft_delete_retention_days)
+        "vault", ctx, KeyVaultArgs(sku=keyvault.SkuName(cfg.key_vault.sku), soft_delete_retention_days=cfg.key_vault.soft_delete_retention_days)
     )
-    registry = ContainerRegistry("registry", ctx, RegistryArgs(sku=cfg.registry.sku, zone_redundant=cfg.is_production))
+    registry = ContainerRegistry("registry", ctx, RegistryArgs(sku=containerregistry.SkuName(cfg.registry.sku), zone_redundant=cfg.is_production))
     return Core(ctx, monitoring, lake, vault, registry)
 
 
@@ -268,15 +270,15 @@ def build_ml(cfg: PlatformConfig, core: Core, ingestion: Ingestion, group: pulum
         "workspace",
         ctx,
         MlWorkspaceArgs(
-            key_vault_id=core.vault.resource_id,
-            registry_id=core.registry.resource_id,
+            vault_id=core.vault.resource_id,
+            container_registry_id=core.registry.resource_id,
             application_insights_id=core.monitoring.application_insights_id,
-            storage_sku=cfg.storage.sku,
+            storage_sku=storage.SkuName(cfg.storage.sku),
             isolation_mode=cfg.workspace.isolation_mode,
             image_build_compute=cluster_name(ctx),
             outbound=outbound,
             package_mirror_fqdns=cfg.workspace.package_mirror_fqdns,
-            firewall_sku=cfg.workspace.firewall_sku,
+            firewall_sku=ml.FirewallSku(cfg.workspace.firewall_sku),
             lake_account_name=lake.resource_name,
             lake_zones=ZONES,
             approver_scopes=[group.id, shared.registry_id, shared.registry_storage_account_id,
@@ -346,7 +348,7 @@ def build_runners(cfg: PlatformConfig, core: Core) -> CiRunners | None:
         core.ctx,
         CiRunnersArgs(
             registry_login_server=core.registry.login_server,
-            registry_id=core.registry.resource_id,
+            container_registry_id=core.registry.resource_id,
             vault_name=core.vault.resource_name,
             vault_uri=core.vault.vault_uri,
             vault_id=core.vault.resource_id,
@@ -387,7 +389,7 @@ def stack_outputs(cfg: PlatformConfig, group: pulumi.Resource, core: Core, inges
         "batch_endpoint_name": serving.batch.resource_name,
         "eventhubs_namespace_fqdn": ingestion.events.namespace_fqdn,
         "event_hub_names": ingestion.events.hub_names,
-        "iot_hub_hostname": ingestion.iot.hostname,
+        "iot_hub_hostname": ingestion.iot.host_name,
         "runner_label": runners.label if runners else None,
         "action_group_id": ctx.resource_id(f"Microsoft.Insights/actionGroups/{cfg.naming.name('ag')}"),
         "retrain_function_name": function_app_name(ctx),
@@ -421,7 +423,7 @@ def build_monitoring(cfg: PlatformConfig, core: Core, ingestion: Ingestion, ml: 
             maximum_instance_count=cfg.retrain_trigger.maximum_instances,
             instance_memory_mb=cfg.retrain_trigger.instance_memory_mb,
             python_version=cfg.retrain_trigger.python_version,
-            storage_sku=cfg.storage.sku,
+            storage_sku=storage.SkuName(cfg.storage.sku),
             promotion=promotion_dispatch(cfg.retrain_trigger.promotion, core.vault),
         ),
     )
@@ -481,8 +483,8 @@ def edge(cfg: PlatformConfig, ctx, iot: IotHub, registry: ContainerRegistry, sha
         "edge",
         ctx,
         EdgeArgs(
-            hub_id=iot.resource_id,
-            hub_host_name=iot.hostname,
+            iot_hub_id=iot.resource_id,
+            iot_hub_host_name=iot.host_name,
             registry_login_server=registry.login_server,
             ml_registry_name=shared.registry_name,
             deployer_principal_id=ctx.deployer_id,
@@ -514,7 +516,7 @@ def promotion_dispatch(promotion: PromotionDispatchConfig | None, vault: KeyVaul
         return None
     return PromotionDispatch(
         repository=promotion.repository, workflow=promotion.workflow, ref=promotion.ref, token=promotion.token,
-        token_secret_name=promotion.token_secret_name, vault_name=vault.resource_name, vault_id=vault.resource_id,
+        token_secret_name=promotion.token_secret_name, vault_name=vault.resource_name,
         vault_uri=vault.vault_uri,
     )  # fmt: skip
 
@@ -622,7 +624,7 @@ def flow_grants(cfg: PlatformConfig, core: Core, ingestion: Ingestion, ml: Ml, t
         Grant("compute-publish-metrics", cluster, "Monitoring Metrics Publisher", monitoring.application_insights_id),
     ]
     if runners is not None:
-        ci = runners.principal_id
+        ci = runners.runner_principal_id
         grants += [
             Grant("ci-workspace", ci, "AzureML Data Scientist", workspace.resource_id),
             Grant("ci-code-snapshots", ci, "Storage Blob Data Contributor", ws_storage),

@@ -23,10 +23,9 @@ ALERTS_HUB_ID = f"{RG}/providers/Microsoft.EventHub/namespaces/evhns-mlops-dev-w
 ROLE_NAMES = {guid: role for role, guid in BUILT_IN_ROLES.items()}
 
 
-VAULT_ID = f"{RG}/providers/Microsoft.KeyVault/vaults/kv-mlops-dev-weu"
 PROMOTION = PromotionDispatch(
     repository="example-org/mlops-platform", workflow="train.yml", ref="main", token="github_pat_x",
-    token_secret_name="github-promotion-token", vault_name="kv-mlops-dev-weu", vault_id=VAULT_ID,
+    token_secret_name="github-promotion-token", vault_name="kv-mlops-dev-weu",
     vault_uri="https://kv-mlops-dev-weu.vault.azure.net/",
 )  # fmt: skip
 
