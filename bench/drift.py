@@ -76,9 +76,9 @@ def run_measured(command: list[str]) -> tuple[dict, float]:
 
 def worker_ours(reference: Path, current: Path) -> dict:
     sys.path.insert(0, str(ROOT))
+    from core.config import DriftConfig
     from pipelines import drift
     from pipelines.drift_report import write_reports
-    from stacks.config import DriftConfig
 
     started = time.perf_counter()
     profile = drift.build_profile(reference)
@@ -94,9 +94,9 @@ def worker_ours(reference: Path, current: Path) -> dict:
 def worker_compare(reference: Path, current: Path) -> dict:
     """The comparison alone, from the saved profile: what a scheduled drift check runs."""
     sys.path.insert(0, str(ROOT))
+    from core.config import DriftConfig
     from pipelines import drift
     from pipelines.drift_report import write_reports
-    from stacks.config import DriftConfig
 
     started = time.perf_counter()
     result = drift.compare_files(drift.ReferenceProfile.load(profile_path(reference)), current, DriftConfig())

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_azure_native import monitor
 
-from components.azure_facts import metric
 from components.base import PlatformComponent
 from components.context import PlatformContext
-from components.naming import Naming
+from core.azure_facts import metric
+from core.naming import Naming
 
 ENDPOINTS_NS = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"
 DEPLOYMENTS_NS = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments"

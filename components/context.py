@@ -15,8 +15,8 @@ from typing import TypeVar
 
 import pulumi
 
-from components.naming import Naming
 from components.private_link import PrivateNetwork
+from core.naming import Naming
 
 MANAGED_BY = "pulumi"
 E = TypeVar("E", bound=Enum)

@@ -40,7 +40,7 @@ DATE_FORMATS = {"{yyyy}": "yyyy", "{MM}": "MM", "{dd}": "dd", "{HH}": "HH"}
 
 @dataclass(frozen=True)
 class BatchSource:
-    """One configured source (stacks/config.py BatchSourceConfig, as plain values)."""
+    """One configured source (core/config.py BatchSourceConfig, as plain values)."""
 
     name: str
     """The source's name (config `ingestion.batch[].name`)."""

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from components.azure_facts import facts
+from core.azure_facts import facts
 
 EDGE = facts("iot_edge")  # the pack's table: the policies judge the manifests by the same facts
 # The IoT Edge runtime's images, pinned to the 1.5 LTS line (version-history: 1.5 is the supported LTS; the

@@ -5,7 +5,7 @@ A schedule's job is defined in ARM without any upload: the command runs code bak
 (pipelines/images/training.Dockerfile copies the modules the monitor imports), its inputs and outputs are
 datastore and registry paths, and `identity: Managed` makes the job read and write them as the cluster's identity
 (identity-based data access). Facts (how-to-schedule-pipeline-job): the cron expression has five fields and Azure
-ML ignores DAYS and MONTHS (stacks/config.py refuses them); a schedule must be disabled before it can be deleted,
+ML ignores DAYS and MONTHS (core/config.py refuses them); a schedule must be disabled before it can be deleted,
 so the schedule's name never changes and Pulumi updates it in place; "even after assigning a managed identity to a
 schedule, the author must retain their job run permissions for the schedule to function".
 """

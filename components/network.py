@@ -20,10 +20,10 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import network, privatedns
 
-from components.azure_facts import FLEX_SUBNET_DELEGATION
 from components.base import PlatformComponent
 from components.context import PlatformContext
 from components.private_link import PrivateNetwork
+from core.azure_facts import FLEX_SUBNET_DELEGATION
 
 SUBNET_NAMES = {
     "privateEndpoints": "snet-pe",

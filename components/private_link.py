@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import network
 
-from components.azure_facts import private_dns_zones
+from core.azure_facts import private_dns_zones
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import authorization
 
-from components.azure_facts import facts
 from components.context import PlatformContext
+from core.azure_facts import facts
 
 # Built-in role definition GUIDs by role name: the policy pack's `roles.json`, which also lists what each grants.
 BUILT_IN_ROLES: dict[str, str] = {name: role["id"] for name, role in facts("roles")["roles"].items()}

@@ -22,7 +22,7 @@ from pulumi_azure_native import machinelearningservices as ml
 from components.arm_settings import TRAFFIC_KIND, ArmSetting, revision
 from components.base import PlatformComponent
 from components.context import PlatformContext, enabled
-from components.naming import Naming
+from core.naming import Naming
 
 INFERENCE_PORT = 5001  # azmlinfsrv
 

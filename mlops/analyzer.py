@@ -31,10 +31,10 @@ from pulumi.runtime.proto import analyzer_pb2_grpc
 from pulumi_policy.deserialize import SPECIAL_SECRET_SIG, SPECIAL_SIG_KEY
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
-from mlops.mockrun import RecordedResource, Secret, StackRecord
-from mlops.paths import ROOT_DIR
+from core.config import PROJECT
+from core.paths import ROOT_DIR
 from mlops.preview.report import Violation
-from stacks.config import PROJECT
+from mlops.records import RecordedResource, Secret, StackRecord
 
 PACK_DIR = ROOT_DIR / "policies"
 CONFIG_DIR = PACK_DIR / "config"

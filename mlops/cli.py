@@ -11,8 +11,8 @@ import sys
 
 import typer
 
-from mlops.commands import data, drift, loop, pipeline, preview, promote, serve
-from mlops.errors import (
+from core.config import ConfigError
+from core.errors import (
     EXIT_BAD_INPUT,
     EXIT_INTERNAL,
     EXIT_REFUSED,
@@ -21,7 +21,7 @@ from mlops.errors import (
     internal_error_line,
     log_internal_error,
 )
-from stacks.config import ConfigError
+from mlops.commands import data, drift, loop, pipeline, preview, promote, serve
 
 app = typer.Typer(
     name="mlops",

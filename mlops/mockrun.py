@@ -12,7 +12,6 @@ import json
 import runpy
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +21,11 @@ from pulumi.runtime import rpc, settings
 from pulumi.runtime.stack import wait_for_rpcs
 from pulumi.runtime.sync_await import _sync_await
 
-from mlops.paths import ROOT_DIR
+from core.config import PROJECT, SHARED_STACK, read_stack_values, stack_file
+from core.paths import ROOT_DIR
+from mlops.records import RecordedResource, Secret, StackRecord
 from policies.rules import resource_types as t
 from policies.rules.resource_types import ARM_IDS  # ARM id templates per type; {sub} and {name} are filled in
-from stacks.config import PROJECT, SHARED_STACK, read_stack_values, stack_file
 
 PROGRAM = ROOT_DIR / "__main__.py"
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
@@ -34,24 +34,6 @@ SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000000"
 TENANT_ID = "11111111-1111-1111-1111-111111111111"
 CLIENT_OBJECT_ID = "22222222-2222-2222-2222-222222222222"
 _SECRET_SIG = rpc._special_sig_key
-
-
-class Secret:
-    """A secret input value: shown as [secret] everywhere; the value is kept for policies only."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any):
-        self.value = value
-
-    def __repr__(self) -> str:
-        return "[secret]"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other.value == self.value
-
-    def __hash__(self) -> int:
-        return hash(json.dumps(self.value, sort_keys=True, default=str))
 
 
 def _unwrap(value: Any) -> Any:
@@ -63,54 +45,6 @@ def _unwrap(value: Any) -> Any:
     if isinstance(value, list):
         return [_unwrap(v) for v in value]
     return value
-
-
-@dataclass
-class RecordedResource:
-    urn: str
-    type: str
-    name: str
-    parent: str
-    custom: bool
-    inputs: dict[str, Any]
-    protect: bool = False
-    retain_on_delete: bool = False
-    dependencies: list[str] = field(default_factory=list)
-    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
-    aliases: list[str] = field(default_factory=list)
-    delete_before_replace: bool = False
-    ignore_changes: list[str] = field(default_factory=list)
-    replace_on_changes: list[str] = field(default_factory=list)
-    outputs: dict[str, Any] = field(default_factory=dict)
-    # A component's registered outputs (`register_outputs`: its resource_id, resource_name, ...); custom resources: {}.
-    registered_outputs: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class StackRecord:
-    """The desired state of one stack: every registered resource, in registration order, and the exports."""
-
-    environment: str
-    resources: list[RecordedResource]
-    outputs: dict[str, Any]
-    calls: list[str] = field(default_factory=list)
-
-    def of_type(self, type_: str) -> list[RecordedResource]:
-        return [r for r in self.resources if r.type == type_]
-
-    def one(self, type_: str) -> RecordedResource:
-        found = self.of_type(type_)
-        if len(found) != 1:
-            raise AssertionError(f"expected one {type_}, found {len(found)}: {[r.name for r in found]}")
-        return found[0]
-
-    def named(self, name: str) -> RecordedResource:
-        """The resource with this logical name (unique within a stack's components)."""
-        [found] = [r for r in self.resources if r.name == name]
-        return found
-
-    def by_urn(self) -> dict[str, RecordedResource]:
-        return {r.urn: r for r in self.resources}
 
 
 class PlatformMocks(pulumi_mocks.Mocks):
@@ -417,8 +351,8 @@ def main(stacks: list[str]) -> None:
     import sys
     from dataclasses import asdict
 
-    from mlops.preview.diff import from_recorded
-    from stacks.config import ConfigError
+    from core.config import ConfigError
+    from mlops.preview.state import from_recorded
 
     document = {}
     for environment in stacks:

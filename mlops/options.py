@@ -10,9 +10,9 @@ from typing import Annotated
 
 import typer
 
-from components.naming import ENVIRONMENT_CODES
-from mlops.errors import BadInput
-from stacks.config import STACKS_DIR, SharedConfig, config_model
+from core.config import STACKS_DIR, SharedConfig, config_model
+from core.errors import BadInput
+from core.naming import ENVIRONMENT_CODES
 
 
 class OutputFormat(StrEnum):

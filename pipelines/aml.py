@@ -20,10 +20,11 @@ from pathlib import Path
 from azure.ai.ml import Input, Output, dsl
 from azure.ai.ml.entities import CommandComponent, Environment, PipelineJob
 
-from mlops.paths import ROOT_DIR
+from core.contracts import TRAINING_IMAGE
+from core.outputs import StackOutputs
+from core.paths import ROOT_DIR
 from pipelines.registry import MODEL_NAME, experiment_name
-from pipelines.steps import HISTORY, LABELS, LIVE_MODEL, PREDICTIONS, STEPS, TRAINING_IMAGE, Step
-from stacks.outputs import StackOutputs
+from pipelines.steps import HISTORY, LABELS, LIVE_MODEL, PREDICTIONS, STEPS, Step
 
 RAW_DATA_PATH = "telemetry/training.parquet"  # inside the lake's raw zone
 COMPONENT_PREFIX = MODEL_NAME.replace("-", "_")

@@ -27,9 +27,9 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
-from mlops.errors import EXIT_BAD_INPUT, BadInput
-from mlops.paths import ROOT_DIR
-from stacks.config import ConfigError, display_path, load_stack_config, stack_file
+from core.config import ConfigError, display_path, load_stack_config, stack_file
+from core.errors import EXIT_BAD_INPUT, BadInput
+from core.paths import ROOT_DIR
 
 SERVING_ENVIRONMENT_SPEC = ROOT_DIR / "pipelines" / "images" / "serving-environment.yml"
 STACKS = ("dev", "staging", "prod")

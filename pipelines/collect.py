@@ -37,7 +37,7 @@ Verified facts (the sources):
   scope `https://eventhubs.azure.net/.default`).
   https://learn.microsoft.com/azure/event-hubs/authorize-access-azure-active-directory
 - Size: the maximum size of one Event Hubs publication (an event or a batch) is 256 KB on Basic and 1 MB on
-  Standard, Premium and Dedicated; Capture needs Standard or higher (stacks/config.py refuses Basic with capture).
+  Standard, Premium and Dedicated; Capture needs Standard or higher (core/config.py refuses Basic with capture).
   https://learn.microsoft.com/azure/event-hubs/event-hubs-quotas
 - Capture writes Avro with the record schema `Microsoft.ServiceBus.Messaging.EventData` (SequenceNumber long,
   Offset string, EnqueuedTimeUtc string, SystemProperties and Properties maps of long|double|string|bytes, Body
@@ -63,16 +63,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# The environment the scoring script reads (the stack sets these on the online deployments).
-NAMESPACE_ENV = "MLOPS_EVENTHUB_NAMESPACE"  # the namespace's FQDN, e.g. evhns-mlops-dev-weu.servicebus.windows.net
-HUB_ENV = "MLOPS_PREDICTIONS_HUB"
-COLLECT_DIR_ENV = "MLOPS_COLLECT_DIR"
-ENDPOINT_ENV = "MLOPS_ENDPOINT"
-DEPLOYMENT_ENV = "MLOPS_DEPLOYMENT"
-MODEL_ENV = "MLOPS_MODEL"  # name:version
-COLLECT_ENV = (NAMESPACE_ENV, HUB_ENV, COLLECT_DIR_ENV, ENDPOINT_ENV, DEPLOYMENT_ENV, MODEL_ENV)
-PREDICTIONS_HUB = "predictions"
-LOCAL_ENDPOINT = "local"
+from core.contracts import (
+    COLLECT_DIR_ENV,
+    DEPLOYMENT_ENV,
+    ENDPOINT_ENV,
+    HUB_ENV,
+    LOCAL_ENDPOINT,
+    MODEL_ENV,
+    NAMESPACE_ENV,
+    PREDICTIONS_HUB,
+)
 
 EVENTHUBS_SCOPE = "https://eventhubs.azure.net/.default"
 BATCH_CONTENT_TYPE = "application/vnd.microsoft.servicebus.json"
@@ -523,13 +523,6 @@ class Collector:
             self._last_log = now
             counts = vars(self.counts).copy()
         log.warning(json.dumps({"event": event, "reason": reason, "endpoint": self.metadata.endpoint, **counts}))
-
-
-def collection_env(endpoint: str, deployment: str, model: str, *, folder: Path | None = None, namespace: Any = None) -> dict[str, Any]:
-    """The scoring script's collection settings, as a deployment's environment: where to send (a local folder in
-    Capture's layout, or the `predictions` hub of the Event Hubs namespace with this FQDN) and its rows' metadata."""
-    where = {COLLECT_DIR_ENV: str(folder)} if folder is not None else {NAMESPACE_ENV: namespace, HUB_ENV: PREDICTIONS_HUB}
-    return {**where, ENDPOINT_ENV: endpoint, DEPLOYMENT_ENV: deployment, MODEL_ENV: model}
 
 
 def collector_from_env(scorer: Scorer | None = None, env: dict[str, str] | None = None, transport: Any = None) -> Collector | None:

@@ -62,10 +62,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import kstwo
 
-from mlops.errors import first_line
+from core.contracts import APPINSIGHTS_ENV
+from core.errors import first_line
+from core.metrics import DEFAULT_BINS, DEFAULT_CHUNK_ROWS, DEFAULT_SAMPLE_SIZE, DRIFT_METRIC
 from pipelines import telemetry
-from pipelines.metrics import DEFAULT_BINS, DEFAULT_CHUNK_ROWS, DEFAULT_SAMPLE_SIZE, DRIFT_METRIC
-from pipelines.telemetry import APPINSIGHTS_ENV
 
 PSI_EPSILON = 1e-4
 UNSEEN = "(unseen)"
@@ -82,7 +82,7 @@ class DriftInputError(ValueError):
 
 
 class Thresholds(Protocol):
-    """What the verdicts need; `stacks.config.DriftConfig` is one."""
+    """What the verdicts need; `core.config.DriftConfig` is one."""
 
     psi_threshold: float
     ks_p_value: float

@@ -19,7 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from mlops.errors import BadInput, Refused
+from core.config import EDGE_CANARY, EDGE_FLEET, PROJECT
+from core.errors import BadInput, Refused
 from pipelines.model_metadata import ONNX_TAG
 from pipelines.promotion import (
     Promotion,
@@ -30,7 +31,6 @@ from pipelines.promotion import (
     normalized_model,
     write_atomically,
 )
-from stacks.config import EDGE_CANARY, EDGE_FLEET, PROJECT
 
 EDGE_KEY = f"{PROJECT}:edge"
 CANARY_RING = "tags.ring='canary'"

@@ -1,6 +1,6 @@
 """Versioned training data: the exact input a model version was trained on, registered and named by the model.
 
-A training input is registered as a version of the data asset `<model>-training-data` (stacks/outputs.py) whose
+A training input is registered as a version of the data asset `<model>-training-data` (core/outputs.py) whose
 version is the short form of its content hash (`pipelines.steps.prep.data_version`, sha256 over the columns and
 the rows): the same data always gets the same version, so a retrain on unchanged data names the asset that already
 exists, two runs cannot race for "the next number", and the model's register step can name the asset before it is
@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops.errors import BadInput
-from stacks.outputs import training_data_asset
+from core.errors import BadInput
+from core.outputs import training_data_asset
 
 TRAINING_DATA_TAG = "training_data"  # model version tag: <asset name>:<asset version>
 ROWS_TAG = "training_rows"

@@ -35,10 +35,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pipelines.metrics import DRIFT_METRIC, FEATURE_PSI_METRIC, PROFILE_FILE, QUALITY_METRIC
-from stacks.sections import WINDOW, window_hours
+from core.contracts import DRIFT_CONFIG_ENV
+from core.metrics import DRIFT_METRIC, FEATURE_PSI_METRIC, PROFILE_FILE, QUALITY_METRIC
+from core.sections import WINDOW, window_hours
 
-DRIFT_CONFIG_ENV = "MLOPS_DRIFT_CONFIG"
 LABEL_COLUMNS = ("request_id", "label")  # and optionally `row`, the row's index in its request (default 0)
 QUALITY_FILE = "quality.json"
 
@@ -93,31 +93,6 @@ class MonitorResult:
     checks: list[DeploymentCheck]
     idle: list[str]  # deployments without rows in the window (no traffic)
     compacted: dict[str, Any] = field(default_factory=dict)
-
-
-# The job's ports, as the stack's schedule binds them (datastore and registry paths) and the command line names them;
-# one model input per deployment slot (`model_<slot>`), so a traffic change never touches the schedule.
-INPUTS = ("captures", "labels")
-OUTPUTS = ("predictions", "reports")
-
-
-def model_input(deployment: str) -> str:
-    """The job input that holds one deployment slot's model (input names are identifiers)."""
-    return "model_" + deployment.replace("-", "_")
-
-
-def job_command(stack: str, endpoint: str, models: dict[str, str], window: str, label_window: str) -> str:
-    """The scheduled job's command: this module with every port bound by Azure ML and the stack's settings;
-    `models`: deployment slot -> its model (NAME:VERSION)."""
-    ports = [f"--{name} ${{{{inputs.{name}}}}}" for name in INPUTS] + [f"--{name} ${{{{outputs.{name}}}}}" for name in OUTPUTS]
-    ports += [f"--model {slot}=${{{{inputs.{model_input(slot)}}}}} --model-ref {slot}={model}" for slot, model in models.items()]
-    return " ".join(["python -m pipelines.monitor", *ports, f"--endpoint {endpoint} --stack {stack}",
-                     f"--window {window} --label-window {label_window}"])
-
-
-def experiment_name(environment: str) -> str:
-    """The Azure ML experiment the scheduled monitor jobs of one environment land in."""
-    return f"monitor-{environment}"
 
 
 def window(now: datetime, hours: int) -> tuple[datetime, datetime]:
@@ -200,10 +175,10 @@ def _rows_of(table, deployment: str):
 
 def run(args: argparse.Namespace, env: dict[str, str] | os._Environ = os.environ) -> MonitorResult:
     """Every input is read and checked first; then the reports are written and the metrics published once."""
+    from core.sections import DriftConfig
     from pipelines import collect
     from pipelines.drift import DriftInputError, appinsights_export, compare_table, emit_drift_metric
     from pipelines.drift_report import write_reports
-    from stacks.sections import DriftConfig
 
     now = args.now or datetime.now(UTC)
     limits = DriftConfig.model_validate_json(env.get(DRIFT_CONFIG_ENV) or "{}")

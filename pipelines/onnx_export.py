@@ -25,7 +25,7 @@ from skl2onnx import convert_sklearn
 from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 from sklearn.pipeline import Pipeline
 
-from mlops.errors import Refused
+from core.errors import Refused
 from pipelines.edge.model import OnnxModel
 from pipelines.model_metadata import CATEGORIES, COLUMNS, ONNX_FILE
 from pipelines.signature_rules import input_columns

@@ -29,9 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops.errors import BadInput, Refused
-from pipelines.yaml_edit import minimal_edit
-from stacks.config import (
+from core.config import (
     PROJECT,
     ConfigError,
     display_path,
@@ -42,11 +40,13 @@ from stacks.config import (
     stack_document,
     stack_file,
 )
+from core.errors import BadInput, Refused
+from pipelines.yaml_edit import minimal_edit
 
 SERVING_KEY = f"{PROJECT}:serving"
 SLOTS = ("blue", "green")
 GATE_STACK = "staging"  # a model reaches prod only after this stack served it
-MODEL_REF = re.compile(r"([A-Za-z0-9][A-Za-z0-9_.-]{0,254}):([0-9]+)")  # stacks.config.ModelRef
+MODEL_REF = re.compile(r"([A-Za-z0-9][A-Za-z0-9_.-]{0,254}):([0-9]+)")  # core.config.ModelRef
 ModelVersion = tuple[str, int]
 
 

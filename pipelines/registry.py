@@ -14,7 +14,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, ErrorCode
 
-from mlops.errors import BadInput, first_line
+from core.errors import BadInput, first_line
 from pipelines.model_metadata import ONNX_TAG
 
 MODEL_NAME = "predictive-maintenance"

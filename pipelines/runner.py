@@ -22,8 +22,10 @@ from typing import Any
 
 from rich.console import Console
 
-from mlops.errors import BadInput, Refused
-from mlops.paths import ROOT_DIR, mlops_home
+from core.config import PlatformConfig, load_stack_config
+from core.errors import BadInput, Refused
+from core.outputs import StackOutputs
+from core.paths import ROOT_DIR, mlops_home
 from pipelines.registry import experiment_name, store_errors
 from pipelines.steps import (
     DATA,
@@ -36,7 +38,6 @@ from pipelines.steps import (
     STEPS,
     pipeline_parameters,
 )
-from stacks.config import PlatformConfig, load_stack_config
 
 SAMPLE_FILE = "sample.parquet"
 
@@ -220,15 +221,14 @@ def register_training_data(client, job, model: str, console: Console) -> None:
     console.print(f"training data {asset}: {path}" if asset else f"{model} names no training data asset (registered before data versioning)")
 
 
-def submit(stack: str, data: Path | None = None, console: Console | None = None) -> RunRecord:
-    """Submit the pipeline to the stack's workspace and wait; anything but Completed is a refusal (exit 1)."""
+def submit(stack: str, outputs: StackOutputs, data: Path | None = None, console: Console | None = None) -> RunRecord:
+    """Submit the pipeline to the stack's workspace (its `outputs`, which the caller read) and wait; anything but
+    Completed is a refusal (exit 1)."""
     from pipelines.aml import build_pipeline, code_snapshot
-    from pipelines.stack_outputs import load_outputs
 
     console = console or Console(stderr=True, soft_wrap=True)
-    with console.status(f"{stack}: reading the stack outputs and signing in"):
+    with console.status(f"{stack}: signing in"):
         config = checked_inputs(stack, data)
-        outputs = load_outputs(stack)
         client = workspace_client(outputs)
     with code_snapshot() as code:
         job = build_pipeline(outputs, pipeline_parameters(stack, config.training, git_commit(), outputs.live_model), data, code)
@@ -237,18 +237,16 @@ def submit(stack: str, data: Path | None = None, console: Console | None = None)
     return _outcome(client, stack, created, console, git_commit())
 
 
-def adopt(stack: str, job: str, console: Console | None = None) -> RunRecord:
+def adopt(stack: str, outputs: StackOutputs, job: str, console: Console | None = None) -> RunRecord:
     """Wait for a training pipeline job submitted earlier (by the retrain function) and record it as `submit` does.
     Only this stack's training pipeline jobs are adopted: a job of another experiment is bad input, as is one
     the workspace does not have."""
     from azure.core.exceptions import ResourceNotFoundError
 
     from pipelines.registry import experiment_name
-    from pipelines.stack_outputs import load_outputs
 
     console = console or Console(stderr=True, soft_wrap=True)
-    with console.status(f"{stack}: reading the stack outputs and signing in"):
-        outputs = load_outputs(stack)
+    with console.status(f"{stack}: signing in"):
         client = workspace_client(outputs)
         try:
             found = client.jobs.get(job)

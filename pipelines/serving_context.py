@@ -11,7 +11,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from mlops.paths import ROOT_DIR
+from core.paths import ROOT_DIR
 
 CONTEXT_DIR = ROOT_DIR / "pipelines" / "images" / "serving"
 # Project files the image copies, as paths relative to the context (the pipelines modules score.py imports; a

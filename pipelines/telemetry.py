@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     from azure.monitor.opentelemetry.exporter import AzureMonitorMetricExporter
     from opentelemetry.sdk.metrics import MeterProvider
 
-APPINSIGHTS_ENV = "APPLICATIONINSIGHTS_CONNECTION_STRING"
 # On an Azure ML compute cluster the job's managed identity is the one this variable names: "ManagedIdentityCredential
 # (client_id=os.environ.get('DEFAULT_IDENTITY_CLIENT_ID'))" (how-to-identity-based-service-authentication, compute cluster).
 AML_IDENTITY_ENV = "DEFAULT_IDENTITY_CLIENT_ID"

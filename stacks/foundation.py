@@ -9,8 +9,25 @@ from pulumi_azure_native import authorization, resources
 
 from components.context import PlatformContext, standard_tags
 from components.serving import Principal
-from stacks.config import PlatformConfig, SharedConfig
-from stacks.outputs import SharedOutputs, StackOutputs
+from core.config import ConfigError, PlatformConfig, SharedConfig, display_path, parse_config, stack_file
+from core.outputs import SharedOutputs, StackOutputs
+
+
+class ProgramConfigError(ConfigError, pulumi.RunError):
+    """A ConfigError raised inside the program: Pulumi prints a RunError's one line without a traceback."""
+
+
+def load_program_config() -> PlatformConfig | SharedConfig:
+    """Validate the config the engine (or the mock harness) gave this program run."""
+    from pulumi.runtime.config import CONFIG, get_config_env, get_config_secret_keys_env, is_config_secret
+
+    environment = pulumi.get_stack()
+    values = {**get_config_env(), **CONFIG.get()}
+    secrets = {key for key in values if is_config_secret(key)} | set(get_config_secret_keys_env())
+    try:
+        return parse_config(environment, values, display_path(stack_file(environment)), secrets)
+    except ConfigError as exc:
+        raise ProgramConfigError(exc.source, exc.key, exc.message) from None
 
 
 def base_context(cfg: PlatformConfig | SharedConfig) -> tuple[resources.ResourceGroup, PlatformContext]:
@@ -49,7 +66,7 @@ def principals(configured) -> list[Principal]:
 
 def export_outputs(contract: type[StackOutputs] | type[SharedOutputs], values: dict[str, Any]) -> None:
     """Export exactly the contract's keys (given by Python field name); secrets stay secret. Lives on the program's
-    side so that stacks/outputs.py, which the retrain function and the pipelines import, stays free of pulumi."""
+    side so that core/outputs.py, which the retrain function and the pipelines import, stays free of pulumi."""
     expected = set(contract.model_fields)
     if set(values) != expected:
         missing, extra = sorted(expected - set(values)), sorted(set(values) - expected)

@@ -21,7 +21,6 @@ from pulumi_azure_native import machinelearningservices as ml
 
 from components.access import WorkloadAccess
 from components.alerts import Alerts, AlertsArgs, EventHubTarget, LogMetricRule, MetricRule, alert_rule_name
-from components.azure_facts import PRIVATE_DNS_ZONES
 from components.batch import BatchDeploymentSpec, BatchScoring, BatchScoringArgs
 from components.compute import ComputeCluster, ComputeClusterArgs, cluster_name
 from components.context import PlatformContext
@@ -48,14 +47,13 @@ from components.serving import (
     endpoint_name,
     registry_asset_id,
 )
-from pipelines import collect
-from pipelines import monitor as monitor_job
-from pipelines.metrics import DRIFT_METRIC, QUALITY_METRIC
-from pipelines.steps import TRAINING_IMAGE
-from pipelines.telemetry import APPINSIGHTS_ENV
-from stacks.config import AlertsConfig, PlatformConfig, PromotionDispatchConfig, SharedConfig, load_program_config
-from stacks.foundation import base_context, export_outputs, principals
-from stacks.outputs import SharedOutputs, StackOutputs, contract_keys
+from core import contracts
+from core.azure_facts import PRIVATE_DNS_ZONES
+from core.config import AlertsConfig, PlatformConfig, PromotionDispatchConfig, SharedConfig
+from core.contracts import APPINSIGHTS_ENV, TRAINING_IMAGE
+from core.metrics import DRIFT_METRIC, QUALITY_METRIC
+from core.outputs import SharedOutputs, StackOutputs, contract_keys
+from stacks.foundation import base_context, export_outputs, load_program_config, principals
 from stacks.shared import build_shared
 
 ALERTS_HUB = "alerts"  # the action group publishes here; the retrain function consumes it
@@ -528,9 +526,9 @@ def monitor_schedule(cfg: PlatformConfig, ctx, workspace, compute, registry, mon
     models = {d.name: d.model for d in cfg.serving.deployments}
     lake = lambda zone, path="": f"azureml://datastores/{zone}/paths/{path}"  # noqa: E731  the workspace's datastores
     command = serving.resource_name.apply(
-        lambda endpoint: monitor_job.job_command(cfg.environment, endpoint, models, cfg.monitoring.window, cfg.monitoring.label_window)
+        lambda endpoint: contracts.job_command(cfg.environment, endpoint, models, cfg.monitoring.window, cfg.monitoring.label_window)
     )
-    slots = {monitor_job.model_input(slot): JobPort("mlflow_model", registry_asset_id(shared.registry_name, "models", model), "ReadOnlyMount")
+    slots = {contracts.model_input(slot): JobPort("mlflow_model", registry_asset_id(shared.registry_name, "models", model), "ReadOnlyMount")
              for slot, model in models.items()}  # fmt: skip
     return MonitorJob(
         "monitor",
@@ -552,13 +550,13 @@ def monitor_schedule(cfg: PlatformConfig, ctx, workspace, compute, registry, mon
                 "reports": JobPort("uri_folder", lake("monitoring"), "ReadWriteMount"),
             },
             environment_variables={
-                monitor_job.DRIFT_CONFIG_ENV: cfg.drift.model_dump_json(by_alias=True),
+                contracts.DRIFT_CONFIG_ENV: cfg.drift.model_dump_json(by_alias=True),
                 # "The connection string isn't considered a security token or key" (Application Insights connection
                 # strings); ingestion here needs an Entra token besides. Kept unsecret so the schedule stays reviewable.
                 APPINSIGHTS_ENV: pulumi.Output.unsecret(monitoring.application_insights_connection_string),
             },
             cron=cfg.monitoring.schedule,
-            experiment_name=monitor_job.experiment_name(cfg.environment),
+            experiment_name=contracts.experiment_name(cfg.environment),
         ),
     )
 
@@ -566,7 +564,7 @@ def monitor_schedule(cfg: PlatformConfig, ctx, workspace, compute, registry, mon
 def collection(d, naming, events: EventHubs) -> dict[str, pulumi.Input[str]]:
     """Where a deployment's scoring script sends each scored request (pipelines/collect.py): the `predictions` hub,
     with the endpoint, slot and model as metadata."""
-    return collect.collection_env(endpoint_name(naming), d.name, d.model, namespace=events.namespace_fqdn)
+    return contracts.collection_env(endpoint_name(naming), d.name, d.model, namespace=events.namespace_fqdn)
 
 
 def deployment_spec(d, default_environment: str | None, environment_variables: dict[str, pulumi.Input[str]]) -> DeploymentSpec:

@@ -4,9 +4,9 @@ promoted through. Environment stacks read its outputs (`SharedOutputs`) through 
 from __future__ import annotations
 
 from components.ml_registry import MlRegistry, MlRegistryArgs
-from stacks.config import SharedConfig
+from core.config import SharedConfig
+from core.outputs import SharedOutputs
 from stacks.foundation import base_context, export_outputs
-from stacks.outputs import SharedOutputs
 
 
 def build_shared(cfg: SharedConfig) -> None:

@@ -10,12 +10,12 @@ from pulumi.runtime import settings
 from pulumi.runtime.stack import wait_for_rpcs
 from pulumi.runtime.sync_await import _sync_await
 
-from components.azure_facts import PRIVATE_DNS_ZONES
 from components.context import PlatformContext, standard_tags
-from components.naming import Naming
 from components.private_link import PrivateNetwork
+from core.azure_facts import PRIVATE_DNS_ZONES
+from core.config import PROJECT
+from core.naming import Naming
 from mlops.mockrun import SUBSCRIPTION_ID, TENANT_ID, PlatformMocks, Recorder, StackRecord, _resolve
-from stacks.config import PROJECT
 
 RG = f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/rg-mlops-dev-weu"
 VNET_ID = f"{RG}/providers/Microsoft.Network/virtualNetworks/vnet-mlops-dev-weu"

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from core.config import read_stack_values
+from core.paths import ROOT_DIR as ROOT
 from mlops.mockrun import StackRecord, run_stack
-from mlops.paths import ROOT_DIR as ROOT
-from stacks.config import read_stack_values
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 

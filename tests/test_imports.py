@@ -11,7 +11,7 @@ import json
 import subprocess
 import sys
 
-from mlops.paths import ROOT_DIR
+from core.paths import ROOT_DIR
 
 PACKAGES = ("mlops", "pipelines", "stacks", "components", "policies")
 # Entry points that run something when imported: the Pulumi program and the policy pack's server.

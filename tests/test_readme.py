@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from mlops.paths import ROOT_DIR
+from core.paths import ROOT_DIR
 from tests.conftest import git
 
 README = (ROOT_DIR / "README.md").read_text()

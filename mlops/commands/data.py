@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from mlops.errors import BadInput, Refused, first_line
+from core.errors import BadInput, Refused, first_line
 from mlops.options import RecordFormat, RecordFormatOption, StackOption, one_stack, write_output
 
 app = typer.Typer(help="Versioned training data: what each model version was trained on.", no_args_is_help=True)
@@ -62,9 +62,9 @@ def _local(name: str, version: str):
 def _workspace(stack: str, name: str, version: str):
     from azure.core.exceptions import AzureError, ResourceNotFoundError
 
+    from mlops.outputs import load_outputs
     from pipelines.lineage import workspace_lineage
     from pipelines.runner import workspace_client
-    from pipelines.stack_outputs import load_outputs
 
     try:
         return workspace_lineage(workspace_client(load_outputs(stack)), name, version)

@@ -9,11 +9,11 @@ from typing import Annotated
 
 import typer
 
-from mlops.errors import BadInput, Refused
+from core.config import DriftConfig, load_stack_config
+from core.contracts import APPINSIGHTS_ENV
+from core.errors import BadInput, Refused
+from core.metrics import DEFAULT_BINS, DEFAULT_CHUNK_ROWS, DEFAULT_SAMPLE_SIZE
 from mlops.options import StackOption, one_stack
-from pipelines.metrics import DEFAULT_BINS, DEFAULT_CHUNK_ROWS, DEFAULT_SAMPLE_SIZE
-from pipelines.telemetry import APPINSIGHTS_ENV
-from stacks.config import DriftConfig, load_stack_config
 
 HELP = (
     "Compare current data with the reference per feature (PSI, KS, Jensen-Shannon, Wasserstein); write drift.json "

@@ -26,9 +26,9 @@ from typing import Annotated
 
 import typer
 
-from mlops.errors import Refused
+from core.errors import Refused
+from core.paths import mlops_home
 from mlops.options import StackOption, one_stack
-from mlops.paths import mlops_home
 
 HELP = (
     "Play the monitoring loop offline on generated data: train, serve, drifting traffic, collect, monitor, alert, "
@@ -119,13 +119,14 @@ def _play(stack, home, drifted, concept_drift, requests, echo, console, history_
 
     from components.alerts import alert_rule_name
     from components.serving import endpoint_name
-    from pipelines import collect, monitor, score
-    from pipelines.metrics import DRIFT_METRIC
+    from core import contracts
+    from core.config import load_stack_config
+    from core.metrics import DRIFT_METRIC
+    from pipelines import monitor, score
     from pipelines.registry import MODEL_NAME, PRODUCTION_ALIAS
     from pipelines.retrain_trigger import trigger
     from pipelines.runner import RecentWindow, run_local
     from pipelines.sample_data import FEATURES, LABEL, generate_telemetry
-    from stacks.config import load_stack_config
     from stacks.platform import retraining_rules
 
     result = LoopResult()
@@ -145,7 +146,7 @@ def _play(stack, home, drifted, concept_drift, requests, echo, console, history_
     # 2. serve: the scoring script with the live model, collecting as a deployment does (into Capture's layout).
     model_dir = Path(mlflow.artifacts.download_artifacts(f"models:/{MODEL_NAME}/{trained.version}", dst_path=str(home / "live-model")))
     endpoint = endpoint_name(config.naming)
-    serving = {score.MODEL_URI_ENV: str(model_dir), **collect.collection_env(endpoint, DEPLOYMENT, result.model, folder=lake["raw"])}
+    serving = {score.MODEL_URI_ENV: str(model_dir), **contracts.collection_env(endpoint, DEPLOYMENT, result.model, folder=lake["raw"])}
     now = datetime.now(UTC)
     traffic = generate_telemetry(requests * ROWS_PER_REQUEST, seed=23, drifted=drifted)
     if concept_drift:  # the world changed under the model: the same inputs now fail the other way round

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from mlops.errors import BadInput, Refused
+from core.errors import BadInput, Refused
 from mlops.options import OutOption, RecordFormat, RecordFormatOption, StackOption, one_stack, write_output
 
 app = typer.Typer(
@@ -50,6 +50,7 @@ def run(
         Path | None, typer.Option("--out", "-o", help="Write the run record (JSON: stack, status, job, model) to FILE.")
     ] = None,
 ) -> None:
+    from mlops.outputs import load_outputs
     from pipelines import runner
 
     environment = one_stack(stack)
@@ -59,9 +60,9 @@ def run(
         raise BadInput(f"--adopt: {adopt!r} is not an Azure ML job name (letters, digits, '-' and '_', at most 255)")
     try:
         if adopt is not None:
-            record = runner.adopt(environment, adopt)
+            record = runner.adopt(environment, load_outputs(environment), adopt)
         elif submit:
-            record = runner.submit(environment, data)
+            record = runner.submit(environment, load_outputs(environment), data)
         else:
             registered = runner.run_local(environment, data)["register"]
             record = runner.RunRecord(environment, "Completed", model=f"{registered.name}:{registered.version}")
@@ -97,8 +98,8 @@ def pipeline_yaml(environment: str, data: Path | None = None) -> str:
 
     status = Console(stderr=True).status
     with status(f"{environment}: reading the stack outputs (pulumi stack output, or the offline mock run)"):
+        from mlops.outputs import load_outputs
         from pipelines.runner import checked_inputs, git_commit
-        from pipelines.stack_outputs import load_outputs
         from pipelines.steps import pipeline_parameters
 
         config = checked_inputs(environment, data)

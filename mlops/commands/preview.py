@@ -20,15 +20,16 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from core.config import load_stack_config
+from core.errors import EXIT_REFUSED, BadInput
 from mlops.analyzer import PolicyAnalyzer
-from mlops.errors import EXIT_REFUSED, BadInput
 from mlops.mockrun import run_stack
 from mlops.options import FormatOption, OutOption, OutputFormat, StackOption, stack_names, write_output
-from mlops.preview.diff import BaseEvaluation, diff_states, from_recorded, is_data_loss, state_from_export
+from mlops.preview.diff import BaseEvaluation, diff_states, is_data_loss, state_from_export
 from mlops.preview.flows import flow_results
 from mlops.preview.render import exit_code, render_json, render_markdown, render_text
 from mlops.preview.report import FlowEntry, ResourceEntry, StackReport
-from stacks.config import load_stack_config
+from mlops.preview.state import from_recorded
 
 HELP = "Preview stacks offline: resources, changes against a base, and policy verdicts (exit 1 blocks)."
 EXAMPLES = (

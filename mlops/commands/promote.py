@@ -9,9 +9,9 @@ from typing import Annotated, Any
 
 import typer
 
-from mlops.errors import BadInput, first_line
+from core.errors import BadInput, first_line
+from core.paths import ROOT_DIR
 from mlops.options import StackOption, one_stack
-from mlops.paths import ROOT_DIR
 
 HELP = (
     "Promote a model: canary (--traffic N), --complete or --rollback, by editing stacks/Pulumi.<env>.yaml; "
@@ -67,8 +67,8 @@ def workspace_model_exists(stack: str):
     """The stack's Azure ML workspace registry (azure-ai-ml, DefaultAzureCredential), where submitted runs register."""
 
     def exists(name: str, version: str) -> bool:
+        from mlops.outputs import load_outputs
         from pipelines.runner import workspace_client
-        from pipelines.stack_outputs import load_outputs
 
         get = lambda: workspace_client(load_outputs(stack)).models.get(name=name, version=version)  # noqa: E731
         return _found(get, f"the {stack} workspace's registry")
@@ -86,8 +86,8 @@ def shared_registry(stack: str):
         the registry is)."""
         from azure.core.exceptions import AzureError
 
+        from mlops.outputs import load_outputs
         from pipelines.runner import shared_registry_client
-        from pipelines.stack_outputs import load_outputs
 
         outputs = load_outputs(stack)
         try:
@@ -140,8 +140,8 @@ def azure_model_tags(stack: str, registry: Registry):
     """A version's tags in the stack's workspace or the shared registry (azure-ai-ml `Model.tags`)."""
 
     def tags(name: str, version: str) -> dict[str, str] | None:
+        from mlops.outputs import load_outputs
         from pipelines.runner import shared_registry_client, workspace_client
-        from pipelines.stack_outputs import load_outputs
 
         outputs = load_outputs(stack)
         if registry is Registry.shared:

@@ -24,10 +24,10 @@ from typing import Annotated
 
 import typer
 
-from mlops.errors import BadInput, first_line
+from core.config import load_stack_config
+from core.errors import BadInput, first_line
+from core.paths import ROOT_DIR
 from mlops.options import StackOption, one_stack
-from mlops.paths import ROOT_DIR
-from stacks.config import load_stack_config
 
 SCORE_SCRIPT = ROOT_DIR / "pipelines" / "score.py"
 HOST = "127.0.0.1"
@@ -230,10 +230,10 @@ def latest_model_uri(tracking_uri: str) -> str:
 def collect_env(folder: Path, model_uri: str) -> dict[str, str]:
     """The scoring script's collection settings for a local server: the Capture folder, endpoint and deployment
     `local`, and the model as `name:version` (a registry URI) or the URI itself (any other)."""
-    from pipelines import collect
+    from core import contracts
 
     name, _, version = model_uri.removeprefix("models:/").partition("/") if model_uri.startswith("models:/") else (model_uri, "", "")
-    return collect.collection_env(collect.LOCAL_ENDPOINT, collect.LOCAL_ENDPOINT, f"{name}:{version}", folder=folder.resolve())
+    return contracts.collection_env(contracts.LOCAL_ENDPOINT, contracts.LOCAL_ENDPOINT, f"{name}:{version}", folder=folder.resolve())
 
 
 def serve(

@@ -15,84 +15,15 @@ import os
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops.errors import BadInput
-from mlops.mockrun import RecordedResource, Secret
-from mlops.paths import ROOT_DIR, mlops_home
+from core.errors import BadInput
+from core.paths import ROOT_DIR, mlops_home
 from mlops.preview.replace import forcing, identity_keys
 from mlops.preview.report import Change, masked
+from mlops.preview.state import ENCRYPTED, StateResource, comparable, from_document
 from policies.rules.resource_types import is_stateful
-
-IGNORED_KEYS = frozenset({"__provider"})
-_SECRET_SIG, _SECRET_VALUE = "4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270"
-ENCRYPTED = "encrypted"  # an export without --show-secrets: the value cannot be compared
-
-
-@dataclass
-class StateResource:
-    """One resource of a base or current state: what the diff needs, secrets hashed."""
-
-    urn: str
-    type: str
-    name: str
-    custom: bool
-    inputs: dict[str, Any]
-    protect: bool = False
-    aliases: tuple[str, ...] = ()
-    # None: the source does not say (a base evaluated by older code, an export without the field).
-    retain_on_delete: bool | None = None
-    ignore_changes: tuple[str, ...] | None = None
-    replace_on_changes: tuple[str, ...] = ()
-
-    def options(self) -> dict[str, Any]:
-        """The resource options a preview compares, as `options.<name>` keys; unknown ones are left out."""
-        values = {"protect": self.protect, "retainOnDelete": self.retain_on_delete, "ignoreChanges": self.ignore_changes}
-        return {f"options.{k}": list(v) if isinstance(v, tuple) else v for k, v in values.items() if v is not None}
-
-
-def comparable(value: Any) -> Any:
-    """Secrets become a digest: a change is detected, the value never shown."""
-    if isinstance(value, Secret):
-        plain = json.dumps(value.value, sort_keys=True, default=lambda v: v.value if isinstance(v, Secret) else str(v))
-        return {"[secret]": hashlib.sha256(plain.encode()).hexdigest()[:12]}
-    if isinstance(value, dict):
-        if value.get(_SECRET_SIG) == _SECRET_VALUE:  # a secret in a `pulumi stack export` file
-            if "plaintext" in value:  # --show-secrets: the JSON-encoded value
-                return comparable(Secret(json.loads(value["plaintext"])))
-            return {"[secret]": ENCRYPTED}
-        return {k: comparable(v) for k, v in value.items() if k not in IGNORED_KEYS}
-    if isinstance(value, list):
-        return [comparable(v) for v in value]
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
-def from_recorded(resources: list[RecordedResource]) -> list[StateResource]:
-    return [
-        StateResource(
-            r.urn,
-            r.type,
-            r.name,
-            r.custom,
-            comparable(r.inputs),
-            r.protect,
-            tuple(r.aliases),
-            r.retain_on_delete,
-            tuple(r.ignore_changes),
-            tuple(r.replace_on_changes),
-        )
-        for r in resources
-    ]
-
-
-def from_document(item: dict[str, Any]) -> StateResource:
-    """A StateResource from its JSON form (the `--base` evaluation and its cache); lists become tuples."""
-    tuples = {k: tuple(item[k]) for k in ("aliases", "ignore_changes", "replace_on_changes") if item.get(k) is not None}
-    return StateResource(**{**item, **tuples})
 
 
 def flatten(value: Any, prefix: str = "") -> dict[str, Any]:

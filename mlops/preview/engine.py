@@ -11,9 +11,9 @@ import shutil
 import subprocess
 from typing import Any
 
+from core.errors import BadInput
+from core.paths import ROOT_DIR
 from mlops.analyzer import CONFIG_DIR
-from mlops.errors import BadInput
-from mlops.paths import ROOT_DIR
 from mlops.preview.report import Change, ResourceEntry, StackReport, Violation
 
 _OPS = {"create": "create", "update": "update", "same": "same", "delete": "delete", "replace": "replace",

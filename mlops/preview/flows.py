@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlops.mockrun import RecordedResource, StackRecord
+from mlops.records import RecordedResource, StackRecord
 from policies.rules.flows import FlowResult, evaluate
 
 

@@ -22,8 +22,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from core.config import PROJECT
 from mlops.preview.report import Change, ResourceEntry, StackReport, Violation
-from stacks.config import PROJECT
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 OP_SYMBOL = {"create": "+", "update": "~", "replace": "+-", "delete": "-", "same": " "}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from mlops.mockrun import RecordedResource, Secret
+from mlops.records import RecordedResource, Secret
 from policies.rules import resource_types as t
 
 # Key properties shown per type in text and Markdown (dotted paths into the inputs); JSON has all inputs.

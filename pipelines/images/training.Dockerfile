@@ -14,6 +14,6 @@ COPY requirements.txt .
 RUN pip install --no-cache-dir --upgrade pip && pip install --no-cache-dir -r requirements.txt "azureml-mlflow>=1.60"
 # The monitor's code (python -m pipelines.monitor): the pipelines package and the few neutral modules it imports.
 COPY pipelines/ /app/pipelines/
-COPY stacks/__init__.py stacks/sections.py /app/stacks/
-COPY mlops/__init__.py mlops/errors.py mlops/paths.py /app/mlops/
+COPY stacks/__init__.py core/sections.py /app/stacks/
+COPY mlops/__init__.py core/errors.py core/paths.py /app/mlops/
 ENV PYTHONPATH=/app

@@ -35,7 +35,8 @@ from functools import cache
 import azure.functions as func
 from opentelemetry import metrics
 
-from pipelines.metrics import DISPATCH_FAILURES_METRIC, REJECTED_ALERTS_METRIC
+from core.contracts import APPINSIGHTS_ENV
+from core.metrics import DISPATCH_FAILURES_METRIC, REJECTED_ALERTS_METRIC
 from pipelines.retrain_trigger.dispatch import DispatchError, PromotionDispatch, dispatch
 from pipelines.retrain_trigger.trigger import (
     ClaimStore,
@@ -45,7 +46,7 @@ from pipelines.retrain_trigger.trigger import (
     submit_training,
     workspace_client,
 )
-from pipelines.telemetry import APPINSIGHTS_ENV, appinsights_meter_provider
+from pipelines.telemetry import appinsights_meter_provider
 
 ALERTS_CONNECTION = "AlertsEventHub"  # app setting AlertsEventHub__fullyQualifiedNamespace (identity-based)
 ALERTS_HUB_SETTING = "MLOPS_ALERTS_HUB"

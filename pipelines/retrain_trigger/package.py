@@ -7,11 +7,12 @@ those inside functions, excluding `if TYPE_CHECKING:` blocks):
 
 - the function itself (`pipelines/retrain_trigger/function_app.py`), which runs in the app;
 - the training pipeline's step modules (`python -m pipelines.steps.<step>` on the Azure ML cluster): the job's code
-  snapshot is the project root the function runs from (`mlops.paths.ROOT_DIR`, the app's wwwroot), so the package
+  snapshot is the project root the function runs from (`core.paths.ROOT_DIR`, the app's wwwroot), so the package
   carries the step code too. `.amlignore` keeps the remote build's site-packages out of that snapshot.
 
-The build fails when either closure reaches the Pulumi program's side (`components/`, pulumi, pulumi-azure-native,
-pulumi-policy) or the CLI (`mlops.commands`, `mlops.cli`, typer, rich): the app installs only its own requirements.
+The build fails when either closure reaches beyond `pipelines/` and `core/` (the Pulumi program's `components/` and
+`stacks/`, the CLI `mlops/`, the pack) or a distribution the app does not install (pulumi, typer, rich): the app
+installs only its own requirements.
 The zip is reproducible: sorted entries, fixed timestamps and modes.
 """
 
@@ -25,15 +26,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlops.paths import ROOT_DIR
+from core.paths import ROOT_DIR
 
 FUNCTION_DIR = Path("pipelines", "retrain_trigger")  # in the project root
 ROOT_FILES = ("function_app.py", "host.json", "requirements.txt")  # from FUNCTION_DIR, at the zip's root
 REQUIREMENTS = (FUNCTION_DIR / "requirements.txt").as_posix()
 FUNCTION_MODULE = "pipelines.retrain_trigger.function_app"
-PROJECT_PACKAGES = ("mlops", "pipelines", "stacks", "components", "policies")
-FORBIDDEN = ("components", "policies", "mlops.commands", "mlops.cli", "mlops.__main__", "pulumi", "pulumi_azure_native",
-             "pulumi_policy", "typer", "rich")  # fmt: skip
+PROJECT_PACKAGES = ("core", "mlops", "pipelines", "stacks", "components", "policies")
+# The function and the steps stand on pipelines/ and core/ only (tests/test_layers.py); the rest never ships.
+FORBIDDEN = ("components", "stacks", "policies", "mlops", "pulumi", "pulumi_azure_native", "pulumi_policy", "typer", "rich")
 # Azure ML's code upload honours .amlignore (in place of .gitignore): the snapshot is the step code, not the app.
 AMLIGNORE = ".python_packages/\n__pycache__/\n*.pyc\n"
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)

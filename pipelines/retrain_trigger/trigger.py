@@ -231,11 +231,11 @@ def training_job(stack: str, env: Mapping[str, str] = os.environ, code: Path | N
     """The pipelines package's training pipeline for this stack (`pipelines.aml.build_pipeline`), from the stack
     outputs and training config the component writes into the app settings (the function cannot read the stack);
     `code` is the job's code snapshot (default: the project root the function runs from)."""
-    from mlops.paths import ROOT_DIR
+    from core.outputs import StackOutputs
+    from core.paths import ROOT_DIR
+    from core.sections import TrainingConfig
     from pipelines.aml import build_pipeline
     from pipelines.steps import pipeline_parameters
-    from stacks.outputs import StackOutputs
-    from stacks.sections import TrainingConfig
 
     secret = {"applicationInsightsConnectionString": env.get("APPLICATIONINSIGHTS_CONNECTION_STRING", "")}
     outputs = StackOutputs.model_validate({**json.loads(env["MLOPS_STACK_OUTPUTS"]), **secret})

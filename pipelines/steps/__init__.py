@@ -15,12 +15,9 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from stacks.sections import TrainingConfig
+    from core.sections import TrainingConfig
 
 FILE_TYPES = ("uri_file", "uri_folder", "mlflow_model")
-# The image every Azure ML job of the platform runs in (the pipeline's steps, the scheduled monitor), in the stack's
-# registry: built from requirements.txt by CI (pipelines/images/training.Dockerfile).
-TRAINING_IMAGE = "mlops/training:latest"
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 import pyarrow
 
-from mlops.errors import EXIT_BAD_INPUT, EXIT_REFUSED, BadInput, Refused, first_line
+from core.errors import EXIT_BAD_INPUT, EXIT_REFUSED, BadInput, Refused, first_line
 from pipelines.sample_data import SCHEMA, TIMESTAMP_COLUMN
 from pipelines.steps import Step
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import mlflow.sklearn
 import pandas as pd
 
-from mlops.errors import BadInput, Refused
+from core.errors import BadInput, Refused
 from pipelines.registry import MODEL_NAME, PRODUCTION_ALIAS, production_version
 from pipelines.sample_data import LABEL
 from pipelines.steps import LOCAL_BASELINE, NOT_SET, step

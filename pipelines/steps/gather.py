@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mlops.errors import BadInput
+from core.errors import BadInput
 from pipelines.sample_data import FEATURES, LABEL, SCHEMA
 from pipelines.steps import NOT_SET, step
 from pipelines.steps.common import TRAINING_DATA_FILE, read_table, step_main
@@ -90,7 +90,7 @@ def run(args: argparse.Namespace, now: datetime | None = None) -> Gathered:
     history = read_table(args.history)
     recent, unlabelled = pd.DataFrame(columns=list(history.columns)), 0
     if args.recent_window != NOT_SET:
-        from stacks.sections import WINDOW, window_hours
+        from core.sections import WINDOW, window_hours
 
         if not WINDOW.fullmatch(args.recent_window):
             raise BadInput(f"--recent_window: {args.recent_window!r} is not a window such as 24h or 14d (or 'none')")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from mlops.errors import BadInput
+from core.errors import BadInput
 from pipelines.sample_data import FEATURES, LABEL
 from pipelines.steps import step
 from pipelines.steps.common import FEATURES_META, TEST_FILE, TRAIN_FILE, read_json, read_table, step_main

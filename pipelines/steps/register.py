@@ -24,9 +24,9 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.models import Model
 
-from mlops.errors import BadInput, Refused
+from core.errors import BadInput, Refused
+from core.metrics import PROFILE_FILE
 from pipelines.lineage import data_asset_tags
-from pipelines.metrics import PROFILE_FILE
 from pipelines.model_metadata import ONNX_ARTIFACT_DIR, ONNX_ARTIFACT_PATH, ONNX_FILE, ONNX_TAG
 from pipelines.registry import MODEL_NAME, PIPELINE_JOB_ENV, PIPELINE_JOB_TAG
 from pipelines.sample_data import FEATURES

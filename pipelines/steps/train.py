@@ -22,7 +22,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
-from pipelines.metrics import PROFILE_FILE
+from core.metrics import PROFILE_FILE
 from pipelines.model_metadata import CATEGORIES
 from pipelines.onnx_export import save_onnx
 from pipelines.sample_data import CATEGORICAL_FEATURES, FEATURES, LABEL, NUMERIC_FEATURES

@@ -23,7 +23,7 @@ from great_expectations.data_context.types.base import (
     ProgressBarsConfig,
 )
 
-from mlops.errors import BadInput
+from core.errors import BadInput
 from pipelines.sample_data import LABEL, SCHEMA, ColumnSpec
 from pipelines.steps import step
 from pipelines.steps.common import read_table, step_main, write_json

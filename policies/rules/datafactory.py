@@ -224,7 +224,7 @@ deploy_datafactory_name = ResourceRule(
     check=_factory_name,
     severity=Severity.HIGH,
     pillar=RELIABILITY,
-    remediation="derive the name from components/naming.py (abbreviation adf) and shorten workload or nameSuffix",
+    remediation="derive the name from core/naming.py (abbreviation adf) and shorten workload or nameSuffix",
     why="ARM validates the factory name at creation; the mocks accept any string. The name must also be unique across Azure.",
     references=References(docs=NAMING_DOCS),
 )

@@ -1,5 +1,5 @@
 """Azure's documented facts the `deploy-*` rules and the flow check judge by: the pack's data files in `azure/`,
-each entry with its Microsoft source. The program's components read the same files (components/azure_facts.py),
+each entry with its Microsoft source. The program's components read the same files (core/azure_facts.py),
 so what they build and what the pack accepts come from one table."""
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from stacks.outputs import StackOutputs
+from core.outputs import StackOutputs
 from tests.azure.wire import AzureWire, Call
 
 ML = "Microsoft.MachineLearningServices/workspaces"

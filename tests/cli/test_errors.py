@@ -6,8 +6,8 @@ import re
 
 import pytest
 
+from core.errors import EXIT_INTERNAL
 from mlops.cli import main
-from mlops.errors import EXIT_INTERNAL
 
 
 def run(capsys, *argv: str) -> tuple[int, str]:

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mlops.paths import ROOT_DIR
+from core.paths import ROOT_DIR
 from tests.edge.conftest import published
 
 EDGE = ROOT_DIR / "pipelines" / "edge"

@@ -17,8 +17,8 @@ import pytest
 
 import components
 from components.base import PlatformComponent
+from core.config import read_stack_values
 from mlops.mockrun import run_stack
-from stacks.config import read_stack_values
 from tests.conftest import run_with
 
 COMPONENTS_DIR = Path(components.__file__).parent

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stacks.config import ConfigError, load_stack_config
+from core.config import ConfigError, load_stack_config
 
 BASE = """config:
   mlops-platform:location: westeurope

@@ -17,8 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from mlops.mockrun import run_stack
-from stacks.config import (
+from core.config import (
     MAX_STACK_FILE_BYTES,
     PROJECT,
     ConfigError,
@@ -27,6 +26,7 @@ from stacks.config import (
     parse_config,
     read_stack_values,
 )
+from mlops.mockrun import run_stack
 from tests.infra.test_config import BASE
 
 PROPERTY = settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])

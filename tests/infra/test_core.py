@@ -6,10 +6,10 @@ import pytest
 
 from components.context import REQUIRED_TAG_KEYS
 from components.datalake import ZONES
-from components.naming import RULES
-from mlops.mockrun import Secret
+from core.naming import RULES
+from core.outputs import StackOutputs
+from mlops.records import Secret
 from policies.rules import resource_types as t
-from stacks.outputs import StackOutputs
 
 STORAGE = t.STORAGE_ACCOUNT
 VAULT = t.KEY_VAULT

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from core.config import load_stack_config
 from policies.rules import resource_types as t
-from stacks.config import load_stack_config
 from tests.infra.test_config import BASE, config_error
 
 ADF = "azure-native:datafactory:"

@@ -11,10 +11,10 @@ from components.arm_settings import _whole_numbers
 from components.edge_deployments import EDGE_DEPLOYMENT_KIND, IDENTITY_KEYS
 from components.edge_manifest import EDGE_AGENT_IMAGE, check_manifest, configuration_id
 from components.roles import BUILT_IN_ROLES
+from core.config import load_stack_config
 from mlops.mockrun import CLIENT_OBJECT_ID, Secret
 from policies.rules import resource_types as t
 from policies.rules.resource_types import DYNAMIC, IOT_DPS, IOT_HUB, REGISTRY, ROLE_ASSIGNMENT
-from stacks.config import load_stack_config
 from tests.conftest import run_with
 
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -88,7 +88,7 @@ def test_a_stack_without_edge_devices_has_no_deployments_and_no_grant():
 
 
 def test_the_registry_password_makes_the_base_manifest_secret_and_only_it(stacks):
-    values = json.dumps({**json.loads(__import__("stacks.config", fromlist=["x"]).read_stack_values("dev")[0]["mlops-platform:edge"]),
+    values = json.dumps({**json.loads(__import__("core.config", fromlist=["x"]).read_stack_values("dev")[0]["mlops-platform:edge"]),
                          "registryPassword": "p4ssw0rd-from-bootstrap"})  # fmt: skip
     found = edge_deployments(run_with("dev", edge=values))
     content = found["base"].inputs["content"]

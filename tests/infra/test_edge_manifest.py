@@ -1,5 +1,5 @@
 """IoT Edge manifests (components/edge_manifest.py): the exact modulesContent the stack sends, each manifest rule's
-failing case, and the target-condition grammar (stacks/target_condition.py) with the edge config it validates."""
+failing case, and the target-condition grammar (core/target_condition.py) with the edge config it validates."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from components.edge_manifest import (
     content_digest,
     layered_manifest,
 )
-from stacks.target_condition import Clause, canonical, narrower, parse, render, within
+from core.target_condition import Clause, canonical, narrower, parse, render, within
 from tests.infra.test_config import BASE, config_error
 
 LOGIN = "crmlopsdevweu2c39.azurecr.io"
@@ -234,7 +234,7 @@ def test_bad_edge_config_names_the_key(tmp_path, extra, key, fragment):
 
 
 def test_a_first_canary_without_a_fleet_is_part_of_the_base(tmp_path):
-    from stacks.config import load_stack_config
+    from core.config import load_stack_config
 
     path = tmp_path / "Pulumi.staging.yaml"
     path.write_text(BASE + EDGE + "      - {name: canary, model: pm:2, targetCondition: \"tags.environment='prod' AND tags.ring='canary'\", priority: 20}\n")

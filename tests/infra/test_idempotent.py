@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from mlops.mockrun import run_stack
-from mlops.preview.diff import diff_states, from_recorded
+from mlops.preview.diff import diff_states
+from mlops.preview.state import from_recorded
 
 
 @pytest.mark.parametrize("environment", ["shared", "dev", "staging", "prod"])

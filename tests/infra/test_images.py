@@ -17,10 +17,10 @@ import pytest
 from ruamel.yaml import YAML
 
 from components.serving import INFERENCE_PORT
-from mlops.paths import ROOT_DIR
+from core.config import RunnersConfig
+from core.paths import ROOT_DIR
 from pipelines.aml import TRAINING_IMAGE
 from policies.rules import resource_types as t
-from stacks.config import RunnersConfig
 
 IMAGES = ROOT_DIR / "pipelines" / "images"
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 
 from components.base import LOCK_LEVEL, LOCK_NAME
+from core.config import load_stack_config
 from mlops.mockrun import run_stack
 from policies.rules import resource_types as t
 from policies.rules.resource_types import MANAGEMENT_LOCK, ML_WORKSPACE, PROTECTED
 from policies.rules.stack import LOCKED
-from stacks.config import load_stack_config
 from tests.infra.test_config import config_error
 
 

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from components.azure_facts import PRIVATE_DNS_ZONES, private_dns_zones
-from components.naming import Naming
-from mlops.mockrun import Secret
+from core.azure_facts import PRIVATE_DNS_ZONES, private_dns_zones
+from core.naming import Naming
+from mlops.records import Secret
 from policies.rules import resource_types as t
 from tests.conftest import run_with
 
@@ -128,7 +128,7 @@ def test_what_stays_open_is_exactly_the_documented_ingress(stacks, environment):
                         "ipRules": [], "virtualNetworkRules": []}  # fmt: skip
     # IoT Hub: devices from the configured sites only; per-device auth; service-side keys off.
     hub = record.one(t.IOT_HUB).inputs["properties"]
-    ranges = json.loads(__import__("stacks.config", fromlist=["x"]).read_stack_values(environment)[0]["mlops-platform:iotHub"])["deviceIpRanges"]
+    ranges = json.loads(__import__("core.config", fromlist=["x"]).read_stack_values(environment)[0]["mlops-platform:iotHub"])["deviceIpRanges"]
     assert hub["networkRuleSets"] == {"defaultAction": "Deny", "applyToBuiltInEventHubEndpoint": True,
                                       "ipRules": [{"filterName": f"site-{i}", "action": "Allow", "ipMask": r} for i, r in enumerate(ranges)]}  # fmt: skip
     assert hub["disableLocalAuth"] is True and hub["disableDeviceSAS"] is False

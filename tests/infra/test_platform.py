@@ -9,8 +9,8 @@ import pytest
 
 from components.arm_settings import IOT_ROUTING_KIND, TRAFFIC_KIND
 from components.roles import BUILT_IN_ROLES, assignment_name
+from core.config import load_stack_config
 from policies.rules import resource_types as t
-from stacks.config import load_stack_config
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 NAMESPACE = t.EVENTHUB_NAMESPACE
@@ -109,7 +109,7 @@ def _serving(**changes):
 @pytest.fixture(scope="module")
 def served(stacks):
     """Each stack as it runs once bootstrap has registered a model and the scoring environment."""
-    from stacks.config import read_stack_values
+    from core.config import read_stack_values
     from tests.conftest import run_with
 
     own = lambda env: json.loads(read_stack_values(env)[0]["mlops-platform:serving"])  # noqa: E731

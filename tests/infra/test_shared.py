@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from core.outputs import SharedOutputs
 from mlops.mockrun import run_stack
 from policies.rules import resource_types as t
-from stacks.outputs import SharedOutputs
 
 REGISTRY = t.ML_REGISTRY
 

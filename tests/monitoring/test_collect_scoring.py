@@ -20,6 +20,7 @@ import pytest
 from flask import Flask, Request, g
 from werkzeug.test import EnvironBuilder
 
+from core import contracts
 from pipelines import collect
 from tests.azure.wire import token_for
 from tests.monitoring.test_scoring_server import ROW, model_dir  # noqa: F401  (session fixture)
@@ -39,11 +40,11 @@ def scoring(model_dir, monkeypatch):
     saved = (logger.handlers[:], logger.propagate, logger.level)
     monkeypatch.setattr(score, "_state", {})
     monkeypatch.setenv("MLOPS_MODEL_URI", str(model_dir))
-    for name in collect.COLLECT_ENV:
+    for name in contracts.COLLECT_ENV:
         monkeypatch.delenv(name, raising=False)
 
     def start(**env: str):
-        for name in collect.COLLECT_ENV:
+        for name in contracts.COLLECT_ENV:
             monkeypatch.delenv(name, raising=False)
         for name, value in env.items():
             monkeypatch.setenv(name, value)

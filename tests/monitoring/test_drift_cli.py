@@ -7,9 +7,9 @@ import re
 
 import pytest
 
+from core.contracts import APPINSIGHTS_ENV
 from mlops.cli import main
 from pipelines.drift import DRIFT_METRIC
-from pipelines.telemetry import APPINSIGHTS_ENV
 from tests.azure.wire import token_for
 
 INSTRUMENTATION_KEY = "00000000-0000-4000-8000-0000000000aa"

@@ -13,10 +13,10 @@ import pytest
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import ks_2samp, wasserstein_distance
 
+from core.config import DriftConfig
 from pipelines import drift
 from pipelines.drift_report import write_reports
 from pipelines.sample_data import DRIFTED_FEATURES, FEATURES
-from stacks.config import DriftConfig
 
 LIMITS = DriftConfig()
 

@@ -12,13 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.contracts import APPINSIGHTS_ENV
+from core.metrics import DRIFT_METRIC, FEATURE_PSI_METRIC, PROFILE_FILE, QUALITY_METRIC
+from core.sections import DriftConfig
 from pipelines import monitor
 from pipelines.collect import CaptureDirSink, Metadata, Prediction, event_bodies
 from pipelines.drift import build_profile
-from pipelines.metrics import DRIFT_METRIC, FEATURE_PSI_METRIC, PROFILE_FILE, QUALITY_METRIC
 from pipelines.sample_data import FEATURES, LABEL, generate_telemetry
-from pipelines.telemetry import APPINSIGHTS_ENV
-from stacks.sections import DriftConfig
 
 NOW = dt.datetime(2026, 12, 2, 6, 0, tzinfo=dt.UTC)
 ENDPOINT = "mloe-mlops-dev-weu"

@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 
 from components.monitor_job import ENVIRONMENT_NAME, environment_version
 from components.roles import BUILT_IN_ROLES
-from pipelines.monitor import DRIFT_CONFIG_ENV, experiment_name, parse_args
+from core.config import azure_ml_cron, load_stack_config, read_stack_values
+from core.contracts import DRIFT_CONFIG_ENV, experiment_name
+from pipelines.monitor import parse_args
 from policies.rules import resource_types as t
-from stacks.config import azure_ml_cron, load_stack_config, read_stack_values
 from tests.conftest import run_with
 from tests.infra.test_config import config_error
 

@@ -8,11 +8,11 @@ import json
 import pulumi
 import pytest
 
-from components.azure_facts import FLEX_ACCEPTED_SITE_CONFIG, facts
-from components.naming import Naming
 from components.retrain_trigger import PromotionDispatch, RetrainTrigger, RetrainTriggerArgs
 from components.roles import BUILT_IN_ROLES
-from mlops.mockrun import Secret
+from core.azure_facts import FLEX_ACCEPTED_SITE_CONFIG, facts
+from core.naming import Naming
+from mlops.records import Secret
 from policies.rules import resource_types as t
 from tests.component_harness import RG, SUBNETS, run_component
 

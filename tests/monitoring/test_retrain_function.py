@@ -16,8 +16,8 @@ from opentelemetry.sdk.metrics import Counter, MeterProvider
 from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
 
 from components.retrain_trigger import EVENTHUB_CONNECTION
-from mlops.paths import ROOT_DIR
-from pipelines.metrics import REJECTED_ALERTS_METRIC
+from core.metrics import REJECTED_ALERTS_METRIC
+from core.paths import ROOT_DIR
 from pipelines.retrain_trigger import function_app
 from policies.rules import resource_types as t
 from stacks.platform import ALERTS_CONSUMER_GROUP, ALERTS_HUB

@@ -41,7 +41,7 @@ def resolved() -> dict:
 @pytest.fixture(scope="module")
 def stack_outputs_json() -> str:
     """dev's stack outputs as the component writes them into the app settings (here: from the mock run)."""
-    from pipelines.stack_outputs import load_outputs
+    from mlops.outputs import load_outputs
 
     outputs = load_outputs("dev").model_dump(by_alias=True, mode="json")
     return json.dumps({k: v for k, v in outputs.items() if k != "applicationInsightsConnectionString"})

@@ -12,10 +12,10 @@ from email.utils import formatdate
 import pytest
 from azure.core.pipeline.transport import RequestsTransport
 
+from mlops.outputs import load_outputs
 from pipelines.aml import experiment_name
 from pipelines.retrain_trigger import function_app
 from pipelines.retrain_trigger.trigger import claim_keys, parse_alert
-from pipelines.stack_outputs import load_outputs
 from tests.azure.wire import TENANT_ID, AzureWire, Call, token_for
 from tests.azure.workspace import RecordedWorkspace
 from tests.monitoring.test_retrain_trigger import alert

@@ -262,8 +262,8 @@ def test_the_image_runs_the_server_as_mlops_serve_does():
     import sys
     from importlib import metadata
 
+    from core.paths import ROOT_DIR
     from mlops.commands.serve import SERVER_ENV
-    from mlops.paths import ROOT_DIR
 
     dockerfile = (ROOT_DIR / "pipelines" / "images" / "serving" / "Dockerfile").read_text()
     assert all(f'{key}="{value}"' in dockerfile or f"{key}={value}" in dockerfile for key, value in SERVER_ENV.items())

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from core.paths import ROOT_DIR
 from mlops.commands.serve import HOST, free_port
-from mlops.paths import ROOT_DIR
 from tests.monitoring.test_scoring_server import model_dir  # noqa: F401  (session fixture)
 
 

@@ -9,10 +9,10 @@ import mlflow
 import pandas as pd
 import pytest
 
+from core.outputs import StackOutputs
 from mlops.cli import main
+from mlops.outputs import load_outputs
 from pipelines.sample_data import generate_telemetry
-from pipelines.stack_outputs import load_outputs
-from stacks.outputs import StackOutputs
 
 SMALL_ROWS = 3000
 

@@ -11,11 +11,12 @@ import stat
 import pytest
 from ruamel.yaml import YAML
 
-from pipelines import runner, stack_outputs
+from core.config import load_stack_config
+from mlops import outputs as stack_outputs
+from pipelines import runner
 from pipelines.aml import RAW_DATA_PATH, TRAINING_IMAGE, build_pipeline, code_snapshot
 from pipelines.registry import MODEL_NAME, experiment_name
 from pipelines.steps import STEPS, pipeline_parameters
-from stacks.config import load_stack_config
 from tests.azure.wire import token_for
 from tests.azure.workspace import RecordedWorkspace
 from tests.pipelines.conftest import cli
@@ -133,7 +134,7 @@ def test_submit_signs_in_uploads_the_code_creates_the_job_and_names_the_register
         f"pipelines.steps.{step.name}" for step in STEPS
     }
     uploaded = {path.split("/", 3)[-1] for path in workspace.blobs}  # /<container>/<snapshot folder>/<file>
-    assert {"pipelines/steps/gate.py", "stacks/config.py"} <= uploaded
+    assert {"pipelines/steps/gate.py", "core/config.py"} <= uploaded
     assert not any(".venv/" in p or "__pycache__" in p for p in uploaded)  # .gitignore is honoured
     # the job's token for the code snapshot is an Azure ML one, not ARM's
     assert job_put.headers["x-azureml-token"] == token_for("https://ml.azure.com")

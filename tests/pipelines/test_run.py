@@ -8,13 +8,13 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.models import Model
 
+from core.config import load_stack_config
+from core.metrics import PROFILE_FILE
 from pipelines import runner
 from pipelines.drift import ReferenceProfile
-from pipelines.metrics import PROFILE_FILE
 from pipelines.registry import MODEL_NAME, PRODUCTION_ALIAS, registered_versions
 from pipelines.sample_data import FEATURES
 from pipelines.steps.prep import TEST_SIZE, data_version
-from stacks.config import load_stack_config
 from tests.pipelines.conftest import cli, write
 
 

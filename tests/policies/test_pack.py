@@ -124,7 +124,7 @@ def test_catalogue_writer_replaces_only_the_blocks(tmp_path):
 
 def test_every_remediation_names_a_real_stack_config_key():
     """'stack config network.mode' in a fix must be a key the config model reads (a renamed key left a stale hint)."""
-    from stacks.config import PlatformConfig, _allowed_keys
+    from core.config import PlatformConfig, _allowed_keys
 
     named = {(rule.name, key) for rule in RULES for key in re.findall(r"stack config ([A-Za-z][A-Za-z.]*[A-Za-z])", rule.remediation)}
     assert named

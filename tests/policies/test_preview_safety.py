@@ -6,7 +6,7 @@ import pytest
 from pulumi.output import UNKNOWN
 
 from mlops.analyzer import NOT_EVALUATED
-from mlops.mockrun import Secret
+from mlops.records import Secret
 from policies.rules import resource_types as t
 from tests.policies.policy_fixtures import COMPLIANT, DELETE, edited
 from tests.policies.test_stack_rules import compliant_stack, diag, lock, replaced, res, traffic

@@ -3,7 +3,7 @@ fails (regenerate with `python -m policies.catalogue --write README.md`)."""
 
 from __future__ import annotations
 
-from mlops.paths import ROOT_DIR
+from core.paths import ROOT_DIR
 from policies import catalogue
 from policies.rules import RULES
 

@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from mlops.mockrun import StackRecord
+from mlops.records import StackRecord
 from policies.rules import resource_types as t
 
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -90,7 +90,7 @@ def test_scanner_miss_is_blocked_in_prod(pack, stacks, name, path, value, rule):
 def test_outbound_fqdn_allow_list_is_the_stack_configs(environment):
     """The package-mirror hosts are named twice, in the stack config (which builds the FQDN rules) and in the policy
     config (which the pack, in its own process, judges by): both must name the same hosts."""
-    from stacks.config import load_stack_config
+    from core.config import load_stack_config
     from tests.policies.test_resource_rules import rule_settings
 
     settings = rule_settings("ml-workspace-outbound-fqdn-allowed", environment)

@@ -8,9 +8,10 @@ import re
 
 import pytest
 
-from mlops.mockrun import Secret
-from mlops.preview.diff import diff_states, from_recorded, state_from_export
+from mlops.preview.diff import diff_states, state_from_export
 from mlops.preview.engine import report_from_preview_json
+from mlops.preview.state import from_recorded
+from mlops.records import Secret
 from policies.rules import resource_types as t
 
 

@@ -9,9 +9,10 @@ import pytest
 from markdown_it import MarkdownIt
 
 from mlops.commands.preview import Color, use_color
-from mlops.preview.diff import diff_states, from_recorded
+from mlops.preview.diff import diff_states
 from mlops.preview.render import render_markdown, render_text
 from mlops.preview.report import ResourceEntry, StackReport, Violation
+from mlops.preview.state import from_recorded
 from policies.rules.flows import FLOWS
 
 BLUE = {"name": "blue", "model": "predictive-maintenance:1", "instanceCount": 1}

@@ -7,9 +7,10 @@ import copy
 
 import pytest
 
-from mlops.errors import BadInput
-from mlops.preview.diff import StateResource, diff_states, from_recorded
+from core.errors import BadInput
+from mlops.preview.diff import diff_states
 from mlops.preview.replace import CREATE_ONLY, path_keys
+from mlops.preview.state import StateResource, from_recorded
 from policies.rules import resource_types as t
 from policies.rules.resource_types import ARM_IDS
 

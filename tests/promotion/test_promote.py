@@ -191,7 +191,7 @@ def test_the_shared_registry_is_asked_for_the_model_and_the_environment(azure, c
     """`--registry shared`: the registry the deployments take both from (azureml://registries/<mlRegistryName>/...),
     found through Azure ML's registry discovery and asked in its region; nothing but HTTP is recorded."""
     from mlops.cli import main
-    from pipelines.stack_outputs import load_outputs
+    from mlops.outputs import load_outputs
     from tests.azure.wire import token_for
     from tests.azure.workspace import DISCOVERY_HOST, RecordedRegistry
 
@@ -214,7 +214,7 @@ def test_the_shared_registry_is_asked_for_the_model_and_the_environment(azure, c
 
 def test_a_shared_registry_that_cannot_be_found_is_bad_input(azure, capsys):
     from mlops.cli import main
-    from pipelines.stack_outputs import load_outputs
+    from mlops.outputs import load_outputs
     from tests.azure.workspace import DISCOVERY_HOST
 
     name = load_outputs("staging").ml_registry_name
@@ -231,7 +231,7 @@ def test_a_shared_registry_that_cannot_be_found_is_bad_input(azure, capsys):
 def test_workspace_registry_is_asked_over_arm(azure, capsys, version, code):
     """`--registry workspace`: azure-identity signs in, azure-ai-ml asks ARM for the model version; nothing else is faked."""
     from mlops.cli import main
-    from pipelines.stack_outputs import load_outputs
+    from mlops.outputs import load_outputs
     from tests.azure.wire import token_for
     from tests.azure.workspace import RecordedWorkspace
 

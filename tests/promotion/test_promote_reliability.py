@@ -19,7 +19,7 @@ import pytest
 from mlflow import MlflowClient
 from ruamel.yaml import YAML
 
-from mlops.errors import Refused
+from core.errors import Refused
 from pipelines import promotion
 from tests.promotion.test_promote import registry, serving  # noqa: F401  (fixture)
 
@@ -144,7 +144,7 @@ def test_parallel_promotes_never_lose_an_edit_and_readers_never_see_a_partial_fi
 
     reader = threading.Thread(target=read_continuously)
     reader.start()
-    from stacks import config as stack_config
+    from core import config as stack_config
 
     stacks_dir = stack_config.STACKS_DIR
     try:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from mlops.errors import BadInput
-from mlops.paths import ROOT_DIR
+from core.config import stack_file
+from core.errors import BadInput
+from core.paths import ROOT_DIR
 from pipelines.bootstrap import bootstrap_plan
-from stacks.config import stack_file
 
 
 def with_environment(stack: str, tmp_path: Path, environment: str = "mlops-serving:3") -> Path:

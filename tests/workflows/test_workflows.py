@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from stacks.outputs import StackOutputs
+from core.outputs import StackOutputs
 
 ROOT = Path(__file__).resolve().parents[2]
 GITHUB = ROOT / ".github"

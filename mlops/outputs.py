@@ -5,10 +5,11 @@ from __future__ import annotations
 import shutil
 import subprocess
 
-from mlops.errors import BadInput
-from mlops.mockrun import Secret, run_stack
-from mlops.paths import ROOT_DIR
-from stacks.outputs import StackOutputs
+from core.errors import BadInput
+from core.outputs import StackOutputs
+from core.paths import ROOT_DIR
+from mlops.mockrun import run_stack
+from mlops.records import Secret
 
 
 def load_outputs(environment: str) -> StackOutputs:

@@ -12,7 +12,7 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mlops.paths import mlops_home
+from core.paths import mlops_home
 
 EXIT_OK = 0
 EXIT_REFUSED = 1

@@ -16,23 +16,23 @@ from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, get_args, get_origin
 
-import pulumi
 from pydantic import AfterValidator, BaseModel, Field, ValidationError, field_validator, model_validator
 
-from components.azure_facts import (
+from core.azure_facts import (
     FLEX_MAXIMUM_INSTANCES,
     FLEX_PYTHON_VERSIONS,
     PRIVATE_DNS_ZONES,
     ZONE_REDUNDANT_STORAGE_SKUS,
 )
-from components.naming import REGION_CODES, NameRuleError, Naming
-from stacks.sections import DriftConfig, TrainingConfig, Window, window_hours
-from stacks.sections import Section as _Section
-from stacks.target_condition import narrower, within
-from stacks.target_condition import parse as parse_target_condition
+from core.naming import REGION_CODES, NameRuleError, Naming
+from core.paths import ROOT_DIR
+from core.sections import DriftConfig, TrainingConfig, Window, window_hours
+from core.sections import Section as _Section
+from core.target_condition import narrower, within
+from core.target_condition import parse as parse_target_condition
 
 PROJECT = "mlops-platform"
-STACKS_DIR = Path(__file__).resolve().parent
+STACKS_DIR = ROOT_DIR / "stacks"
 RESERVED_KEYS = {"environment": "the environment is the stack name"}
 # Config namespaces a stack file may use: the project's, the Azure provider's, the engine's own.
 CONFIG_NAMESPACES = (PROJECT, "azure-native", "pulumi")
@@ -52,8 +52,9 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
-class ConfigError(pulumi.RunError):
-    """A stack configuration problem. Pulumi prints a RunError without a traceback."""
+class ConfigError(Exception):
+    """A stack configuration problem: `<file>: <key>: <message>`, one line (the program raises it as a RunError,
+    stacks/foundation.py, which Pulumi prints without a traceback)."""
 
     def __init__(self, source: str, key: str, message: str):
         self.source, self.key, self.message = source, key, message
@@ -512,7 +513,7 @@ def _target_condition(value: str) -> str:
     return value
 
 
-# An IoT Hub device-twin target condition in the grammar of stacks/target_condition.py: AND-ed tag clauses.
+# An IoT Hub device-twin target condition in the grammar of core/target_condition.py: AND-ed tag clauses.
 TargetCondition = Annotated[str, AfterValidator(_target_condition)]
 ImageTag = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")]  # a Docker tag
 EDGE_FLEET, EDGE_CANARY = "fleet", "canary"
@@ -1031,16 +1032,6 @@ def load_stack_config(environment: str, path: Path | None = None) -> PlatformCon
     """Read and validate `stacks/Pulumi.<environment>.yaml` (the offline path)."""
     path = path or stack_file(environment)
     return parse_config(environment, read_stack_values(environment, path)[0], display_path(path))
-
-
-def load_program_config() -> PlatformConfig:
-    """Validate the config the engine (or the mock harness) gave this program run."""
-    from pulumi.runtime.config import CONFIG, get_config_env, get_config_secret_keys_env, is_config_secret
-
-    environment = pulumi.get_stack()
-    values = {**get_config_env(), **CONFIG.get()}
-    secrets = {key for key in values if is_config_secret(key)} | set(get_config_secret_keys_env())
-    return parse_config(environment, values, display_path(stack_file(environment)), secrets)
 
 
 def _decode(raw: str) -> Any:

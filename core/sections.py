@@ -2,7 +2,7 @@
 shares, the training section, which the retrain function (from its app settings) and the pipeline steps read, and
 the drift section, which the scheduled monitor job reads (from its environment).
 
-`stacks.config` builds the whole stack model on these and re-exports `TrainingConfig` and `DriftConfig`.
+`core.config` builds the whole stack model on these and re-exports `TrainingConfig` and `DriftConfig`.
 """
 
 from __future__ import annotations
