@@ -19,6 +19,7 @@ from components.roles import Grant
 class WorkloadAccess(PlatformComponent):
     TYPE = "mlops:security:WorkloadAccess"
     OUTPUTS = ()
+    AGGREGATE = True  # role assignments only: no main resource
 
     def __init__(self, name: str, ctx: PlatformContext, grants: Sequence[Grant], opts: pulumi.ResourceOptions | None = None):
         super().__init__(name, ctx, opts)

@@ -33,14 +33,23 @@ class MetricRule:
     """One static-threshold metric alert on one resource."""
 
     label: str
+    """The rule's label: its alert rule name (alert_rule_name) and its criterion's name."""
     description: str
+    """What the alert means, shown with it."""
     scope: pulumi.Input[str]
+    """The id of the one resource the metric is read from."""
     namespace: str
+    """The resource type's metric namespace (supported-metrics reference)."""
     metric: str
+    """The metric's name, checked against policies/rules/azure/metrics.json."""
     operator: str
+    """How the value compares with the threshold (GreaterThan, LessThan, ...)."""
     threshold: float
+    """The value that fires the alert (the stack's alerts config)."""
     aggregation: str = "Average"
+    """How it aggregates; not configuration: a fact of the metric (Average unless its table says otherwise)."""
     dimensions: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    """Dimension filters (name -> values); not configuration: part of the rule's definition, none by default."""
 
     def __post_init__(self) -> None:
         known = metric(self.namespace, self.metric)  # KeyError: no such metric for this resource type
@@ -57,10 +66,15 @@ class LogMetricRule:
     the live model's AUC): fires when the worst value of the last hour crosses the threshold."""
 
     label: str
+    """The rule's label: its alert rule name (alert_rule_name)."""
     description: str
+    """What the alert means, shown with it."""
     metric: str
-    operator: str  # GreaterThan: worst = Maximum; LessThan: worst = Minimum
+    """The custom metric in Application Insights (pipelines/metrics.py)."""
+    operator: str
+    """GreaterThan (the worst value is the Maximum) or LessThan (the Minimum), or their OrEqual forms."""
     threshold: float
+    """The value that fires the alert (the stack's drift and training config)."""
 
     @property
     def aggregation(self) -> str:
@@ -77,19 +91,29 @@ class EventHubTarget:
     """Where the action group publishes alerts (common alert schema): a hub of the stack's namespace."""
 
     namespace_name: pulumi.Input[str]
+    """The stack's Event Hubs namespace."""
     hub_name: str
+    """The hub the action group publishes to."""
     hub_id: pulumi.Input[str]
+    """That hub's id: the scope of the action group's Data Sender role."""
 
 
 @dataclass(frozen=True)
 class AlertsArgs:
     email_receivers: Sequence[tuple[str, str]]
+    """(receiver name, address) pairs that get every alert."""
     webhook_urls: Mapping[str, pulumi.Input[str]]
+    """Receiver name -> webhook URL (a secret), if the stack configures one."""
     retrain: EventHubTarget
+    """Where alerts are published for the retrain function."""
     severity: int
+    """The severity of every alert rule of the stack."""
     metric_rules: Sequence[MetricRule]
-    log_scope: pulumi.Input[str]  # Application Insights, where the monitor's metrics land
+    """The metric alerts (serving, ingestion, storage)."""
+    log_scope: pulumi.Input[str]
+    """Application Insights, where the monitor's metrics land (the log alerts' scope)."""
     log_rules: Sequence[LogMetricRule]
+    """The log alerts on the monitor's custom metrics (the retraining rules)."""
 
 
 class Alerts(PlatformComponent):
@@ -199,7 +223,11 @@ class Alerts(PlatformComponent):
             for rule in args.log_rules
         ]
         self.resource_id: pulumi.Output[str] = group.id
+        """The action group's id."""
         self.resource_name: pulumi.Output[str] = group.name
+        """The action group's name."""
         self.principal_id: pulumi.Output[str] = group_principal
+        """The action group's system-assigned identity (publishes to Event Hubs)."""
         self.alert_ids: pulumi.Output[list[str]] = pulumi.Output.all(*(a.id for a in [*alerts, *logged]))
+        """The ids of every metric and log alert rule."""
         self._register()

@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 import pulumi
-from pulumi_azure_native import authorization, managedidentity, monitor
+from pulumi_azure_native import authorization, managedidentity, monitor, storage
 
 from components.context import PlatformContext
-from components.diagnostics import send_diagnostics
+from components.diagnostics import BLOB_METRICS, blob_service_id, send_diagnostics
 from components.private_link import private_endpoint
 from components.roles import Grant, grant
 
@@ -39,6 +39,9 @@ class PlatformComponent(pulumi.ComponentResource):
 
     TYPE: ClassVar[str]
     OUTPUTS: ClassVar[tuple[str, ...]]
+    # A component that only groups children of one kind for other resources (role assignments, endpoints to another
+    # stack's services) has no main resource, so no resource_id / resource_name.
+    AGGREGATE: ClassVar[bool] = False
 
     def __init__(self, name: str, ctx: PlatformContext, opts: pulumi.ResourceOptions | None = None):
         super().__init__(self.TYPE, name, None, opts)
@@ -113,11 +116,21 @@ class PlatformComponent(pulumi.ComponentResource):
         item = Grant(label, principal_id, role, scope, principal_type)
         return grant(self._name, self.ctx, item, self.child(**options))
 
-    def diagnostics(self, resource_uri: pulumi.Input[str], label: str = "", **settings) -> monitor.DiagnosticSetting:
-        """All logs and metrics of one of this component's resources to the stack's Log Analytics workspace."""
-        return send_diagnostics("-".join(filter(None, (self._name, label))), self.ctx, resource_uri, self.child(), **settings)
+    def diagnostics(self, resource_uri: pulumi.Input[str], label: str = "", *,
+                    depends_on: Sequence[pulumi.Resource] | None = None, **settings) -> monitor.DiagnosticSetting:
+        """All logs and metrics of one of this component's resources to the stack's Log Analytics workspace
+        (`settings`: the categories, see diagnostics.py; `depends_on`: what must exist before the setting)."""
+        name = "-".join(filter(None, (self._name, label)))
+        return send_diagnostics(name, self.ctx, resource_uri, self.child(depends_on=depends_on), **settings)
+
+    def blob_diagnostics(self, account: storage.StorageAccount, label: str = "", *,
+                         depends_on: Sequence[pulumi.Resource] | None = None) -> monitor.DiagnosticSetting:
+        """A storage account's blob service logs and transaction metrics (the account itself emits no logs)."""
+        return self.diagnostics(blob_service_id(account), label, depends_on=depends_on, metric_categories=BLOB_METRICS)
 
     def _register(self) -> None:
+        if not self.AGGREGATE and not {"resource_id", "resource_name"} <= set(self.OUTPUTS):
+            raise TypeError(f"{type(self).__name__}: a component exposes resource_id and resource_name (OUTPUTS)")
         for resource in self._to_lock:
             self.lock(resource)
         self.register_outputs({name: getattr(self, name) for name in self.OUTPUTS})

@@ -25,23 +25,36 @@ OUTPUT_FILE = "predictions.csv"
 
 @dataclass(frozen=True)
 class BatchDeploymentSpec:
-    model: str  # name:version in the registry
+    model: str
+    """The model, `name:version` in the shared Azure ML registry."""
     mini_batch_size: int
+    """Files per mini-batch."""
     max_retries: int
+    """Retries of a failed mini-batch."""
     retry_timeout_seconds: int
+    """How long one mini-batch may take before it is retried."""
     max_concurrency_per_instance: int
+    """Parallel mini-batches per node."""
     instance_count: int
+    """Nodes of the training cluster a job uses."""
     error_threshold: int
+    """Failed files a job tolerates before it stops (-1: ignore every failure)."""
 
 
 @dataclass(frozen=True)
 class BatchScoringArgs:
     workspace_id: pulumi.Input[str]
+    """The workspace's id: the scope of the callers' role."""
     workspace_name: pulumi.Input[str]
+    """The workspace the endpoint lives in."""
     compute_id: pulumi.Input[str]
+    """The cluster the deployment runs on."""
     ml_registry_name: pulumi.Input[str]
+    """The shared Azure ML registry the model comes from."""
     deployment: BatchDeploymentSpec | None
+    """The deployment, or None while the stack names no batch model."""
     callers: Sequence[Principal]
+    """Who may invoke the endpoint (AzureML Data Scientist on the workspace)."""
 
 
 class BatchScoring(PlatformComponent):
@@ -64,6 +77,7 @@ class BatchScoring(PlatformComponent):
             # Invoking creates jobs in the workspace (how-to-authenticate-batch-endpoint): the workspace is the scope.
             self.grant(f"invoke-{index}", caller.object_id, "AzureML Data Scientist", args.workspace_id, principal_type=caller.type)
         self.deployment_name: str | None = None
+        """The default deployment's name, None without a deployment."""
         spec = args.deployment
         if spec is not None:
             deployment = ml.BatchDeployment(
@@ -104,5 +118,7 @@ class BatchScoring(PlatformComponent):
             )
             self.deployment_name = BATCH_DEPLOYMENT
         self.resource_id: pulumi.Output[str] = endpoint.id
+        """The batch endpoint's id."""
         self.resource_name: pulumi.Output[str] = endpoint.name
+        """The batch endpoint's name."""
         self._register()

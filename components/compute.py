@@ -16,12 +16,19 @@ class ComputeClusterArgs:
     """The cluster's name is fixed by naming (the workspace names it as its image-build compute first)."""
 
     workspace_name: pulumi.Input[str]
+    """The workspace the cluster belongs to."""
     vm_size: str
+    """The nodes' VM size."""
     vm_priority: str
+    """Dedicated or LowPriority."""
     min_nodes: int
+    """Nodes kept when idle (0: scale to zero)."""
     max_nodes: int
+    """The most nodes a scale-out reaches."""
     idle_minutes_before_scale_down: int
+    """Idle minutes before a node is released."""
     node_public_ip: bool
+    """Whether nodes get a public IP (off with a managed network)."""
 
 
 def cluster_name(ctx: PlatformContext) -> str:
@@ -40,16 +47,16 @@ class ComputeCluster(PlatformComponent):
             workspace_name=args.workspace_name,
             resource_group_name=ctx.resource_group_name,
             location=ctx.location,
-            identity=ml.ManagedServiceIdentityArgs(type="SystemAssigned"),
+            identity=ml.ManagedServiceIdentityArgs(type=ml.ManagedServiceIdentityType.SYSTEM_ASSIGNED),
             properties=ml.AmlComputeArgs(
                 compute_type="AmlCompute",
                 disable_local_auth=True,
                 properties=ml.AmlComputePropertiesArgs(
                     vm_size=args.vm_size,
                     vm_priority=args.vm_priority,
-                    os_type="Linux",
+                    os_type=ml.OsType.LINUX,
                     enable_node_public_ip=args.node_public_ip,
-                    remote_login_port_public_access="Disabled",
+                    remote_login_port_public_access=ml.RemoteLoginPortPublicAccess.DISABLED,
                     scale_settings=ml.ScaleSettingsArgs(
                         min_node_count=args.min_nodes,
                         max_node_count=args.max_nodes,
@@ -61,6 +68,9 @@ class ComputeCluster(PlatformComponent):
             opts=self.child(),
         )
         self.resource_id: pulumi.Output[str] = cluster.id
+        """The cluster's id."""
         self.resource_name: pulumi.Output[str] = cluster.name
+        """The cluster's name."""
         self.principal_id: pulumi.Output[str] = cluster.identity.apply(lambda i: i.principal_id)
+        """The cluster's system-assigned identity (what jobs and the monitor run as)."""
         self._register()

@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import Enum
+from typing import TypeVar
 
 import pulumi
 
@@ -17,12 +19,15 @@ from components.private_link import PrivateNetwork
 from core.naming import Naming
 
 MANAGED_BY = "pulumi"
+E = TypeVar("E", bound=Enum)
 REQUIRED_TAG_KEYS = ("environment", "workload", "owner", "cost-center", "managed-by")
 
 
-def enabled(flag: bool) -> str:
-    """Azure's 'Enabled'/'Disabled' spelling of a boolean."""
-    return "Enabled" if flag else "Disabled"
+def enabled(flag: bool, kind: type[E] | None = None) -> E | str:
+    """Azure's 'Enabled'/'Disabled' spelling of a boolean; with `kind`, the SDK enum of that value (e.g.
+    `containerregistry.PublicNetworkAccess`), which is sent as the same string."""
+    value = "Enabled" if flag else "Disabled"
+    return kind(value) if kind is not None else value
 
 
 def standard_tags(naming: Naming, owner: str, cost_center: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:

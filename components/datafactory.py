@@ -43,20 +43,35 @@ class BatchSource:
     """One configured source (core/config.py BatchSourceConfig, as plain values)."""
 
     name: str
-    kind: str  # azureSql | http | sftp
+    """The source's name (config `ingestion.batch[].name`)."""
+    kind: str
+    """azureSql, http or sftp."""
     secret_name: str
-    folder: str  # the raw-zone folder pattern with the date tokens, e.g. batch/orders/{yyyy}/{MM}/{dd}/
+    """The Key Vault secret with the source's credential."""
+    folder: str
+    """The raw-zone folder pattern with date tokens, e.g. batch/orders/{yyyy}/{MM}/{dd}/."""
     frequency: str
+    """The schedule's unit (Minute, Hour, Day, Week, Month)."""
     interval: int
+    """Units between runs."""
     start_time: str
-    table: str | None = None
-    url: str | None = None
-    relative_url: str = ""
-    host: str | None = None
-    port: int = 22
-    host_key_fingerprint: str | None = None
-    remote_folder: str = ""
-    user_name: str | None = None
+    """The schedule's first run (ISO 8601, UTC)."""
+    table: str | None
+    """azureSql: the table to copy; else None."""
+    url: str | None
+    """http: the server's base URL; else None."""
+    relative_url: str
+    """http: the export's path under the URL."""
+    host: str | None
+    """sftp: the server; else None."""
+    port: int
+    """sftp: the server's port."""
+    host_key_fingerprint: str | None
+    """sftp: the server's host key, which Data Factory verifies."""
+    remote_folder: str
+    """sftp: the folder to copy from."""
+    user_name: str | None
+    """http and sftp: the user the secret's password belongs to."""
 
     @property
     def key(self) -> str:
@@ -67,11 +82,17 @@ class BatchSource:
 @dataclass(frozen=True)
 class DataFactoryArgs:
     lake_account_id: pulumi.Input[str]
+    """The lake's id (the managed private endpoint's target)."""
     lake_dfs_endpoint: pulumi.Input[str]
+    """The lake's dfs endpoint (the AzureBlobFS linked service)."""
     raw_container_id: pulumi.Input[str]
+    """The raw zone's id: the scope of the factory's write role."""
     vault_id: pulumi.Input[str]
+    """The stack's Key Vault id (its secrets role, its managed private endpoint)."""
     vault_uri: pulumi.Input[str]
+    """The vault's URI (the Key Vault linked service)."""
     sources: Sequence[BatchSource]
+    """The configured batch sources."""
 
 
 def folder_expression(folder: str) -> str:
@@ -156,13 +177,17 @@ class DataFactory(PlatformComponent):
             ),
         ]
         self.pipeline_names: list[str] = []
+        """One copy pipeline per source."""
         for source in args.sources:
             self.pipeline_names.append(self._ingestion(name, source, common, connect_via, links))
         self.diagnostics(factory.id)
         self.private_endpoints(factory.id, ["dataFactory"])
         self.resource_id: pulumi.Output[str] = factory.id
+        """The factory's id."""
         self.resource_name: pulumi.Output[str] = factory.name
+        """The factory's name."""
         self.principal_id: pulumi.Output[str] = principal_id
+        """The factory's system-assigned identity (what copies run as)."""
         self._register()
 
     def _managed_network(self, name: str, factory: adf.Factory, args: DataFactoryArgs, common: dict) -> adf.IntegrationRuntime:

@@ -17,7 +17,7 @@ from pulumi_azure_native import storage
 
 from components.base import PlatformComponent
 from components.context import PlatformContext
-from components.storage_account import private_containers, secure_storage_account, send_blob_diagnostics
+from components.storage_account import private_containers, secure_storage_account
 
 # raw: what arrives (IoT Hub routing, Event Hubs Capture of telemetry and of the scored requests); curated and
 # features: prepared data; predictions: the scored requests as Parquet (the monitor compacts the captures);
@@ -30,12 +30,18 @@ class DataLakeArgs:
     """Redundancy, retention and tiering from the typed config; `trusted_writers`: ids of the Azure resources
     that write into the lake as trusted services (their system-assigned identities hold the data roles)."""
 
-    sku: str
+    sku: storage.SkuName
+    """The account's redundancy (Standard_LRS, Standard_ZRS, ...)."""
     blob_soft_delete_days: int
+    """Days a deleted blob can be restored."""
     container_soft_delete_days: int
+    """Days a deleted container can be restored."""
     raw_to_cool_after_days: int
+    """Days after which raw blobs move to the Cool tier."""
     trusted_writers: Sequence[pulumi.Input[str]]
-    raw_immutability_days: int = 0  # 0: no WORM policy on `raw` (dev)
+    """Ids of the Azure resources that write as trusted services (resource-instance rules)."""
+    raw_immutability_days: int
+    """Days a raw blob is write-once after it is written; 0: no WORM policy (dev)."""
 
 
 class DataLake(PlatformComponent):
@@ -51,7 +57,7 @@ class DataLake(PlatformComponent):
             sku=args.sku,
             trusted_writers=args.trusted_writers,
             opts=self.child(stateful=True),
-            access_tier="Hot",
+            access_tier=storage.AccessTier.HOT,
             is_hns_enabled=True,
         )
         blob_service = storage.BlobServiceProperties(
@@ -80,7 +86,7 @@ class DataLake(PlatformComponent):
                     storage.ManagementPolicyRuleArgs(
                         name="raw-to-cool",
                         enabled=True,
-                        type="Lifecycle",
+                        type=storage.RuleType.LIFECYCLE,
                         definition=storage.ManagementPolicyDefinitionArgs(
                             filters=storage.ManagementPolicyFilterArgs(blob_types=["blockBlob"], prefix_match=["raw/"]),
                             actions=storage.ManagementPolicyActionArgs(
@@ -96,16 +102,22 @@ class DataLake(PlatformComponent):
             ),
             opts=self.child(),
         )
-        send_blob_diagnostics(name, ctx, account, self.child(depends_on=[blob_service]))
+        self.blob_diagnostics(account, depends_on=[blob_service])
         self.private_endpoints(account.id, ["blob", "dfs"])
         self.resource_id: pulumi.Output[str] = account.id
+        """The lake's storage account id."""
         self.resource_name: pulumi.Output[str] = account.name
+        """The lake's storage account name."""
         self.blob_endpoint: pulumi.Output[str] = account.primary_endpoints.blob
+        """The account's blob endpoint."""
         self.dfs_endpoint: pulumi.Output[str] = account.primary_endpoints.dfs
+        """The account's dfs (ADLS Gen2) endpoint."""
         self.container_urls: pulumi.Output[dict[str, str]] = pulumi.Output.all(
             account.primary_endpoints.blob, *(c.name for c in containers.values())
         ).apply(lambda v: {zone: f"{v[0].rstrip('/')}/{container}" for zone, container in zip(ZONES, v[1:])})
+        """Zone -> its container's blob URL."""
         self.container_ids: dict[str, pulumi.Output[str]] = {zone: c.id for zone, c in containers.items()}
+        """Zone -> its container's id (the scope of zone-level roles)."""
         self._register()
 
     def _write_once_raw(self, name: str, ctx: PlatformContext, account, raw, days: int) -> storage.BlobContainerImmutabilityPolicy:

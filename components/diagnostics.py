@@ -5,11 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pulumi
-from pulumi_azure_native import monitor
+from pulumi_azure_native import monitor, storage
 
 from components.context import PlatformContext
 
 DIAGNOSTIC_SETTING_NAME = "to-log-analytics"
+BLOB_METRICS = ("Transaction",)  # a blob service's metric category (it has no AllMetrics)
+
+
+def blob_service_id(account: storage.StorageAccount) -> pulumi.Output[str]:
+    """The id of a storage account's blob service: where its blob logs come from."""
+    return account.id.apply(lambda account_id: f"{account_id}/blobServices/default")
 
 
 def send_diagnostics(

@@ -46,27 +46,45 @@ class EdgeEntry:
     """One layered deployment: its stage (fleet, canary), model `name:version`, target condition, priority."""
 
     stage: str
+    """The layered deployment's stage (fleet, canary)."""
     model: str
-    model_sha256: str  # the version's ONNX file digest (stack file modelSha256)
+    """The model, `name:version` in the shared Azure ML registry."""
+    model_sha256: str
+    """The SHA-256 of the version's ONNX file (stack file modelSha256): the scorer verifies it."""
     target_condition: str
+    """Which devices get it (an IoT Hub twin query)."""
     priority: int
-    verified_on_canary: str | None = None  # fleet: the model its canary ran
+    """Its priority among the deployments a device matches."""
+    verified_on_canary: str | None
+    """fleet: the model its canary ran; None for the canary itself."""
 
 
 @dataclass(frozen=True)
 class EdgeArgs:
-    hub_id: pulumi.Input[str]
-    hub_host_name: pulumi.Input[str]
+    iot_hub_id: pulumi.Input[str]
+    """The IoT Hub's id: the scope of the deployer's role."""
+    iot_hub_host_name: pulumi.Input[str]
+    """The hub's host name, where the deployments are written."""
     registry_login_server: pulumi.Input[str]
+    """The stack's container registry, where devices pull the module and model images."""
     deployer_principal_id: pulumi.Input[str]
-    id_prefix: str  # configuration ids: <prefix>-<stage>-<content digest>
-    target_condition: str | None  # the base deployment's; None: no edge deployments at all
+    """The identity running `pulumi up`, which writes the deployments."""
+    id_prefix: str
+    """Configuration ids are <prefix>-<stage>-<content digest>."""
+    target_condition: str | None
+    """The base deployment's target; None: no edge deployments at all."""
     priority: int
+    """The base deployment's priority."""
     registry_username: str
+    """The user devices pull images as."""
     registry_password: pulumi.Input[str] | None
+    """Its password (a secret), None until bootstrap sets one."""
     image_tag: str | None
+    """The scoring module's image tag, None until an image is built."""
     deployments: Sequence[EdgeEntry]
+    """The layered deployments."""
     device_ip_ranges: Sequence[str]
+    """The sites allowed to provision (a private stack's IP filter)."""
 
 
 class EdgeRollout(PlatformComponent):
@@ -80,14 +98,17 @@ class EdgeRollout(PlatformComponent):
         self.diagnostics(service.id)
         ids: dict[str, pulumi.Output[str]] = {}
         if args.target_condition is not None:
-            access = self.grant("deployer-configurations", args.deployer_principal_id, DEPLOYER_ROLE, args.hub_id)
+            access = self.grant("deployer-configurations", args.deployer_principal_id, DEPLOYER_ROLE, args.iot_hub_id)
             base = self._base(name, args, access)
             ids[BASE_STAGE] = base.configuration_id
             for entry in args.deployments:
                 ids[entry.stage] = self._layered(name, args, entry, [access, base]).configuration_id
         self.resource_id: pulumi.Output[str] = service.id
+        """The Device Provisioning Service's id."""
         self.resource_name: pulumi.Output[str] = service.name
+        """The Device Provisioning Service's name."""
         self.configuration_ids: pulumi.Output[dict[str, str]] = pulumi.Output.all(**ids) if ids else pulumi.Output.from_input({})
+        """Stage -> its IoT Edge deployment's configuration id."""
         self._register()
 
     def _provisioning_service(self, name: str, ctx: PlatformContext, args: EdgeArgs) -> dps.IotDpsResource:
@@ -118,7 +139,7 @@ class EdgeRollout(PlatformComponent):
                     priority: int, described: dict, depends_on: list[pulumi.Resource]) -> EdgeDeployment:  # fmt: skip
         return EdgeDeployment(
             f"{name}-{stage}",
-            hub_host_name=args.hub_host_name,
+            hub_host_name=args.iot_hub_host_name,
             configuration_id=content.apply(lambda c: configuration_id(args.id_prefix, stage, c)),
             content=content,
             target_condition=target_condition,

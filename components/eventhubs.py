@@ -26,22 +26,35 @@ ARCHIVE_NAME_FORMAT = "{Namespace}/{EventHub}/{PartitionId}/{Year}/{Month}/{Day}
 @dataclass(frozen=True)
 class HubArgs:
     partitions: int
+    """Partitions (fixed at creation on Standard)."""
     retention_hours: int
+    """Hours events are kept."""
     consumer_groups: tuple[str, ...]
+    """Consumer groups besides $Default."""
 
 
 @dataclass(frozen=True)
 class EventHubsArgs:
     capture_account_id: pulumi.Input[str]
+    """The lake's id, where Capture writes."""
     capture_container_name: pulumi.Input[str]
+    """The container Capture writes into (raw)."""
     capture_container_id: pulumi.Input[str]
+    """That container's id: the scope of the namespace's write role."""
     hubs: Mapping[str, HubArgs]
+    """Hub name -> its settings."""
     sku: str
+    """Basic, Standard or Premium (name and tier)."""
     capacity: int
+    """Throughput or processing units."""
     zone_redundant: bool
+    """Whether the namespace spans availability zones."""
     capture_enabled: bool
+    """Whether the captured hubs are archived into the lake."""
     capture_interval_seconds: int
+    """Capture's time window (60-900 s)."""
     capture_size_limit_mb: int
+    """Capture's size window."""
 
 
 class EventHubs(PlatformComponent):
@@ -56,11 +69,11 @@ class EventHubs(PlatformComponent):
             resource_group_name=ctx.resource_group_name,
             location=ctx.location,
             sku=eventhub.SkuArgs(name=args.sku, tier=args.sku, capacity=args.capacity),
-            identity=eventhub.IdentityArgs(type="SystemAssigned"),
+            identity=eventhub.IdentityArgs(type=eventhub.ManagedServiceIdentityType.SYSTEM_ASSIGNED),
             disable_local_auth=True,
             minimum_tls_version="1.2",
             # Private stacks: "Enabled" for the trusted services only, closed by the rule set below.
-            public_network_access="Enabled",
+            public_network_access=eventhub.PublicNetworkAccess.ENABLED,
             zone_redundant=args.zone_redundant,
             kafka_enabled=args.sku != "Basic",
             tags=ctx.tags,
@@ -71,8 +84,8 @@ class EventHubs(PlatformComponent):
                 f"{name}-firewall",
                 namespace_name=namespace.name,
                 resource_group_name=ctx.resource_group_name,
-                public_network_access="Enabled",
-                default_action="Deny",
+                public_network_access=eventhub.PublicNetworkAccessFlag.ENABLED,
+                default_action=eventhub.DefaultAction.DENY,
                 trusted_service_access_enabled=True,
                 ip_rules=[],
                 virtual_network_rules=[],
@@ -91,7 +104,7 @@ class EventHubs(PlatformComponent):
                 resource_group_name=ctx.resource_group_name,
                 partition_count=hub.partitions,
                 retention_description=eventhub.RetentionDescriptionArgs(
-                    cleanup_policy="Delete", retention_time_in_hours=hub.retention_hours
+                    cleanup_policy=eventhub.CleanupPolicyRetentionDescription.DELETE, retention_time_in_hours=hub.retention_hours
                 ),
                 capture_description=self._capture(args) if capture else None,
                 # Capture writes with the namespace identity: its data role must exist first.
@@ -108,20 +121,26 @@ class EventHubs(PlatformComponent):
                 )
         self.diagnostics(namespace.id)
         self.resource_id: pulumi.Output[str] = namespace.id
+        """The namespace's id."""
         self.resource_name: pulumi.Output[str] = namespace.name
+        """The namespace's name."""
         self.namespace_fqdn: pulumi.Output[str] = namespace.name.apply(lambda n: f"{n}.servicebus.windows.net")
+        """The namespace's host name (identity-based connections use it)."""
         self.principal_id: pulumi.Output[str] = principal_id
+        """The namespace's system-assigned identity (what Capture writes as)."""
         self.hub_names: list[str] = list(hubs)
+        """The hubs, in config order."""
         self.hub_ids: pulumi.Output[dict[str, str]] = pulumi.Output.all(*(h.id for h in hubs.values())).apply(
             lambda ids: dict(zip(hubs, ids))
         )
+        """Hub name -> its id (the scope of hub-level roles)."""
         self._register()
 
     @staticmethod
     def _capture(args: EventHubsArgs) -> eventhub.CaptureDescriptionArgs:
         return eventhub.CaptureDescriptionArgs(
             enabled=True,
-            encoding="Avro",
+            encoding=eventhub.EncodingCaptureDescription.AVRO,
             interval_in_seconds=args.capture_interval_seconds,
             size_limit_in_bytes=args.capture_size_limit_mb * 1024 * 1024,
             skip_empty_archives=True,
@@ -130,6 +149,6 @@ class EventHubs(PlatformComponent):
                 storage_account_resource_id=args.capture_account_id,
                 blob_container=args.capture_container_name,
                 archive_name_format=ARCHIVE_NAME_FORMAT,
-                identity=eventhub.CaptureIdentityArgs(type="SystemAssigned"),
+                identity=eventhub.CaptureIdentityArgs(type=eventhub.CaptureIdentityType.SYSTEM_ASSIGNED),
             ),
         )

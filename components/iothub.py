@@ -31,15 +31,25 @@ RESERVED_ENDPOINT_NAMES = ("events", "fileNotifications", "$default")  # IoT Hub
 @dataclass(frozen=True)
 class IotHubArgs:
     eventhubs_namespace_fqdn: pulumi.Input[str]
+    """The Event Hubs namespace the hot path routes to."""
     telemetry_hub_name: str
+    """The event hub telemetry is routed to."""
     telemetry_hub_id: pulumi.Input[str]
+    """That hub's id: the scope of the hub identity's Data Sender role."""
     storage_blob_endpoint: pulumi.Input[str]
+    """The lake's blob endpoint (the cold path)."""
     raw_container_name: str
+    """The container the cold path writes into (raw)."""
     raw_container_id: pulumi.Input[str]
+    """That container's id: the scope of the hub identity's write role."""
     sku: str
+    """The hub's tier and size (B1-B3, S1-S3)."""
     units: int
+    """Units of that tier."""
     cold_path_batch_seconds: int
+    """How often the cold path writes a batch."""
     device_ip_ranges: Sequence[str]
+    """The sites' ranges admitted for device ingress in a private stack."""
 
 
 def routing(args: IotHubArgs) -> dict:
@@ -83,7 +93,7 @@ def routing(args: IotHubArgs) -> dict:
 
 class IotHub(PlatformComponent):
     TYPE = "mlops:ingestion:IotHub"
-    OUTPUTS = ("resource_id", "resource_name", "hostname", "principal_id")
+    OUTPUTS = ("resource_id", "resource_name", "principal_id", "host_name")
 
     def __init__(self, name: str, ctx: PlatformContext, args: IotHubArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(name, ctx, opts)
@@ -94,18 +104,18 @@ class IotHub(PlatformComponent):
             resource_group_name=ctx.resource_group_name,
             location=ctx.location,
             sku=iothub.IotHubSkuInfoArgs(name=args.sku, capacity=args.units),
-            identity=iothub.ArmIdentityArgs(type="SystemAssigned"),
+            identity=iothub.ArmIdentityArgs(type=iothub.ResourceIdentityType.SYSTEM_ASSIGNED),
             properties=iothub.IotHubPropertiesArgs(
                 min_tls_version="1.2",
                 disable_local_auth=True,
                 disable_device_sas=False,  # devices authenticate with per-device SAS or X.509; service SAS is off
                 disable_module_sas=True,
-                public_network_access="Enabled",  # device ingress: devices cannot use a private endpoint
+                public_network_access=iothub.PublicNetworkAccess.ENABLED,  # device ingress: devices cannot use a private endpoint
                 network_rule_sets=iothub.NetworkRuleSetPropertiesArgs(
-                    default_action="Deny",
+                    default_action=iothub.DefaultAction.DENY,
                     apply_to_built_in_event_hub_endpoint=True,
                     ip_rules=[
-                        iothub.NetworkRuleSetIpRuleArgs(filter_name=f"site-{index}", action="Allow", ip_mask=mask)
+                        iothub.NetworkRuleSetIpRuleArgs(filter_name=f"site-{index}", action=iothub.NetworkRuleIPAction.ALLOW, ip_mask=mask)
                         for index, mask in enumerate(args.device_ip_ranges)
                     ],
                 )
@@ -132,7 +142,11 @@ class IotHub(PlatformComponent):
         self.private_endpoints(hub.id, ["iotHub"])
         self.diagnostics(hub.id)
         self.resource_id: pulumi.Output[str] = hub.id
+        """The hub's id."""
         self.resource_name: pulumi.Output[str] = hub.name
-        self.hostname: pulumi.Output[str] = hub.properties.host_name
+        """The hub's name."""
+        self.host_name: pulumi.Output[str] = hub.properties.host_name
+        """The hub's host name (devices, the registry manager, edge deployments)."""
         self.principal_id: pulumi.Output[str] = principal_id
+        """The hub's system-assigned identity (routes as a trusted service)."""
         self._register()

@@ -13,8 +13,10 @@ from components.context import PlatformContext, enabled
 
 @dataclass(frozen=True)
 class KeyVaultArgs:
-    sku: str
+    sku: keyvault.SkuName
+    """standard or premium."""
     soft_delete_retention_days: int
+    """Days a deleted vault or secret can be recovered (7-90)."""
 
 
 class KeyVault(PlatformComponent):
@@ -30,7 +32,7 @@ class KeyVault(PlatformComponent):
             location=ctx.location,
             properties=keyvault.VaultPropertiesArgs(
                 tenant_id=ctx.tenant_id,
-                sku=keyvault.SkuArgs(family="A", name=args.sku),
+                sku=keyvault.SkuArgs(family=keyvault.SkuFamily.A, name=args.sku),
                 enable_rbac_authorization=True,
                 enable_soft_delete=True,
                 soft_delete_retention_in_days=args.soft_delete_retention_days,
@@ -38,11 +40,11 @@ class KeyVault(PlatformComponent):
                 enabled_for_deployment=False,
                 enabled_for_disk_encryption=False,
                 enabled_for_template_deployment=False,
-                public_network_access=enabled(not ctx.private),
+                public_network_access=enabled(not ctx.private),  # a plain string in VaultPropertiesArgs
                 network_acls=keyvault.NetworkRuleSetArgs(
-                    default_action="Deny" if ctx.private else "Allow",
+                    default_action=keyvault.NetworkRuleAction.DENY if ctx.private else keyvault.NetworkRuleAction.ALLOW,
                     # The workspace reads its secrets as a trusted Azure service.
-                    bypass="AzureServices",
+                    bypass=keyvault.NetworkRuleBypassOptions.AZURE_SERVICES,
                 ),
             ),
             tags=ctx.tags,
@@ -51,8 +53,11 @@ class KeyVault(PlatformComponent):
         self.private_endpoints(vault.id, ["vault"])
         self.diagnostics(vault.id)
         self.resource_id: pulumi.Output[str] = vault.id
+        """The vault's id."""
         self.resource_name: pulumi.Output[str] = vault.name
+        """The vault's name."""
         self.vault_uri: pulumi.Output[str] = vault.properties.vault_uri
+        """The vault's URI, https://<name>.vault.azure.net/."""
         self._register()
 
 

@@ -23,7 +23,9 @@ from components.context import PlatformContext, enabled
 @dataclass(frozen=True)
 class MlRegistryArgs:
     public_network_access: bool
-    replication_locations: Sequence[str]  # regions besides the stack's own
+    """Whether the registry is reachable from public networks."""
+    replication_locations: Sequence[str]
+    """Regions the registry replicates to, besides the stack's own."""
 
 
 def _region(location: str) -> ml.RegistryRegionArmDetailsArgs:
@@ -66,9 +68,14 @@ class MlRegistry(PlatformComponent):
             opts=self.child(stateful=True),
         )
         self.resource_id: pulumi.Output[str] = registry.id
+        """The registry's id."""
         self.resource_name: pulumi.Output[str] = registry.name
+        """The registry's name."""
         self.principal_id: pulumi.Output[str] = registry.identity.apply(lambda i: i.principal_id)
+        """The registry's system-assigned identity."""
         ids = registry.region_details.apply(_primary_ids)
         self.storage_account_id: pulumi.Output[str] = ids.apply(lambda pair: pair[0])
+        """The primary region's system-created storage account."""
         self.container_registry_id: pulumi.Output[str] = ids.apply(lambda pair: pair[1])
+        """The primary region's system-created container registry."""
         self._register()

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 
 import pulumi
 from pulumi_azure_native import machinelearningservices as ml
+from pulumi_azure_native import storage
 
 from components.base import PlatformComponent
 from components.context import PlatformContext, enabled
-from components.storage_account import secure_storage_account, send_blob_diagnostics
+from components.storage_account import secure_storage_account
 
 WORKSPACE_STORAGE_GROUPS = ("blob", "file", "queue", "table")  # queue and table: batch jobs (ParallelRunStep)
 
@@ -30,7 +31,9 @@ class OutboundTarget:
     """A private-endpoint outbound rule of the managed network: `subresource` of the resource `target_id`."""
 
     target_id: pulumi.Input[str]
+    """The id of the resource the rule reaches."""
     subresource: str
+    """Its private-link group (blob, dfs, namespace, amlregistry, ...)."""
 
 
 @dataclass(frozen=True)
@@ -38,18 +41,30 @@ class MlWorkspaceArgs:
     """Required: the associated resources, isolation, the image-build cluster's name (created after the
     workspace, by name), outbound targets (rule name -> target), package-mirror FQDNs, the lake's zones."""
 
-    key_vault_id: pulumi.Input[str]
-    registry_id: pulumi.Input[str]
+    vault_id: pulumi.Input[str]
+    """The stack's Key Vault (the workspace's associated vault)."""
+    container_registry_id: pulumi.Input[str]
+    """The stack's container registry (the workspace's images)."""
     application_insights_id: pulumi.Input[str]
-    storage_sku: str
+    """The stack's Application Insights."""
+    storage_sku: storage.SkuName
+    """The workspace storage account's redundancy."""
     isolation_mode: str
+    """The managed network: Disabled, AllowInternetOutbound or AllowOnlyApprovedOutbound."""
     image_build_compute: str
+    """The cluster that builds images (created after the workspace, by name)."""
     outbound: Mapping[str, OutboundTarget]
+    """Outbound private-endpoint rules: rule name -> target."""
     package_mirror_fqdns: Sequence[str]
-    firewall_sku: str
+    """FQDN rules for a package mirror (AllowOnlyApprovedOutbound only)."""
+    firewall_sku: ml.FirewallSku
+    """The managed network's firewall SKU when FQDN rules need one."""
     lake_account_name: pulumi.Input[str]
+    """The lake's account, registered as datastores."""
     lake_zones: Sequence[str]
-    approver_scopes: Sequence[pulumi.Input[str]]  # where the workspace approves its managed private endpoints
+    """The lake's zones: one datastore each."""
+    approver_scopes: Sequence[pulumi.Input[str]]
+    """Where the workspace identity approves its managed private endpoints."""
 
 
 class MlWorkspace(PlatformComponent):
@@ -65,10 +80,10 @@ class MlWorkspace(PlatformComponent):
             account_name=ctx.naming.name("st", "mlw"),
             sku=args.storage_sku,
             opts=self.child(stateful=True),
-            access_tier="Hot",
+            access_tier=storage.AccessTier.HOT,
             is_hns_enabled=False,
         )
-        send_blob_diagnostics(f"{name}-st", ctx, account, self.child())
+        self.blob_diagnostics(account, "st")
         self.private_endpoints(account.id, WORKSPACE_STORAGE_GROUPS, label="st")
         isolated = args.isolation_mode != "Disabled"
         approved_only = args.isolation_mode == "AllowOnlyApprovedOutbound"
@@ -78,7 +93,7 @@ class MlWorkspace(PlatformComponent):
         rules: dict[str, ml.PrivateEndpointOutboundRuleArgs | ml.FqdnOutboundRuleArgs] = {
             rule: ml.PrivateEndpointOutboundRuleArgs(
                 type="PrivateEndpoint",
-                category="UserDefined",
+                category=ml.RuleCategory.USER_DEFINED,
                 destination=ml.PrivateEndpointDestinationArgs(
                     service_resource_id=target.target_id, subresource_target=target.subresource, spark_enabled=False
                 ),
@@ -87,7 +102,7 @@ class MlWorkspace(PlatformComponent):
         }
         rules.update(
             {
-                f"mirror-{index}": ml.FqdnOutboundRuleArgs(type="FQDN", category="UserDefined", destination=fqdn)
+                f"mirror-{index}": ml.FqdnOutboundRuleArgs(type="FQDN", category=ml.RuleCategory.USER_DEFINED, destination=fqdn)
                 for index, fqdn in enumerate(args.package_mirror_fqdns if approved_only else ())
             }
         )
@@ -98,13 +113,13 @@ class MlWorkspace(PlatformComponent):
             location=ctx.location,
             kind="Default",
             sku=ml.SkuArgs(name="Basic", tier="Basic"),
-            identity=ml.ManagedServiceIdentityArgs(type="SystemAssigned"),
+            identity=ml.ManagedServiceIdentityArgs(type=ml.ManagedServiceIdentityType.SYSTEM_ASSIGNED),
             storage_account=account.id,
-            key_vault=args.key_vault_id,
-            container_registry=args.registry_id,
+            key_vault=args.vault_id,
+            container_registry=args.container_registry_id,
             application_insights=args.application_insights_id,
             system_datastores_auth_mode="Identity",
-            public_network_access=enabled(not ctx.private),
+            public_network_access=enabled(not ctx.private, ml.PublicNetworkAccessType),
             allow_public_access_when_behind_vnet=False,
             managed_network=ml.ManagedNetworkSettingsArgs(
                 isolation_mode=args.isolation_mode,
@@ -146,10 +161,17 @@ class MlWorkspace(PlatformComponent):
             for zone in args.lake_zones
         }
         self.resource_id: pulumi.Output[str] = workspace.id
+        """The workspace's id."""
         self.resource_name: pulumi.Output[str] = workspace.name
+        """The workspace's name."""
         self.principal_id: pulumi.Output[str] = principal_id
+        """The workspace's system-assigned identity."""
         self.mlflow_tracking_uri: pulumi.Output[str] = workspace.ml_flow_tracking_uri
+        """The workspace's MLflow tracking URI (azureml://...)."""
         self.storage_account_id: pulumi.Output[str] = account.id
+        """The workspace storage account's id."""
         self.storage_account_name: pulumi.Output[str] = account.name
+        """The workspace storage account's name."""
         self.datastores: list[str] = list(datastores)
+        """The datastores' names (the lake's zones)."""
         self._register()

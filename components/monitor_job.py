@@ -30,21 +30,33 @@ class JobPort:
     """One input or output of the job: its Azure ML type (`uri_folder`, `mlflow_model`), path and delivery mode."""
 
     kind: str
+    """The Azure ML type: uri_folder or mlflow_model."""
     uri: pulumi.Input[str]
+    """The datastore or registry path."""
     mode: str
+    """How the job gets it: ReadOnlyMount, ReadWriteMount, ..."""
 
 
 @dataclass(frozen=True)
 class MonitorJobArgs:
     workspace_name: pulumi.Input[str]
+    """The workspace the schedule and the environment live in."""
     compute_id: pulumi.Input[str]
-    image: pulumi.Input[str]  # the training image in the stack's registry
-    command: pulumi.Input[str]  # `python -m pipelines.monitor ...` with ${{inputs.x}} / ${{outputs.x}}
+    """The cluster the job runs on (as its identity)."""
+    image: pulumi.Input[str]
+    """The training image in the stack's registry (it holds the monitor's code)."""
+    command: pulumi.Input[str]
+    """`python -m pipelines.monitor ...` with ${{inputs.x}} / ${{outputs.x}}."""
     inputs: Mapping[str, JobPort]
+    """Input name -> port."""
     outputs: Mapping[str, JobPort]
+    """Output name -> port."""
     environment_variables: Mapping[str, pulumi.Input[str]]
+    """The job's environment (drift config, telemetry connection)."""
     cron: str
+    """Five-field cron, UTC (the stack's monitoring.schedule)."""
     experiment_name: str
+    """The experiment the runs are filed under."""
 
 
 def environment_version(image: str) -> str:
@@ -108,6 +120,9 @@ class MonitorJob(PlatformComponent):
             opts=self.child(),
         )
         self.resource_id: pulumi.Output[str] = schedule.id
+        """The schedule's id."""
         self.resource_name: pulumi.Output[str] = schedule.name
+        """The schedule's name."""
         self.environment_id: pulumi.Output[str] = environment.id
+        """The environment version the job runs in."""
         self._register()

@@ -24,6 +24,7 @@ AMPLS_GROUP = "azuremonitor"
 @dataclass(frozen=True)
 class MonitoringArgs:
     retention_days: int
+    """Days Log Analytics and Application Insights keep data."""
 
 
 class Monitoring(PlatformComponent):
@@ -38,20 +39,20 @@ class Monitoring(PlatformComponent):
 
     def __init__(self, name: str, ctx: PlatformContext, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(name, ctx, opts)
-        ingestion = enabled(not ctx.private)
+        ingestion = enabled(not ctx.private, operationalinsights.PublicNetworkAccessType)
         logs = operationalinsights.Workspace(
             f"{name}-log",
             workspace_name=ctx.naming.name("log"),
             resource_group_name=ctx.resource_group_name,
             location=ctx.location,
-            sku=operationalinsights.WorkspaceSkuArgs(name="PerGB2018"),
+            sku=operationalinsights.WorkspaceSkuArgs(name=operationalinsights.WorkspaceSkuNameEnum.PER_GB2018),
             retention_in_days=args.retention_days,
             features=operationalinsights.WorkspaceFeaturesArgs(
                 disable_local_auth=True,
                 enable_log_access_using_only_resource_permissions=True,
             ),
             public_network_access_for_ingestion=ingestion,
-            public_network_access_for_query="Enabled",
+            public_network_access_for_query=operationalinsights.PublicNetworkAccessType.ENABLED,
             tags=ctx.tags,
             opts=self.child(),
         )
@@ -63,15 +64,16 @@ class Monitoring(PlatformComponent):
             kind="web",
             application_type="web",
             workspace_resource_id=logs.id,
-            ingestion_mode="LogAnalytics",
+            ingestion_mode=applicationinsights.IngestionMode.LOG_ANALYTICS,
             disable_local_auth=True,
             retention_in_days=args.retention_days,
-            public_network_access_for_ingestion=ingestion,
-            public_network_access_for_query="Enabled",
+            public_network_access_for_ingestion=enabled(not ctx.private, applicationinsights.PublicNetworkAccessType),
+            public_network_access_for_query=applicationinsights.PublicNetworkAccessType.ENABLED,
             tags=ctx.tags,
             opts=self.child(),
         )
         self.private_link_scope_id: pulumi.Output[str] | None = None
+        """The Azure Monitor Private Link Scope's id; None in a public stack."""
         if ctx.private:
             scope = monitor.PrivateLinkScope(
                 f"{name}-ampls",
@@ -96,9 +98,13 @@ class Monitoring(PlatformComponent):
             self.private_endpoints(scope.id, [AMPLS_GROUP])
             self.private_link_scope_id = scope.id
         self.resource_id: pulumi.Output[str] = logs.id
+        """The Log Analytics workspace's id (every diagnostic setting's target)."""
         self.resource_name: pulumi.Output[str] = logs.name
+        """The Log Analytics workspace's name."""
         self.application_insights_id: pulumi.Output[str] = insights.id
+        """Application Insights' id."""
         self.application_insights_connection_string: pulumi.Output[str] = pulumi.Output.secret(
             insights.connection_string
         )
+        """Application Insights' connection string (a secret)."""
         self._register()

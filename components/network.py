@@ -65,11 +65,17 @@ class NetworkArgs:
     hub to peer with, the hub's private DNS zones (zone name -> id) and the DNS servers that resolve them."""
 
     address_space: str
+    """The spoke VNet's address space."""
     subnets: Mapping[str, str]
-    zones: Sequence[str]  # every private DNS zone the platform's endpoints register in
+    """Subnet config key -> prefix."""
+    zones: Sequence[str]
+    """Every private DNS zone the platform's endpoints register in."""
     hub_vnet_id: str | None
+    """A hub VNet to peer with, or None."""
     hub_zone_ids: Mapping[str, str]
+    """Zones the hub provides: zone name -> id (not created here)."""
     dns_servers: Sequence[str]
+    """DNS servers that resolve the hub's zones (empty: Azure DNS)."""
 
 
 class Network(PlatformComponent):
@@ -177,9 +183,13 @@ class Network(PlatformComponent):
                 opts=self.child(),
             )
         self.resource_id: pulumi.Output[str] = vnet.id
+        """The VNet's id."""
         self.resource_name: pulumi.Output[str] = vnet.name
+        """The VNet's name."""
         self.subnet_ids: dict[str, pulumi.Output[str]] = subnet_ids
+        """Subnet config key -> its id."""
         self.zone_ids: dict[str, pulumi.Input[str]] = zone_ids
+        """Private DNS zone name -> its id (created here or the hub's)."""
         self.private_network = PrivateNetwork(vnet_id=vnet.id, subnet_ids=subnet_ids, zone_ids=zone_ids)
         self._register()
 

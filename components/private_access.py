@@ -20,13 +20,17 @@ from components.context import PlatformContext
 @dataclass(frozen=True)
 class RemoteService:
     label: str
+    """Tells the service's endpoints apart (mlr, st, cr)."""
     resource_id: pulumi.Input[str]
+    """The other stack's resource the endpoints reach."""
     groups: Sequence[str]
+    """Its private-link groups: one endpoint each."""
 
 
 class RemotePrivateEndpoints(PlatformComponent):
     TYPE = "mlops:network:RemotePrivateEndpoints"
     OUTPUTS = ()
+    AGGREGATE = True  # private endpoints to another stack's services only: no main resource
 
     def __init__(self, name: str, ctx: PlatformContext, services: Sequence[RemoteService], opts: pulumi.ResourceOptions | None = None):
         super().__init__(name, ctx, opts)

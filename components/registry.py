@@ -18,7 +18,7 @@ stays Disabled.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 from pulumi_azure_native import containerregistry
@@ -29,10 +29,12 @@ from components.context import PlatformContext, enabled
 
 @dataclass(frozen=True)
 class RegistryArgs:
-    sku: str
+    sku: containerregistry.SkuName
+    """Basic, Standard or Premium (private stacks need Premium)."""
     zone_redundant: bool
-    # Private stacks with edge devices: the sites' egress ranges, the only public sources admitted (see above).
-    site_ip_ranges: Sequence[str] = field(default_factory=tuple)
+    """Whether the registry spans availability zones (Premium only)."""
+    site_ip_ranges: Sequence[str]
+    """Private stacks with edge devices: the sites' egress ranges, the only public sources admitted (see above)."""
 
 
 class ContainerRegistry(PlatformComponent):
@@ -41,7 +43,7 @@ class ContainerRegistry(PlatformComponent):
 
     def __init__(self, name: str, ctx: PlatformContext, args: RegistryArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(name, ctx, opts)
-        premium = args.sku == "Premium"
+        premium = args.sku == containerregistry.SkuName.PREMIUM
         sites = ctx.private and bool(args.site_ip_ranges)
         registry = containerregistry.Registry(
             f"{name}-cr",
@@ -51,18 +53,20 @@ class ContainerRegistry(PlatformComponent):
             sku=containerregistry.SkuArgs(name=args.sku),
             admin_user_enabled=False,
             anonymous_pull_enabled=False,
-            public_network_access=enabled(not ctx.private or sites),
+            public_network_access=enabled(not ctx.private or sites, containerregistry.PublicNetworkAccess),
             network_rule_set=containerregistry.NetworkRuleSetArgs(
-                default_action="Deny",
-                ip_rules=[containerregistry.IPRuleArgs(i_p_address_or_range=r, action="Allow") for r in args.site_ip_ranges],
+                default_action=containerregistry.DefaultAction.DENY,
+                ip_rules=[containerregistry.IPRuleArgs(i_p_address_or_range=r, action=containerregistry.Action.ALLOW) for r in args.site_ip_ranges],
             ) if sites else None,
             data_endpoint_enabled=True if sites else None,
-            network_rule_bypass_options="AzureServices",
+            network_rule_bypass_options=containerregistry.NetworkRuleBypassOptions.AZURE_SERVICES,
             # Zone redundancy and the retention policy exist only on Premium.
-            zone_redundancy=enabled(premium and args.zone_redundant),
+            zone_redundancy=enabled(premium and args.zone_redundant, containerregistry.ZoneRedundancy),
             policies=containerregistry.PoliciesArgs(
-                retention_policy=containerregistry.RetentionPolicyArgs(days=30, status="enabled") if premium else None,
-                azure_ad_authentication_as_arm_policy=containerregistry.AzureADAuthenticationAsArmPolicyArgs(status="enabled"),
+                retention_policy=containerregistry.RetentionPolicyArgs(days=30, status=containerregistry.PolicyStatus.ENABLED) if premium else None,
+                azure_ad_authentication_as_arm_policy=containerregistry.AzureADAuthenticationAsArmPolicyArgs(
+                    status=containerregistry.AzureADAuthenticationAsArmPolicyStatus.ENABLED
+                ),
             ),
             tags=ctx.tags,
             opts=self.child(stateful=True),
@@ -70,6 +74,9 @@ class ContainerRegistry(PlatformComponent):
         self.private_endpoints(registry.id, ["registry"])
         self.diagnostics(registry.id)
         self.resource_id: pulumi.Output[str] = registry.id
+        """The registry's id."""
         self.resource_name: pulumi.Output[str] = registry.name
+        """The registry's name."""
         self.login_server: pulumi.Output[str] = registry.login_server
+        """The registry's login server, <name>.azurecr.io."""
         self._register()

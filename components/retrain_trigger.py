@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-from pulumi_azure_native import web
+from pulumi_azure_native import storage, web
 
 from components.base import PlatformComponent
 from components.context import PlatformContext, enabled
 from components.keyvault import github_token_secret
-from components.storage_account import private_containers, secure_storage_account, send_blob_diagnostics
+from components.storage_account import private_containers, secure_storage_account
 
 PACKAGE_CONTAINER = "app-package"
 STATE_CONTAINER = "retrain-state"
@@ -64,14 +64,20 @@ def function_app_name(ctx: PlatformContext) -> str:
 class PromotionDispatch:
     """The GitHub workflow a submitted retrain job is handed to (pipelines/retrain_trigger/dispatch.py)."""
 
-    repository: str  # owner/name
-    workflow: str  # the workflow file, e.g. train.yml
-    ref: str  # the branch it runs from
-    token: pulumi.Input[str]  # the GitHub token (Actions write), a Pulumi secret
-    token_secret_name: str  # the Key Vault secret that holds it
+    repository: str
+    """The repository, owner/name."""
+    workflow: str
+    """The workflow file, e.g. train.yml."""
+    ref: str
+    """The branch it runs from."""
+    token: pulumi.Input[str]
+    """The GitHub token (Actions write), a Pulumi secret."""
+    token_secret_name: str
+    """The Key Vault secret that holds it."""
     vault_name: pulumi.Input[str]
-    vault_id: pulumi.Input[str]
-    vault_uri: pulumi.Input[str]  # https://<vault>.vault.azure.net/
+    """The stack's Key Vault."""
+    vault_uri: pulumi.Input[str]
+    """The vault's URI, https://<vault>.vault.azure.net/."""
 
 
 @dataclass(frozen=True)
@@ -80,23 +86,41 @@ class RetrainTriggerArgs:
     namespace and hub), where to report (Application Insights), the function's scale and the settings it reads."""
 
     workspace_id: pulumi.Input[str]
+    """The workspace the function submits to (its role's scope)."""
     workspace_name: pulumi.Input[str]
+    """The workspace's name (the function's setting)."""
     workspace_storage_id: pulumi.Input[str]
+    """The workspace storage, where code snapshots go (its role's scope)."""
     eventhubs_namespace_fqdn: pulumi.Input[str]
+    """The namespace the alerts arrive in."""
     alerts_hub_name: str
+    """The hub the action group publishes to."""
     alerts_hub_id: pulumi.Input[str]
+    """That hub's id: the scope of the function's Data Receiver role."""
     alerts_consumer_group: str
+    """The function's consumer group of that hub."""
     application_insights_id: pulumi.Input[str]
+    """Application Insights (the function's publisher role)."""
     application_insights_connection_string: pulumi.Input[str]
-    stack_outputs: pulumi.Input[Mapping[str, Any]]  # the outputs contract (camelCase keys), without secrets
-    training: Mapping[str, Any]  # the stack's training config (TrainingConfig.model_dump(by_alias=True))
+    """Where the function sends its telemetry."""
+    stack_outputs: pulumi.Input[Mapping[str, Any]]
+    """The outputs contract (camelCase keys), without secrets."""
+    training: Mapping[str, Any]
+    """The stack's training config (TrainingConfig.model_dump(by_alias=True))."""
     cooldown_minutes: int
-    retrain_rules: Sequence[str]  # names of the alert rules that retrain (the others are only notified)
+    """Minutes after a retrain during which another alert does not retrain."""
+    retrain_rules: Sequence[str]
+    """Names of the alert rules that retrain (the others are only notified)."""
     maximum_instance_count: int
+    """The Flex Consumption app's scale-out limit."""
     instance_memory_mb: int
+    """Memory per instance."""
     python_version: str
-    storage_sku: str  # the host storage's redundancy: the stack's (zone-redundant in prod)
-    promotion: PromotionDispatch | None  # None: submitted jobs are not handed to GitHub
+    """The Functions Python runtime."""
+    storage_sku: storage.SkuName
+    """The host storage's redundancy: the stack's (zone-redundant in prod)."""
+    promotion: PromotionDispatch | None
+    """The GitHub hand-over of submitted jobs; None: they are not handed over."""
 
 
 class RetrainTrigger(PlatformComponent):
@@ -112,7 +136,7 @@ class RetrainTrigger(PlatformComponent):
             sku=args.storage_sku,
             opts=self.child(stateful=True),  # holds the cool-down claims: one incident retrains once
         )
-        send_blob_diagnostics(f"{name}-st", ctx, account, self.child())
+        self.blob_diagnostics(account, "st")
         self.private_endpoints(account.id, STORAGE_GROUPS, label="st")
         containers = private_containers(name, ctx, account.name, (PACKAGE_CONTAINER, STATE_CONTAINER), self.child())
         blob_endpoint = account.primary_endpoints.apply(lambda endpoints: endpoints.blob)
@@ -221,7 +245,11 @@ class RetrainTrigger(PlatformComponent):
         self.private_endpoints(app.id, ["sites"], label="func")
         self.diagnostics(app.id, "func")
         self.resource_id: pulumi.Output[str] = app.id
+        """The Function App's id."""
         self.resource_name: pulumi.Output[str] = app.name
+        """The Function App's name."""
         self.principal_id: pulumi.Output[str] = principal_id
+        """The app's system-assigned identity (what it submits as)."""
         self.package_container_id: pulumi.Output[str] = containers[PACKAGE_CONTAINER].id
+        """The container the app's code package is deployed to."""
         self._register()

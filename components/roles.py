@@ -29,10 +29,15 @@ class Grant:
     """`principal` (a managed identity, or an Entra group) gets `role` on `scope`; `label` makes the logical name."""
 
     label: str
+    """Makes the assignment's logical name (<component>-<label>)."""
     principal_id: pulumi.Input[str]
+    """Who gets the role: a managed identity or an Entra principal."""
     role: str
+    """A built-in role by name (roles.json)."""
     scope: pulumi.Input[str]
+    """The id of what the role applies to (the narrowest that works)."""
     principal_type: str = "ServicePrincipal"
+    """ServicePrincipal (managed identities) or Group; not configuration: the caller knows the kind."""
 
 
 def role_definition_id(subscription_id: pulumi.Input[str], role: str) -> pulumi.Output[str]:

@@ -37,22 +37,34 @@ def runner_label(environment: str) -> str:
 @dataclass(frozen=True)
 class CiRunnersArgs:
     registry_login_server: pulumi.Input[str]
-    registry_id: pulumi.Input[str]
+    """The stack's container registry, where the runner image is."""
+    container_registry_id: pulumi.Input[str]
+    """Its id: the scope of the runners' AcrPull."""
     vault_name: pulumi.Input[str]
+    """The stack's Key Vault, which holds the runner token."""
     vault_uri: pulumi.Input[str]
+    """The vault's URI (the job's secret reference)."""
     vault_id: pulumi.Input[str]
+    """The vault's id: the scope of the runners' secrets role."""
     github_owner: str
+    """The GitHub owner of the repositories."""
     repositories: Sequence[str]
+    """The repositories whose jobs the runners take."""
     image: str
+    """The runner image, name:tag in the stack's registry."""
     token_secret_name: str
+    """The Key Vault secret for the runner token."""
     token: pulumi.Input[str] | None
+    """The GitHub token (a secret); None: no job until one is configured."""
     max_executions: int
+    """Runners at most at once."""
     cpu: float
+    """vCPUs per runner (memory is twice that in GiB)."""
 
 
 class CiRunners(PlatformComponent):
     TYPE = "mlops:delivery:CiRunners"
-    OUTPUTS = ("resource_id", "resource_name", "principal_id", "client_id", "label")
+    OUTPUTS = ("resource_id", "resource_name", "runner_principal_id", "runner_client_id", "label")
 
     def __init__(self, name: str, ctx: PlatformContext, args: CiRunnersArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(name, ctx, opts)
@@ -60,7 +72,7 @@ class CiRunners(PlatformComponent):
             raise ValueError(f"{name}: runners live in a private stack's network")
         identity = self.user_assigned_identity("runners")
         access = [
-            self.grant("pull-runner-image", identity.principal_id, "AcrPull", args.registry_id),
+            self.grant("pull-runner-image", identity.principal_id, "AcrPull", args.container_registry_id),
             self.grant("read-runner-token", identity.principal_id, "Key Vault Secrets User", args.vault_id),
         ]
         environment = app.ManagedEnvironment(
@@ -152,8 +164,13 @@ class CiRunners(PlatformComponent):
                 opts=self.child(depends_on=[secret, *access]),
             )
         self.resource_id: pulumi.Output[str] = environment.id
+        """The Container Apps environment's id."""
         self.resource_name: pulumi.Output[str] = environment.name
-        self.principal_id: pulumi.Output[str] = identity.principal_id
-        self.client_id: pulumi.Output[str] = identity.client_id
+        """The Container Apps environment's name."""
+        self.runner_principal_id: pulumi.Output[str] = identity.principal_id
+        """The runners' user-assigned identity (what CI jobs run as)."""
+        self.runner_client_id: pulumi.Output[str] = identity.client_id
+        """That identity's client id (az login --identity)."""
         self.label: str = label
+        """The runners' label, mlops-<env>: workflows pick the environment's runners by it."""
         self._register()

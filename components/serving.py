@@ -41,9 +41,13 @@ def registry_asset_id(registry_name: pulumi.Input[str], kind: str, reference: st
 @dataclass(frozen=True)
 class ProbeSpec:
     initial_delay_seconds: int
+    """Seconds before the first probe."""
     period_seconds: int
+    """Seconds between probes."""
     timeout_seconds: int
+    """Seconds a probe may take."""
     failure_threshold: int
+    """Failed probes before the container counts as down."""
 
 
 @dataclass(frozen=True)
@@ -51,36 +55,59 @@ class DeploymentSpec:
     """One blue/green slot: its name, the model (`name:version` in the registry), size and probes."""
 
     name: str
+    """The slot's name (blue, green)."""
     model: str
-    environment: str  # name:version of its scoring environment in the registry
+    """The model, `name:version` in the shared Azure ML registry."""
+    environment: str
+    """Its scoring environment, `name:version` in the registry."""
     instance_type: str
+    """The VM size of its instances."""
     instance_count: int
+    """Instances (the deployment's sku.capacity)."""
     request_timeout_ms: int
+    """How long one scoring request may take."""
     max_concurrent_requests_per_instance: int
+    """Requests one instance handles at once."""
     liveness_probe: ProbeSpec
+    """When a container is restarted."""
     readiness_probe: ProbeSpec
-    environment_variables: Mapping[str, pulumi.Input[str]]  # the scoring script's settings (where it collects to)
+    """When a container takes traffic."""
+    environment_variables: Mapping[str, pulumi.Input[str]]
+    """The scoring script's settings (where it collects to)."""
 
 
 @dataclass(frozen=True)
 class Principal:
     object_id: str
-    type: str  # Group | ServicePrincipal
+    """The Entra object id."""
+    type: str
+    """Group or ServicePrincipal."""
 
 
 @dataclass(frozen=True)
 class OnlineServingArgs:
     workspace_name: pulumi.Input[str]
+    """The workspace the endpoint lives in."""
     container_registry_id: pulumi.Input[str]
+    """The stack's container registry (the endpoint identity's AcrPull)."""
     workspace_storage_id: pulumi.Input[str]
+    """The workspace storage (the endpoint identity's reader role)."""
     ml_registry_name: pulumi.Input[str]
+    """The shared Azure ML registry models and environments come from."""
     ml_registry_id: pulumi.Input[str]
+    """Its id: the scope of the endpoint identity's registry role."""
     predictions_hub_id: pulumi.Input[str]
+    """The hub scored requests are sent to (Data Sender scope)."""
     deployments: Sequence[DeploymentSpec]
+    """The blue/green slots."""
     traffic: Mapping[str, int]
+    """Slot -> percent of live traffic (sums to 100, or empty)."""
     mirror_traffic: Mapping[str, int]
+    """Slot -> percent of mirrored traffic (at most 50)."""
     auth_mode: str
+    """AADToken, AMLToken or Key."""
     scoring_callers: Sequence[Principal]
+    """Who may score (AzureML Data Scientist on the endpoint)."""
 
 
 def _probe(probe: ProbeSpec) -> ml.ProbeSettingsArgs:
@@ -118,7 +145,7 @@ class OnlineServing(PlatformComponent):
             properties=ml.OnlineEndpointPropertiesArgs(
                 auth_mode=args.auth_mode,
                 # Private: scoring only through the workspace's private endpoint (concept-secure-online-endpoint).
-                public_network_access=enabled(not ctx.private),
+                public_network_access=enabled(not ctx.private, ml.PublicNetworkAccessType),
                 description="Online scoring; traffic is set by the endpoint-traffic resource",
             ),
             tags=ctx.tags,
@@ -148,7 +175,7 @@ class OnlineServing(PlatformComponent):
                     app_insights_enabled=True,
                     # Set explicitly (the SDK's default is Enabled); with a managed network the workspace's
                     # outbound rules decide egress instead.
-                    egress_public_network_access=enabled(not ctx.private),
+                    egress_public_network_access=enabled(not ctx.private, ml.EgressPublicNetworkAccessType),
                     request_settings=ml.OnlineRequestSettingsArgs(
                         request_timeout=f"PT{spec.request_timeout_ms / 1000:g}S",
                         max_concurrent_requests_per_instance=spec.max_concurrent_requests_per_instance,
@@ -174,11 +201,16 @@ class OnlineServing(PlatformComponent):
             opts=self.child(depends_on=[endpoint, *deployments.values()]),
         )
         self.resource_id: pulumi.Output[str] = endpoint.id
+        """The endpoint's id."""
         self.resource_name: pulumi.Output[str] = endpoint.name
+        """The endpoint's name."""
         self.principal_id: pulumi.Output[str] = identity.principal_id
+        """The endpoint's user-assigned identity (holds its roles before it exists)."""
         self.scoring_uri: pulumi.Output[str] = endpoint.properties.scoring_uri
+        """The endpoint's scoring URI."""
         self.deployment_names: list[str] = list(deployments)
         self.deployment_ids: pulumi.Output[dict[str, str]] = pulumi.Output.all(
             *(d.id for d in deployments.values())
         ).apply(lambda ids: dict(zip(deployments, ids)))
+        """Slot -> its deployment's id (the scope of its alerts)."""
         self._register()

@@ -13,8 +13,7 @@ from typing import Any
 import pulumi
 from pulumi_azure_native import storage
 
-from components.context import PlatformContext
-from components.diagnostics import send_diagnostics
+from components.context import PlatformContext, enabled
 
 
 def secure_storage_account(
@@ -22,7 +21,7 @@ def secure_storage_account(
     ctx: PlatformContext,
     *,
     account_name: str,
-    sku: str,
+    sku: storage.SkuName,
     opts: pulumi.ResourceOptions,
     trusted_writers: Sequence[pulumi.Input[str]] = (),
     **settings: Any,
@@ -37,12 +36,15 @@ def secure_storage_account(
     in that mode (README, "Network": storage-network-security-trusted-azure-services).
     """
     if not ctx.private:
-        public, rules = "Enabled", storage.NetworkRuleSetArgs(default_action="Allow", bypass="AzureServices")
+        public, rules = (
+            storage.PublicNetworkAccess.ENABLED,
+            storage.NetworkRuleSetArgs(default_action=storage.DefaultAction.ALLOW, bypass=storage.Bypass.AZURE_SERVICES),
+        )
     else:
-        public = "Enabled" if trusted_writers else "Disabled"
+        public = enabled(bool(trusted_writers), storage.PublicNetworkAccess)
         rules = storage.NetworkRuleSetArgs(
-            default_action="Deny",
-            bypass="AzureServices" if trusted_writers else "None",
+            default_action=storage.DefaultAction.DENY,
+            bypass=storage.Bypass.AZURE_SERVICES if trusted_writers else storage.Bypass.NONE,
             resource_access_rules=[
                 storage.ResourceAccessRuleArgs(tenant_id=ctx.tenant_id, resource_id=writer) for writer in trusted_writers
             ]
@@ -53,13 +55,13 @@ def secure_storage_account(
         account_name=account_name,
         resource_group_name=ctx.resource_group_name,
         location=ctx.location,
-        kind="StorageV2",
+        kind=storage.Kind.STORAGE_V2,
         sku=storage.SkuArgs(name=sku),
         allow_blob_public_access=False,
         allow_shared_key_access=False,
         default_to_o_auth_authentication=True,
         enable_https_traffic_only=True,
-        minimum_tls_version="TLS1_2",
+        minimum_tls_version=storage.MinimumTlsVersion.TLS1_2,
         allow_cross_tenant_replication=False,
         public_network_access=public,
         network_rule_set=rules,
@@ -79,21 +81,8 @@ def private_containers(
             container_name=container,
             account_name=account_name,
             resource_group_name=ctx.resource_group_name,
-            public_access="None",
+            public_access=storage.PublicAccess.NONE,
             opts=opts,
         )
         for container in names
     }
-
-
-def send_blob_diagnostics(
-    name: str, ctx: PlatformContext, account: storage.StorageAccount, opts: pulumi.ResourceOptions
-) -> None:
-    """Blob service logs and transaction metrics to Log Analytics (the account itself emits no logs)."""
-    send_diagnostics(
-        name,
-        ctx,
-        account.id.apply(lambda account_id: f"{account_id}/blobServices/default"),
-        opts,
-        metric_categories=("Transaction",),
-    )

@@ -24,6 +24,8 @@ from pulumi.runtime.sync_await import _sync_await
 from core.config import PROJECT, SHARED_STACK, read_stack_values, stack_file
 from core.paths import ROOT_DIR
 from mlops.records import RecordedResource, Secret, StackRecord
+from policies.rules import resource_types as t
+from policies.rules.resource_types import ARM_IDS  # ARM id templates per type; {sub} and {name} are filled in
 
 PROGRAM = ROOT_DIR / "__main__.py"
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
@@ -32,85 +34,6 @@ SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000000"
 TENANT_ID = "11111111-1111-1111-1111-111111111111"
 CLIENT_OBJECT_ID = "22222222-2222-2222-2222-222222222222"
 _SECRET_SIG = rpc._special_sig_key
-_RG = "/subscriptions/{sub}/resourceGroups/{resourceGroupName}"
-_MLW = _RG + "/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}"
-_EVH = _RG + "/providers/Microsoft.EventHub/namespaces/{namespaceName}"
-_ST = _RG + "/providers/Microsoft.Storage/storageAccounts/{accountName}"
-_NET = _RG + "/providers/Microsoft.Network"
-_ADF = _RG + "/providers/Microsoft.DataFactory/factories/{factoryName}"
-
-# ARM id templates per resource type; placeholders are input keys ({sub} and {name} are filled in).
-ARM_IDS: dict[str, str] = {
-    "azure-native:resources:ResourceGroup": _RG,
-    "azure-native:operationalinsights:Workspace": _RG + "/providers/Microsoft.OperationalInsights/workspaces/{workspaceName}",
-    "azure-native:applicationinsights:Component": _RG + "/providers/Microsoft.Insights/components/{resourceName}",
-    "azure-native:storage:StorageAccount": _ST,
-    "azure-native:storage:BlobServiceProperties": _ST + "/blobServices/default",
-    "azure-native:storage:BlobContainer": _ST + "/blobServices/default/containers/{containerName}",
-    "azure-native:storage:ManagementPolicy": _ST + "/managementPolicies/default",
-    "azure-native:keyvault:Vault": _RG + "/providers/Microsoft.KeyVault/vaults/{vaultName}",
-    "azure-native:containerregistry:Registry": _RG + "/providers/Microsoft.ContainerRegistry/registries/{registryName}",
-    "azure-native:machinelearningservices:Workspace": _MLW,
-    "azure-native:machinelearningservices:Compute": _MLW + "/computes/{computeName}",
-    "azure-native:machinelearningservices:EnvironmentVersion": _MLW + "/environments/{name}/versions/{version}",
-    "azure-native:machinelearningservices:OnlineEndpoint": _MLW + "/onlineEndpoints/{endpointName}",
-    "azure-native:machinelearningservices:OnlineDeployment": _MLW
-    + "/onlineEndpoints/{endpointName}/deployments/{deploymentName}",
-    "azure-native:machinelearningservices:BatchEndpoint": _MLW + "/batchEndpoints/{endpointName}",
-    "azure-native:machinelearningservices:BatchDeployment": _MLW
-    + "/batchEndpoints/{endpointName}/deployments/{deploymentName}",
-    "azure-native:eventhub:Namespace": _EVH,
-    "azure-native:eventhub:EventHub": _EVH + "/eventhubs/{eventHubName}",
-    "azure-native:eventhub:ConsumerGroup": _EVH + "/eventhubs/{eventHubName}/consumergroups/{consumerGroupName}",
-    "azure-native:iothub:IotHubResource": _RG + "/providers/Microsoft.Devices/IotHubs/{resourceName}",
-    "azure-native:deviceprovisioningservices:IotDpsResource": _RG
-    + "/providers/Microsoft.Devices/provisioningServices/{provisioningServiceName}",
-    "azure-native:managedidentity:UserAssignedIdentity": _RG
-    + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{resourceName}",
-    "azure-native:authorization:RoleAssignment": "{scope}/providers/Microsoft.Authorization/roleAssignments/{roleAssignmentName}",
-    "azure-native:authorization:ManagementLockByScope": "{scope}/providers/Microsoft.Authorization/locks/{lockName}",
-    "azure-native:monitor:ActionGroup": _RG + "/providers/Microsoft.Insights/actionGroups/{actionGroupName}",
-    "azure-native:monitor:MetricAlert": _RG + "/providers/Microsoft.Insights/metricAlerts/{ruleName}",
-    "azure-native:monitor:ScheduledQueryRule": _RG + "/providers/Microsoft.Insights/scheduledQueryRules/{ruleName}",
-    "azure-native:monitor:DiagnosticSetting": "{resourceUri}/providers/Microsoft.Insights/diagnosticSettings/{name}",
-    "azure-native:web:WebApp": _RG + "/providers/Microsoft.Web/sites/{name}",
-    "azure-native:web:AppServicePlan": _RG + "/providers/Microsoft.Web/serverfarms/{name}",
-    "azure-native:web:WebAppApplicationSettings": _RG + "/providers/Microsoft.Web/sites/{name}/config/appsettings",
-    "azure-native:web:WebAppFtpAllowed": _RG + "/providers/Microsoft.Web/sites/{name}/basicPublishingCredentialsPolicies/ftp",
-    "azure-native:web:WebAppScmAllowed": _RG + "/providers/Microsoft.Web/sites/{name}/basicPublishingCredentialsPolicies/scm",
-    "azure-native:network:VirtualNetwork": _NET + "/virtualNetworks/{virtualNetworkName}",
-    "azure-native:network:NetworkSecurityGroup": _NET + "/networkSecurityGroups/{networkSecurityGroupName}",
-    "azure-native:network:PublicIPAddress": _NET + "/publicIPAddresses/{publicIpAddressName}",
-    "azure-native:network:NatGateway": _NET + "/natGateways/{natGatewayName}",
-    "azure-native:network:BastionHost": _NET + "/bastionHosts/{bastionHostName}",
-    "azure-native:network:VirtualNetworkPeering": _NET
-    + "/virtualNetworks/{virtualNetworkName}/virtualNetworkPeerings/{virtualNetworkPeeringName}",
-    "azure-native:network:PrivateEndpoint": _NET + "/privateEndpoints/{privateEndpointName}",
-    "azure-native:network:PrivateDnsZoneGroup": _NET
-    + "/privateEndpoints/{privateEndpointName}/privateDnsZoneGroups/{privateDnsZoneGroupName}",
-    "azure-native:privatedns:PrivateZone": _NET + "/privateDnsZones/{privateZoneName}",
-    "azure-native:privatedns:VirtualNetworkLink": _NET
-    + "/privateDnsZones/{privateZoneName}/virtualNetworkLinks/{virtualNetworkLinkName}",
-    "azure-native:monitor:PrivateLinkScope": _RG + "/providers/Microsoft.Insights/privateLinkScopes/{scopeName}",
-    "azure-native:monitor:PrivateLinkScopedResource": _RG
-    + "/providers/Microsoft.Insights/privateLinkScopes/{scopeName}/scopedResources/{name}",
-    "azure-native:eventhub:NamespaceNetworkRuleSet": _EVH + "/networkRuleSets/default",
-    "azure-native:machinelearningservices:Datastore": _MLW + "/datastores/{name}",
-    "azure-native:machinelearningservices:Registry": _RG + "/providers/Microsoft.MachineLearningServices/registries/{registryName}",
-    "azure-native:app:ManagedEnvironment": _RG + "/providers/Microsoft.App/managedEnvironments/{environmentName}",
-    "azure-native:app:Job": _RG + "/providers/Microsoft.App/jobs/{jobName}",
-    "azure-native:keyvault:Secret": _RG + "/providers/Microsoft.KeyVault/vaults/{vaultName}/secrets/{secretName}",
-    "azure-native:datafactory:Factory": _ADF,
-    "azure-native:datafactory:LinkedService": _ADF + "/linkedservices/{linkedServiceName}",
-    "azure-native:datafactory:Dataset": _ADF + "/datasets/{datasetName}",
-    "azure-native:datafactory:Pipeline": _ADF + "/pipelines/{pipelineName}",
-    "azure-native:datafactory:Trigger": _ADF + "/triggers/{triggerName}",
-    "azure-native:datafactory:IntegrationRuntime": _ADF + "/integrationruntimes/{integrationRuntimeName}",
-    "azure-native:datafactory:ManagedPrivateEndpoint": _ADF
-    + "/managedVirtualNetworks/{managedVirtualNetworkName}/managedPrivateEndpoints/{managedPrivateEndpointName}",
-    "azure-native:storage:BlobContainerImmutabilityPolicy": _ST
-    + "/blobServices/default/containers/{containerName}/immutabilityPolicies/{immutabilityPolicyName}",
-}
 
 
 def _unwrap(value: Any) -> Any:
@@ -180,8 +103,8 @@ def _plain(value: Any) -> Any:
 
 # Name arguments that are not the last segment of the ARM id template.
 _OWN_NAME_KEY = {
-    "azure-native:storage:BlobServiceProperties": "blobServicesName",
-    "azure-native:storage:ManagementPolicy": "managementPolicyName",
+    t.BLOB_SERVICE: "blobServicesName",
+    t.STORAGE_MANAGEMENT_POLICY: "managementPolicyName",
 }
 
 
@@ -220,30 +143,30 @@ def _uuid(kind: str, seed: str) -> str:
 def _computed_outputs(type_: str, name: str, inputs: dict, resource_id: str) -> dict[str, Any]:
     """Outputs the provider computes that the program reads (beyond name, id and identity)."""
     location = inputs.get("location", "westeurope")
-    if type_ == "azure-native:applicationinsights:Component":
+    if type_ == t.APP_INSIGHTS:
         key = _uuid("ikey", resource_id)
         return {
             "instrumentationKey": key,
             "connectionString": f"InstrumentationKey={key};IngestionEndpoint=https://{location}.in.applicationinsights.azure.com/",
         }
-    if type_ == "azure-native:operationalinsights:Workspace":
+    if type_ == t.LOG_ANALYTICS:
         return {"customerId": _uuid("customer", resource_id)}
-    if type_ == "azure-native:storage:StorageAccount":
+    if type_ == t.STORAGE_ACCOUNT:
         return {
             "primaryEndpoints": {
                 service: f"https://{name}.{service}.core.windows.net/" for service in ("blob", "dfs", "queue", "table", "file", "web")
             }
         }
-    if type_ == "azure-native:keyvault:Vault":
+    if type_ == t.KEY_VAULT:
         return {"properties": {**inputs.get("properties", {}), "vaultUri": f"https://{name}.vault.azure.net/"}}
-    if type_ == "azure-native:containerregistry:Registry":
+    if type_ == t.REGISTRY:
         return {"loginServer": f"{name.lower()}.azurecr.io"}
-    if type_ == "azure-native:machinelearningservices:Workspace":
+    if type_ == t.ML_WORKSPACE:
         return {
             "mlFlowTrackingUri": f"azureml://{location}.api.azureml.ms/mlflow/v1.0{resource_id}",
             "workspaceId": _uuid("workspace", resource_id),
         }
-    if type_ == "azure-native:machinelearningservices:OnlineEndpoint":
+    if type_ == t.ONLINE_ENDPOINT:
         return {
             "properties": {
                 **inputs.get("properties", {}),
@@ -251,17 +174,17 @@ def _computed_outputs(type_: str, name: str, inputs: dict, resource_id: str) -> 
                 "swaggerUri": f"https://{name}.{location}.inference.ml.azure.com/swagger.json",
             }
         }
-    if type_ == "azure-native:machinelearningservices:BatchEndpoint":
+    if type_ == t.BATCH_ENDPOINT:
         return {"properties": {**inputs.get("properties", {}), "scoringUri": f"https://{name}.{location}.inference.ml.azure.com/jobs"}}
-    if type_ == "azure-native:eventhub:Namespace":
+    if type_ == t.EVENTHUB_NAMESPACE:
         return {"serviceBusEndpoint": f"https://{name}.servicebus.windows.net:443/"}
-    if type_ == "azure-native:iothub:IotHubResource":
+    if type_ == t.IOT_HUB:
         return {"properties": {**inputs.get("properties", {}), "hostName": f"{name}.azure-devices.net"}}
-    if type_ == "azure-native:managedidentity:UserAssignedIdentity":
+    if type_ == t.USER_IDENTITY:
         return {"principalId": _uuid("principal", resource_id), "clientId": _uuid("client", resource_id), "tenantId": TENANT_ID}
-    if type_ == "azure-native:web:WebApp":
+    if type_ == t.WEB_APP:
         return {"defaultHostName": f"{name}.azurewebsites.net"}
-    if type_ == "azure-native:machinelearningservices:Registry":
+    if type_ == t.ML_REGISTRY:
         managed = f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/azureml-rg-{name}_{_uuid('mrg', resource_id)}/providers"
         suffix = _uuid("registry", resource_id).replace("-", "")[:10]
         regions = inputs.get("regionDetails") or [{}]
@@ -278,13 +201,13 @@ def _computed_outputs(type_: str, name: str, inputs: dict, resource_id: str) -> 
                 for region in regions
             ],
         }  # fmt: skip
-    if type_ == "azure-native:app:ManagedEnvironment":
+    if type_ == t.CONTAINER_APPS_ENVIRONMENT:
         return {"defaultDomain": f"{name}.{location}.azurecontainerapps.io", "staticIp": "10.0.0.4"}
     return {}
 
 
 class Recorder(pulumi_mocks.MockMonitor):
-    """A mock monitor that keeps the full registration request of every resource."""
+    """A mock monitor that keeps the full registration request of every resource, and each component's outputs."""
 
     def __init__(self, mocks: pulumi_mocks.Mocks):
         super().__init__(mocks)
@@ -321,6 +244,14 @@ class Recorder(pulumi_mocks.MockMonitor):
             )
         )
         return response
+
+    def RegisterResourceOutputs(self, request):
+        """A component's outputs, as the engine keeps them in the state: kept with its record."""
+        for resource in reversed(self.recorded):
+            if resource.urn == request.urn:
+                resource.registered_outputs = _unwrap(rpc.deserialize_properties(request.outputs))
+                break
+        return super().RegisterResourceOutputs(request)
 
 
 def _recorded_inputs(request) -> dict[str, Any]:

@@ -46,6 +46,8 @@ class RecordedResource:
     ignore_changes: list[str] = field(default_factory=list)
     replace_on_changes: list[str] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
+    # A component's registered outputs (`register_outputs`: its resource_id, resource_name, ...); custom resources: {}.
+    registered_outputs: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -1,21 +1,29 @@
 """The composition: which components each stack gets and how they are wired. Settings come from the config.
 
-An environment stack (dev, staging, prod) builds, in order: resource group and context; monitoring; in a private
-stack the spoke network (every later component puts its private endpoints there); the data lake; Key Vault and
-the container registry; the workspace (with its own storage, datastores and managed network) and its cluster;
-Event Hubs and IoT Hub; serving and batch scoring; the CI runners (private); the retrain function; alerts; the
-run-time data-plane roles of every platform flow; the outputs contract. The `shared` stack builds the Azure ML
+An environment stack is built capability by capability (`build_environment`), each step a function whose
+parameters and result (a small frozen dataclass) show what it wires to what:
+network (private stacks: the spoke and the endpoints to the shared registry; every later component puts its private
+endpoints there) -> core (Log Analytics and Application Insights, the lake, Key Vault, the container registry) ->
+ingestion (Event Hubs, IoT Hub, Data Factory) -> ml (the workspace and its cluster) -> serving (online, batch, edge)
+-> runners (private stacks) -> the outputs contract -> monitoring (the retrain function, alerts, the scheduled
+monitor) -> access (the run-time data-plane roles of every platform flow). The `shared` stack builds the Azure ML
 registry that environments promote models and environments through (shared.py).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import pulumi
+from pulumi_azure_native import containerregistry, keyvault, storage
+from pulumi_azure_native import machinelearningservices as ml
 
 from components.access import WorkloadAccess
 from components.alerts import Alerts, AlertsArgs, EventHubTarget, LogMetricRule, MetricRule, alert_rule_name
 from components.batch import BatchDeploymentSpec, BatchScoring, BatchScoringArgs
 from components.compute import ComputeCluster, ComputeClusterArgs, cluster_name
+from components.context import PlatformContext
 from components.datafactory import BatchSource, DataFactory, DataFactoryArgs
 from components.datalake import ZONES, DataLake, DataLakeArgs
 from components.edge import EdgeArgs, EdgeEntry, EdgeRollout
@@ -63,38 +71,110 @@ def build_platform(cfg: PlatformConfig | SharedConfig | None = None) -> None:
         build_environment(cfg)
 
 
-def build_environment(cfg: PlatformConfig) -> None:
-    group, ctx = base_context(cfg)
-    naming, net = cfg.naming, cfg.network
-    shared = SharedOutputs.reference(pulumi.StackReference(cfg.shared_stack))
+@dataclass(frozen=True)
+class Core:
+    """What every capability builds on: the context (with the spoke network and the diagnostics workspace), logs and
+    telemetry, the lake, secrets and images."""
 
-    network = None
-    if net.private:
-        network = Network(
-            "network",
-            ctx,
-            NetworkArgs(
-                address_space=str(net.address_space),
-                subnets={key: str(prefix) for key, prefix in net.subnet_plan.items()},
-                zones=PRIVATE_DNS_ZONES,
-                hub_vnet_id=net.hub.vnet_id,
-                hub_zone_ids=dict(net.hub.private_dns_zones),
-                dns_servers=[str(server) for server in net.hub.dns_servers],
-            ),
-        )
-        ctx = ctx.with_network(network.private_network)  # every later component puts its private endpoints here
-        RemotePrivateEndpoints(
-            "ml-registry",
-            ctx,
-            [
-                RemoteService("mlr", shared.registry_id, ["amlregistry"]),
-                RemoteService("st", shared.registry_storage_account_id, ["blob"]),
-                RemoteService("cr", shared.registry_container_registry_id, ["registry"]),
-            ],
-        )
+    ctx: PlatformContext
+    monitoring: Monitoring
+    lake: DataLake
+    vault: KeyVault
+    registry: ContainerRegistry
+
+
+@dataclass(frozen=True)
+class Ingestion:
+    """Where data comes in: streaming (Event Hubs, IoT Hub) and batch (Data Factory)."""
+
+    events: EventHubs
+    iot: IotHub
+    factory: DataFactory
+
+    def hub_id(self, hub: str) -> pulumi.Output[str]:
+        """The id of one hub of the stack's Event Hubs namespace."""
+        return self.events.hub_ids.apply(lambda ids: ids[hub])
+
+
+@dataclass(frozen=True)
+class Ml:
+    """Training: the workspace (its storage, datastores and managed network) and its cluster."""
+
+    workspace: MlWorkspace
+    compute: ComputeCluster
+
+
+@dataclass(frozen=True)
+class Serving:
+    """Where models run: the online endpoint, batch scoring and the IoT Edge rollout."""
+
+    online: OnlineServing
+    batch: BatchScoring
+    edge: EdgeRollout
+
+
+@dataclass(frozen=True)
+class MonitoringLoop:
+    """Alerts and the retrain function they reach (the scheduled monitor job publishes what they watch)."""
+
+    trigger: RetrainTrigger
+    alerts: Alerts
+
+
+def build_environment(cfg: PlatformConfig) -> None:
+    """An environment stack, capability by capability; each step's inputs and result show the wiring."""
+    group, ctx = base_context(cfg)
+    shared = SharedOutputs.reference(pulumi.StackReference(cfg.shared_stack))
+    ctx = build_network(cfg, ctx, shared)
+    core = build_core(cfg, ctx)
+    ingestion = build_ingestion(cfg, core)
+    ml = build_ml(cfg, core, ingestion, group, shared)
+    serving = build_serving(cfg, core, ingestion, ml, shared)
+    runners = build_runners(cfg, core)
+    outputs = stack_outputs(cfg, group, core, ingestion, ml, serving, runners, shared)
+    loop = build_monitoring(cfg, core, ingestion, ml, serving, shared, outputs)
+    build_access(cfg, core, ingestion, ml, loop, runners, shared)
+    export_outputs(StackOutputs, {**outputs, "action_group_id": loop.alerts.resource_id,
+                                  "retrain_function_name": loop.trigger.resource_name})  # fmt: skip
+
+
+def build_network(cfg: PlatformConfig, ctx: PlatformContext, shared: SharedOutputs) -> PlatformContext:
+    """In a private stack: the spoke network and this stack's private endpoints to the shared Azure ML registry. Returns
+    the context every later component puts its private endpoints in (unchanged in a public stack)."""
+    net = cfg.network
+    if not net.private:
+        return ctx
+    network = Network(
+        "network",
+        ctx,
+        NetworkArgs(
+            address_space=str(net.address_space),
+            subnets={key: str(prefix) for key, prefix in net.subnet_plan.items()},
+            zones=PRIVATE_DNS_ZONES,
+            hub_vnet_id=net.hub.vnet_id,
+            hub_zone_ids=dict(net.hub.private_dns_zones),
+            dns_servers=[str(server) for server in net.hub.dns_servers],
+        ),
+    )
+    ctx = ctx.with_network(network.private_network)
+    RemotePrivateEndpoints(
+        "ml-registry",
+        ctx,
+        [
+            RemoteService("mlr", shared.registry_id, ["amlregistry"]),
+            RemoteService("st", shared.registry_storage_account_id, ["blob"]),
+            RemoteService("cr", shared.registry_container_registry_id, ["registry"]),
+        ],
+    )
+    return ctx
+
+
+def build_core(cfg: PlatformConfig, ctx: PlatformContext) -> Core:
+    """Log Analytics and Application Insights (every later diagnostic setting targets them), the lake, Key Vault and
+    the container registry."""
+    naming = cfg.naming
     monitoring = Monitoring("monitoring", ctx, MonitoringArgs(retention_days=cfg.monitoring.log_retention_days))
     ctx = ctx.with_diagnostics(monitoring.resource_id)
-
     # The lake's trusted writers are named by id before they exist, so neither side waits for the other.
     iot_hub_id = ctx.resource_id(f"Microsoft.Devices/IotHubs/{naming.name('iot')}")
     namespace_id = ctx.resource_id(f"Microsoft.EventHub/namespaces/{naming.name('evhns')}")
@@ -102,7 +182,7 @@ def build_environment(cfg: PlatformConfig) -> None:
         "lake",
         ctx,
         DataLakeArgs(
-            sku=cfg.storage.sku,
+            sku=storage.SkuName(cfg.storage.sku),
             blob_soft_delete_days=cfg.storage.blob_soft_delete_days,
             container_soft_delete_days=cfg.storage.container_soft_delete_days,
             raw_to_cool_after_days=cfg.storage.raw_to_cool_after_days,
@@ -111,8 +191,22 @@ def build_environment(cfg: PlatformConfig) -> None:
         ),
     )
     vault = KeyVault(
-        "vault", ctx, KeyVaultArgs(sku=cfg.key_vault.sku, soft_delete_retention_days=cfg.key_vault.soft_delete_retention_days)
+        "vault", ctx, KeyVaultArgs(sku=keyvault.SkuName(cfg.key_vault.sku), soft_delete_retention_days=cfg.key_vault.soft_delete_retention_days)
     )
+    # Edge devices pull module and model images from the field: a private stack with edge devices admits its sites.
+    sites = [str(r) for r in cfg.iot_hub.device_ip_ranges] if cfg.edge.target_condition else []
+    registry = ContainerRegistry(
+        "registry",
+        ctx,
+        RegistryArgs(sku=containerregistry.SkuName(cfg.registry.sku), zone_redundant=cfg.is_production, site_ip_ranges=sites),
+    )
+    return Core(ctx, monitoring, lake, vault, registry)
+
+
+def build_ingestion(cfg: PlatformConfig, core: Core) -> Ingestion:
+    """Event Hubs (captured into `raw`, plus the `alerts` hub the retrain function consumes), the IoT Hub routing into
+    it and the lake, and Data Factory copying the batch sources into `raw`."""
+    ctx, lake = core.ctx, core.lake
     factory = DataFactory(
         "factory",
         ctx,
@@ -120,15 +214,11 @@ def build_environment(cfg: PlatformConfig) -> None:
             lake_account_id=lake.resource_id,
             lake_dfs_endpoint=lake.dfs_endpoint,
             raw_container_id=lake.container_ids["raw"],
-            vault_id=vault.resource_id,
-            vault_uri=vault.vault_uri,
+            vault_id=core.vault.resource_id,
+            vault_uri=core.vault.vault_uri,
             sources=batch_sources(cfg),
         ),
     )
-    # Edge devices pull module and model images from the field: a private stack with edge devices admits its sites.
-    sites = [str(r) for r in cfg.iot_hub.device_ip_ranges] if cfg.edge.target_condition else []
-    registry = ContainerRegistry("registry", ctx, RegistryArgs(sku=cfg.registry.sku, zone_redundant=cfg.is_production, site_ip_ranges=sites))
-
     hubs = {hub: HubArgs(h.partitions, h.retention_hours, tuple(h.consumer_groups)) for hub, h in cfg.event_hubs.hubs.items()}
     hubs[ALERTS_HUB] = HubArgs(partitions=2, retention_hours=24, consumer_groups=(ALERTS_CONSUMER_GROUP,))
     events = EventHubs(
@@ -147,37 +237,58 @@ def build_environment(cfg: PlatformConfig) -> None:
             capture_size_limit_mb=cfg.event_hubs.capture.size_limit_mb,
         ),
     )
-    hub_id = lambda name: events.hub_ids.apply(lambda ids: ids[name])  # noqa: E731
+    iot = IotHub(
+        "iot",
+        ctx,
+        IotHubArgs(
+            eventhubs_namespace_fqdn=events.namespace_fqdn,
+            telemetry_hub_name="telemetry",
+            telemetry_hub_id=events.hub_ids.apply(lambda ids: ids["telemetry"]),
+            storage_blob_endpoint=lake.blob_endpoint,
+            raw_container_name="raw",
+            raw_container_id=lake.container_ids["raw"],
+            sku=cfg.iot_hub.sku,
+            units=cfg.iot_hub.units,
+            cold_path_batch_seconds=cfg.iot_hub.cold_path_batch_seconds,
+            device_ip_ranges=[str(r) for r in cfg.iot_hub.device_ip_ranges],
+        ),
+    )
+    return Ingestion(events, iot, factory)
 
+
+def build_ml(cfg: PlatformConfig, core: Core, ingestion: Ingestion, group: pulumi.Resource, shared: SharedOutputs) -> Ml:
+    """The workspace, with managed-network outbound rules to everything its jobs and deployments reach, and its
+    training cluster (which also builds its images)."""
+    ctx, lake = core.ctx, core.lake
     outbound = {
         "lake-blob": OutboundTarget(lake.resource_id, "blob"),
         "lake-dfs": OutboundTarget(lake.resource_id, "dfs"),
-        "eventhubs": OutboundTarget(events.resource_id, "namespace"),
+        "eventhubs": OutboundTarget(ingestion.events.resource_id, "namespace"),
         "registry": OutboundTarget(shared.registry_id, "amlregistry"),
         "registry-storage": OutboundTarget(shared.registry_storage_account_id, "blob"),
         "registry-acr": OutboundTarget(shared.registry_container_registry_id, "registry"),
     }
-    if monitoring.private_link_scope_id is not None:
-        outbound["monitor"] = OutboundTarget(monitoring.private_link_scope_id, AMPLS_GROUP)
+    if core.monitoring.private_link_scope_id is not None:
+        outbound["monitor"] = OutboundTarget(core.monitoring.private_link_scope_id, AMPLS_GROUP)
     workspace = MlWorkspace(
         "workspace",
         ctx,
         MlWorkspaceArgs(
-            key_vault_id=vault.resource_id,
-            registry_id=registry.resource_id,
-            application_insights_id=monitoring.application_insights_id,
-            storage_sku=cfg.storage.sku,
+            vault_id=core.vault.resource_id,
+            container_registry_id=core.registry.resource_id,
+            application_insights_id=core.monitoring.application_insights_id,
+            storage_sku=storage.SkuName(cfg.storage.sku),
             isolation_mode=cfg.workspace.isolation_mode,
             image_build_compute=cluster_name(ctx),
             outbound=outbound,
             package_mirror_fqdns=cfg.workspace.package_mirror_fqdns,
-            firewall_sku=cfg.workspace.firewall_sku,
+            firewall_sku=ml.FirewallSku(cfg.workspace.firewall_sku),
             lake_account_name=lake.resource_name,
             lake_zones=ZONES,
             approver_scopes=[group.id, shared.registry_id, shared.registry_storage_account_id,
                              shared.registry_container_registry_id],
         ),
-    )
+    )  # fmt: skip
     compute = ComputeCluster(
         "compute",
         ctx,
@@ -191,118 +302,125 @@ def build_environment(cfg: PlatformConfig) -> None:
             node_public_ip=cfg.compute.node_public_ip,
         ),
     )
-    iot = IotHub(
-        "iot",
-        ctx,
-        IotHubArgs(
-            eventhubs_namespace_fqdn=events.namespace_fqdn,
-            telemetry_hub_name="telemetry",
-            telemetry_hub_id=hub_id("telemetry"),
-            storage_blob_endpoint=lake.blob_endpoint,
-            raw_container_name="raw",
-            raw_container_id=lake.container_ids["raw"],
-            sku=cfg.iot_hub.sku,
-            units=cfg.iot_hub.units,
-            cold_path_batch_seconds=cfg.iot_hub.cold_path_batch_seconds,
-            device_ip_ranges=[str(r) for r in cfg.iot_hub.device_ip_ranges],
-        ),
-    )
-    edge(cfg, ctx, iot, registry)
-    serving_cfg = cfg.serving
-    serving = OnlineServing(
+    return Ml(workspace, compute)
+
+
+def build_serving(cfg: PlatformConfig, core: Core, ingestion: Ingestion, ml: Ml, shared: SharedOutputs) -> Serving:
+    """The online endpoint with its blue/green deployments, batch scoring on the cluster, and the IoT Edge rollout."""
+    ctx, serving_cfg = core.ctx, cfg.serving
+    edge_rollout = edge(cfg, ctx, ingestion.iot, core.registry)
+    online = OnlineServing(
         "online",
         ctx,
         OnlineServingArgs(
-            workspace_name=workspace.resource_name,
-            container_registry_id=registry.resource_id,
-            workspace_storage_id=workspace.storage_account_id,
+            workspace_name=ml.workspace.resource_name,
+            container_registry_id=core.registry.resource_id,
+            workspace_storage_id=ml.workspace.storage_account_id,
             ml_registry_name=shared.registry_name,
             ml_registry_id=shared.registry_id,
-            predictions_hub_id=hub_id("predictions"),
-            deployments=[deployment_spec(d, serving_cfg.environment, collection(d, naming, events)) for d in serving_cfg.deployments],
+            predictions_hub_id=ingestion.hub_id("predictions"),
+            deployments=[deployment_spec(d, serving_cfg.environment, collection(d, cfg.naming, ingestion.events))
+                         for d in serving_cfg.deployments],
             traffic=serving_cfg.traffic,
             mirror_traffic=serving_cfg.mirror_traffic,
             auth_mode=serving_cfg.auth_mode,
             scoring_callers=principals(cfg.access.scoring_callers),
         ),
-    )
+    )  # fmt: skip
     batch = BatchScoring(
         "batch",
         ctx,
         BatchScoringArgs(
-            workspace_id=workspace.resource_id,
-            workspace_name=workspace.resource_name,
-            compute_id=compute.resource_id,
+            workspace_id=ml.workspace.resource_id,
+            workspace_name=ml.workspace.resource_name,
+            compute_id=ml.compute.resource_id,
             ml_registry_name=shared.registry_name,
             deployment=batch_spec(cfg),
             callers=principals(cfg.access.batch_callers),
         ),
     )
-    runners = None
-    if net.private:
-        settings = cfg.runners
-        runners = CiRunners(
-            "runners",
-            ctx,
-            CiRunnersArgs(
-                registry_login_server=registry.login_server,
-                registry_id=registry.resource_id,
-                vault_name=vault.resource_name,
-                vault_uri=vault.vault_uri,
-                vault_id=vault.resource_id,
-                github_owner=settings.github_owner or "",
-                repositories=settings.repositories,
-                image=settings.image,
-                token_secret_name=settings.token_secret_name,
-                token=settings.token,
-                max_executions=settings.max_executions,
-                cpu=settings.cpu,
-            ),
-        )
-    outputs = {
+    return Serving(online, batch, edge_rollout)
+
+
+def build_runners(cfg: PlatformConfig, core: Core) -> CiRunners | None:
+    """In a private stack: the self-hosted CI runners inside its network (none in a public one)."""
+    if not cfg.network.private:
+        return None
+    settings = cfg.runners
+    return CiRunners(
+        "runners",
+        core.ctx,
+        CiRunnersArgs(
+            registry_login_server=core.registry.login_server,
+            container_registry_id=core.registry.resource_id,
+            vault_name=core.vault.resource_name,
+            vault_uri=core.vault.vault_uri,
+            vault_id=core.vault.resource_id,
+            github_owner=settings.github_owner or "",
+            repositories=settings.repositories,
+            image=settings.image,
+            token_secret_name=settings.token_secret_name,
+            token=settings.token,
+            max_executions=settings.max_executions,
+            cpu=settings.cpu,
+        ),
+    )
+
+
+def stack_outputs(cfg: PlatformConfig, group: pulumi.Resource, core: Core, ingestion: Ingestion, ml: Ml,
+                  serving: Serving, runners: CiRunners | None, shared: SharedOutputs) -> dict[str, Any]:
+    """The outputs contract's values (by field name). The action group and the retrain function are named before they
+    exist (the function's own settings hold these outputs); the export takes their ids from the resources."""
+    ctx = core.ctx
+    return {
         "environment": cfg.environment,
         "resource_group_name": group.name,
         "location": cfg.location,
-        "workspace_id": workspace.resource_id,
-        "workspace_name": workspace.resource_name,
-        "workspace_storage_account_name": workspace.storage_account_name,
-        "compute_name": compute.resource_name,
-        "storage_account_name": lake.resource_name,
-        "container_urls": lake.container_urls,
-        "key_vault_uri": vault.vault_uri,
-        "registry_login_server": registry.login_server,
-        "training_image": training_image(cfg, registry),
+        "workspace_id": ml.workspace.resource_id,
+        "workspace_name": ml.workspace.resource_name,
+        "workspace_storage_account_name": ml.workspace.storage_account_name,
+        "compute_name": ml.compute.resource_name,
+        "storage_account_name": core.lake.resource_name,
+        "container_urls": core.lake.container_urls,
+        "key_vault_uri": core.vault.vault_uri,
+        "registry_login_server": core.registry.login_server,
+        "training_image": training_image(cfg, core.registry),
         "ml_registry_name": shared.registry_name,
-        "log_analytics_workspace_id": monitoring.resource_id,
-        "application_insights_connection_string": monitoring.application_insights_connection_string,
-        "mlflow_tracking_uri": workspace.mlflow_tracking_uri,
-        "online_endpoint_name": serving.resource_name,
-        "scoring_uri": serving.scoring_uri,
-        "batch_endpoint_name": batch.resource_name,
-        "eventhubs_namespace_fqdn": events.namespace_fqdn,
-        "event_hub_names": events.hub_names,
-        "iot_hub_hostname": iot.hostname,
+        "log_analytics_workspace_id": core.monitoring.resource_id,
+        "application_insights_connection_string": core.monitoring.application_insights_connection_string,
+        "mlflow_tracking_uri": ml.workspace.mlflow_tracking_uri,
+        "online_endpoint_name": serving.online.resource_name,
+        "scoring_uri": serving.online.scoring_uri,
+        "batch_endpoint_name": serving.batch.resource_name,
+        "eventhubs_namespace_fqdn": ingestion.events.namespace_fqdn,
+        "event_hub_names": ingestion.events.hub_names,
+        "iot_hub_hostname": ingestion.iot.host_name,
         "runner_label": runners.label if runners else None,
-        # Known before the action group exists (its receivers need the trigger): the id from its name.
-        "action_group_id": ctx.resource_id(f"Microsoft.Insights/actionGroups/{naming.name('ag')}"),
-        # Known before the function exists (its own settings hold these outputs): its name.
+        "action_group_id": ctx.resource_id(f"Microsoft.Insights/actionGroups/{cfg.naming.name('ag')}"),
         "retrain_function_name": function_app_name(ctx),
-        "live_model": serving_cfg.live_model,
-    }
+        "live_model": cfg.serving.live_model,
+    }  # fmt: skip
+
+
+def build_monitoring(cfg: PlatformConfig, core: Core, ingestion: Ingestion, ml: Ml, serving: Serving,
+                     shared: SharedOutputs, outputs: dict[str, Any]) -> MonitoringLoop:
+    """The retrain function, the action group with the metric and log alerts that reach it, and (once the stack
+    serves a model) the scheduled monitor job."""  # fmt: skip
+    ctx, naming = core.ctx, cfg.naming
     retraining = retraining_rules(cfg)
     trigger = RetrainTrigger(
         "retrain",
         ctx,
         RetrainTriggerArgs(
-            workspace_id=workspace.resource_id,
-            workspace_name=workspace.resource_name,
-            workspace_storage_id=workspace.storage_account_id,
-            eventhubs_namespace_fqdn=events.namespace_fqdn,
+            workspace_id=ml.workspace.resource_id,
+            workspace_name=ml.workspace.resource_name,
+            workspace_storage_id=ml.workspace.storage_account_id,
+            eventhubs_namespace_fqdn=ingestion.events.namespace_fqdn,
             alerts_hub_name=ALERTS_HUB,
-            alerts_hub_id=hub_id(ALERTS_HUB),
+            alerts_hub_id=ingestion.hub_id(ALERTS_HUB),
             alerts_consumer_group=ALERTS_CONSUMER_GROUP,
-            application_insights_id=monitoring.application_insights_id,
-            application_insights_connection_string=monitoring.application_insights_connection_string,
+            application_insights_id=core.monitoring.application_insights_id,
+            application_insights_connection_string=core.monitoring.application_insights_connection_string,
             stack_outputs=contract_keys({k: v for k, v in outputs.items() if k not in StackOutputs.secret_fields()}),
             training=cfg.training.model_dump(by_alias=True),
             cooldown_minutes=cfg.retrain_trigger.cooldown_minutes,
@@ -310,8 +428,8 @@ def build_environment(cfg: PlatformConfig) -> None:
             maximum_instance_count=cfg.retrain_trigger.maximum_instances,
             instance_memory_mb=cfg.retrain_trigger.instance_memory_mb,
             python_version=cfg.retrain_trigger.python_version,
-            storage_sku=cfg.storage.sku,
-            promotion=promotion_dispatch(cfg.retrain_trigger.promotion, vault),
+            storage_sku=storage.SkuName(cfg.storage.sku),
+            promotion=promotion_dispatch(cfg.retrain_trigger.promotion, core.vault),
         ),
     )
     webhooks = {"webhook": pulumi.Output.secret(cfg.alerts.webhook_url)} if cfg.alerts.webhook_url else {}
@@ -321,21 +439,25 @@ def build_environment(cfg: PlatformConfig) -> None:
         AlertsArgs(
             email_receivers=[(r.name, r.address) for r in cfg.alerts.email_receivers],
             webhook_urls=webhooks,
-            retrain=EventHubTarget(namespace_name=events.resource_name, hub_name=ALERTS_HUB, hub_id=hub_id(ALERTS_HUB)),
+            retrain=EventHubTarget(namespace_name=ingestion.events.resource_name, hub_name=ALERTS_HUB,
+                                   hub_id=ingestion.hub_id(ALERTS_HUB)),
             severity=cfg.alerts.severity,
-            metric_rules=[*metric_rules(cfg.alerts, serving, events, iot, lake), ingestion_rule(cfg.alerts, factory)],
-            log_scope=monitoring.application_insights_id,
+            metric_rules=[*metric_rules(cfg.alerts, serving.online, ingestion.events, ingestion.iot, core.lake),
+                          ingestion_rule(cfg.alerts, ingestion.factory)],
+            log_scope=core.monitoring.application_insights_id,
             log_rules=retraining,
         ),
-    )
-    if serving_cfg.deployments:
-        monitor_schedule(cfg, ctx, workspace, compute, registry, monitoring, serving, shared)
-    WorkloadAccess(
-        "access",
-        ctx,
-        flow_grants(cfg, workspace, compute, lake, vault, registry, events, monitoring, trigger, runners, shared),
-    )
-    export_outputs(StackOutputs, {**outputs, "action_group_id": alerts.resource_id, "retrain_function_name": trigger.resource_name})
+    )  # fmt: skip
+    if cfg.serving.deployments:
+        monitor_schedule(cfg, ctx, ml.workspace, ml.compute, core.registry, core.monitoring, serving.online, shared)
+    return MonitoringLoop(trigger, alerts)
+
+
+def build_access(cfg: PlatformConfig, core: Core, ingestion: Ingestion, ml: Ml, loop: MonitoringLoop,
+                 runners: CiRunners | None, shared: SharedOutputs) -> WorkloadAccess:
+    """The run-time data-plane roles of every platform flow (grants that gate a resource's creation live in its
+    component)."""  # fmt: skip
+    return WorkloadAccess("access", core.ctx, flow_grants(cfg, core, ingestion, ml, loop.trigger, runners, shared))
 
 
 def batch_sources(cfg: PlatformConfig) -> list[BatchSource]:
@@ -366,8 +488,8 @@ def edge(cfg: PlatformConfig, ctx, iot: IotHub, registry: ContainerRegistry) -> 
         "edge",
         ctx,
         EdgeArgs(
-            hub_id=iot.resource_id,
-            hub_host_name=iot.hostname,
+            iot_hub_id=iot.resource_id,
+            iot_hub_host_name=iot.host_name,
             registry_login_server=registry.login_server,
             deployer_principal_id=ctx.deployer_id,
             id_prefix=f"{cfg.workload}-{cfg.environment}",
@@ -398,7 +520,7 @@ def promotion_dispatch(promotion: PromotionDispatchConfig | None, vault: KeyVaul
         return None
     return PromotionDispatch(
         repository=promotion.repository, workflow=promotion.workflow, ref=promotion.ref, token=promotion.token,
-        token_secret_name=promotion.token_secret_name, vault_name=vault.resource_name, vault_id=vault.resource_id,
+        token_secret_name=promotion.token_secret_name, vault_name=vault.resource_name,
         vault_uri=vault.vault_uri,
     )  # fmt: skip
 
@@ -480,10 +602,12 @@ def batch_spec(cfg: PlatformConfig) -> BatchDeploymentSpec | None:
                                b.max_concurrency_per_instance, b.instance_count, b.error_threshold)  # fmt: skip
 
 
-def flow_grants(cfg, workspace, compute, lake, vault, registry, events, monitoring, trigger, runners, shared) -> list[Grant]:
+def flow_grants(cfg: PlatformConfig, core: Core, ingestion: Ingestion, ml: Ml, trigger: RetrainTrigger,
+                runners: CiRunners | None, shared: SharedOutputs) -> list[Grant]:
     """The run-time data-plane roles of the platform's flows (README, "Flows"), narrowest scope first."""
-    hub = lambda name: events.hub_ids.apply(lambda ids: ids[name])  # noqa: E731
-    ws_storage, cluster = workspace.storage_account_id, compute.principal_id
+    workspace, lake, vault, registry, monitoring = ml.workspace, core.lake, core.vault, core.registry, core.monitoring
+    hub = ingestion.hub_id
+    ws_storage, cluster = workspace.storage_account_id, ml.compute.principal_id
     grants = [
         Grant("workspace-lake", workspace.principal_id, "Storage Blob Data Contributor", lake.resource_id),
         Grant("workspace-secrets", workspace.principal_id, "Key Vault Secrets User", vault.resource_id),
@@ -509,7 +633,7 @@ def flow_grants(cfg, workspace, compute, lake, vault, registry, events, monitori
         Grant("compute-publish-metrics", cluster, "Monitoring Metrics Publisher", monitoring.application_insights_id),
     ]
     if runners is not None:
-        ci = runners.principal_id
+        ci = runners.runner_principal_id
         grants += [
             Grant("ci-workspace", ci, "AzureML Data Scientist", workspace.resource_id),
             Grant("ci-code-snapshots", ci, "Storage Blob Data Contributor", ws_storage),

@@ -20,9 +20,10 @@ from typing import Any
 
 from core.errors import BadInput
 from core.paths import ROOT_DIR, mlops_home
-from mlops.preview.replace import forcing, identity_keys, is_stateful
+from mlops.preview.replace import forcing, identity_keys
 from mlops.preview.report import Change, masked
 from mlops.preview.state import ENCRYPTED, StateResource, comparable, from_document
+from policies.rules.resource_types import is_stateful
 
 
 def flatten(value: Any, prefix: str = "") -> dict[str, Any]:

@@ -4,7 +4,8 @@ the data-loss guard.
 A resource's ARM id is built from path parameters (`.../storageAccounts/{accountName}/blobServices/default/
 containers/{containerName}`): changing any of them names another Azure resource, so the provider deletes the old
 one and creates the new one. Those keys come from the ARM id templates the mock harness already has
-(`mlops.mockrun.ARM_IDS`), so a new resource type gets them by having a template. On top of them come the
+(the one table of resource types, `policies/rules/resource_types.py`), so a new resource type gets them by having a
+template there. On top of them come the
 properties Azure accepts only at creation (documented create-only), and `location` for every resource.
 """
 
@@ -13,7 +14,8 @@ from __future__ import annotations
 import string
 from functools import cache
 
-from mlops.mockrun import ARM_IDS
+from policies.rules import resource_types as t
+from policies.rules.resource_types import ARM_IDS
 
 UNIVERSAL_CREATE_ONLY = ("location",)
 
@@ -21,44 +23,28 @@ UNIVERSAL_CREATE_ONLY = ("location",)
 # Sources: the REST API references' "cannot be changed after creation" notes, per type.
 CREATE_ONLY: dict[str, tuple[str, ...]] = {
     # HNS, NFS and infrastructure encryption: create-only (storage/common/infrastructure-encryption-enable)
-    "azure-native:storage:StorageAccount": ("isHnsEnabled", "enableNfsV3", "kind", "encryption.requireInfrastructureEncryption"),
-    "azure-native:containerregistry:Registry": ("zoneRedundancy",),  # zone redundancy only at creation
-    "azure-native:machinelearningservices:Workspace": ("storageAccount", "keyVault", "applicationInsights", "hbiWorkspace", "kind"),
-    "azure-native:machinelearningservices:Compute": (
+    t.STORAGE_ACCOUNT: ("isHnsEnabled", "enableNfsV3", "kind", "encryption.requireInfrastructureEncryption"),
+    t.REGISTRY: ("zoneRedundancy",),  # zone redundancy only at creation
+    t.ML_WORKSPACE: ("storageAccount", "keyVault", "applicationInsights", "hbiWorkspace", "kind"),
+    t.ML_COMPUTE: (
         "properties.computeType",
         "properties.properties.vmSize",
         "properties.properties.vmPriority",
     ),
-    "azure-native:machinelearningservices:OnlineEndpoint": ("kind",),
-    "azure-native:machinelearningservices:OnlineDeployment": ("properties.instanceType", "properties.endpointComputeType"),
-    "azure-native:machinelearningservices:EnvironmentVersion": ("properties",),  # a version is immutable
-    "azure-native:eventhub:Namespace": ("zoneRedundant",),
-    "azure-native:eventhub:EventHub": ("partitionCount",),  # Standard tier: partitions are fixed at creation
-    "azure-native:iothub:IotHubResource": ("properties.minTlsVersion",),
-    "azure-native:authorization:RoleAssignment": ("principalId", "roleDefinitionId", "principalType"),
-    "azure-native:applicationinsights:Component": ("kind",),
+    t.ONLINE_ENDPOINT: ("kind",),
+    t.ONLINE_DEPLOYMENT: ("properties.instanceType", "properties.endpointComputeType"),
+    t.ML_ENVIRONMENT_VERSION: ("properties",),  # a version is immutable
+    t.EVENTHUB_NAMESPACE: ("zoneRedundant",),
+    t.EVENTHUB: ("partitionCount",),  # Standard tier: partitions are fixed at creation
+    t.IOT_HUB: ("properties.minTlsVersion",),
+    t.ROLE_ASSIGNMENT: ("principalId", "roleDefinitionId", "principalType"),
+    t.APP_INSIGHTS: ("kind",),
     # A dynamic resource (endpoint traffic, follow-up settings) is re-created when it targets another resource.
-    "pulumi-python:dynamic:Resource": ("resourceId", "kind"),
+    t.DYNAMIC: ("resourceId", "kind"),
 }
 
 # What identifies a resource in Azure for types without an ARM id template (pairs a rename with its old self).
-IDENTITY_KEYS: dict[str, tuple[str, ...]] = {"pulumi-python:dynamic:Resource": ("resourceId", "kind")}
-
-# Types whose replacement or deletion loses data (the data-loss guard blocks them in protected stacks).
-STATEFUL_TYPES = frozenset(
-    {
-        "azure-native:storage:StorageAccount",
-        "azure-native:storage:BlobContainer",
-        "azure-native:keyvault:Vault",
-        "azure-native:containerregistry:Registry",
-        "azure-native:machinelearningservices:Workspace",
-        "azure-native:machinelearningservices:Registry",
-        "azure-native:eventhub:Namespace",
-        "azure-native:eventhub:EventHub",
-        "azure-native:iothub:IotHubResource",
-        "azure-native:deviceprovisioningservices:IotDpsResource",  # its enrollments and linked hubs
-    }
-)
+IDENTITY_KEYS: dict[str, tuple[str, ...]] = {t.DYNAMIC: ("resourceId", "kind")}
 
 
 @cache
@@ -88,6 +74,3 @@ def forcing(type_: str, changed: list[str], replace_on_changes: tuple[str, ...] 
     keys = (*replace_keys(type_), *replace_on_changes)
     return [path for path in changed if any(path == key or path.startswith(key + ".") for key in keys)]
 
-
-def is_stateful(type_: str) -> bool:
-    return type_ in STATEFUL_TYPES

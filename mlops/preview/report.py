@@ -6,13 +6,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from mlops.records import RecordedResource, Secret
+from policies.rules import resource_types as t
 
 # Key properties shown per type in text and Markdown (dotted paths into the inputs); JSON has all inputs.
 KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
-    "azure-native:resources:ResourceGroup": ("resourceGroupName", "location"),
-    "azure-native:operationalinsights:Workspace": ("workspaceName", "retentionInDays", "features.disableLocalAuth"),
-    "azure-native:applicationinsights:Component": ("resourceName", "disableLocalAuth", "ingestionMode"),
-    "azure-native:storage:StorageAccount": (
+    t.RESOURCE_GROUP: ("resourceGroupName", "location"),
+    t.LOG_ANALYTICS: ("workspaceName", "retentionInDays", "features.disableLocalAuth"),
+    t.APP_INSIGHTS: ("resourceName", "disableLocalAuth", "ingestionMode"),
+    t.STORAGE_ACCOUNT: (
         "accountName",
         "sku.name",
         "isHnsEnabled",
@@ -20,45 +21,45 @@ KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
         "allowSharedKeyAccess",
         "networkRuleSet.defaultAction",
     ),
-    "azure-native:storage:BlobContainer": ("containerName", "publicAccess"),
-    "azure-native:keyvault:Vault": (
+    t.BLOB_CONTAINER: ("containerName", "publicAccess"),
+    t.KEY_VAULT: (
         "vaultName",
         "properties.enablePurgeProtection",
         "properties.enableRbacAuthorization",
         "properties.publicNetworkAccess",
     ),
-    "azure-native:containerregistry:Registry": ("registryName", "sku.name", "adminUserEnabled", "publicNetworkAccess"),
-    "azure-native:machinelearningservices:Workspace": (
+    t.REGISTRY: ("registryName", "sku.name", "adminUserEnabled", "publicNetworkAccess"),
+    t.ML_WORKSPACE: (
         "workspaceName",
         "publicNetworkAccess",
         "managedNetwork.isolationMode",
         "systemDatastoresAuthMode",
     ),
-    "azure-native:machinelearningservices:Compute": (
+    t.ML_COMPUTE: (
         "computeName",
         "properties.properties.vmSize",
         "properties.properties.scaleSettings.maxNodeCount",
         "properties.properties.enableNodePublicIp",
     ),
-    "azure-native:monitor:DiagnosticSetting": ("name",),
-    "azure-native:eventhub:Namespace": ("namespaceName", "sku.name", "disableLocalAuth", "minimumTlsVersion", "zoneRedundant"),
-    "azure-native:eventhub:EventHub": ("eventHubName", "partitionCount", "captureDescription.enabled"),
-    "azure-native:iothub:IotHubResource": ("resourceName", "sku.name", "properties.disableLocalAuth", "properties.minTlsVersion"),
-    "azure-native:machinelearningservices:OnlineEndpoint": ("endpointName", "properties.authMode", "properties.publicNetworkAccess"),
-    "azure-native:machinelearningservices:OnlineDeployment": (
+    t.DIAGNOSTIC_SETTING: ("name",),
+    t.EVENTHUB_NAMESPACE: ("namespaceName", "sku.name", "disableLocalAuth", "minimumTlsVersion", "zoneRedundant"),
+    t.EVENTHUB: ("eventHubName", "partitionCount", "captureDescription.enabled"),
+    t.IOT_HUB: ("resourceName", "sku.name", "properties.disableLocalAuth", "properties.minTlsVersion"),
+    t.ONLINE_ENDPOINT: ("endpointName", "properties.authMode", "properties.publicNetworkAccess"),
+    t.ONLINE_DEPLOYMENT: (
         "deploymentName",
         "properties.model",
         "properties.instanceType",
         "sku.capacity",
         "properties.egressPublicNetworkAccess",
     ),
-    "azure-native:machinelearningservices:BatchDeployment": ("deploymentName", "properties.model.assetId"),
-    "pulumi-python:dynamic:Resource": ("kind", "traffic", "mirrorTraffic"),
-    "azure-native:authorization:RoleAssignment": ("principalType", "roleDefinitionId", "scope"),
-    "azure-native:monitor:MetricAlert": ("ruleName", "enabled", "severity"),
-    "azure-native:monitor:ScheduledQueryRule": ("ruleName", "enabled", "severity"),
-    "azure-native:monitor:ActionGroup": ("actionGroupName", "enabled"),
-    "azure-native:web:WebApp": ("name", "httpsOnly", "siteConfig.minTlsVersion"),
+    t.BATCH_DEPLOYMENT: ("deploymentName", "properties.model.assetId"),
+    t.DYNAMIC: ("kind", "traffic", "mirrorTraffic"),
+    t.ROLE_ASSIGNMENT: ("principalType", "roleDefinitionId", "scope"),
+    t.METRIC_ALERT: ("ruleName", "enabled", "severity"),
+    t.SCHEDULED_QUERY_RULE: ("ruleName", "enabled", "severity"),
+    t.ACTION_GROUP: ("actionGroupName", "enabled"),
+    t.WEB_APP: ("name", "httpsOnly", "siteConfig.minTlsVersion"),
 }
 
 

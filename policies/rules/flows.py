@@ -53,6 +53,7 @@ from .resource_types import (
     ML_COMPUTE,
     ML_WORKSPACE,
     ONLINE_ENDPOINT,
+    PRIVATE_DNS_ZONE,
     PRIVATE_ENDPOINT,
     PRIVATE_LINK_SCOPE,
     PRIVATE_LINK_SCOPED_RESOURCE,
@@ -248,7 +249,7 @@ def _endpoint_problem(graph: Graph, origin: Origin, target_id: str, group: str) 
 
 def _resolves(graph: Graph, vnet: PolicyResource | None, zone: str) -> bool:
     """A zone of this stack linked to the VNet, or a hub's zone the VNet resolves through the hub's DNS servers."""
-    own = [z for z in graph.of("azure-native:privatedns:PrivateZone") if text(z.props, "privateZoneName") == zone]
+    own = [z for z in graph.of(PRIVATE_DNS_ZONE) if text(z.props, "privateZoneName") == zone]
     if not own:
         return vnet is not None and bool(items(peek(vnet.props, "dhcpOptions.dnsServers")))
     vnet_id = graph.resource_id(vnet)

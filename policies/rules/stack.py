@@ -23,32 +23,30 @@ from .resource_types import (
     ALERTS,
     DIAGNOSTIC_SETTING,
     DYNAMIC,
-    EVENTHUB_NAMESPACE,
-    IOT_HUB,
-    KEY_VAULT,
+    LOG_SOURCES,
     MANAGEMENT_LOCK,
     ML_WORKSPACE,
     ONLINE_DEPLOYMENT,
-    ONLINE_ENDPOINT,
-    REGISTRY,
-    STATEFUL,
-    STORAGE_ACCOUNT,
+    PROTECTED,
     TRAFFIC_KIND,
+    TYPES,
 )
 from .values import MISSING, UNKNOWN, as_bool, as_number, is_marker, items, peek, same
 
 Violations = Iterator[tuple[str, str]]
 
-# Resources that emit logs: where their ARM id names them, and the input holding their Azure name.
-LOG_SOURCES = {
-    STORAGE_ACCOUNT: ("/providers/microsoft.storage/storageaccounts/", "accountName"),
-    KEY_VAULT: ("/providers/microsoft.keyvault/vaults/", "vaultName"),
-    REGISTRY: ("/providers/microsoft.containerregistry/registries/", "registryName"),
-    ML_WORKSPACE: ("/providers/microsoft.machinelearningservices/workspaces/", "workspaceName"),
-    EVENTHUB_NAMESPACE: ("/providers/microsoft.eventhub/namespaces/", "namespaceName"),
-    IOT_HUB: ("/providers/microsoft.devices/iothubs/", "resourceName"),
-    ONLINE_ENDPOINT: ("/onlineendpoints/", "endpointName"),
-}
+
+
+def _log_source(arm_id: str) -> tuple[str, str]:
+    """Where a log source's ARM id names it (the segment before its name, lower case) and the input holding that
+    name: `.../{resourceGroupName}/providers/Microsoft.KeyVault/vaults/{vaultName}` -> ("/providers/microsoft.keyvault/
+    vaults/", "vaultName")."""
+    head, _, last = arm_id.rpartition("/{")
+    return head[head.rindex("}") + 1 :].lower() + "/", last.rstrip("}")
+
+
+# Resources that emit logs (the table's `diagnostics` types): where their ARM id names them, and their name's input.
+LOG_SOURCE_KEYS = {type_: _log_source(TYPES[type_].arm_id or "") for type_ in LOG_SOURCES}
 LOG_ANALYTICS_ID = "/providers/microsoft.operationalinsights/workspaces/"
 MAX_MIRROR_PERCENT = 50
 
@@ -58,7 +56,7 @@ MAX_MIRROR_PERCENT = 50
 
 def _unprotected(resources: list[PolicyResource], _settings: Settings) -> Violations:
     for resource in resources:
-        if resource.resource_type in STATEFUL and not resource.opts.protect:
+        if resource.resource_type in PROTECTED and not resource.opts.protect:
             yield resource.urn, f"{kind(resource)} '{resource.name}' is not protected"
 
 
@@ -84,7 +82,7 @@ LOCK_LEVEL = "CanNotDelete"
 # deleting online deployments, which every rollout does (promote --complete / --rollback): the workspace is protected
 # and soft-deleted for 14 days instead, and components/mlworkspace.py does not lock it.
 LOCK_EXEMPT = (ML_WORKSPACE,)
-LOCKED = tuple(type_ for type_ in STATEFUL if type_ not in LOCK_EXEMPT)
+LOCKED = tuple(type_ for type_ in PROTECTED if type_ not in LOCK_EXEMPT)
 
 
 def _unlocked(resources: list[PolicyResource], settings: Settings) -> Violations:
@@ -134,7 +132,7 @@ def _source_keys(resource: PolicyResource) -> list[str] | None:
 
     None when neither is known (a preview-time name): the resource cannot be judged.
     """
-    segment, name_key = LOG_SOURCES[resource.resource_type]
+    segment, name_key = LOG_SOURCE_KEYS[resource.resource_type]
     keys = [key for key in (text(resource.props, "id"),) if key]
     for name in {text(resource.props, name_key), text(resource.props, "name")} - {None}:
         keys.append(f"{segment}{name}")
@@ -162,7 +160,7 @@ def _covers(uri: str, keys: list[str]) -> bool:
 
 
 def _without_diagnostics(resources: list[PolicyResource], _settings: Settings) -> Violations:
-    sources = {r.urn: r for r in resources if r.resource_type in LOG_SOURCES}
+    sources = {r.urn: r for r in resources if r.resource_type in LOG_SOURCE_KEYS}
     covered: set[str] = set()
     uris: list[str] = []
     for setting in (r for r in resources if r.resource_type == DIAGNOSTIC_SETTING):

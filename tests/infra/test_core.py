@@ -9,23 +9,24 @@ from components.datalake import ZONES
 from core.naming import RULES
 from core.outputs import StackOutputs
 from mlops.records import Secret
+from policies.rules import resource_types as t
 
-STORAGE = "azure-native:storage:StorageAccount"
-VAULT = "azure-native:keyvault:Vault"
-REGISTRY = "azure-native:containerregistry:Registry"
-WORKSPACE = "azure-native:machinelearningservices:Workspace"
-COMPUTE = "azure-native:machinelearningservices:Compute"
-LOGS = "azure-native:operationalinsights:Workspace"
-INSIGHTS = "azure-native:applicationinsights:Component"
-DIAGNOSTICS = "azure-native:monitor:DiagnosticSetting"
+STORAGE = t.STORAGE_ACCOUNT
+VAULT = t.KEY_VAULT
+REGISTRY = t.REGISTRY
+WORKSPACE = t.ML_WORKSPACE
+COMPUTE = t.ML_COMPUTE
+LOGS = t.LOG_ANALYTICS
+INSIGHTS = t.APP_INSIGHTS
+DIAGNOSTICS = t.DIAGNOSTIC_SETTING
 STATEFUL = (STORAGE, VAULT, REGISTRY, WORKSPACE)
 CORE_TYPES = (
-    "azure-native:resources:ResourceGroup",
+    t.RESOURCE_GROUP,
     LOGS,
     INSIGHTS,
     STORAGE,
-    "azure-native:storage:BlobServiceProperties",
-    "azure-native:storage:ManagementPolicy",
+    t.BLOB_SERVICE,
+    t.STORAGE_MANAGEMENT_POLICY,
     VAULT,
     REGISTRY,
     WORKSPACE,
@@ -39,7 +40,7 @@ ENVIRONMENTS = ("dev", "staging", "prod")
 def test_every_core_type_exists(stacks, environment):
     types = {r.type for r in stacks[environment].resources}
     assert set(CORE_TYPES) <= types
-    containers = {r.inputs["containerName"]: r.inputs["publicAccess"] for r in stacks[environment].of_type("azure-native:storage:BlobContainer") if r.parent.endswith("::lake")}
+    containers = {r.inputs["containerName"]: r.inputs["publicAccess"] for r in stacks[environment].of_type(t.BLOB_CONTAINER) if r.parent.endswith("::lake")}
     assert containers == dict.fromkeys(("raw", "curated", "features", "predictions", "labels", "monitoring"), "None")
 
 
@@ -51,10 +52,10 @@ def test_storage_is_identity_only_adls_gen2(stacks, environment):
     assert account["allowSharedKeyAccess"] is False
     assert account["minimumTlsVersion"] == "TLS1_2"
     assert account["enableHttpsTrafficOnly"] is True
-    blob = stacks[environment].one("azure-native:storage:BlobServiceProperties").inputs
+    blob = stacks[environment].one(t.BLOB_SERVICE).inputs
     assert blob["deleteRetentionPolicy"]["enabled"] is True
     assert blob["containerDeleteRetentionPolicy"]["enabled"] is True
-    [rule] = stacks[environment].one("azure-native:storage:ManagementPolicy").inputs["policy"]["rules"]
+    [rule] = stacks[environment].one(t.STORAGE_MANAGEMENT_POLICY).inputs["policy"]["rules"]
     assert rule["definition"]["filters"]["prefixMatch"] == ["raw/"]
     assert rule["definition"]["actions"]["baseBlob"]["tierToCool"]["daysAfterModificationGreaterThan"] == 30
 
@@ -80,7 +81,7 @@ def test_registry_and_monitoring_disable_local_auth(stacks, environment):
 def test_workspace_wired_by_identity_to_its_own_storage(stacks, environment):
     record = stacks[environment]
     workspace = record.one(WORKSPACE).inputs
-    ids = {t: record.one(t).outputs["id"] for t in (VAULT, REGISTRY, INSIGHTS)}
+    ids = {type_: record.one(type_).outputs["id"] for type_ in (VAULT, REGISTRY, INSIGHTS)}
     storage = record.named("workspace-st")
     # Azure ML refuses an HNS account as the workspace's storage: it has its own StorageV2 account, the lake is a datastore.
     assert workspace["storageAccount"] == storage.outputs["id"] != record.named("lake-st").outputs["id"]
@@ -93,7 +94,7 @@ def test_workspace_wired_by_identity_to_its_own_storage(stacks, environment):
     assert workspace["identity"]["type"] == "SystemAssigned"
     assert workspace["systemDatastoresAuthMode"] == "Identity"
     assert workspace["allowPublicAccessWhenBehindVnet"] is False
-    datastores = {d.inputs["name"]: d.inputs["properties"] for d in record.of_type("azure-native:machinelearningservices:Datastore")}
+    datastores = {d.inputs["name"]: d.inputs["properties"] for d in record.of_type(t.ML_DATASTORE)}
     assert set(datastores) == set(ZONES)
     for zone, props in datastores.items():
         assert props == {
@@ -117,7 +118,7 @@ def test_diagnostics_for_storage_vault_registry_workspace(stacks, environment):
     law = record.one(LOGS).outputs["id"]
     targets = {d.inputs["resourceUri"]: d.inputs["workspaceId"] for d in record.of_type(DIAGNOSTICS)}
     accounts = [record.named(name).outputs["id"] + "/blobServices/default" for name in ("lake-st", "workspace-st", "retrain-st")]
-    expected = accounts + [record.one(t).outputs["id"] for t in (VAULT, REGISTRY, WORKSPACE)]
+    expected = accounts + [record.one(type_).outputs["id"] for type_ in (VAULT, REGISTRY, WORKSPACE)]
     for uri in expected:
         assert targets.get(uri) == law, uri
 
@@ -138,7 +139,7 @@ def test_dev_is_public_and_unprotected_staging_and_prod_private_and_protected(st
         assert record.one(REGISTRY).inputs["publicNetworkAccess"] == "Enabled"
         assert ("networkRuleSet" in record.one(REGISTRY).inputs) == (public == "Disabled")
         assert record.one(WORKSPACE).inputs["publicNetworkAccess"] == public
-        for resource in (*record.of_type(STORAGE), *(record.one(t) for t in STATEFUL if t != STORAGE)):
+        for resource in (*record.of_type(STORAGE), *(record.one(type_) for type_ in STATEFUL if type_ != STORAGE)):
             assert resource.protect is (environment != "dev"), (environment, resource.name)
             assert resource.retain_on_delete is (environment != "dev"), (environment, resource.name)
     assert stacks["dev"].one(WORKSPACE).inputs["managedNetwork"]["isolationMode"] == "Disabled"
@@ -168,7 +169,7 @@ def test_every_taggable_resource_has_required_tags(stacks, environment):
         assert tags["environment"] == environment and tags["managed-by"] == "pulumi"
     # top-level Azure resources that accept tags must carry them
     for resource in stacks[environment].resources:
-        if resource.type in (*STATEFUL, LOGS, INSIGHTS, COMPUTE, "azure-native:resources:ResourceGroup"):
+        if resource.type in (*STATEFUL, LOGS, INSIGHTS, COMPUTE, t.RESOURCE_GROUP):
             assert "tags" in resource.inputs, resource.urn
 
 
@@ -236,7 +237,7 @@ def test_no_input_is_lost_to_unresolved_outputs(stacks):
         assert record.one(COMPUTE).inputs["workspaceName"]
         for setting in record.of_type(DIAGNOSTICS):
             assert setting.inputs["resourceUri"] and setting.inputs["workspaceId"], setting.urn
-        for container in record.of_type("azure-native:storage:BlobContainer"):
+        for container in record.of_type(t.BLOB_CONTAINER):
             assert container.inputs["accountName"], container.urn
 
 

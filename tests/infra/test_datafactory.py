@@ -6,11 +6,12 @@ from __future__ import annotations
 import pytest
 
 from core.config import load_stack_config
+from policies.rules import resource_types as t
 from tests.infra.test_config import BASE, config_error
 
 ADF = "azure-native:datafactory:"
-ROLE = "azure-native:authorization:RoleAssignment"
-WORM = "azure-native:storage:BlobContainerImmutabilityPolicy"
+ROLE = t.ROLE_ASSIGNMENT
+WORM = t.BLOB_IMMUTABILITY_POLICY
 BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
 SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
 
@@ -89,7 +90,7 @@ def test_private_stacks_copy_inside_a_managed_network_with_managed_private_endpo
     record = stacks[environment]
     runtime = record.one(ADF + "IntegrationRuntime").inputs["properties"]
     assert runtime["managedVirtualNetwork"] == {"referenceName": "default", "type": "ManagedVirtualNetworkReference"}
-    [vnet] = [r for r in record.of_type("pulumi-python:dynamic:Resource") if r.inputs.get("kind") == "mlops:datafactory-managed-vnet"]
+    [vnet] = [r for r in record.of_type(t.DYNAMIC) if r.inputs.get("kind") == "mlops:datafactory-managed-vnet"]
     assert vnet.inputs["resourceId"] == factory(record).outputs["id"] + "/managedVirtualNetworks/default"
     endpoints = {(r.inputs["properties"]["privateLinkResourceId"], r.inputs["properties"]["groupId"]) for r in record.of_type(ADF + "ManagedPrivateEndpoint")}
     assert endpoints == {(record.named("lake-st").outputs["id"], "dfs"), (record.named("vault-kv").outputs["id"], "vault")}

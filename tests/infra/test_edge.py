@@ -13,6 +13,7 @@ from components.edge_manifest import EDGE_AGENT_IMAGE, check_manifest, configura
 from components.roles import BUILT_IN_ROLES
 from core.config import load_stack_config
 from mlops.mockrun import CLIENT_OBJECT_ID, Secret
+from policies.rules import resource_types as t
 from policies.rules.resource_types import DYNAMIC, IOT_DPS, IOT_HUB, REGISTRY, ROLE_ASSIGNMENT
 from tests.conftest import run_with
 
@@ -80,7 +81,7 @@ def test_each_stack_has_a_device_provisioning_service(stacks, environment):
     assert "properties.iotHubs" in dps.ignore_changes  # the link is a bootstrap step (it needs the hub's key)
     assert dps.protect == cfg.protect and dps.inputs["tags"]["environment"] == environment
     assert ("ipFilterRules" in dps.inputs["properties"]) == cfg.network.private
-    diagnostics = [r for r in record.of_type("azure-native:monitor:DiagnosticSetting") if r.inputs["resourceUri"] == dps.outputs["id"]]
+    diagnostics = [r for r in record.of_type(t.DIAGNOSTIC_SETTING) if r.inputs["resourceUri"] == dps.outputs["id"]]
     assert len(diagnostics) == 1
 
 

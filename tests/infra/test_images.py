@@ -24,6 +24,7 @@ from core.config import RunnersConfig
 from core.paths import ROOT_DIR
 from pipelines.closure import closure
 from pipelines.steps import STEPS
+from policies.rules import resource_types as t
 
 IMAGES = ROOT_DIR / "pipelines" / "images"
 
@@ -175,7 +176,7 @@ def runner_env(tmp_path_factory) -> dict[str, str]:
     from tests.conftest import run_with
 
     record = run_with("staging", runners=json.dumps(RUNNER_TOKEN))
-    [container] = record.one("azure-native:app:Job").inputs["template"]["containers"]
+    [container] = record.one(t.CONTAINER_APPS_JOB).inputs["template"]["containers"]
     env = {var["name"]: var.get("value") for var in container["env"]}
     env["GITHUB_PAT"] = RUNNER_TOKEN["token"]  # secretRef personal-access-token: the Key Vault secret
     assert env["RUNNER_LABELS"] == record.outputs["runnerLabel"] == "mlops-staging"

@@ -8,7 +8,8 @@ import pytest
 from components.base import LOCK_LEVEL, LOCK_NAME
 from core.config import load_stack_config
 from mlops.mockrun import run_stack
-from policies.rules.resource_types import MANAGEMENT_LOCK, ML_WORKSPACE, STATEFUL
+from policies.rules import resource_types as t
+from policies.rules.resource_types import MANAGEMENT_LOCK, ML_WORKSPACE, PROTECTED
 from policies.rules.stack import LOCKED
 from tests.infra.test_config import config_error
 
@@ -24,8 +25,8 @@ def _locks_by_scope(record) -> dict[str, list]:
 def test_each_stateful_resource_outside_dev_has_one_cannot_delete_lock(stacks, environment):
     record = stacks[environment]
     locks = _locks_by_scope(record)
-    stateful = [r for r in record.resources if r.type in STATEFUL]
-    assert {r.type for r in stateful} >= {"azure-native:storage:StorageAccount", "azure-native:keyvault:Vault", ML_WORKSPACE}
+    stateful = [r for r in record.resources if r.type in PROTECTED]
+    assert {r.type for r in stateful} >= {t.STORAGE_ACCOUNT, t.KEY_VAULT, ML_WORKSPACE}
     for resource in stateful:
         mine = locks.pop(resource.outputs["id"], [])
         if resource.type == ML_WORKSPACE:
@@ -42,7 +43,7 @@ def test_each_stateful_resource_outside_dev_has_one_cannot_delete_lock(stacks, e
 def test_dev_has_no_locks_and_the_shared_registry_is_locked(stacks):
     assert stacks["dev"].of_type(MANAGEMENT_LOCK) == []
     shared = run_stack("shared")
-    registry = shared.one("azure-native:machinelearningservices:Registry")
+    registry = shared.one(t.ML_REGISTRY)
     [lock] = shared.of_type(MANAGEMENT_LOCK)
     assert lock.inputs["scope"] == registry.outputs["id"] and registry.type in LOCKED
 
@@ -58,4 +59,4 @@ def test_locks_config_defaults_on_and_dev_turns_it_off(tmp_path):
 def test_locks_follow_config_not_protect(run_stack_with):
     record = run_stack_with("staging", locks="false")
     assert record.of_type(MANAGEMENT_LOCK) == []
-    assert all(r.protect for r in record.resources if r.type in STATEFUL)
+    assert all(r.protect for r in record.resources if r.type in PROTECTED)

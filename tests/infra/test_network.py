@@ -10,16 +10,17 @@ import pytest
 from core.azure_facts import PRIVATE_DNS_ZONES, private_dns_zones
 from core.naming import Naming
 from mlops.records import Secret
+from policies.rules import resource_types as t
 from tests.conftest import run_with
 
 PRIVATE = ("staging", "prod")
-PE = "azure-native:network:PrivateEndpoint"
-ZONE_GROUP = "azure-native:network:PrivateDnsZoneGroup"
-ZONE = "azure-native:privatedns:PrivateZone"
-LINK = "azure-native:privatedns:VirtualNetworkLink"
-VNET = "azure-native:network:VirtualNetwork"
-NSG = "azure-native:network:NetworkSecurityGroup"
-WORKSPACE = "azure-native:machinelearningservices:Workspace"
+PE = t.PRIVATE_ENDPOINT
+ZONE_GROUP = t.DNS_ZONE_GROUP
+ZONE = t.PRIVATE_DNS_ZONE
+LINK = t.DNS_ZONE_LINK
+VNET = t.VIRTUAL_NETWORK
+NSG = t.NETWORK_SECURITY_GROUP
+WORKSPACE = t.ML_WORKSPACE
 
 # Which sub-resources of which resource the private stacks reach through their VNet (by logical name).
 EXPECTED_ENDPOINTS = {
@@ -60,7 +61,7 @@ def test_every_service_is_reached_through_private_endpoints(stacks, environment)
     found = endpoints(record)
     for name, groups in EXPECTED_ENDPOINTS.items():
         assert found.pop(record.named(name).outputs["id"]) == groups, name
-    registry = [t for t in found if t.endswith(f"/Microsoft.MachineLearningServices/registries/{record.outputs['mlRegistryName']}")]
+    registry = [i for i in found if i.endswith(f"/Microsoft.MachineLearningServices/registries/{record.outputs['mlRegistryName']}")]
     assert [found.pop(target) for target in registry] == [{"amlregistry"}]
     # the shared registry's own storage and container registry, in its managed resource group
     assert sorted(found.values(), key=sorted) == [{"blob"}, {"registry"}]
@@ -75,7 +76,7 @@ def test_every_closed_service_has_an_endpoint(stacks, environment):
     closed = [r for r in record.resources if r.custom and public_access(r) == "Disabled"]
     assert len(closed) >= 8
     for resource in closed:
-        if resource.type in ("azure-native:app:ManagedEnvironment", "azure-native:machinelearningservices:OnlineEndpoint"):
+        if resource.type in (t.CONTAINER_APPS_ENVIRONMENT, t.ONLINE_ENDPOINT):
             continue  # internal environment (no inbound); the endpoint is reached through the workspace's endpoint
         assert resource.outputs["id"] in found, resource.name
 
@@ -101,7 +102,7 @@ def test_each_endpoint_registers_in_its_zones_which_are_linked_to_the_vnet(stack
 
 def test_dev_is_public_and_cheap(stacks):
     record = stacks["dev"]
-    for type_ in (VNET, PE, ZONE, NSG, "azure-native:network:NatGateway", "azure-native:monitor:PrivateLinkScope", "azure-native:app:ManagedEnvironment"):
+    for type_ in (VNET, PE, ZONE, NSG, t.NAT_GATEWAY, t.PRIVATE_LINK_SCOPE, t.CONTAINER_APPS_ENVIRONMENT):
         assert record.of_type(type_) == [], type_
     for resource in record.resources:
         assert public_access(resource) in (None, "Enabled"), resource.name
@@ -117,7 +118,7 @@ def test_what_stays_open_is_exactly_the_documented_ingress(stacks, environment):
     rules = record.named("lake-st").inputs["networkRuleSet"]
     writers = [rule["resourceId"] for rule in rules["resourceAccessRules"]]
     assert (rules["defaultAction"], rules["bypass"]) == ("Deny", "AzureServices") and "ipRules" not in rules
-    assert writers == [record.one("azure-native:iothub:IotHubResource").outputs["id"], record.named("events-evhns").outputs["id"]]
+    assert writers == [record.one(t.IOT_HUB).outputs["id"], record.named("events-evhns").outputs["id"]]
     assert {rule["tenantId"] for rule in rules["resourceAccessRules"]} == {"11111111-1111-1111-1111-111111111111"}
     assert naming.name("iot") in writers[0]
     # Event Hubs: trusted services only (the IoT Hub's routing and the action group's alerts).
@@ -126,7 +127,7 @@ def test_what_stays_open_is_exactly_the_documented_ingress(stacks, environment):
                         "publicNetworkAccess": "Enabled", "defaultAction": "Deny", "trustedServiceAccessEnabled": True,
                         "ipRules": [], "virtualNetworkRules": []}  # fmt: skip
     # IoT Hub: devices from the configured sites only; per-device auth; service-side keys off.
-    hub = record.one("azure-native:iothub:IotHubResource").inputs["properties"]
+    hub = record.one(t.IOT_HUB).inputs["properties"]
     ranges = json.loads(__import__("core.config", fromlist=["x"]).read_stack_values(environment)[0]["mlops-platform:iotHub"])["deviceIpRanges"]
     assert hub["networkRuleSets"] == {"defaultAction": "Deny", "applyToBuiltInEventHubEndpoint": True,
                                       "ipRules": [{"filterName": f"site-{i}", "action": "Allow", "ipMask": r} for i, r in enumerate(ranges)]}  # fmt: skip
@@ -147,10 +148,10 @@ def test_what_stays_open_is_exactly_the_documented_ingress(stacks, environment):
 @pytest.mark.parametrize("environment", PRIVATE)
 def test_monitoring_private_link_scope_holds_both_monitoring_resources(stacks, environment):
     record = stacks[environment]
-    scope = record.one("azure-native:monitor:PrivateLinkScope")
+    scope = record.one(t.PRIVATE_LINK_SCOPE)
     assert scope.inputs["accessModeSettings"] == {"ingestionAccessMode": "PrivateOnly", "queryAccessMode": "Open"}
     assert scope.inputs["location"] == "global"
-    linked = {r.inputs["linkedResourceId"] for r in record.of_type("azure-native:monitor:PrivateLinkScopedResource")}
+    linked = {r.inputs["linkedResourceId"] for r in record.of_type(t.PRIVATE_LINK_SCOPED_RESOURCE)}
     assert linked == {record.named("monitoring-log").outputs["id"], record.named("monitoring-appi").outputs["id"]}
 
 
@@ -159,7 +160,7 @@ def test_workspace_managed_network_is_provisioned_with_its_outbound_rules(stacks
     record = stacks[environment]
     workspace = record.one(WORKSPACE).inputs
     assert workspace["provisionNetworkNow"] is True
-    assert workspace["imageBuildCompute"] == record.one("azure-native:machinelearningservices:Compute").inputs["computeName"]
+    assert workspace["imageBuildCompute"] == record.one(t.ML_COMPUTE).inputs["computeName"]
     rules = workspace["managedNetwork"]["outboundRules"]
     targets = {name: (rule["destination"]["serviceResourceId"], rule["destination"]["subresourceTarget"]) for name, rule in rules.items()}
     lake, storage = record.named("lake-st").outputs["id"], record.named("workspace-st").outputs["id"]
@@ -167,13 +168,13 @@ def test_workspace_managed_network_is_provisioned_with_its_outbound_rules(stacks
         "lake-blob": (lake, "blob"), "lake-dfs": (lake, "dfs"),
         "eventhubs": (record.named("events-evhns").outputs["id"], "namespace"),
         "storage-queue": (storage, "queue"), "storage-table": (storage, "table"),
-        "monitor": (record.one("azure-native:monitor:PrivateLinkScope").outputs["id"], "azuremonitor"),
+        "monitor": (record.one(t.PRIVATE_LINK_SCOPE).outputs["id"], "azuremonitor"),
     }  # fmt: skip
     assert {targets[n][1] for n in ("registry", "registry-storage", "registry-acr")} == {"amlregistry", "blob", "registry"}
     assert all(rule["type"] == "PrivateEndpoint" and rule["category"] == "UserDefined" for rule in rules.values())
     assert "firewallSku" not in workspace["managedNetwork"]  # no FQDN rule, no firewall
     # The workspace identity approves its managed endpoints (not automatic since April 2025).
-    approvals = [r for r in record.of_type("azure-native:authorization:RoleAssignment") if r.name.startswith("workspace-approve-endpoints")]
+    approvals = [r for r in record.of_type(t.ROLE_ASSIGNMENT) if r.name.startswith("workspace-approve-endpoints")]
     assert {a.inputs["principalId"] for a in approvals} == {record.one(WORKSPACE).outputs["identity"]["principalId"]}
 
 
@@ -191,7 +192,7 @@ def test_subnets_have_nsgs_delegations_and_nat_egress(stacks, environment):
     subnets = {s["name"]: s for s in record.one(VNET).inputs["subnets"]}
     assert set(subnets) == {"snet-pe", "snet-func", "snet-runners"}
     nsgs = {n.outputs["id"] for n in record.of_type(NSG)}
-    nat = record.one("azure-native:network:NatGateway").outputs["id"]
+    nat = record.one(t.NAT_GATEWAY).outputs["id"]
     for name, subnet in subnets.items():
         assert subnet["networkSecurityGroup"]["id"] in nsgs
         assert subnet["defaultOutboundAccess"] is False
@@ -199,9 +200,9 @@ def test_subnets_have_nsgs_delegations_and_nat_egress(stacks, environment):
         assert delegated == (["Microsoft.App/environments"] if name != "snet-pe" else [])
         assert subnet.get("natGateway") == ({"id": nat} if name != "snet-pe" else None)
     assert subnets["snet-pe"]["privateEndpointNetworkPolicies"] == "Enabled"
-    app = record.one("azure-native:web:WebApp").inputs
+    app = record.one(t.WEB_APP).inputs
     assert app["virtualNetworkSubnetId"].endswith("/subnets/snet-func")
-    environment_ = record.one("azure-native:app:ManagedEnvironment").inputs
+    environment_ = record.one(t.CONTAINER_APPS_ENVIRONMENT).inputs
     assert environment_["vnetConfiguration"] == {"infrastructureSubnetId": record.one(VNET).outputs["id"] + "/subnets/snet-runners", "internal": True}
 
 
@@ -216,7 +217,7 @@ def test_hub_zones_are_resolved_by_the_hub_and_not_created():
     assert vault_group.inputs["privateDnsZoneConfigs"] == [{"name": "privatelink-vaultcore-azure-net", "privateDnsZoneId": hub_zone}]
     vnet = record.one(VNET).inputs
     assert vnet["dhcpOptions"] == {"dnsServers": ["10.0.0.4"]}
-    [peering] = record.of_type("azure-native:network:VirtualNetworkPeering")
+    [peering] = record.of_type(t.VNET_PEERING)
     assert peering.inputs["remoteVirtualNetwork"] == {"id": hub_vnet} and peering.inputs["allowForwardedTraffic"] is True
 
 
@@ -227,16 +228,16 @@ def test_bastion_is_optional_and_gets_its_documented_nsg():
     [nsg] = [n for n in record.of_type(NSG) if n.name == "network-nsg-bastion"]
     inbound = {(r["sourceAddressPrefix"], r.get("destinationPortRange") or tuple(r["destinationPortRanges"])) for r in nsg.inputs["securityRules"] if r["direction"] == "Inbound"}
     assert inbound == {("Internet", "443"), ("GatewayManager", "443"), ("AzureLoadBalancer", "443"), ("VirtualNetwork", ("8080", "5701"))}
-    [bastion] = record.of_type("azure-native:network:BastionHost")
+    [bastion] = record.of_type(t.BASTION_HOST)
     assert bastion.inputs["ipConfigurations"][0]["subnet"]["id"].endswith("/subnets/AzureBastionSubnet")
 
 
 def test_runners_run_inside_the_network_with_their_own_identity(stacks, run_stack_with):
     record = stacks["staging"]
     assert record.outputs["runnerLabel"] == "mlops-staging" and stacks["dev"].outputs["runnerLabel"] is None
-    assert record.of_type("azure-native:app:Job") == []  # no token yet: bootstrap sets it, then the job exists
+    assert record.of_type(t.CONTAINER_APPS_JOB) == []  # no token yet: bootstrap sets it, then the job exists
     with_token = run_stack_with("staging", runners=json.dumps({"githubOwner": "example-org", "repositories": ["mlops-platform"], "token": "ghp_x"}))
-    [job] = with_token.of_type("azure-native:app:Job")
+    [job] = with_token.of_type(t.CONTAINER_APPS_JOB)
     identity = with_token.named("runners-id").outputs
     config = job.inputs["configuration"]
     [rule] = config["eventTriggerConfig"]["scale"]["rules"]
@@ -244,9 +245,9 @@ def test_runners_run_inside_the_network_with_their_own_identity(stacks, run_stac
         "github-runner", "example-org", "mlops-platform", "mlops-staging")
     assert rule["auth"] == [{"secretRef": "personal-access-token", "triggerParameter": "personalAccessToken"}]
     [secret] = config["secrets"]
-    vault = with_token.one("azure-native:keyvault:Vault").outputs["properties"]["vaultUri"]
+    vault = with_token.one(t.KEY_VAULT).outputs["properties"]["vaultUri"]
     assert secret == {"name": "personal-access-token", "keyVaultUrl": f"{vault}secrets/github-runner-token", "identity": identity["id"]}
-    assert config["registries"] == [{"server": with_token.one("azure-native:containerregistry:Registry").outputs["loginServer"], "identity": identity["id"]}]
-    token = with_token.one("azure-native:keyvault:Secret")
+    assert config["registries"] == [{"server": with_token.one(t.REGISTRY).outputs["loginServer"], "identity": identity["id"]}]
+    token = with_token.one(t.KEY_VAULT_SECRET)
     assert token.urn in job.dependencies
     assert isinstance(token.inputs["properties"], Secret) and token.inputs["properties"].value["value"] == "ghp_x"

@@ -10,18 +10,19 @@ import pytest
 from components.arm_settings import IOT_ROUTING_KIND, TRAFFIC_KIND
 from components.roles import BUILT_IN_ROLES, assignment_name
 from core.config import load_stack_config
+from policies.rules import resource_types as t
 
 ENVIRONMENTS = ("dev", "staging", "prod")
-NAMESPACE = "azure-native:eventhub:Namespace"
-HUB = "azure-native:eventhub:EventHub"
-IOT = "azure-native:iothub:IotHubResource"
-ENDPOINT = "azure-native:machinelearningservices:OnlineEndpoint"
-DEPLOYMENT = "azure-native:machinelearningservices:OnlineDeployment"
-ROLE = "azure-native:authorization:RoleAssignment"
-ALERT = "azure-native:monitor:MetricAlert"
-QUERY_ALERT = "azure-native:monitor:ScheduledQueryRule"
-SCHEDULE = "azure-native:machinelearningservices:Schedule"
-DYNAMIC = "pulumi-python:dynamic:Resource"
+NAMESPACE = t.EVENTHUB_NAMESPACE
+HUB = t.EVENTHUB
+IOT = t.IOT_HUB
+ENDPOINT = t.ONLINE_ENDPOINT
+DEPLOYMENT = t.ONLINE_DEPLOYMENT
+ROLE = t.ROLE_ASSIGNMENT
+ALERT = t.METRIC_ALERT
+QUERY_ALERT = t.SCHEDULED_QUERY_RULE
+SCHEDULE = t.ML_SCHEDULE
+DYNAMIC = t.DYNAMIC
 ROLE_NAMES = {guid: role for role, guid in BUILT_IN_ROLES.items()}
 
 
@@ -57,7 +58,7 @@ def test_event_hubs_identity_only_with_capture_to_raw(stacks, environment):
     assert capture_role.urn in hubs["telemetry"].dependencies and capture_role.urn in hubs["predictions"].dependencies
     assert capture_role.inputs["principalId"] == namespace.outputs["identity"]["principalId"]
     assert capture_role.inputs["scope"].endswith("/containers/raw")
-    groups = {(g.inputs["eventHubName"], g.inputs["consumerGroupName"]) for g in record.of_type("azure-native:eventhub:ConsumerGroup")}
+    groups = {(g.inputs["eventHubName"], g.inputs["consumerGroupName"]) for g in record.of_type(t.EVENTHUB_CONSUMER_GROUP)}
     assert ("telemetry", "drift-monitor") in groups
 
 
@@ -119,8 +120,8 @@ def test_a_new_environment_starts_without_deployments(stacks):
     """The first `up` creates the workspace and registries: nothing may name a model or image that cannot exist yet."""
     for record in stacks.values():
         assert record.of_type(DEPLOYMENT) == []
-        assert record.of_type("azure-native:machinelearningservices:BatchDeployment") == []
-        assert record.of_type("azure-native:machinelearningservices:EnvironmentVersion") == []
+        assert record.of_type(t.BATCH_DEPLOYMENT) == []
+        assert record.of_type(t.ML_ENVIRONMENT_VERSION) == []
         assert traffic_resource(record).inputs["traffic"] == {}
 
 
@@ -152,7 +153,7 @@ def test_endpoint_identity_is_user_assigned_and_granted_before_the_endpoint(serv
     grants = {ROLE_NAMES[r.inputs["roleDefinitionId"].rsplit("/", 1)[1]]: r for r in record.of_type(ROLE)
               if r.inputs["principalId"] == identity.outputs["principalId"]}  # fmt: skip
     assert set(grants) == {"AcrPull", "Storage Blob Data Reader", "AzureML Registry User", "Azure Event Hubs Data Sender"}
-    assert grants["AcrPull"].inputs["scope"] == record.one("azure-native:containerregistry:Registry").outputs["id"]
+    assert grants["AcrPull"].inputs["scope"] == record.one(t.REGISTRY).outputs["id"]
     assert grants["Storage Blob Data Reader"].inputs["scope"] == record.named("workspace-st").outputs["id"]
     assert all(g.urn in endpoint.dependencies for g in grants.values())
 
@@ -250,7 +251,7 @@ def test_role_assignment_names_are_stable_across_runs(stacks, run_stack_with):
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_every_alert_is_enabled_and_targets_the_action_group(served, environment):
     record = served[environment]
-    group = record.one("azure-native:monitor:ActionGroup")
+    group = record.one(t.ACTION_GROUP)
     assert group.inputs["enabled"] is True and group.inputs["emailReceivers"]
     alerts = record.of_type(ALERT)
     criteria = {a.inputs["criteria"]["allOf"][0]["metricName"]: a.inputs["criteria"]["allOf"][0] for a in alerts}
@@ -267,7 +268,7 @@ def test_every_alert_is_enabled_and_targets_the_action_group(served, environment
     for alert in logged.values():
         assert alert["enabled"] is True
         assert alert["actions"]["actionGroups"] == [group.outputs["id"]]
-        assert alert["scopes"] == [record.one("azure-native:applicationinsights:Component").outputs["id"]]
+        assert alert["scopes"] == [record.one(t.APP_INSIGHTS).outputs["id"]]
     config = load_stack_config(environment)
     [drift], [quality] = logged["alerts-drift"]["criteria"]["allOf"], logged["alerts-quality"]["criteria"]["allOf"]
     # drift: the worst share of the hour at or above drift.driftShare (the check's own verdict is share >= driftShare)
@@ -304,7 +305,7 @@ def test_moving_the_most_traffic_moves_the_live_model_the_retrain_gate_compares_
     before_record = run_stack_with("staging", serving=_serving(deployments=TWO, traffic={"blue": 90, "green": 10}))
     after_record = run_stack_with("staging", serving=_serving(deployments=TWO, traffic={"blue": 0, "green": 100}))
     before, after = _graph(before_record), _graph(after_record)
-    settings = after_record.one("azure-native:web:WebAppApplicationSettings")
+    settings = after_record.one(t.WEB_APP_SETTINGS)
     changed = [urn for urn in before if before[urn] != after.get(urn)]
     assert changed == [settings.urn, traffic_resource(after_record).urn]  # the retrain function's stack outputs
     assert (before_record.outputs["liveModel"], after_record.outputs["liveModel"]) == ("predictive-maintenance:1", "predictive-maintenance:2")
@@ -319,7 +320,7 @@ def test_changing_only_a_model_version_changes_only_that_deployment(run_stack_wi
     # The deployment, the monitor schedule, whose slot input follows the slot's model (its reference profile), and,
     # as blue is the live slot, the retrain function's settings (liveModel, the gate's baseline).
     schedule = after_record.one(SCHEDULE)
-    settings = after_record.one("azure-native:web:WebAppApplicationSettings")
+    settings = after_record.one(t.WEB_APP_SETTINGS)
     assert sorted(changed) == sorted([after_record.one(DEPLOYMENT).urn, schedule.urn, settings.urn])
     assert after_record.one(DEPLOYMENT).inputs["properties"]["model"].endswith("/models/predictive-maintenance/versions/7")
     model_input = schedule.inputs["properties"]["action"]["jobDefinition"]["inputs"]["model_blue"]
@@ -349,12 +350,12 @@ def test_a_canary_of_a_new_scoring_environment_changes_only_its_own_slot(run_sta
 
 def test_batch_deployment_is_the_default_after_it_exists(run_stack_with):
     record = run_stack_with("dev", batch=json.dumps({"model": "predictive-maintenance:4"}))
-    deployment = record.one("azure-native:machinelearningservices:BatchDeployment")
+    deployment = record.one(t.BATCH_DEPLOYMENT)
     assert deployment.inputs["properties"]["model"]["assetId"] == (
         f"azureml://registries/{record.outputs['mlRegistryName']}/models/predictive-maintenance/versions/4")
     [default] = [r for r in record.of_type(DYNAMIC) if r.inputs.get("kind") == "mlops:batch-default-deployment"]
     assert default.inputs["deploymentName"] == "default"
-    assert default.inputs["resourceId"] == record.one("azure-native:machinelearningservices:BatchEndpoint").outputs["id"]
+    assert default.inputs["resourceId"] == record.one(t.BATCH_ENDPOINT).outputs["id"]
     assert deployment.urn in default.dependencies
 
 
@@ -362,7 +363,7 @@ def test_alerts_reach_the_retrain_function_through_event_hubs(stacks):
     """No webhook, no key read at plan time: the action group publishes to the `alerts` hub as its own identity."""
     for environment in ENVIRONMENTS:
         record = stacks[environment]
-        group = record.one("azure-native:monitor:ActionGroup")
+        group = record.one(t.ACTION_GROUP)
         assert group.inputs.get("webhookReceivers", []) == []
         [receiver] = group.inputs["eventHubReceivers"]
         namespace = record.one(NAMESPACE)
@@ -375,7 +376,7 @@ def test_alerts_reach_the_retrain_function_through_event_hubs(stacks):
         [publish] = [r for r in record.of_type(ROLE) if r.name == "alerts-publish-alerts"]
         assert publish.inputs["principalId"] == group.outputs["identity"]["principalId"]
         assert publish.inputs["scope"].endswith("/eventhubs/alerts")
-        settings = record.one("azure-native:web:WebAppApplicationSettings").inputs["properties"].value
+        settings = record.one(t.WEB_APP_SETTINGS).inputs["properties"].value
         assert settings["AlertsEventHub__fullyQualifiedNamespace"] == f"{namespace.inputs['namespaceName']}.servicebus.windows.net"
         assert settings["MLOPS_ALERTS_HUB"] == "alerts"
         # the function knows the stack's outputs, including the action group's id, without a dependency cycle
@@ -399,8 +400,8 @@ def test_the_retrain_function_is_named_by_a_stack_output(stacks):
     """function.yml deploys the code to `retrainFunctionName`; the function's own copy of the outputs agrees."""
     for environment in ENVIRONMENTS:
         record = stacks[environment]
-        app = record.one("azure-native:web:WebApp")
+        app = record.one(t.WEB_APP)
         assert record.outputs["retrainFunctionName"] == app.outputs["name"] == app.inputs["name"]
         assert re.fullmatch(r"func-mlops-retrain-(dev|stg|prd)-weu-[0-9a-z]+", app.inputs["name"])  # globally unique
-        settings = record.one("azure-native:web:WebAppApplicationSettings").inputs["properties"].value
+        settings = record.one(t.WEB_APP_SETTINGS).inputs["properties"].value
         assert json.loads(settings["MLOPS_STACK_OUTPUTS"])["retrainFunctionName"] == app.inputs["name"]

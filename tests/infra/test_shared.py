@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from core.outputs import SharedOutputs
 from mlops.mockrun import run_stack
+from policies.rules import resource_types as t
 
-REGISTRY = "azure-native:machinelearningservices:Registry"
+REGISTRY = t.ML_REGISTRY
 
 
 def test_shared_stack_holds_the_registry_and_exports_its_contract():

@@ -15,12 +15,13 @@ from components.roles import BUILT_IN_ROLES
 from core.config import azure_ml_cron, load_stack_config, read_stack_values
 from core.contracts import DRIFT_CONFIG_ENV, experiment_name
 from pipelines.monitor import parse_args
+from policies.rules import resource_types as t
 from tests.conftest import run_with
 from tests.infra.test_config import config_error
 
 ENVIRONMENTS = ("dev", "staging", "prod")
-SCHEDULE = "azure-native:machinelearningservices:Schedule"
-ENVIRONMENT = "azure-native:machinelearningservices:EnvironmentVersion"
+SCHEDULE = t.ML_SCHEDULE
+ENVIRONMENT = t.ML_ENVIRONMENT_VERSION
 SERVING = {"environment": "mlops-serving:3", "traffic": {"blue": 90, "green": 10},
            "deployments": [{"name": "blue", "model": "predictive-maintenance:4", "instanceCount": 2},
                            {"name": "green", "model": "predictive-maintenance:5", "instanceCount": 2}]}  # fmt: skip
@@ -52,7 +53,7 @@ def test_the_schedule_runs_the_monitor_job_as_the_cluster_identity(served, envir
     job = properties["action"]["jobDefinition"]
     assert properties["action"]["actionType"] == "CreateJob" and job["jobType"] == "Command"
     assert job["identity"] == {"identityType": "Managed"}  # data access as the cluster's identity
-    assert job["computeId"] == record.one("azure-native:machinelearningservices:Compute").outputs["id"]
+    assert job["computeId"] == record.one(t.ML_COMPUTE).outputs["id"]
     assert job["experimentName"] == experiment_name(environment)
     # The environment: the stack config's training image in the stack's own registry (as the pipeline's, output
     # trainingImage), a version per image reference.
@@ -64,7 +65,7 @@ def test_the_schedule_runs_the_monitor_job_as_the_cluster_identity(served, envir
     assert job["environmentId"] == env.outputs["id"]
     # The command is the monitor's own command line; it parses, and names the endpoint, each slot and its model.
     args = parse_args(job["command"].removeprefix("python -m pipelines.monitor ").split())
-    endpoint = record.one("azure-native:machinelearningservices:OnlineEndpoint").inputs["endpointName"]
+    endpoint = record.one(t.ONLINE_ENDPOINT).inputs["endpointName"]
     assert (args.endpoint, args.stack, args.window_hours, args.label_window_hours) == (endpoint, environment, 12, 72)
     assert {slot: str(path) for slot, path in args.models.items()} == {"blue": "${{inputs.model_blue}}", "green": "${{inputs.model_green}}"}
     assert args.model_refs == {"blue": "predictive-maintenance:4", "green": "predictive-maintenance:5"}
@@ -81,29 +82,29 @@ def test_the_schedule_runs_the_monitor_job_as_the_cluster_identity(served, envir
         "predictions": {"jobOutputType": "uri_folder", "uri": "azureml://datastores/predictions/paths/", "mode": "ReadWriteMount"},
         "reports": {"jobOutputType": "uri_folder", "uri": "azureml://datastores/monitoring/paths/", "mode": "ReadWriteMount"},
     }
-    datastores = {d.inputs["name"] for d in record.of_type("azure-native:machinelearningservices:Datastore")}
+    datastores = {d.inputs["name"] for d in record.of_type(t.ML_DATASTORE)}
     assert {"raw", "labels", "predictions", "monitoring"} <= datastores
     # Settings: the stack's drift thresholds, and where the metrics go (not a secret: the schedule stays reviewable).
     config = load_stack_config(environment)
     assert json.loads(job["environmentVariables"][DRIFT_CONFIG_ENV]) == config.drift.model_dump(by_alias=True)
-    insights = record.one("azure-native:applicationinsights:Component").outputs["connectionString"]
+    insights = record.one(t.APP_INSIGHTS).outputs["connectionString"]
     assert job["environmentVariables"]["APPLICATIONINSIGHTS_CONNECTION_STRING"] == getattr(insights, "value", insights)
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_the_cluster_identity_holds_exactly_the_monitor_roles(served, environment):
     record = served[environment]
-    cluster = record.one("azure-native:machinelearningservices:Compute").outputs["identity"]["principalId"]
+    cluster = record.one(t.ML_COMPUTE).outputs["identity"]["principalId"]
     lake = record.named("lake-st").outputs["id"]
     roles = {(r.inputs["scope"].removeprefix(lake), ROLE_NAMES[r.inputs["roleDefinitionId"].rsplit("/", 1)[1]])
-             for r in record.of_type("azure-native:authorization:RoleAssignment") if r.inputs["principalId"] == cluster}  # fmt: skip
+             for r in record.of_type(t.ROLE_ASSIGNMENT) if r.inputs["principalId"] == cluster}  # fmt: skip
     assert {
         ("/blobServices/default/containers/raw", "Storage Blob Data Reader"),
         ("/blobServices/default/containers/predictions", "Storage Blob Data Contributor"),
         ("/blobServices/default/containers/labels", "Storage Blob Data Reader"),
         ("/blobServices/default/containers/monitoring", "Storage Blob Data Contributor"),
     } <= roles
-    insights = record.one("azure-native:applicationinsights:Component").outputs["id"]
+    insights = record.one(t.APP_INSIGHTS).outputs["id"]
     assert (insights, "Monitoring Metrics Publisher") in roles
     assert not any(role == "Azure Event Hubs Data Receiver" and scope.endswith("/predictions") for scope, role in roles)
 
@@ -159,10 +160,10 @@ def test_each_deployment_collects_to_the_predictions_hub_as_the_endpoint_identit
     from pipelines import collect
 
     record = served[environment]
-    endpoint = record.one("azure-native:machinelearningservices:OnlineEndpoint")
-    [identity] = [r for r in record.of_type("azure-native:managedidentity:UserAssignedIdentity")
+    endpoint = record.one(t.ONLINE_ENDPOINT)
+    [identity] = [r for r in record.of_type(t.USER_IDENTITY)
                   if r.outputs["id"] in endpoint.inputs["identity"]["userAssignedIdentities"]]  # fmt: skip
-    namespace = record.one("azure-native:eventhub:Namespace").inputs["namespaceName"]
+    namespace = record.one(t.EVENTHUB_NAMESPACE).inputs["namespaceName"]
     for slot, model in (("blue", "predictive-maintenance:4"), ("green", "predictive-maintenance:5")):
         settings = record.named(f"online-{slot}").inputs["properties"]["environmentVariables"]
         assert settings == {
@@ -174,6 +175,6 @@ def test_each_deployment_collects_to_the_predictions_hub_as_the_endpoint_identit
             "AZURE_CLIENT_ID": identity.outputs["clientId"],
         }
     # The endpoint identity may send to that hub, and only that one.
-    sends = [r for r in record.of_type("azure-native:authorization:RoleAssignment")
+    sends = [r for r in record.of_type(t.ROLE_ASSIGNMENT)
              if r.inputs["principalId"] == identity.outputs["principalId"] and ROLE_NAMES[r.inputs["roleDefinitionId"].rsplit("/", 1)[1]] == "Azure Event Hubs Data Sender"]  # fmt: skip
     assert [r.inputs["scope"].rsplit("/", 2)[1:] for r in sends] == [["eventhubs", "predictions"]]

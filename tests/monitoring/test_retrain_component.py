@@ -13,6 +13,7 @@ from components.roles import BUILT_IN_ROLES
 from core.azure_facts import FLEX_ACCEPTED_SITE_CONFIG, facts
 from core.naming import Naming
 from mlops.records import Secret
+from policies.rules import resource_types as t
 from tests.component_harness import RG, SUBNETS, run_component
 
 WORKSPACE_ID = f"{RG}/providers/Microsoft.MachineLearningServices/workspaces/mlw-mlops-dev-weu"
@@ -22,10 +23,9 @@ ALERTS_HUB_ID = f"{RG}/providers/Microsoft.EventHub/namespaces/evhns-mlops-dev-w
 ROLE_NAMES = {guid: role for role, guid in BUILT_IN_ROLES.items()}
 
 
-VAULT_ID = f"{RG}/providers/Microsoft.KeyVault/vaults/kv-mlops-dev-weu"
 PROMOTION = PromotionDispatch(
     repository="example-org/mlops-platform", workflow="train.yml", ref="main", token="github_pat_x",
-    token_secret_name="github-promotion-token", vault_name="kv-mlops-dev-weu", vault_id=VAULT_ID,
+    token_secret_name="github-promotion-token", vault_name="kv-mlops-dev-weu",
     vault_uri="https://kv-mlops-dev-weu.vault.azure.net/",
 )  # fmt: skip
 
@@ -56,7 +56,7 @@ def private():
 
 
 def test_flex_app_sends_only_what_flex_accepts(record):
-    app = record.one("azure-native:web:WebApp").inputs
+    app = record.one(t.WEB_APP).inputs
     assert app["httpsOnly"] is True and app["identity"] == {"type": "SystemAssigned"}
     assert app["kind"] == "functionapp,linux"
     # Only inbound settings Flex accepts; none of ftpsState, linuxFxVersion or the SDK-injected netFrameworkVersion,
@@ -69,9 +69,9 @@ def test_flex_app_sends_only_what_flex_accepts(record):
     assert config["deployment"]["storage"]["authentication"] == {"type": "SystemAssignedIdentity"}
     assert config["runtime"] == {"name": "python", "version": "3.11"}
     assert config["scaleAndConcurrency"] == {"maximumInstanceCount": 40, "instanceMemoryMB": 2048}
-    plan = record.one("azure-native:web:AppServicePlan").inputs
+    plan = record.one(t.APP_SERVICE_PLAN).inputs
     assert plan["sku"] == {"name": "FC1", "tier": "FlexConsumption"} and plan["reserved"] is True
-    for policy in ("azure-native:web:WebAppFtpAllowed", "azure-native:web:WebAppScmAllowed"):
+    for policy in (t.FTP_PUBLISHING, t.SCM_PUBLISHING):
         assert record.one(policy).inputs["allow"] is False
 
 
@@ -82,8 +82,8 @@ def test_no_secret_is_read_at_plan_time(record):
 
 
 def test_settings_are_identity_based_and_wait_for_the_host_roles(record):
-    settings_resource = record.one("azure-native:web:WebAppApplicationSettings")
-    assert settings_resource.inputs["name"] == record.one("azure-native:web:WebApp").outputs["name"]
+    settings_resource = record.one(t.WEB_APP_SETTINGS)
+    assert settings_resource.inputs["name"] == record.one(t.WEB_APP).outputs["name"]
     assert isinstance(settings_resource.inputs["properties"], Secret)  # holds the connection string
     values = settings_resource.inputs["properties"].value
     assert values["AzureWebJobsStorage__accountName"] == "stmlopsfndevweu" + Naming("mlops", "dev", "westeurope").unique_suffix
@@ -94,16 +94,16 @@ def test_settings_are_identity_based_and_wait_for_the_host_roles(record):
     assert (values["MLOPS_ALERTS_HUB"], values["MLOPS_ALERTS_CONSUMER_GROUP"]) == ("alerts", "retrain")
     assert values["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"] == "Authorization=AAD"
     assert json.loads(values["MLOPS_STACK_OUTPUTS"]) == {"environment": "dev", "workspaceName": "mlw-mlops-dev-weu"}
-    host_roles = {r.urn for r in record.of_type("azure-native:authorization:RoleAssignment") if r.name.startswith("retrain-host-")}
+    host_roles = {r.urn for r in record.of_type(t.ROLE_ASSIGNMENT) if r.name.startswith("retrain-host-")}
     assert len(host_roles) == 2 and host_roles <= set(settings_resource.dependencies)
 
 
 def test_roles_are_what_the_function_uses(record):
     principal = record.outputs["principal_id"]
-    storage_id = record.one("azure-native:storage:StorageAccount").outputs["id"]
+    storage_id = record.one(t.STORAGE_ACCOUNT).outputs["id"]
     roles = {
         (ROLE_NAMES[r.inputs["roleDefinitionId"].rsplit("/", 1)[1]], r.inputs["scope"])
-        for r in record.of_type("azure-native:authorization:RoleAssignment")
+        for r in record.of_type(t.ROLE_ASSIGNMENT)
         if r.inputs["principalId"] == principal
     }
     assert roles == {
@@ -117,17 +117,17 @@ def test_roles_are_what_the_function_uses(record):
 
 
 def test_without_promotion_there_is_no_token_and_no_dispatch_setting(record):
-    assert record.of_type("azure-native:keyvault:Secret") == []
-    values = record.one("azure-native:web:WebAppApplicationSettings").inputs["properties"].value
+    assert record.of_type(t.KEY_VAULT_SECRET) == []
+    values = record.one(t.WEB_APP_SETTINGS).inputs["properties"].value
     assert not [key for key in values if key.startswith("MLOPS_PROMOTION_")]
 
 
 def test_promotion_writes_the_token_secret_that_only_the_function_reads():
     record = run_component(lambda ctx: build(ctx, PROMOTION), private=True)
-    [secret] = record.of_type("azure-native:keyvault:Secret")
+    [secret] = record.of_type(t.KEY_VAULT_SECRET)
     assert (secret.inputs["vaultName"], secret.inputs["secretName"]) == ("kv-mlops-dev-weu", "github-promotion-token")
     assert isinstance(secret.inputs["properties"], Secret) and secret.inputs["properties"].value["value"] == "github_pat_x"
-    values = record.one("azure-native:web:WebAppApplicationSettings").inputs["properties"].value
+    values = record.one(t.WEB_APP_SETTINGS).inputs["properties"].value
     assert {key: value for key, value in values.items() if key.startswith("MLOPS_PROMOTION_")} == {
         "MLOPS_PROMOTION_REPOSITORY": "example-org/mlops-platform",
         "MLOPS_PROMOTION_WORKFLOW": "train.yml",
@@ -135,48 +135,48 @@ def test_promotion_writes_the_token_secret_that_only_the_function_reads():
         "MLOPS_PROMOTION_TOKEN_URL": "https://kv-mlops-dev-weu.vault.azure.net/secrets/github-promotion-token",
     }
     assert "github_pat_x" not in json.dumps(values)  # the token is only in the vault, never an app setting
-    [read] = [r for r in record.of_type("azure-native:authorization:RoleAssignment") if r.name == "retrain-read-promotion-token"]
+    [read] = [r for r in record.of_type(t.ROLE_ASSIGNMENT) if r.name == "retrain-read-promotion-token"]
     assert ROLE_NAMES[read.inputs["roleDefinitionId"].rsplit("/", 1)[1]] == "Key Vault Secrets User"
     assert read.inputs["scope"] == secret.outputs["id"] and read.inputs["principalId"] == record.outputs["principal_id"]
 
 
 def test_public_stack_keeps_everything_public_without_vnet(request):
     record = run_component(build, private=False)
-    app = record.one("azure-native:web:WebApp").inputs
+    app = record.one(t.WEB_APP).inputs
     assert app["publicNetworkAccess"] == "Enabled" and "virtualNetworkSubnetId" not in app
     # Public, but the app itself denies every request (no rule allows anything); only its deployment (SCM) site,
     # Entra ID only, takes the GitHub-hosted runners' code deploys.
     assert app["siteConfig"] == {"remoteDebuggingEnabled": False, "ipSecurityRestrictionsDefaultAction": "Deny",
                                  "scmIpSecurityRestrictionsUseMain": False, "scmIpSecurityRestrictionsDefaultAction": "Allow"}  # fmt: skip
-    assert record.one("azure-native:storage:StorageAccount").inputs["publicNetworkAccess"] == "Enabled"
-    assert record.one("azure-native:storage:StorageAccount").inputs["sku"] == {"name": "Standard_ZRS"}  # the stack's storage.sku
-    assert record.of_type("azure-native:network:PrivateEndpoint") == []
+    assert record.one(t.STORAGE_ACCOUNT).inputs["publicNetworkAccess"] == "Enabled"
+    assert record.one(t.STORAGE_ACCOUNT).inputs["sku"] == {"name": "Standard_ZRS"}  # the stack's storage.sku
+    assert record.of_type(t.PRIVATE_ENDPOINT) == []
 
 
 def test_private_stack_integrates_with_the_vnet_and_closes_inbound(private):
-    app = private.one("azure-native:web:WebApp").inputs
+    app = private.one(t.WEB_APP).inputs
     assert app["virtualNetworkSubnetId"] == SUBNETS["functions"]
     assert app["publicNetworkAccess"] == "Disabled"  # nothing calls it: alerts arrive through Event Hubs
     assert app["siteConfig"] == {"remoteDebuggingEnabled": False}  # no public inbound to restrict
-    account = private.one("azure-native:storage:StorageAccount").inputs
+    account = private.one(t.STORAGE_ACCOUNT).inputs
     assert account["publicNetworkAccess"] == "Disabled" and account["networkRuleSet"]["defaultAction"] == "Deny"
     endpoints = {
         (e.inputs["privateLinkServiceConnections"][0]["groupIds"][0], e.inputs["privateLinkServiceConnections"][0]["privateLinkServiceId"])
-        for e in private.of_type("azure-native:network:PrivateEndpoint")
+        for e in private.of_type(t.PRIVATE_ENDPOINT)
     }
-    storage_id = private.one("azure-native:storage:StorageAccount").outputs["id"]
-    app_id = private.one("azure-native:web:WebApp").outputs["id"]
+    storage_id = private.one(t.STORAGE_ACCOUNT).outputs["id"]
+    app_id = private.one(t.WEB_APP).outputs["id"]
     assert endpoints == {("blob", storage_id), ("queue", storage_id), ("table", storage_id), ("sites", app_id)}
-    for endpoint in private.of_type("azure-native:network:PrivateEndpoint"):
+    for endpoint in private.of_type(t.PRIVATE_ENDPOINT):
         assert endpoint.inputs["subnet"] == {"id": SUBNETS["privateEndpoints"]}
 
 
 def test_outputs_and_diagnostics(record):
-    app = record.one("azure-native:web:WebApp")
+    app = record.one(t.WEB_APP)
     assert record.outputs["resource_id"] == app.outputs["id"]
     assert record.outputs["package_container_id"].endswith("/containers/app-package")
-    targets = {d.inputs["resourceUri"] for d in record.of_type("azure-native:monitor:DiagnosticSetting")}
-    account = record.one("azure-native:storage:StorageAccount")
+    targets = {d.inputs["resourceUri"] for d in record.of_type(t.DIAGNOSTIC_SETTING)}
+    account = record.one(t.STORAGE_ACCOUNT)
     assert targets == {app.outputs["id"], account.outputs["id"] + "/blobServices/default"}
 
 
@@ -185,5 +185,5 @@ def test_every_child_is_parented_and_tagged(record):
     for resource in record.resources:
         if resource is not component:
             assert resource.parent == component.urn, resource.name
-    for type_ in ("azure-native:web:WebApp", "azure-native:web:AppServicePlan", "azure-native:storage:StorageAccount"):
+    for type_ in (t.WEB_APP, t.APP_SERVICE_PLAN, t.STORAGE_ACCOUNT):
         assert record.one(type_).inputs["tags"]["managed-by"] == "pulumi"

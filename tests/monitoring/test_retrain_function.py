@@ -19,6 +19,7 @@ from components.retrain_trigger import EVENTHUB_CONNECTION
 from core.metrics import REJECTED_ALERTS_METRIC
 from core.paths import ROOT_DIR
 from pipelines.retrain_trigger import function_app
+from policies.rules import resource_types as t
 from stacks.platform import ALERTS_CONSUMER_GROUP, ALERTS_HUB
 from tests.monitoring.test_retrain_trigger import alert, as_json, resolved, stack_outputs_json, submitted  # noqa: F401
 
@@ -79,7 +80,7 @@ def test_the_trigger_reads_the_alerts_hub_through_the_app_settings_the_component
         "cardinality": "ONE",
     }
     assert function_app.ALERTS_CONNECTION == EVENTHUB_CONNECTION
-    settings = stacks["dev"].one("azure-native:web:WebAppApplicationSettings").inputs["properties"].value
+    settings = stacks["dev"].one(t.WEB_APP_SETTINGS).inputs["properties"].value
     assert settings["AlertsEventHub__fullyQualifiedNamespace"] == stacks["dev"].outputs["eventhubsNamespaceFqdn"]
     assert (settings["MLOPS_ALERTS_HUB"], settings["MLOPS_ALERTS_CONSUMER_GROUP"]) == (ALERTS_HUB, ALERTS_CONSUMER_GROUP)
     assert not any("SharedAccessKey" in str(value) for value in settings.values())  # identity-based: no secret

@@ -13,6 +13,7 @@ import pytest
 from azure.ai.ml.operations import JobOperations
 
 from pipelines.retrain_trigger import function_app, trigger
+from policies.rules import resource_types as t
 from tests.conftest import run_with
 
 ALERTS = Path(__file__).parent / "alerts"
@@ -112,8 +113,8 @@ def test_only_the_retraining_rules_retrain(submitted):
     assert (status, body["action"], body["reason"]) == (200, "ignored", "not a retraining rule (MLOPS_RETRAIN_RULES)")
     assert submitted == []
     record = run_with("dev")
-    settings = record.one("azure-native:web:WebAppApplicationSettings").inputs["properties"].value
-    assert sorted(settings["MLOPS_RETRAIN_RULES"].split(",")) == sorted(a.inputs["ruleName"] for a in record.of_type("azure-native:monitor:ScheduledQueryRule"))
+    settings = record.one(t.WEB_APP_SETTINGS).inputs["properties"].value
+    assert sorted(settings["MLOPS_RETRAIN_RULES"].split(",")) == sorted(a.inputs["ruleName"] for a in record.of_type(t.SCHEDULED_QUERY_RULE))
     assert SETTINGS["MLOPS_RETRAIN_RULES"] == settings["MLOPS_RETRAIN_RULES"]  # the recorded payloads carry these names
 
 

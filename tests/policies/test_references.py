@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from pulumi_policy import Severity
 
-from mlops.mockrun import ARM_IDS
 from policies.rules import RULES
+from policies.rules import resource_types as t
 from policies.rules.base import ResourceRule, Rule
 from policies.rules.references import References, psrule_url
+from policies.rules.resource_types import ARM_IDS
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -62,7 +63,7 @@ def test_every_reference_is_a_listed_one(rule):
 
 def _rule(references: References, why: str = "x") -> ResourceRule:
     return ResourceRule(name="t", description="d", severity=Severity.LOW, pillar="Security", remediation="r", why=why,
-                        references=references, types=("azure-native:storage:StorageAccount",), check=lambda p, s: [])
+                        references=references, types=(t.STORAGE_ACCOUNT,), check=lambda p, s: [])
 
 
 @pytest.mark.parametrize(
@@ -83,9 +84,9 @@ def test_an_unlisted_or_misplaced_reference_is_reported(references, problem):
 
 
 def test_arm_types_come_from_the_id_templates():
-    assert arm_type("azure-native:storage:StorageAccount") == "Microsoft.Storage/storageAccounts"
-    assert arm_type("azure-native:storage:BlobContainer") == "Microsoft.Storage/storageAccounts/blobServices/containers"
-    assert arm_type("azure-native:web:WebApp") == "Microsoft.Web/sites"
+    assert arm_type(t.STORAGE_ACCOUNT) == "Microsoft.Storage/storageAccounts"
+    assert arm_type(t.BLOB_CONTAINER) == "Microsoft.Storage/storageAccounts/blobServices/containers"
+    assert arm_type(t.WEB_APP) == "Microsoft.Web/sites"
 
 
 def test_the_pack_serves_references_as_framework_tags_and_url(pack):

@@ -12,6 +12,7 @@ from mlops.preview.diff import diff_states, state_from_export
 from mlops.preview.engine import report_from_preview_json
 from mlops.preview.state import from_recorded
 from mlops.records import Secret
+from policies.rules import resource_types as t
 
 
 def changes_by_name(changes):
@@ -41,7 +42,7 @@ def test_rename_without_alias_is_a_replace(prod_state):
 def test_location_change_replaces_naming_location(stacks, run_stack_with):
     moved = from_recorded(run_stack_with("dev", location="northeurope").resources)
     changes = diff_states(from_recorded(stacks["dev"].resources), moved, guard_data=False)
-    group = next(c for c in changes if c.type == "azure-native:resources:ResourceGroup")
+    group = next(c for c in changes if c.type == t.RESOURCE_GROUP)
     assert group.op == "replace"
     assert "'location' forces a new resource" in group.replace_reasons
 
@@ -119,7 +120,7 @@ def test_state_export_fixture(tmp_path, stacks):
     resources += [{"urn": "urn:pulumi:prod::mlops-platform::pulumi:providers:azure-native::default", "type": "pulumi:providers:azure-native", "custom": True}]
     for r in record.resources:
         inputs = copy.deepcopy(r.inputs)
-        if r.type == "azure-native:containerregistry:Registry":
+        if r.type == t.REGISTRY:
             inputs["adminUserEnabled"] = True  # what is deployed differs from the program
         resources.append({"urn": r.urn, "type": r.type, "custom": r.custom, "inputs": exported(inputs), "protect": r.protect})
     export = tmp_path / "prod.json"
@@ -133,10 +134,10 @@ def test_preview_json_of_the_real_engine_renders_the_same_report():
     document = {
         "steps": [
             {"op": "same", "urn": "urn:pulumi:prod::mlops-platform::azure-native:resources:ResourceGroup::platform-rg",
-             "newState": {"type": "azure-native:resources:ResourceGroup", "inputs": {"location": "westeurope"}, "protect": True}},
+             "newState": {"type": t.RESOURCE_GROUP, "inputs": {"location": "westeurope"}, "protect": True}},
             {"op": "replace", "urn": "urn:pulumi:prod::mlops-platform::mlops:data:DataLake$azure-native:storage:StorageAccount::lake-st",
-             "oldState": {"type": "azure-native:storage:StorageAccount", "inputs": {"isHnsEnabled": False}},
-             "newState": {"type": "azure-native:storage:StorageAccount", "inputs": {"isHnsEnabled": True}},
+             "oldState": {"type": t.STORAGE_ACCOUNT, "inputs": {"isHnsEnabled": False}},
+             "newState": {"type": t.STORAGE_ACCOUNT, "inputs": {"isHnsEnabled": True}},
              "replaceReasons": ["isHnsEnabled"], "detailedDiff": {"isHnsEnabled": {"kind": "update-replace", "inputDiff": True}}},
         ],
         "diagnostics": [

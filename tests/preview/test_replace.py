@@ -8,10 +8,11 @@ import copy
 import pytest
 
 from core.errors import BadInput
-from mlops.mockrun import ARM_IDS
 from mlops.preview.diff import diff_states
-from mlops.preview.replace import CREATE_ONLY, STATEFUL_TYPES, path_keys
+from mlops.preview.replace import CREATE_ONLY, path_keys
 from mlops.preview.state import StateResource, from_recorded
+from policies.rules import resource_types as t
+from policies.rules.resource_types import ARM_IDS
 
 
 def state(type_: str, **inputs) -> StateResource:
@@ -26,7 +27,7 @@ def one_change(before: StateResource, after: StateResource, guard_data: bool = F
 PATH_PARAMETERS = [(type_, key) for type_ in sorted(ARM_IDS) for key in path_keys(type_)]
 
 
-@pytest.mark.parametrize(("type_", "key"), PATH_PARAMETERS, ids=[f"{t.split(':')[-1]}.{k}" for t, k in PATH_PARAMETERS])
+@pytest.mark.parametrize(("type_", "key"), PATH_PARAMETERS, ids=[f"{type_.split(':')[-1]}.{k}" for type_, k in PATH_PARAMETERS])
 def test_a_path_parameter_of_the_arm_id_replaces(type_, key):
     inputs = {k: f"{k}-1" for k in path_keys(type_)} | {"tags": {"owner": "a"}}
     before, after = state(type_, **inputs), state(type_, **(inputs | {key: f"{key}-2"}))
@@ -40,19 +41,19 @@ def test_a_path_parameter_of_the_arm_id_replaces(type_, key):
 @pytest.mark.parametrize(
     ("type_", "keys"),
     [
-        ("azure-native:eventhub:ConsumerGroup", ("resourceGroupName", "namespaceName", "eventHubName", "consumerGroupName")),
-        ("azure-native:storage:BlobServiceProperties", ("resourceGroupName", "accountName")),
-        ("azure-native:storage:ManagementPolicy", ("resourceGroupName", "accountName")),
-        ("azure-native:web:AppServicePlan", ("resourceGroupName", "name")),
-        ("azure-native:authorization:RoleAssignment", ("scope", "roleAssignmentName")),
-        ("azure-native:monitor:DiagnosticSetting", ("resourceUri", "name")),
+        (t.EVENTHUB_CONSUMER_GROUP, ("resourceGroupName", "namespaceName", "eventHubName", "consumerGroupName")),
+        (t.BLOB_SERVICE, ("resourceGroupName", "accountName")),
+        (t.STORAGE_MANAGEMENT_POLICY, ("resourceGroupName", "accountName")),
+        (t.APP_SERVICE_PLAN, ("resourceGroupName", "name")),
+        (t.ROLE_ASSIGNMENT, ("scope", "roleAssignmentName")),
+        (t.DIAGNOSTIC_SETTING, ("resourceUri", "name")),
     ],
 )
 def test_path_parameters_come_from_the_arm_id_templates(type_, keys):
     assert path_keys(type_) == keys
 
 
-@pytest.mark.parametrize(("type_", "key"), [(t, k) for t, keys in sorted(CREATE_ONLY.items()) for k in keys])
+@pytest.mark.parametrize(("type_", "key"), [(type_, k) for type_, keys in sorted(CREATE_ONLY.items()) for k in keys])
 def test_a_create_only_property_replaces(type_, key):
     before = state(type_, location="westeurope", **{key: "a"}) if "." not in key else state(type_, location="westeurope")
     after = copy.deepcopy(before)
@@ -83,10 +84,10 @@ def test_a_new_event_hubs_namespace_name_replaces_the_namespace_its_hubs_and_con
     by_type = {(c.type.split(":")[-1], c.op) for c in changes.values()}
     assert by_type >= {("Namespace", "replace"), ("EventHub", "replace"), ("ConsumerGroup", "replace")}
     assert {c.op for c in changes.values()} == {"replace"}
-    namespace = next(c for c in changes.values() if c.type == "azure-native:eventhub:Namespace")
-    hubs = [c for c in changes.values() if c.type == "azure-native:eventhub:EventHub"]
+    namespace = next(c for c in changes.values() if c.type == t.EVENTHUB_NAMESPACE)
+    hubs = [c for c in changes.values() if c.type == t.EVENTHUB]
     assert namespace.blocked and all(h.blocked for h in hubs)  # the guard reads the same table
-    groups = [c for c in changes.values() if c.type == "azure-native:eventhub:ConsumerGroup"]
+    groups = [c for c in changes.values() if c.type == t.EVENTHUB_CONSUMER_GROUP]
     assert groups and not any(g.blocked for g in groups)  # no data in a consumer group
 
 
@@ -98,11 +99,11 @@ def test_renaming_the_lake_account_replaces_its_containers_too_and_blocks_them(s
         if resource.inputs.get("accountName") == account:
             resource.inputs["accountName"] = "stold"
     changes = [c for c in diff_states(base, current, guard_data=True) if c.op != "same"]
-    containers = [c for c in changes if c.type == "azure-native:storage:BlobContainer"]
+    containers = [c for c in changes if c.type == t.BLOB_CONTAINER]
     assert containers and all(c.op == "replace" and c.blocked for c in containers)
-    settings = [c for c in changes if c.type in ("azure-native:storage:BlobServiceProperties", "azure-native:storage:ManagementPolicy")]
+    settings = [c for c in changes if c.type in (t.BLOB_SERVICE, t.STORAGE_MANAGEMENT_POLICY)]
     assert settings and all(c.op == "replace" and not c.blocked for c in settings)
-    assert all(c.type in STATEFUL_TYPES for c in changes if c.blocked)
+    assert all(c.type in t.STATEFUL for c in changes if c.blocked)
 
 
 def test_option_flips_are_changes_and_ignored_inputs_are_not(stacks):
