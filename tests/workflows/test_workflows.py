@@ -694,7 +694,7 @@ def test_bootstrap_creates_the_scoring_environment_in_the_shared_registry_from_i
     assert job["env"]["SERVING_ENVIRONMENT"] == "${{ needs.plan.outputs.serving-environment }}"
     spec = load(ROOT / "pipelines" / "images" / "serving-environment.yml")
     ignored = [line for line in (ROOT / "pipelines" / "images" / "serving" / ".gitignore").read_text().splitlines() if line and not line.startswith("#")]
-    assert spec["build"]["path"] == "serving" and ignored == ["score.py", "pipelines/"]  # what serving_context copies in
+    assert spec["build"]["path"] == "serving" and ignored == ["score.py", "pipelines/", "core/"]  # what serving_context copies in
 
 
 def test_readme_delivery_describes_every_workflow_and_runner():
