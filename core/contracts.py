@@ -1,6 +1,6 @@
 """What the infrastructure and the code it runs agree on, named once: the environment the Pulumi program sets for
-the scoring script, the scheduled monitor and the retrain function, and the command line
-of the job it schedules. The program (stacks/) writes these; the pipelines read them; neither imports the other.
+the scoring script, the scheduled monitor and the retrain function, and the command line of the job it schedules.
+The program (stacks/) writes these; the pipelines read them; neither imports the other.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def model_input(deployment: str) -> str:
 
 
 def job_command(stack: str, endpoint: str, models: dict[str, str], window: str, label_window: str) -> str:
-    """The scheduled job's command: this module with every port bound by Azure ML and the stack's settings;
+    """The scheduled job's command: `pipelines.monitor` with every port bound by Azure ML and the stack's settings;
     `models`: deployment slot -> its model (NAME:VERSION)."""
     ports = [f"--{name} ${{{{inputs.{name}}}}}" for name in INPUTS] + [f"--{name} ${{{{outputs.{name}}}}}" for name in OUTPUTS]
     ports += [f"--model {slot}=${{{{inputs.{model_input(slot)}}}}} --model-ref {slot}={model}" for slot, model in models.items()]
