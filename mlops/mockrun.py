@@ -370,7 +370,4 @@ def main(stacks: list[str]) -> None:
 if __name__ == "__main__":
     import sys
 
-    # Run the imported module's main, not this `__main__` copy: one Secret class for the whole process.
-    from mlops.mockrun import main as module_main
-
-    module_main(sys.argv[1:])
+    main(sys.argv[1:])
